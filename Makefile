@@ -1,0 +1,44 @@
+# Two commands for a newcomer: `make demo` and `make test`. Everything they need is set up here.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+NL      := $(BIN)/newsletter
+OUT     := out/demo
+EXAMPLE := examples/briefings/112-foreign-ministers.md
+
+.PHONY: demo test lint typecheck pytest bench browser clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Debian's Chromium drives the page and email rendering tests (Playwright never downloads a browser).
+browser:
+	@test -x /usr/bin/chromium || { echo "installing Debian's chromium"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); }
+
+demo: $(STAMP)
+	$(BIN)/python -m newsletter.demo --out $(OUT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check newsletter subscribers tests bench
+	$(BIN)/ruff format --check newsletter subscribers tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP) browser
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	@test -x /usr/sbin/smtp-sink || { echo "installing Postfix's smtp-sink"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null); }
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) out var .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Briefing papers: the model, the Markdown source format, the plain-text importer, the linter."""

@@ -1,0 +1,1 @@
+"""The ``newsletter`` command: one thin module per command group."""

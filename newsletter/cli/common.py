@@ -1,0 +1,27 @@
+"""What every command shares: settings loading and the Rich consoles."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import ValidationError
+from rich.console import Console
+
+from newsletter.config import Settings
+from newsletter.errors import ConfigError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """Load settings once per process; a bad value becomes one clear ``ConfigError``."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"NEWSLETTER_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError(f"bad setting: {problems}") from None

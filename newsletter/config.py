@@ -1,0 +1,103 @@
+"""Settings from the environment (prefix ``NEWSLETTER_``) or a ``.env`` file.
+
+Every default works for ``make demo``: SQLite under ``var/``, a local Maildir outbox,
+no Stripe keys. Secrets are ``SecretStr`` so they never show up in logs or ``repr``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_SECRET = "demo-secret-change-me-in-production"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+class Settings(BaseSettings):
+    """All configuration in one place; ``newsletter.wiring`` turns it into adapters."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSLETTER_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Organisation and branding (templates read these, never hard-coded strings).
+    organisation_name: str = "NATO Watch"
+    organisation_legal_name: str = "NATO Watch"
+    postal_address: str = "Gairloch, Ross-shire, IV21 2BQ, Scotland, UK"
+    charity_statement: str = "NATO Watch is a non-profit company limited by guarantee."
+    brand_colour: str = "#1d4e89"
+    logo_url: str = ""
+    public_base_url: str = "http://127.0.0.1:8000"
+    language: str = "en"
+
+    # Sending identity.
+    sender_address: str = "briefings@example.org"
+    sender_name: str = "NATO Watch Briefings"
+    reply_to: str = ""
+    list_id: str = "briefings.example.org"
+    feedback_id_sender: str = "newsletter"
+    bounce_domain: str = ""
+
+    # Transport: "maildir" (default), or an smtp:// / smtps:// URL
+    # (smtp://user:pass@host:587/?starttls=1&timeout=30).
+    smtp_url: str = ""
+    outbox_dir: Path = Path("var/outbox")
+    send_rate: float = 0.0  # messages per second per worker; 0 = unthrottled
+    smtp_connections: int = 1
+
+    # DKIM.
+    dkim_selector: str = ""
+    dkim_domain: str = ""
+    dkim_key_file: Path | None = None
+    dkim_ed25519_selector: str = ""
+    dkim_ed25519_key_file: Path | None = None
+
+    # Secrets and storage.
+    secret_key: SecretStr = SecretStr(DEMO_SECRET)
+    database_url: str = "sqlite:///var/newsletter.db"
+    templates_dir: Path = TEMPLATES
+    archive_dir: Path = Path("var/archive")  # web archive pages, served at /archive/<slug>
+
+    # Bounce policy.
+    hard_bounce_limit: int = 1
+    soft_bounce_limit: int = 3
+    soft_bounce_window_days: int = 30
+    complaint_limit: int = 1
+
+    # Donations (Stripe hosted Checkout).
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str = ""  # empty: Stripe's own API; tests point it at a local fake
+    currency: str = "gbp"
+    donation_presets: str = "10,25,50,100"
+    donation_min: Decimal = Decimal("1")
+    donation_max: Decimal = Decimal("10000")
+    cover_fees: bool = False
+    gift_aid: bool = False
+    receipt_wording: str = "Thank you for your gift. No goods or services were provided in return."
+
+    @field_validator("brand_colour")
+    @classmethod
+    def _hex_colour(cls, value: str) -> str:
+        import re
+
+        if not re.fullmatch(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?", value):
+            raise ValueError("brand_colour must be a hex colour such as #1d4e89")
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def secret(self) -> bytes:
+        """The HMAC key for every signed token."""
+        return self.secret_key.get_secret_value().encode()
+
+    @property
+    def uses_demo_secret(self) -> bool:
+        return self.secret_key.get_secret_value() == DEMO_SECRET

@@ -1,0 +1,44 @@
+"""The FastAPI application: one router per audience, settings injected."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from newsletter import database
+from newsletter.config import Settings
+from newsletter.errors import NewsletterError, NotFound, TokenError
+
+
+def templates(settings: Settings) -> Jinja2Templates:
+    """Page templates from ``templates/web`` (staff may restyle them), autoescaped."""
+    return Jinja2Templates(directory=str(settings.templates_dir / "web"))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(title=settings.organisation_name, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.engine = database.open_database(settings.database_url)
+    app.state.sessions = database.session_factory(app.state.engine)
+    app.state.templates = templates(settings)
+
+    @app.exception_handler(NewsletterError)
+    async def _problem(request: Request, exc: NewsletterError) -> Response:
+        status = 404 if isinstance(exc, NotFound) else 400
+        title = "Link not valid" if isinstance(exc, TokenError) else "Something is not right"
+        return HTMLResponse(
+            app.state.templates.get_template("error.html").render(
+                settings=settings, title=title, message=str(exc)
+            ),
+            status_code=status,
+        )
+
+    from newsletter.web import archive, donate, public, stripe_webhook
+
+    app.include_router(public.router)
+    app.include_router(archive.router)
+    app.include_router(donate.router)
+    app.include_router(stripe_webhook.router)
+    return app

@@ -1,0 +1,112 @@
+"""Shared fixtures: settings, and the database on SQLite and on the machine's PostgreSQL.
+
+In CI (``CI=true``) a PostgreSQL that cannot be reached fails the run instead of
+skipping, so the PostgreSQL half of the suite can never silently vanish.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+import newsletter.models  # noqa: F401  (every table on the metadata)
+from newsletter import database
+from newsletter.config import Settings
+from subscribers.orm import Base
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_BRIEFING = ROOT / "examples" / "briefings" / "112-foreign-ministers.md"
+SEED_PAPER = ROOT.parent / "shared" / "seeds" / "000_9a5f241396a40810.txt"
+PG_ADMIN = os.environ.get("NEWSLETTER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _pg_available() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN, connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped at the end."""
+    if not _pg_available():
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI and is not reachable at {PG_ADMIN}")
+        pytest.skip("PostgreSQL is not reachable (set CI=true to make this an error)")
+    name = f"nl_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0]
+    yield f"postgresql+psycopg://{base.split('://', 1)[1]}/{name}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def migrated_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A database URL whose schema was built by the real migrations, once per backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'newsletter.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    engine = database.open_database(url)
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def db_url(migrated_url: str) -> Iterator[str]:
+    """A migrated, empty database (every table emptied before the test)."""
+    engine = database.make_engine(migrated_url)
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+        if conn.dialect.name == "postgresql":
+            for table in Base.metadata.sorted_tables:
+                conn.execute(
+                    text(
+                        "SELECT setval(pg_get_serial_sequence(:t, 'id'), 1, false) "
+                        "WHERE pg_get_serial_sequence(:t, 'id') IS NOT NULL"
+                    ),
+                    {"t": table.name},
+                )
+    engine.dispose()
+    yield migrated_url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = database.make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return database.session_factory(engine)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings isolated from the developer's environment and ``.env``."""
+    return Settings(
+        _env_file=None,
+        database_url=f"sqlite:///{tmp_path / 'newsletter.db'}",
+        outbox_dir=tmp_path / "outbox",
+        archive_dir=tmp_path / "archive",
+        public_base_url="https://news.example.org",
+        sender_address="briefings@example.org",
+        secret_key="test-secret-key-0123456789",
+    )
