@@ -13,6 +13,7 @@ from newsletter.cli import (
     db,
     dkim,
     donations,
+    render,
     send,
     serve,
     subscribers,
@@ -28,6 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+render.register(briefing.app)
 app.add_typer(briefing.app, name="briefing")
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(campaign.app, name="campaign")

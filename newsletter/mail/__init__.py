@@ -1,0 +1,1 @@
+"""Messages (MIME, headers, DKIM) and the transports that deliver them."""
