@@ -1,0 +1,440 @@
+"""Turn a briefing paper's PDF-extracted plain text into a ``Briefing``.
+
+PDF extraction keeps the words but loses the structure: headings are just short
+lines, page breaks cut paragraphs in two, link targets are gone. The rules here
+rebuild the structure from the *shape* of the text (line length, final punctuation,
+case of the next line), never from the words of one particular paper:
+
+* a heading is a one-line block that is short, has no final punctuation, is not
+  the tail of a sentence cut by a page break, and has text after it;
+* a numbered heading ("3. Strategic competition") opens a section; the other
+  headings inside a section are its sub-headings;
+* a paragraph that stops mid-sentence is joined with the next block when that
+  block starts in lower case or is not itself a heading;
+* the heading that asks for money (donate, donation, support us) opens the appeal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from newsletter.briefing.markdown import APPEAL_WORDS, escape_block_start
+from newsletter.briefing.model import Appeal, Briefing, Contact, Paragraph, Section, Subsection
+from newsletter.errors import BriefingError
+
+__all__ = ["convert"]
+
+_MONTHS = {
+    name: i
+    for i, names in enumerate(
+        (
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+_MONTH = r"(?P<month>[A-Za-z]{3,9})\.?"
+_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
+_YEAR = r"(?P<year>\d{4})"
+_DATE_FORMS = (
+    re.compile(rf"^{_DAY}\s+{_MONTH},?\s+{_YEAR}$"),  # 3 December 2023
+    re.compile(rf"^{_MONTH}\s+{_DAY},?\s+{_YEAR}$"),  # December 3, 2023
+    re.compile(r"^(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})$"),  # 2023-12-03
+    re.compile(r"^(?P<day>\d{1,2})[./](?P<month>\d{1,2})[./](?P<year>\d{4})$"),  # 03/12/2023
+)
+_NUMBER_LINE = re.compile(
+    r"(?i)^(?:briefing\s+paper|policy\s+briefing|briefing|paper|report|issue)\s*"
+    r"(?:no\.?|nr\.?|number|n°|#)?\s*(?P<number>\d{1,5})\b[\s,:;–—-]*(?P<rest>.*)$"
+)
+_DATE_LABEL = re.compile(r"(?i)^(?:date|dated|published)\s*:?\s*")
+_CONTACT = re.compile(r"(?i)^contact(?:\s+(?:us|details|person))?\s*:\s*(?P<rest>.*)$")
+_EMAIL = re.compile(r"(?i)^(?:e-?mail\s*:?\s*)?(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)$")
+_WEBSITE = re.compile(r"(?i)^(?:web(?:site)?\s*:?\s*)?(?P<url>(?:https?://|www\.)\S+?)/?$")
+_PHONE = re.compile(r"(?i)^(?:tel|phone|telephone|mobile)\b")
+_BULLET = re.compile(r"^(?:[-*•·▪◦‣●–]\s+(?:[⇒→➢➤►▸]\s*)?|[⇒→➢➤►▸]\s*)(?=\S)")
+_SECTION = re.compile(r"^(?P<number>\d{1,2})[.)]\s+(?P<title>\S.*)$")
+_PAGE_NUMBER = re.compile(r"(?i)^(?:page\s+)?\d{1,3}(?:\s*(?:of|/)\s*\d{1,3})?$")
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+# Escapes that mean something in inline Markdown stay; the others were PDF-export noise.
+_KEEP_ESCAPED = set("\\`*_[]()<>")
+_TERMINAL = ".!?…:;"
+_CLOSING = "”\"’'»)]*_"
+_OPENING_QUOTES = "“\"‘'«("
+_HEADING_MAX_CHARS = 100
+_HEADING_MAX_WORDS = 15
+
+
+@dataclass
+class _Block:
+    """Lines between blank lines, with the source line of the first one."""
+
+    lines: list[str]
+    line: int
+
+    @property
+    def text(self) -> str:
+        return _join(self.lines)
+
+
+def convert(text: str) -> Briefing:
+    """Rebuild a briefing from PDF-extracted text; ``BriefingError`` if it is not one."""
+    blocks = _blocks(text)
+    if not blocks:
+        raise BriefingError("the file is empty")
+    first_bullet = next((i for i, b in enumerate(blocks) if _BULLET.match(b.lines[0])), None)
+    first_prose = next(
+        (i for i, b in enumerate(blocks) if _is_prose(b) or _is_section_line(b)), len(blocks)
+    )
+    front_end = (
+        first_bullet if first_bullet is not None and first_bullet <= first_prose else first_prose
+    )
+    header = _Header()
+    rest = [b for b in blocks[:front_end] if not header.take(b)]
+    if header.number is None:
+        raise BriefingError(
+            "no briefing number found: expected a line like 'Briefing Paper No. 112' near the top",
+            line=blocks[0].line,
+        )
+    if header.date is None:
+        raise BriefingError(
+            "no date found: expected a line like '3 December 2023' near the top",
+            line=blocks[0].line,
+        )
+    if not rest:
+        raise BriefingError(
+            "no title found after the header", line=blocks[front_end - 1].line if front_end else 1
+        )
+    title, *more = rest
+    intro: _Block | None = None
+    if more and (more[-1].text.endswith(":") or (len(more) >= 2 and _heading_shape(more[-1].text))):
+        intro = more.pop()
+    body = _Body()
+    if intro is not None:
+        name = _clean_heading(intro.text).rstrip(":").strip()
+        if first_bullet is not None and first_bullet == front_end:
+            body.key_heading = name
+        else:
+            body.summary_heading = name
+    body.read(blocks[front_end:], in_key_decisions=first_bullet == front_end)
+    if not body.sections:
+        raise BriefingError("no numbered sections found: expected headings like '1. Title'")
+    return Briefing(
+        number=header.number,
+        date=header.date,
+        title=_clean_heading(" ".join(title.lines)),
+        subtitle="\n".join(_clean_heading(line) for b in more for line in b.lines),
+        contact=Contact(header.name, header.email, header.website),
+        key_decisions_heading=body.key_heading or "Key decisions",
+        key_decisions=tuple(body.key_decisions),
+        summary_heading=body.summary_heading or "Summary",
+        summary=tuple(body.summary),
+        sections=tuple(s.freeze() for s in body.sections),
+        appeal=body.appeal.freeze() if body.appeal else None,
+    )
+
+
+def _blocks(text: str) -> list[_Block]:
+    """Split into blank-line separated blocks, dropping bare page numbers."""
+    text = (
+        text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n")
+    )
+    blocks: list[_Block] = []
+    current: list[str] = []
+    start = 0
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = " ".join(raw.replace("\u00a0", " ").split())
+        if line:
+            if not current:
+                start = number
+            current.append(line)
+        elif current:
+            blocks.append(_Block(current, start))
+            current = []
+    if current:
+        blocks.append(_Block(current, start))
+    return [b for b in blocks if not (len(b.lines) == 1 and _PAGE_NUMBER.match(b.lines[0]))]
+
+
+def _join(lines: Iterable[str]) -> str:
+    """Join wrapped lines into one, keeping hyphenated words and dashes whole."""
+    out = ""
+    for line in lines:
+        if out and not out.endswith(("-", "—", "–")):
+            out += " "
+        out += line
+    return out
+
+
+def _parse_date(text: str) -> date | None:
+    text = _DATE_LABEL.sub("", text.strip()).strip()
+    for form in _DATE_FORMS:
+        match = form.match(text)
+        if not match:
+            continue
+        month_text = match["month"]
+        month = int(month_text) if month_text.isdigit() else _MONTHS.get(month_text.lower())
+        if month is None:
+            return None
+        try:
+            return date(int(match["year"]), month, int(match["day"]))
+        except ValueError:
+            return None
+    return None
+
+
+@dataclass
+class _Header:
+    """The paper's masthead: number, date and contact lines, in any order."""
+
+    number: int | None = None
+    date: date | None = None
+    name: str = ""
+    email: str = ""
+    website: str = ""
+    expecting_name: bool = False
+
+    def take(self, block: _Block) -> bool:
+        """Absorb a block made of masthead lines; False if the block is something else."""
+        known = [self.field(line, probe=True) for line in block.lines]
+        if not any(known) and not (self.expecting_name and len(block.lines) <= 4):
+            return False
+        for line in block.lines:
+            self.field(line, probe=False)
+        return True
+
+    def field(self, line: str, *, probe: bool) -> bool:
+        number = _NUMBER_LINE.match(line)
+        when = _parse_date(line)
+        contact = _CONTACT.match(line)
+        email = _EMAIL.match(line)
+        website = _WEBSITE.match(line)
+        if probe:
+            return bool(number or when or contact or email or website or _PHONE.match(line))
+        if number and self.number is None:
+            self.number = int(number["number"])
+            when = when or _parse_date(number["rest"])
+        if when and self.date is None:
+            self.date = when
+        if contact:
+            self.expecting_name = True
+            line = contact["rest"]
+            if not line:
+                return True
+        if email:
+            self.email = self.email or email["email"]
+        elif website:
+            url = website["url"]
+            self.website = self.website or (url if "://" in url else f"https://{url}")
+        elif self.expecting_name and not self.name and not (number or when or _PHONE.match(line)):
+            self.name = line
+        if self.name:
+            self.expecting_name = False
+        return True
+
+
+def _visible(text: str) -> str:
+    """The text a reader sees: links reduced to their words."""
+    return _LINK.sub(r"\1", text)
+
+
+def _complete(text: str) -> bool:
+    """Does this text end a sentence (or at least a quotation)?"""
+    end = _visible(text).rstrip()
+    if end.endswith(("”", '"', "»")):
+        return True
+    end = end.rstrip(_CLOSING)
+    return bool(end) and end[-1] in _TERMINAL
+
+
+def _heading_shape(text: str) -> bool:
+    """Short, starting like a title, no link, no final punctuation (a question is fine)."""
+    bare = _clean_heading(text)
+    if not bare or len(bare) > _HEADING_MAX_CHARS or len(bare.split()) > _HEADING_MAX_WORDS:
+        return False
+    if _LINK.search(text) or _BULLET.match(text):
+        return False
+    first = bare[0]
+    if not (first.isupper() or first.isdigit() or first in _OPENING_QUOTES):
+        return False
+    return bare[-1] == "?" or bare.rstrip(_CLOSING)[-1:] not in _TERMINAL + ","
+
+
+def _is_prose(block: _Block) -> bool:
+    """A block that is plainly running text (long, or several sentences)."""
+    text = block.text
+    return len(text) > 150 or (len(text) > 60 and _complete(text) and ". " in text)
+
+
+def _is_section_line(block: _Block) -> bool:
+    return (
+        len(block.lines) == 1
+        and bool(_SECTION.match(block.lines[0]))
+        and _heading_shape(block.lines[0])
+    )
+
+
+def _clean_heading(text: str) -> str:
+    """Heading text: escapes undone, surrounding bold removed."""
+    text = _ESCAPE.sub(r"\1", text.strip())
+    if text.startswith("**") and text.endswith("**") and len(text) > 4:
+        text = text[2:-2].strip()
+    return text
+
+
+def _paragraph_text(text: str) -> str:
+    """Inline Markdown for a paragraph: export escapes undone where they mean nothing."""
+    text = _ESCAPE.sub(lambda m: m.group(0) if m.group(1) in _KEEP_ESCAPED else m.group(1), text)
+    return escape_block_start(" ".join(text.split()))
+
+
+@dataclass
+class _Unit:
+    text: str
+    line: int
+    bullet: bool = False
+
+
+@dataclass
+class _SectionBuilder:
+    number: int
+    title: str
+    line: int
+    units: list[_Unit] = field(default_factory=list)
+    subsections: list[tuple[str, int, list[_Unit]]] = field(default_factory=list)
+
+    def freeze(self) -> Section:
+        subs = tuple(Subsection(h, _paragraphs(us), line) for h, line, us in self.subsections)
+        return Section(self.number, self.title, _paragraphs(self.units), subs, self.line)
+
+
+def _paragraphs(units: list[_Unit]) -> tuple[Paragraph, ...]:
+    return tuple(Paragraph(_paragraph_text(u.text), u.line, u.bullet) for u in units)
+
+
+@dataclass
+class _AppealBuilder:
+    heading: str
+    line: int
+    units: list[_Unit] = field(default_factory=list)
+
+    def freeze(self) -> Appeal:
+        return Appeal(self.heading, _paragraphs(self.units), self.line)
+
+
+class _Body:
+    """Everything after the masthead, read block by block."""
+
+    def __init__(self) -> None:
+        self.key_heading = ""
+        self.key_decisions: list[Paragraph] = []
+        self.summary_heading = ""
+        self.summary_units: list[_Unit] = []
+        self.sections: list[_SectionBuilder] = []
+        self.appeal: _AppealBuilder | None = None
+        self.key_units: list[_Unit] = []
+        self.last: _Unit | None = None  # the paragraph a cut-off block would continue
+
+    @property
+    def summary(self) -> tuple[Paragraph, ...]:
+        return _paragraphs(self.summary_units)
+
+    def read(self, blocks: list[_Block], *, in_key_decisions: bool) -> None:
+        in_key = in_key_decisions
+        for i, block in enumerate(blocks):
+            has_next = i + 1 < len(blocks)
+            first = block.lines[0]
+            if self.continues(block):
+                assert self.last is not None
+                self.last.text = _join([self.last.text, block.text])
+                continue
+            if in_key and _BULLET.match(first):
+                self.add_bullets(block, self.key_units)
+                continue
+            in_key = False
+            heading = has_next and len(block.lines) == 1 and _heading_shape(first)
+            appeal_heading = (
+                has_next
+                and len(block.lines) == 1
+                and len(first) <= 60
+                and bool(APPEAL_WORDS.search(first))
+                and (heading or first.rstrip().endswith("!"))
+            )
+            section = _SECTION.match(first) if heading else None
+            if self.appeal is None and appeal_heading:
+                self.appeal = _AppealBuilder(_clean_heading(first), block.line)
+                self.last = None
+            elif self.appeal is None and section and int(section["number"]) > self.last_number:
+                self.sections.append(
+                    _SectionBuilder(
+                        int(section["number"]), _clean_heading(section["title"]), block.line
+                    )
+                )
+                self.last = None
+            elif self.appeal is None and heading and self.sections:
+                self.sections[-1].subsections.append((_clean_heading(first), block.line, []))
+                self.last = None
+            elif (
+                self.appeal is None
+                and heading
+                and not self.summary_heading
+                and not self.summary_units
+            ):
+                self.summary_heading = _clean_heading(first)
+                self.last = None
+            elif _BULLET.match(first):
+                self.add_bullets(block, self.target())
+            else:
+                self.last = _Unit(block.text, block.line)
+                self.target().append(self.last)
+        self.key_decisions = list(_paragraphs(self.key_units))
+
+    @property
+    def last_number(self) -> int:
+        return self.sections[-1].number if self.sections else 0
+
+    def continues(self, block: _Block) -> bool:
+        """Is this block the rest of a paragraph that a page break cut?"""
+        if self.last is None or _BULLET.match(block.lines[0]):
+            return False
+        first = block.text[:1]
+        if first.islower():
+            return True
+        return not _complete(self.last.text) and not (
+            len(block.lines) == 1 and _heading_shape(block.lines[0])
+        )
+
+    def add_bullets(self, block: _Block, target: list[_Unit]) -> None:
+        """One unit per bullet line; unmarked lines continue the bullet above."""
+        for offset, line in enumerate(block.lines):
+            marker = _BULLET.match(line)
+            if marker or not target or not target[-1].bullet:
+                target.append(
+                    _Unit(line[marker.end() :] if marker else line, block.line + offset, True)
+                )
+            else:
+                target[-1].text = _join([target[-1].text, line])
+        self.last = target[-1]
+
+    def target(self) -> list[_Unit]:
+        if self.appeal is not None:
+            return self.appeal.units
+        if self.sections:
+            section = self.sections[-1]
+            return section.subsections[-1][2] if section.subsections else section.units
+        return self.summary_units
