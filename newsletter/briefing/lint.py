@@ -1,0 +1,118 @@
+"""Checks a briefing must pass before it goes out, each pointing at a source line.
+
+Errors are what would embarrass us in thousands of inboxes (a link to nowhere, an
+image a screen reader cannot describe, a digest Gmail would clip); warnings are
+worth a look but may be intended. Placeholder links are only warnings for a
+preview, because staff preview drafts before the link targets are filled in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+from newsletter.briefing.model import Briefing, Link
+
+__all__ = ["DIGEST_HTML_LIMIT", "SUBJECT_LIMIT", "Problem", "lint"]
+
+Severity = Literal["error", "warning"]
+
+# Gmail clips messages whose HTML passes about 102 KB; keep a margin below it.
+DIGEST_HTML_LIMIT = 100_000
+# Subjects longer than this are cut off in most inbox lists.
+SUBJECT_LIMIT = 90
+_UNSAFE_SCHEMES = ("javascript", "data", "vbscript", "file")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding: ``line`` is 1-based in the briefing source (1 for the whole file)."""
+
+    severity: Severity
+    line: int
+    message: str
+    code: str
+
+
+def lint(b: Briefing, *, for_sending: bool, digest_html_bytes: int | None = None) -> list[Problem]:
+    """Every problem found, ordered by line."""
+    problems: list[Problem] = []
+
+    def add(severity: Severity, line: int, message: str, code: str) -> None:
+        problems.append(Problem(severity, max(line, 1), message, code))
+
+    if not b.title.strip():
+        add("error", 1, "the briefing has no title", "missing-title")
+    if b.number <= 0:
+        add("error", 1, "the briefing has no number", "missing-number")
+    if getattr(b, "date", None) is None:
+        add("error", 1, "the briefing has no date", "missing-date")
+    if not b.key_decisions:
+        add("error", 1, "the briefing has no key decisions", "missing-key-decisions")
+    if b.title.strip() and len(b.subject) > SUBJECT_LIMIT:
+        add(
+            "warning",
+            1,
+            f"the subject is {len(b.subject)} characters (over {SUBJECT_LIMIT}, "
+            f"inboxes will cut it): "
+            f"{b.subject!r}",
+            "long-subject",
+        )
+    if digest_html_bytes is not None and digest_html_bytes > DIGEST_HTML_LIMIT:
+        add(
+            "error",
+            1,
+            f"the digest HTML is {digest_html_bytes:,} bytes, over {DIGEST_HTML_LIMIT:,}: "
+            "Gmail would clip it (shorten the leads or split the briefing)",
+            "digest-too-large",
+        )
+    for paragraph in b.paragraphs():
+        for link in paragraph.links:
+            problem = _link_problem(link, for_sending=for_sending)
+            if problem:
+                add(*problem)
+        for image in paragraph.images:
+            if not image.alt.strip():
+                add(
+                    "error",
+                    image.line,
+                    f"image {image.url!r} has no alt text "
+                    "(screen readers and blocked images need it)",
+                    "image-alt",
+                )
+            link_problem = _link_problem(
+                Link("image", image.url, image.line), for_sending=for_sending
+            )
+            if link_problem:
+                add(*link_problem)
+    return sorted(problems, key=lambda p: (p.line, p.severity != "error"))
+
+
+def _link_problem(link: Link, *, for_sending: bool) -> tuple[Severity, int, str, str] | None:
+    url = link.url.strip()
+    label = f"link {link.text!r}"
+    if link.is_placeholder:
+        severity: Severity = "error" if for_sending else "warning"
+        target = "an empty target" if not url else "the placeholder target '#'"
+        return (
+            severity,
+            link.line,
+            f"{label} has {target}: fill in the real URL",
+            "placeholder-link",
+        )
+    scheme = urlsplit(url).scheme.lower()
+    if scheme in ("https", "mailto"):
+        return None
+    if scheme == "http":
+        return "warning", link.line, f"{label} is not HTTPS: {url}", "insecure-link"
+    if scheme in _UNSAFE_SCHEMES:
+        return "error", link.line, f"{label} uses the unsafe scheme {scheme}:", "unsafe-link"
+    if not scheme:
+        return (
+            "warning",
+            link.line,
+            f"{label} is relative ({url}): in an email it needs a full https:// URL",
+            "relative-link",
+        )
+    return "warning", link.line, f"{label} uses the unusual scheme {scheme}: {url}", "insecure-link"
