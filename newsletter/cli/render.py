@@ -1,9 +1,101 @@
-"""``newsletter briefing render``."""
+"""``newsletter briefing render``: every file a member of staff checks before sending."""
 
 from __future__ import annotations
 
+import quopri
+from pathlib import Path
+
 import typer
+from rich.table import Table
+
+from newsletter.briefing.model import Briefing
+from newsletter.cli.common import console, settings
+from newsletter.config import Settings
+from newsletter.digest import Digest, render_digest
+from newsletter.digest.render import sample_person
+from newsletter.errors import NewsletterError
+
+CLIP_BYTES = 100_000
+
+
+class OutputError(NewsletterError, OSError):
+    """The output directory or the archive cannot be written."""
+
+
+def _write(path: Path, data: str | bytes) -> int:
+    raw = data.encode() if isinstance(data, str) else data
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(raw)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    return len(raw)
+
+
+def _preview_eml(digest: Digest, briefing: Briefing, config: Settings) -> bytes:
+    """The complete message the sample subscriber would receive (unsigned: a preview)."""
+    from newsletter.mail.message import Identity, build_message
+
+    person = sample_person(config, briefing)
+    html, text = digest.personalise(person)
+    identity = Identity(
+        from_address=config.sender_address,
+        from_name=config.sender_name,
+        reply_to=config.reply_to or None,
+        list_id=config.list_id,
+        feedback_id=f"preview:briefing:{config.feedback_id_sender}",
+    )
+    return build_message(
+        identity,
+        to_address=person.email,
+        to_name=person.name,
+        subject=digest.subject,
+        html=html,
+        text=text,
+        unsubscribe_url=person.links.unsubscribe,
+        unsubscribe_mailto=person.links.unsubscribe_mailto,
+    )
+
+
+def render_files(file: Path, out: Path, config: Settings) -> tuple[list[tuple[Path, int]], int]:
+    """Parse, render and write; returns each written path with its size in bytes,
+    and the size of the HTML part once quoted-printable encoded (what Gmail counts)."""
+    from newsletter.briefing import markdown
+
+    briefing = markdown.load(file)
+    digest = render_digest(briefing, config)
+    files: list[tuple[Path, str | bytes]] = [
+        (out / "digest.mjml", digest.mjml),
+        (out / "digest.html", digest.html),
+        (out / "digest.txt", digest.text),
+        (out / "web.html", digest.web_html),
+        (out / "preview.eml", _preview_eml(digest, briefing, config)),
+    ]
+    files.append((config.archive_dir / f"{briefing.slug}.html", digest.web_html))
+    encoded = len(quopri.encodestring(digest.html.encode()))
+    return [(path, _write(path, data)) for path, data in files], encoded
+
+
+def _size(n: int) -> str:
+    return f"{n:,} B" if n < 10_000 else f"{n / 1000:,.1f} kB"
 
 
 def register(briefing_app: typer.Typer) -> None:
     """Add ``render`` to the ``briefing`` group."""
+
+    @briefing_app.command("render")
+    def render(
+        file: Path = typer.Argument(..., help="The briefing, Markdown with front matter."),
+        out: Path = typer.Option(Path("out"), "--out", "-o", help="Directory to write into."),
+    ) -> None:
+        """Render the digest email (MJML, HTML, text), the web page and a preview message."""
+        config = settings()
+        written, encoded = render_files(file, out, config)
+        table = Table(box=None, pad_edge=False)
+        table.add_column("file", overflow="fold")
+        table.add_column("size", justify="right", no_wrap=True)
+        for path, size in written:
+            table.add_row(str(path), _size(size))
+        console.print(table)
+        verdict = "fits" if encoded < CLIP_BYTES else "[bold red]would be clipped by Gmail[/]"
+        console.print(f"HTML part: {encoded:,} bytes quoted-printable, {verdict}")

@@ -1,0 +1,285 @@
+"""What the templates see: a briefing already turned into safe HTML and plain text.
+
+Templates only lay things out; every decision about content (which paragraph is the
+lead, how long it may be, which links count as cited, how references are numbered)
+is made here, in plain Python that tests can reach.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from urllib.parse import urlsplit
+
+from markupsafe import Markup
+
+from newsletter.briefing.model import Appeal, Briefing, Paragraph, Section
+from newsletter.digest import inline
+from newsletter.digest.inline import Reference, References
+
+LEAD_CHARS = 300
+PITCH_CHARS = 200
+MAX_CITED = 6
+PREVIEW_CHARS = 110
+
+
+@dataclass(frozen=True)
+class CitedLink:
+    label: str
+    url: str
+    host: str
+
+
+@dataclass(frozen=True)
+class Item:
+    """One paragraph or bullet, ready for both parts."""
+
+    html: Markup
+    text: str
+
+
+@dataclass(frozen=True)
+class SectionDigest:
+    number: int
+    heading: str
+    anchor: str
+    lead: Item
+    links: tuple[CitedLink, ...]
+    more_links: int
+    refs: tuple[Reference, ...]
+
+
+@dataclass(frozen=True)
+class Block:
+    """A paragraph (one item) or a bulleted list (``bullets``) on the web page."""
+
+    bullets: bool
+    items: tuple[Markup, ...]
+
+
+@dataclass(frozen=True)
+class SubsectionPage:
+    heading: str
+    anchor: str
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class SectionPage:
+    heading: str
+    anchor: str
+    blocks: tuple[Block, ...]
+    subsections: tuple[SubsectionPage, ...]
+
+
+@dataclass(frozen=True)
+class EmailView:
+    """Context of ``digest.mjml.j2`` and ``digest.txt.j2``."""
+
+    subject: str
+    preview: str
+    language: str
+    number: int
+    date: str
+    title: str
+    subtitle: str
+    key_decisions_heading: str
+    key_decisions: tuple[Item, ...]
+    key_decision_refs: tuple[Reference, ...]
+    pitch: Item | None
+    sections: tuple[SectionDigest, ...]
+    appeal_heading: str
+    appeal: tuple[Item, ...]
+    appeal_refs: tuple[Reference, ...]
+
+
+@dataclass(frozen=True)
+class PageView:
+    """Context of ``web/briefing.html``: the whole briefing."""
+
+    subject: str
+    language: str
+    number: int
+    date: str
+    title: str
+    subtitle: str
+    contact_name: str
+    contact_email: str
+    key_decisions_heading: str
+    key_decisions: tuple[Block, ...]
+    summary_heading: str
+    summary: tuple[Block, ...]
+    sections: tuple[SectionPage, ...]
+    appeal_heading: str
+    appeal: tuple[Block, ...]
+
+
+def long_date(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def _lead_paragraph(section: Section) -> Paragraph | None:
+    paragraphs = section.all_paragraphs
+    for paragraph in paragraphs:
+        if not paragraph.bullet and paragraph.text.strip():
+            return paragraph
+    return paragraphs[0] if paragraphs else None
+
+
+def _cited(section: Section) -> list[CitedLink]:
+    seen: set[str] = set()
+    out: list[CitedLink] = []
+    for paragraph in section.all_paragraphs:
+        for run_link in _links(paragraph.text):
+            if run_link.url not in seen:
+                seen.add(run_link.url)
+                out.append(run_link)
+    return out
+
+
+def _links(source: str) -> list[CitedLink]:
+    """Followable links of one paragraph, by markdown-it (the same parser as rendering)."""
+    runs = inline.parse(source)
+    out: list[CitedLink] = []
+    for number in sorted({r.link for r in runs if r.link != -1}):
+        members = [r for r in runs if r.link == number]
+        url = inline.safe_href(members[0].href, fragments=False)
+        if url is not None:
+            label = " ".join(inline.plain(members).split()) or url
+            out.append(CitedLink(label, url, urlsplit(url).hostname or url))
+    return out
+
+
+def _item(runs: Sequence[inline.Run], refs: References) -> Item:
+    return Item(inline.to_html(runs), inline.to_text(runs, refs))
+
+
+def _section_digest(section: Section, refs: References) -> SectionDigest:
+    refs.take_block()
+    paragraph = _lead_paragraph(section)
+    runs = inline.lead(inline.parse(paragraph.text), LEAD_CHARS) if paragraph else ()
+    lead = _item(runs, refs)
+    # The list shows what the lead does not already link to; the text part numbers all.
+    in_lead = {inline.safe_href(r.href, fragments=False) for r in runs if r.link != -1}
+    cited = [link for link in _cited(section) if link.url not in in_lead]
+    shown = cited[:MAX_CITED]
+    for link in shown:
+        refs.number(link.url, link.label)
+    return SectionDigest(
+        number=section.number,
+        heading=f"{section.number}. {section.title}",
+        anchor=section.anchor,
+        lead=lead,
+        links=tuple(shown),
+        more_links=len(cited) - len(shown),
+        refs=refs.take_block(),
+    )
+
+
+def _preview(briefing: Briefing) -> str:
+    """A short inbox preview line: the subtitle, else the first key decision."""
+    source = briefing.subtitle or (briefing.key_decisions[0].text if briefing.key_decisions else "")
+    text = " ".join(inline.plain(inline.lead(inline.parse(source), PREVIEW_CHARS)).split())
+    return text
+
+
+def email_view(briefing: Briefing) -> EmailView:
+    refs = References()
+    key = tuple(_item(inline.parse(p.text), refs) for p in briefing.key_decisions)
+    key_refs = refs.take_block()
+    pitch: Item | None = None
+    appeal: Appeal | None = briefing.appeal
+    if appeal and appeal.paragraphs:
+        pitch_runs = inline.lead(inline.parse(appeal.paragraphs[0].text), PITCH_CHARS)
+        pitch = Item(inline.to_html(pitch_runs), inline.to_text(pitch_runs, References()))
+    sections = tuple(_section_digest(s, refs) for s in briefing.sections)
+    refs.take_block()
+    appeal_items = tuple(
+        _item(inline.parse(p.text), refs) for p in (appeal.paragraphs if appeal else ())
+    )
+    return EmailView(
+        subject=briefing.subject,
+        preview=_preview(briefing),
+        language=briefing.language or "en",
+        number=briefing.number,
+        date=long_date(briefing.date),
+        title=briefing.title,
+        subtitle=briefing.subtitle,
+        key_decisions_heading=briefing.key_decisions_heading,
+        key_decisions=key,
+        key_decision_refs=key_refs,
+        pitch=pitch,
+        sections=sections,
+        appeal_heading=appeal.heading if appeal else "",
+        appeal=appeal_items,
+        appeal_refs=refs.take_block(),
+    )
+
+
+def _blocks(paragraphs: Sequence[Paragraph]) -> tuple[Block, ...]:
+    """Paragraphs as page blocks, consecutive bullets gathered into one list."""
+    blocks: list[Block] = []
+    for paragraph in paragraphs:
+        html = inline.markdown_html(paragraph.text, fragments=True)
+        if paragraph.bullet and blocks and blocks[-1].bullets:
+            blocks[-1] = Block(True, (*blocks[-1].items, html))
+        else:
+            blocks.append(Block(paragraph.bullet, (html,)))
+    return tuple(blocks)
+
+
+def _subsection_anchors(briefing: Briefing) -> dict[int, str]:
+    """``Subsection.anchor``, with ``-2``, ``-3``... when two sub-headings share a name."""
+    used = {s.anchor for s in briefing.sections}
+    out: dict[int, str] = {}
+    for section in briefing.sections:
+        for sub in section.subsections:
+            anchor, n = sub.anchor, 1
+            while anchor in used:
+                n += 1
+                anchor = f"{sub.anchor}-{n}"
+            used.add(anchor)
+            out[id(sub)] = anchor
+    return out
+
+
+def page_view(briefing: Briefing) -> PageView:
+    appeal = briefing.appeal
+    anchors = _subsection_anchors(briefing)
+    return PageView(
+        subject=briefing.subject,
+        language=briefing.language or "en",
+        number=briefing.number,
+        date=long_date(briefing.date),
+        title=briefing.title,
+        subtitle=briefing.subtitle,
+        contact_name=briefing.contact.name,
+        contact_email=briefing.contact.email,
+        key_decisions_heading=briefing.key_decisions_heading,
+        # Key decisions are a list even when the source wrote them as paragraphs.
+        key_decisions=(
+            Block(
+                True,
+                tuple(inline.markdown_html(p.text, fragments=True) for p in briefing.key_decisions),
+            ),
+        )
+        if briefing.key_decisions
+        else (),
+        summary_heading=briefing.summary_heading,
+        summary=_blocks(briefing.summary),
+        sections=tuple(
+            SectionPage(
+                heading=f"{s.number}. {s.title}",
+                anchor=s.anchor,
+                blocks=_blocks(s.paragraphs),
+                subsections=tuple(
+                    SubsectionPage(sub.heading, anchors[id(sub)], _blocks(sub.paragraphs))
+                    for sub in s.subsections
+                ),
+            )
+            for s in briefing.sections
+        ),
+        appeal_heading=appeal.heading if appeal else "",
+        appeal=_blocks(appeal.paragraphs) if appeal else (),
+    )
