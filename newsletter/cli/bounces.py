@@ -1,7 +1,56 @@
-"""`newsletter bounces ...` commands."""
+"""``newsletter bounces process SOURCE``: read returned mail and apply the bounce policy."""
 
 from __future__ import annotations
 
 import typer
+from rich.table import Table
 
-app = typer.Typer(help="bounces commands.", no_args_is_help=True)
+from newsletter import database, wiring
+from newsletter.campaigns.bounces import mailbox, parse, process
+from newsletter.cli.common import console, settings
+
+app = typer.Typer(
+    help="Read bounces and complaints; suppress addresses by policy.", no_args_is_help=True
+)
+
+
+@app.command("process")
+def process_(
+    source: str = typer.Argument(
+        ..., help="A Maildir, an mbox file, a folder of .eml files, or imaps://user:pw@host/INBOX."
+    ),
+) -> None:
+    """Parse DSN bounces and ARF complaints, record them, suppress per the policy."""
+    cfg = settings()
+    sessions = wiring.sessions(cfg)
+    total = process.Summary()
+    for raw in mailbox.read(source):
+        total.messages += 1
+        report = parse.parse(raw)
+        events = process.events_from_report(cfg, report, raw)
+        if not events:
+            total.not_reports += 1
+            continue
+        with database.transaction(sessions) as session:
+            done = process.apply(session, cfg, events)
+        total.events.update(done.events)
+        total.duplicates += done.duplicates
+        total.unidentified += done.unidentified
+        total.suppressed.extend(done.suppressed)
+    table = Table(
+        "read", "hard", "soft", "policy", "complaints", "already seen", "not ours/not a bounce"
+    )
+    table.add_row(
+        str(total.messages),
+        str(total.events["hard"]),
+        str(total.events["soft"]),
+        str(total.events["policy"]),
+        str(total.events["complaint"]),
+        str(total.duplicates),
+        str(total.not_reports + total.unidentified),
+    )
+    console.print(table)
+    for address, reason in total.suppressed:
+        console.print(f"suppressed {address} ({reason})", highlight=False)
+    if total.suppressed:
+        console.print("Reverse with: newsletter subscribers reactivate ADDRESS")

@@ -1,7 +1,263 @@
-"""`newsletter campaign ...` commands."""
+"""``newsletter campaign ...``: create, check, send and follow campaigns."""
 
 from __future__ import annotations
 
-import typer
+import dataclasses
+from datetime import UTC, datetime
+from pathlib import Path
 
-app = typer.Typer(help="campaign commands.", no_args_is_help=True)
+import typer
+from rich.table import Table
+
+from newsletter import database, wiring
+from newsletter.briefing import lint, markdown
+from newsletter.campaigns import composer, manager
+from newsletter.campaigns.ledger import Claimed, Ledger
+from newsletter.campaigns.models import CampaignStatus, RecipientState
+from newsletter.cli.common import console, settings
+from newsletter.cli.worker import run_with_progress
+from newsletter.errors import NewsletterError
+from newsletter.mail.transports.base import DeliveryStatus
+from subscribers.models import Subscription
+
+app = typer.Typer(help="Create, send and follow campaigns.", no_args_is_help=True)
+
+
+class BadTime(NewsletterError, ValueError):
+    """A --at value that is not a date and time."""
+
+
+def parse_time(text: str) -> datetime:
+    """ISO 8601 (``2026-12-01T09:00``, ``2026-12-01 09:00+01:00``); no zone means local time."""
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise BadTime(
+            f"--at {text!r} is not a date and time; write it like 2026-12-01T09:00"
+        ) from None
+    if when.tzinfo is None:
+        when = when.astimezone()
+    return when.astimezone(UTC)
+
+
+@app.command()
+def create(
+    briefing: Path = typer.Argument(..., help="The briefing Markdown file."),
+    list_: str = typer.Option(..., "--list", help="The list to send to (name or slug)."),
+    topic: str | None = typer.Option(None, "--topic", help="Only subscribers of this topic too."),
+    subject: str | None = typer.Option(None, "--subject", help="Default: the briefing's title."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the campaign ID."),
+) -> None:
+    """Create a draft campaign from a briefing (its text is kept for the whole send)."""
+    cfg = settings()
+    source = manager.read_source(briefing)
+    parsed = markdown.parse(source, source=str(briefing))
+    with database.transaction(wiring.sessions(cfg)) as session:
+        campaign = manager.create(
+            session,
+            briefing_path=briefing,
+            source_text=source,
+            slug=parsed.slug,
+            subject=subject or parsed.subject,
+            list_ref=list_,
+            topic=topic,
+        )
+        campaign_id, title = campaign.id, campaign.subject
+    if quiet:
+        console.print(campaign_id)
+        return
+    console.print(f"Created campaign [bold]{campaign_id}[/]: {title}", highlight=False)
+    console.print(
+        f"Next: newsletter campaign preview {campaign_id}; newsletter campaign send {campaign_id}"
+    )
+
+
+@app.command()
+def preview(
+    campaign_id: int = typer.Argument(...),
+    out: Path | None = typer.Option(None, "--out", help="Folder for preview.html/.txt/.eml."),
+) -> None:
+    """Write a sample copy and show the audience and lint findings."""
+    cfg = settings()
+    sessions = wiring.sessions(cfg)
+    with sessions() as session:
+        campaign = manager.get(session, campaign_id)
+        audience = session.query(Subscription).filter_by(list_id=campaign.list_id, subscribed=True)
+        size = audience.count()
+    made = composer.for_campaign(cfg, sessions, campaign_id)
+    sample = Claimed(0, 0, "reader@example.org", "Sample Reader", 0)
+    envelope = made.compose(sample)
+    html, text, _ = made.personal(sample)
+    folder = out or Path("var/previews") / f"campaign-{campaign_id}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "preview.html").write_text(html, encoding="utf-8")
+    (folder / "preview.txt").write_text(text, encoding="utf-8")
+    (folder / "preview.eml").write_bytes(envelope.message)
+    console.print(f"Subject: {made.subject}", highlight=False)
+    console.print(f"Subscribed to the list now: {size}")
+    briefing = markdown.parse(campaign.source_text, source=campaign.briefing_path)
+    problems = lint.lint(briefing, for_sending=True, digest_html_bytes=len(html.encode()))
+    for p in problems:
+        colour = "red" if p.severity == "error" else "yellow"
+        console.print(
+            f"[{colour}]{p.severity}[/] {campaign.briefing_path}:{p.line}: {p.message}",
+            highlight=False,
+        )
+    for name in ("preview.html", "preview.txt", "preview.eml"):
+        path = folder / name
+        console.print(f"{path}  {path.stat().st_size:,} bytes", highlight=False)
+
+
+@app.command()
+def test(
+    campaign_id: int = typer.Argument(...),
+    to: str = typer.Option(..., "--to", help="Where to send the test copy."),
+) -> None:
+    """Send one copy, marked as a test, to ADDRESS through the configured transport."""
+    cfg = settings()
+    made = composer.for_campaign(cfg, wiring.sessions(cfg), campaign_id)
+    made = dataclasses.replace(made, subject=f"[Test] {made.subject}")
+    envelope = made.compose(Claimed(0, 0, to, "", 0))
+    with wiring.transport(cfg) as transport:
+        delivery = transport.send(envelope.sender, envelope.recipient, envelope.message)
+    if delivery.status != DeliveryStatus.SENT:
+        raise NewsletterError(f"the test copy was refused: {delivery.code} {delivery.reply}")
+    console.print(f"Test copy of campaign {campaign_id} sent to {to}", highlight=False)
+
+
+@app.command()
+def send(
+    campaign_id: int = typer.Argument(...),
+    at: str | None = typer.Option(None, "--at", help="Send later (2026-12-01T09:00)."),
+    force: bool = typer.Option(False, "--force", help="Send even with lint errors."),
+    background: bool = typer.Option(
+        False, "--background", "--no-wait", help="Only schedule; `newsletter worker` sends."
+    ),
+    batch: int = typer.Option(200, "--batch", min=1),
+) -> None:
+    """Schedule the campaign and, unless --at/--background, send it now with a progress bar."""
+    cfg = settings()
+    sessions = wiring.sessions(cfg)
+    when = parse_time(at) if at else None
+    made = composer.for_campaign(cfg, sessions, campaign_id)
+    with sessions() as session:
+        path = manager.get(session, campaign_id).briefing_path
+        source = manager.get(session, campaign_id).source_text
+    if not force:
+        composer.refuse_if_lint_errors(markdown.parse(source, source=path), made.digest, path)
+    with database.transaction(sessions) as session:
+        manager.schedule(session, campaign_id, at=when, override=force)
+    later = when is not None and when > datetime.now(UTC)
+    if background or later:
+        moment = when.astimezone().strftime("%Y-%m-%d %H:%M %Z") if when else "now"
+        console.print(
+            f"Campaign {campaign_id} scheduled for {moment}; `newsletter worker` will send it.",
+            highlight=False,
+        )
+        return
+    Ledger(wiring.engine(cfg)).start(campaign_id)
+    _foreground(campaign_id, batch)
+
+
+@app.command()
+def pause(campaign_id: int = typer.Argument(...)) -> None:
+    """Stop claiming new batches (the batch in flight finishes)."""
+    with database.transaction(wiring.sessions(settings())) as session:
+        manager.pause(session, campaign_id)
+    console.print(
+        f"Campaign {campaign_id} paused; `newsletter campaign resume {campaign_id}` continues."
+    )
+
+
+@app.command()
+def resume(
+    campaign_id: int = typer.Argument(...),
+    background: bool = typer.Option(False, "--background", "--no-wait"),
+    batch: int = typer.Option(200, "--batch", min=1),
+) -> None:
+    """Continue a paused or stopped campaign (in the foreground unless --background)."""
+    with database.transaction(wiring.sessions(settings())) as session:
+        campaign = manager.resume(session, campaign_id)
+        started = campaign.status == CampaignStatus.SENDING
+    if background or not started:
+        console.print(f"Campaign {campaign_id} resumed; `newsletter worker` will continue it.")
+        return
+    _foreground(campaign_id, batch)
+
+
+@app.command()
+def cancel(campaign_id: int = typer.Argument(...)) -> None:
+    """Never send the rest of this campaign."""
+    with database.transaction(wiring.sessions(settings())) as session:
+        manager.cancel(session, campaign_id)
+    console.print(f"Campaign {campaign_id} cancelled.")
+
+
+@app.command()
+def status(
+    campaign_id: int = typer.Argument(...),
+    failures: bool = typer.Option(False, "--failures", help="List failed and deferred rows."),
+) -> None:
+    """Counts per state, rate and ETA; works from another terminal while a send runs."""
+    cfg = settings()
+    with wiring.sessions(cfg)() as session:
+        report = manager.report(session, campaign_id)
+    _print_report(report)
+    if failures:
+        rows = Ledger(wiring.engine(cfg)).problems(campaign_id)
+        table = Table("state", "address", "tries", "last reply", "next try")
+        for row in rows:
+            nxt = row.next_attempt_at.strftime("%H:%M:%S") if row.next_attempt_at else ""
+            table.add_row(row.state, row.email, str(row.attempts), row.last_reply, nxt)
+        console.print(table if rows else "No failed or deferred recipients.")
+
+
+@app.command("list")
+def list_() -> None:
+    """Every campaign with its status."""
+    cfg = settings()
+    ledger = Ledger(wiring.engine(cfg))
+    with wiring.sessions(cfg)() as session:
+        campaigns = manager.all_campaigns(session)
+    table = Table("id", "status", "subject", "recipients", "sent", "failed", "created")
+    for c in campaigns:
+        counts = ledger.counts(c.id)
+        table.add_row(
+            str(c.id),
+            c.status,
+            c.subject,
+            str(c.total),
+            str(counts[RecipientState.SENT]),
+            str(counts[RecipientState.FAILED]),
+            c.created_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table if campaigns else "No campaigns yet.")
+
+
+def _print_report(report: manager.Report) -> None:
+    c = report.campaign
+    console.print(f"Campaign {c.id}: {c.subject}", highlight=False)
+    console.print(f"List: {report.list_name}   Status: [bold]{c.status}[/]", highlight=False)
+    if c.stop_reason:
+        console.print(f"[red]Stopped:[/] {c.stop_reason}", highlight=False)
+    table = Table("state", "recipients")
+    for state in RecipientState:
+        table.add_row(str(state), f"{report.counts[state]:,}")
+    console.print(table)
+    if report.rate:
+        eta = f", about {report.eta_seconds:,.0f} s left" if report.eta_seconds else ""
+        console.print(f"Rate: {report.rate:,.1f} messages/s over the last minute{eta}")
+
+
+def _foreground(campaign_id: int, batch: int) -> None:
+    cfg = settings()
+    run_with_progress(cfg, campaign_id, batch=batch)
+    with wiring.sessions(cfg)() as session:
+        report = manager.report(session, campaign_id)
+    _print_report(report)
+    deferred = report.counts[RecipientState.DEFERRED]
+    if deferred and report.campaign.status == CampaignStatus.SENDING:
+        console.print(
+            f"{deferred} recipient(s) deferred by their mail servers; "
+            "a running `newsletter worker` will retry them."
+        )

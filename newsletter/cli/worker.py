@@ -1,9 +1,126 @@
-"""The `newsletter worker` command."""
+"""``newsletter worker``, and the foreground sender with its progress bar.
+
+SIGTERM and Ctrl-C set a stop event instead of killing the process: the message in
+flight is finished, the rest of the claimed batch is given back to the ledger, and
+the command exits cleanly. A second Ctrl-C interrupts at once.
+"""
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+from newsletter import wiring
+from newsletter.campaigns.engine import make_worker
+from newsletter.campaigns.ledger import Ledger
+from newsletter.campaigns.models import RecipientState
+from newsletter.campaigns.worker import BatchReport
+from newsletter.cli.common import console, err_console, settings
+from newsletter.config import Settings
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGTERM or the first SIGINT; handlers restored afterwards."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        err_console.print("stopping after the message in flight...")
+        stop.set()
+
+    old_term = signal.signal(signal.SIGTERM, handler)
+    old_int = signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGINT, old_int)
+
+
+def run_with_progress(cfg: Settings, campaign_id: int, *, batch: int = 200) -> None:
+    """Send one campaign in this process until nothing is due, showing a progress bar."""
+    ledger = Ledger(wiring.engine(cfg))
+    counts = ledger.counts(campaign_id)
+    total = sum(counts.values())
+    settled = counts[RecipientState.SENT] + counts[RecipientState.FAILED]
+    settled += counts[RecipientState.SKIPPED]
+    progress = Progress(
+        TextColumn("[bold]campaign {task.fields[cid]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("sent {task.fields[sent]:,}  failed {task.fields[failed]:,}"),
+        TextColumn("{task.fields[rate]:,.0f} msg/s"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+    with progress, stop_on_signals() as stop:
+        task = progress.add_task(
+            "send",
+            total=total,
+            completed=settled,
+            cid=campaign_id,
+            sent=counts[RecipientState.SENT],
+            failed=counts[RecipientState.FAILED],
+            rate=0.0,
+        )
+
+        def on_batch(report: BatchReport) -> None:
+            fields = progress.tasks[0].fields
+            done = report.sent + report.failed + report.skipped
+            progress.update(
+                task,
+                advance=done,
+                sent=fields["sent"] + report.sent,
+                failed=fields["failed"] + report.failed,
+                rate=progress.tasks[0].speed or 0.0,
+            )
+
+        worker = make_worker(cfg, batch=batch, stop=stop, on_batch=on_batch)
+        worker.run(once=True, campaign_ids=[campaign_id])
 
 
 def register(app: typer.Typer) -> None:
-    """Add this command to the top-level app."""
+    """Add ``newsletter worker`` to the top-level app."""
+
+    @app.command()
+    def worker(
+        once: bool = typer.Option(False, "--once", help="Exit when nothing is due now."),
+        batch: int = typer.Option(200, "--batch", min=1, help="Rows claimed at a time."),
+        lease: float = typer.Option(
+            300.0, "--lease", min=1.0, help="Seconds before another worker may take rows over."
+        ),
+    ) -> None:
+        """Send every due campaign; run several on PostgreSQL to share the work."""
+        cfg = settings()
+        with stop_on_signals() as stop:
+            running = make_worker(cfg, batch=batch, lease_seconds=lease, stop=stop)
+            if not once:
+                console.print(f"worker {running.owner} started; Ctrl-C stops it cleanly")
+            stats = running.run(once=once)
+        console.print(
+            f"worker {running.owner}: {stats.sent} sent, {stats.failed} failed, "
+            f"{stats.deferred} deferred, {stats.skipped} skipped in {stats.batches} batches",
+            highlight=False,
+        )
+        for campaign_id in stats.stopped_campaigns:
+            err_console.print(
+                f"campaign {campaign_id} stopped: see `newsletter campaign status {campaign_id}`"
+            )

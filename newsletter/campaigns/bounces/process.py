@@ -1,0 +1,234 @@
+"""From returned mail (or a 5xx at send time) to bounce events, and the suppression policy.
+
+Policy (from settings): ``hard_bounce_limit`` hard bounces, ``complaint_limit``
+complaints, or ``soft_bounce_limit`` soft bounces within ``soft_bounce_window_days``
+mark the person bounced or complained and add their address to the suppression list,
+with the reason and the evidence. Policy rejections of our own mail never count.
+Events older than the person's latest consent (a re-confirmation or a reactivation by
+staff) do not count either, so a reactivated address starts with a clean slate.
+Every event has a fingerprint, so reading the same mailbox twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from newsletter.campaigns import verp
+from newsletter.campaigns.bounces.classify import classify, classify_feedback
+from newsletter.campaigns.bounces.parse import Report
+from newsletter.campaigns.ledger import Claimed
+from newsletter.campaigns.models import BounceEvent, BounceKind
+from newsletter.config import Settings
+from newsletter.mail.transports.base import Delivery
+from subscribers import consent, people, suppression
+from subscribers.models import ConsentEvent, Status, Subscriber
+from subscribers.orm import utcnow
+
+SOFT_BOUNCE = "soft-bounce"
+_STATUS_FOR = {
+    BounceKind.HARD: Status.BOUNCED,
+    BounceKind.SOFT: Status.BOUNCED,
+    BounceKind.COMPLAINT: Status.COMPLAINED,
+}
+_REASON_FOR = {
+    BounceKind.HARD: suppression.HARD_BOUNCE,
+    BounceKind.SOFT: SOFT_BOUNCE,
+    BounceKind.COMPLAINT: suppression.COMPLAINT,
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One bounce or complaint about one address, not yet stored."""
+
+    kind: BounceKind
+    email: str
+    subscriber_id: int | None
+    campaign_id: int | None
+    status: str
+    diagnostic: str
+    source: str  # smtp, dsn, arf, text
+    evidence: str
+    fingerprint: str
+
+
+@dataclass
+class Summary:
+    messages: int = 0
+    not_reports: int = 0
+    events: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0
+    unidentified: int = 0
+    suppressed: list[tuple[str, str]] = field(default_factory=list)  # (address, reason)
+
+
+def _fingerprint(*parts: object) -> str:
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+
+
+def events_from_report(settings: Settings, report: Report, raw: bytes) -> list[Event]:
+    """Classify a parsed report and find whose it is (VERP, then our Message-ID)."""
+    who = verp.find_return_path(settings, report.envelope)
+    who = who or verp.find_return_path(settings, report.original_headers)
+    who = who or verp.find_message_id(settings, report.original_headers)
+    campaign_id = who.campaign_id if who else None
+    subscriber_id = who.subscriber_id if who else None
+    digest = hashlib.sha256(raw).hexdigest()
+    label = report.message_id or digest
+    out: list[Event] = []
+    if report.kind == "arf":
+        kind = classify_feedback(report.feedback_type)
+        if kind is not None:
+            evidence = f"feedback report {label}: type {report.feedback_type or 'unknown'}"
+            out.append(
+                Event(
+                    kind,
+                    report.feedback_recipient,
+                    subscriber_id,
+                    campaign_id,
+                    "",
+                    report.feedback_type,
+                    "arf",
+                    evidence,
+                    _fingerprint("arf", digest),
+                )
+            )
+        return out
+    for rcpt in report.recipients:
+        kind = classify(rcpt.status, rcpt.diagnostic, action=rcpt.action)
+        if kind is None:
+            continue
+        evidence = f"{report.kind} {label}: {rcpt.status} {rcpt.diagnostic}".strip()
+        if rcpt.remote_mta:
+            evidence += f" (from {rcpt.remote_mta})"
+        out.append(
+            Event(
+                kind,
+                rcpt.recipient,
+                subscriber_id,
+                campaign_id,
+                rcpt.status,
+                rcpt.diagnostic,
+                report.kind,
+                evidence[:2000],
+                _fingerprint(report.kind, digest, rcpt.recipient.lower()),
+            )
+        )
+    return out
+
+
+def events_from_smtp(campaign_id: int, failures: Sequence[tuple[Claimed, Delivery]]) -> list[Event]:
+    """Permanent refusals at send time (550 5.1.1 ...) count like returned mail."""
+    out = []
+    for row, delivery in failures:
+        kind = classify("", delivery.reply, code=delivery.code)
+        if kind is None:
+            continue
+        reply = f"{delivery.code} {delivery.reply}".strip()
+        out.append(
+            Event(
+                kind,
+                row.email,
+                row.subscriber_id,
+                campaign_id,
+                "",
+                reply,
+                "smtp",
+                f"refused at send time by the receiving server: {reply}"[:2000],
+                _fingerprint("smtp", campaign_id, row.subscriber_id),
+            )
+        )
+    return out
+
+
+def _identify(session: Session, event: Event) -> Subscriber | None:
+    if event.subscriber_id is not None:
+        return session.get(Subscriber, event.subscriber_id)
+    if event.email:
+        return session.scalar(
+            select(Subscriber).where(Subscriber.email_key == event.email.strip().lower())
+        )
+    return None
+
+
+def _clean_slate_since(session: Session, subscriber_id: int) -> datetime | None:
+    """The latest consent (confirmation, reactivation): older events no longer count."""
+    return session.scalar(
+        select(func.max(ConsentEvent.at)).where(
+            ConsentEvent.subscriber_id == subscriber_id,
+            ConsentEvent.action.in_([consent.CONFIRM, consent.REACTIVATE]),
+        )
+    )
+
+
+def _over_limit(
+    session: Session, settings: Settings, person: Subscriber, kind: BounceKind, now: datetime
+) -> bool:
+    limits = {
+        BounceKind.HARD: settings.hard_bounce_limit,
+        BounceKind.SOFT: settings.soft_bounce_limit,
+        BounceKind.COMPLAINT: settings.complaint_limit,
+    }
+    limit = limits.get(kind)
+    if limit is None or limit <= 0:
+        return False
+    query = select(func.count()).where(
+        BounceEvent.subscriber_id == person.id, BounceEvent.kind == kind
+    )
+    since = _clean_slate_since(session, person.id)
+    if kind == BounceKind.SOFT:
+        window = now - timedelta(days=settings.soft_bounce_window_days)
+        since = max(since, window) if since else window
+    if since is not None:
+        query = query.where(BounceEvent.received_at > since)
+    return (session.scalar(query) or 0) >= limit
+
+
+def apply(
+    session: Session, settings: Settings, events: Iterable[Event], *, now: datetime | None = None
+) -> Summary:
+    """Store events and suppress the people the policy says to; idempotent per event."""
+    now = now or utcnow()
+    summary = Summary()
+    for event in events:
+        if session.scalar(
+            select(BounceEvent.id).where(BounceEvent.fingerprint == event.fingerprint)
+        ):
+            summary.duplicates += 1
+            continue
+        person = _identify(session, event)
+        session.add(
+            BounceEvent(
+                fingerprint=event.fingerprint,
+                subscriber_id=person.id if person else None,
+                campaign_id=event.campaign_id,
+                email=person.email if person else event.email,
+                kind=event.kind,
+                status=event.status[:16],
+                diagnostic=event.diagnostic[:2000],
+                source=event.source,
+                evidence=event.evidence,
+                received_at=now,
+            )
+        )
+        session.flush()
+        summary.events[event.kind] += 1
+        if person is None:
+            summary.unidentified += 1
+            continue
+        if event.kind == BounceKind.POLICY or person.status != Status.ACTIVE:
+            continue
+        if _over_limit(session, settings, person, event.kind, now):
+            reason = _REASON_FOR[event.kind]
+            # The first suppression reason is kept, so a soft-bounce entry says so.
+            suppression.suppress(session, person.email_key, reason, event.evidence)
+            people.mark(session, person, _STATUS_FOR[event.kind], event.evidence)
+            summary.suppressed.append((person.email, reason))
+    return summary

@@ -1,0 +1,52 @@
+"""Builds a ready-to-run ``Worker`` from settings: the wiring of the campaign engine."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+from newsletter import database, wiring
+from newsletter.campaigns import composer
+from newsletter.campaigns.bounces import process
+from newsletter.campaigns.ledger import Claimed, Ledger
+from newsletter.campaigns.worker import BatchReport, Composer, RetryPolicy, Worker
+from newsletter.config import Settings
+from newsletter.mail.transports.base import Delivery, Transport
+
+
+def make_worker(
+    settings: Settings,
+    *,
+    batch: int = 200,
+    lease_seconds: float = 300.0,
+    stop: threading.Event | None = None,
+    on_batch: Callable[[BatchReport], None] | None = None,
+    owner: str | None = None,
+) -> Worker:
+    engine = wiring.engine(settings)
+    sessions = database.session_factory(engine)
+
+    def composer_for(campaign_id: int) -> Composer:
+        return composer.for_campaign(settings, sessions, campaign_id)
+
+    def transport() -> Transport:
+        return wiring.transport(settings)
+
+    def bounce_sink(campaign_id: int, failures: Sequence[tuple[Claimed, Delivery]]) -> None:
+        with database.transaction(sessions) as session:
+            process.apply(session, settings, process.events_from_smtp(campaign_id, failures))
+
+    return Worker(
+        Ledger(engine),
+        composer_for=composer_for,
+        transport_factory=transport,
+        owner=owner,
+        batch=batch,
+        lease_seconds=lease_seconds,
+        rate=settings.send_rate,
+        connections=settings.smtp_connections,
+        retry=RetryPolicy(limit=settings.send_retry_limit, delay=settings.send_retry_delay),
+        bounce_sink=bounce_sink,
+        stop=stop,
+        on_batch=on_batch,
+    )

@@ -1,0 +1,138 @@
+"""Tables of the campaign domain: campaigns, their per-recipient ledger, bounce events.
+
+The ledger (``campaign_recipients``) is the single source of truth for who got what:
+every recipient of a campaign has one row whose ``state`` moves
+queued -> sending -> sent | deferred | failed | skipped. Workers claim rows with a
+lease, so a worker that dies leaves rows that another worker can take over.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from subscribers.orm import Base, UTCDateTime, utcnow
+
+
+class CampaignStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+    FINISHED = "finished"
+    STOPPED = "stopped"  # the transport refused us (bad login, policy): staff must act
+
+
+#: Statuses in which nothing will ever be sent again.
+CLOSED = frozenset({CampaignStatus.CANCELLED, CampaignStatus.FINISHED})
+
+
+class RecipientState(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"  # claimed by a worker; lease_owner/lease_until say who and how long
+    SENT = "sent"
+    DEFERRED = "deferred"  # temporary failure; retried at next_attempt_at
+    FAILED = "failed"
+    SKIPPED = "skipped"  # unsubscribed, bounced, complained or suppressed since the start
+
+
+#: States a row never leaves.
+SETTLED = frozenset({RecipientState.SENT, RecipientState.FAILED, RecipientState.SKIPPED})
+
+
+class BounceKind(enum.StrEnum):
+    HARD = "hard"
+    SOFT = "soft"
+    POLICY = "policy"  # a rejection of our mail, not of the address: never counted
+    COMPLAINT = "complaint"
+
+
+class Campaign(Base):
+    """One briefing sent to one list; keeps the briefing source so a resumed send is identical."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    briefing_path: Mapped[str] = mapped_column(String(1000))
+    briefing_slug: Mapped[str] = mapped_column(String(200), default="")
+    source_text: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(String(400))
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id", ondelete="RESTRICT"))
+    topic_list_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lists.id", ondelete="RESTRICT"), nullable=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.DRAFT, index=True)
+    stop_reason: Mapped[str] = mapped_column(Text, default="")
+    lint_override: Mapped[bool] = mapped_column(Boolean, default=False)
+    send_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CampaignRecipient(Base):
+    """One recipient of one campaign: the ledger row workers claim and settle."""
+
+    __tablename__ = "campaign_recipients"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "subscriber_id"),
+        Index("ix_campaign_recipients_due", "campaign_id", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    # Erasing a person removes their ledger rows too: the email snapshot is personal data.
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    state: Mapped[str] = mapped_column(String(16), default=RecipientState.QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_reply: Mapped[str] = mapped_column(Text, default="")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    message_id: Mapped[str] = mapped_column(String(200), default="")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class BounceEvent(Base):
+    """One bounce or complaint about one address, with the evidence behind it.
+
+    ``fingerprint`` is unique so processing the same mailbox twice counts nothing twice.
+    """
+
+    __tablename__ = "bounce_events"
+    __table_args__ = (Index("ix_bounce_events_subscriber", "subscriber_id", "kind", "received_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL"), nullable=True
+    )
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="SET NULL"), nullable=True
+    )
+    email: Mapped[str] = mapped_column(String(320), default="")
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="")
+    diagnostic: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(40), default="")  # smtp, dsn, arf
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,82 @@
+"""VERP return paths and stable Message-IDs, both naming a campaign and a subscriber.
+
+A bounce comes back to ``bounces+c12-s345-<mac>@bounce.domain``; the HMAC makes the
+token unforgeable, so nobody can get an address suppressed by sending us a fake bounce.
+The token is lower-case base32 because some mail servers lower-case local parts.
+The Message-ID is derived the same way, so a copy re-sent after a crash carries the
+same Message-ID and receivers can drop the duplicate.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+
+from newsletter.config import Settings
+
+_MAC_CHARS = 16  # 80 bits of HMAC-SHA256 in base32
+_TOKEN = re.compile(r"bounces\+c(\d+)-s(\d+)-([a-z2-7]{16})@", re.IGNORECASE)
+_MSGID = re.compile(r"<c(\d+)\.s(\d+)\.([a-z2-7]{16})@", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Which campaign and subscriber a bounce or a message belongs to."""
+
+    campaign_id: int
+    subscriber_id: int
+
+
+def _mac(secret: bytes, purpose: str, campaign_id: int, subscriber_id: int) -> str:
+    digest = hmac.new(
+        secret, f"{purpose}.{campaign_id}.{subscriber_id}".encode(), hashlib.sha256
+    ).digest()
+    return base64.b32encode(digest).decode("ascii").lower()[:_MAC_CHARS]
+
+
+def domain(settings: Settings) -> str:
+    """The bounce domain: ``settings.bounce_domain`` or the sender's domain."""
+    return settings.bounce_domain or settings.sender_address.rpartition("@")[2]
+
+
+def return_path(settings: Settings, campaign_id: int, subscriber_id: int) -> str:
+    mac = _mac(settings.secret, "verp", campaign_id, subscriber_id)
+    return f"bounces+c{campaign_id}-s{subscriber_id}-{mac}@{domain(settings)}"
+
+
+def message_id(settings: Settings, campaign_id: int, subscriber_id: int) -> str:
+    """The same ``<...>`` Message-ID every time this recipient gets this campaign."""
+    mac = _mac(settings.secret, "msgid", campaign_id, subscriber_id)
+    host = settings.sender_address.rpartition("@")[2] or "localhost"
+    return f"<c{campaign_id}.s{subscriber_id}.{mac}@{host}>"
+
+
+def _check(settings: Settings, purpose: str, match: re.Match[str] | None) -> Recipient | None:
+    if match is None:
+        return None
+    campaign_id, subscriber_id = int(match[1]), int(match[2])
+    expected = _mac(settings.secret, purpose, campaign_id, subscriber_id)
+    if not hmac.compare_digest(expected, match[3].lower()):
+        return None
+    return Recipient(campaign_id, subscriber_id)
+
+
+def find_return_path(settings: Settings, text: str) -> Recipient | None:
+    """The genuine VERP token anywhere in ``text`` (header values), else ``None``."""
+    for match in _TOKEN.finditer(text):
+        found = _check(settings, "verp", match)
+        if found:
+            return found
+    return None
+
+
+def find_message_id(settings: Settings, text: str) -> Recipient | None:
+    """The campaign and subscriber behind one of our Message-IDs found in ``text``."""
+    for match in _MSGID.finditer(text):
+        found = _check(settings, "msgid", match)
+        if found:
+            return found
+    return None

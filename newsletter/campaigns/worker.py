@@ -1,0 +1,358 @@
+"""The worker loop: claim a batch, re-check each person, compose, send, settle, repeat.
+
+The worker only knows small interfaces: a ``Ledger`` for rows, a ``Composer`` per
+campaign that turns a ledger row into an envelope, and a transport factory (one
+transport per concurrent connection). Per-campaign work (rendering, identity, signer)
+happens once, in the composer factory. A stop event (SIGTERM, Ctrl-C) lets the
+message in flight finish, gives back the rest of the batch and returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from newsletter.campaigns.ledger import Claimed, Ledger, Outcome
+from newsletter.campaigns.models import CampaignStatus, RecipientState
+from newsletter.campaigns.throttle import RateLimiter, backoff
+from newsletter.errors import NewsletterError
+from newsletter.mail.transports.base import (
+    Delivery,
+    DeliveryStatus,
+    Transport,
+    TransportRejected,
+    TransportUnavailable,
+)
+from subscribers.orm import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    sender: str  # the VERP return path
+    recipient: str
+    message: bytes
+    message_id: str
+
+
+class Composer(Protocol):
+    """Builds one recipient's signed message; made once per campaign."""
+
+    def compose(self, row: Claimed) -> Envelope: ...
+
+
+ComposerFactory = Callable[[int], Composer]
+TransportFactory = Callable[[], Transport]
+BounceSink = Callable[[int, Sequence[tuple[Claimed, Delivery]]], None]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    limit: int = 5  # attempts before a temporary failure becomes final
+    delay: float = 60.0  # seconds before the first retry, doubled each time
+    cap: float = 3600.0
+
+
+@dataclass
+class BatchReport:
+    """What one batch did, for progress bars."""
+
+    campaign_id: int
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    skipped: int = 0
+    released: int = 0
+
+
+@dataclass
+class WorkerStats:
+    batches: int = 0
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    skipped: int = 0
+    stopped_campaigns: list[int] = field(default_factory=list)
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class _Abort:
+    """Shared between lanes of one batch: the first connection-level error wins."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.unavailable: str | None = None
+        self.rejected: str | None = None
+
+    @property
+    def set(self) -> bool:
+        return self.unavailable is not None or self.rejected is not None
+
+
+class Worker:
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        composer_for: ComposerFactory,
+        transport_factory: TransportFactory,
+        owner: str | None = None,
+        batch: int = 200,
+        lease_seconds: float = 300.0,
+        rate: float = 0.0,
+        connections: int = 1,
+        retry: RetryPolicy | None = None,
+        bounce_sink: BounceSink | None = None,
+        stop: threading.Event | None = None,
+        poll_seconds: float = 1.0,
+        on_batch: Callable[[BatchReport], None] | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.composer_for = composer_for
+        self.transport_factory = transport_factory
+        self.owner = owner or default_owner()
+        self.batch = max(1, batch)
+        self.lease_seconds = lease_seconds
+        self.limiter = RateLimiter(rate)
+        self.connections = max(1, connections)
+        self.retry = retry or RetryPolicy()
+        self.bounce_sink = bounce_sink
+        self.stop = stop or threading.Event()
+        self.poll_seconds = poll_seconds
+        self.on_batch = on_batch
+        self.stats = WorkerStats()
+        self._composers: dict[int, Composer] = {}
+        self._transports: list[Transport | None] = [None] * self.connections
+        self._unavailable_streak = 0
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def run(self, *, once: bool = False, campaign_ids: Sequence[int] | None = None) -> WorkerStats:
+        """Send until stopped; with ``once``, return when nothing is left to do right now.
+
+        "Nothing left" means no row is due and no row is held by another worker, so a
+        ``--once`` run after a crash waits for the dead worker's lease to expire and
+        then finishes its rows. Deferred rows whose retry time is later are left for
+        a long-running worker.
+        """
+        try:
+            while not self.stop.is_set():
+                self.ledger.start_due()
+                wanted = self.ledger.sending_campaigns()
+                if campaign_ids is not None:
+                    wanted = [c for c in wanted if c in campaign_ids]
+                worked = False
+                waiting: list[datetime] = []
+                for campaign_id in wanted:
+                    worked |= self._drain(campaign_id)
+                    if self.stop.is_set():
+                        break
+                    if not self.ledger.finish_if_settled(campaign_id):
+                        held = self._held_elsewhere(campaign_id)
+                        if held is not None:
+                            waiting.append(held)
+                if self.stop.is_set():
+                    break
+                if once and not worked and not waiting:
+                    break
+                if not worked:
+                    self.stop.wait(self._idle_delay(waiting))
+        finally:
+            self.close()
+        return self.stats
+
+    def close(self) -> None:
+        for index, transport in enumerate(self._transports):
+            if transport is not None:
+                try:
+                    transport.close()
+                except Exception:  # closing a broken connection must not hide the real error
+                    log.debug("closing transport failed", exc_info=True)
+                self._transports[index] = None
+
+    def _idle_delay(self, waiting: list[datetime]) -> float:
+        if not waiting:
+            return self.poll_seconds
+        until = (min(waiting) - utcnow()).total_seconds()
+        return max(0.05, min(self.poll_seconds, until))
+
+    def _held_elsewhere(self, campaign_id: int) -> datetime | None:
+        """When a row leased by another worker becomes claimable (None: no such row)."""
+        counts = self.ledger.counts(campaign_id)
+        if counts[RecipientState.SENDING] == 0:
+            return None
+        return self.ledger.next_due(campaign_id)
+
+    def _drain(self, campaign_id: int) -> bool:
+        """Send batches of one campaign while it is sending and rows are due."""
+        worked = False
+        while not self.stop.is_set():
+            if self.ledger.status(campaign_id) != CampaignStatus.SENDING:
+                break
+            rows = self.ledger.claim(
+                campaign_id, self.owner, batch=self.batch, lease_seconds=self.lease_seconds
+            )
+            if not rows:
+                break
+            worked = True
+            composer = self._composer(campaign_id, rows)
+            if composer is None:
+                break
+            if not self._send_batch(campaign_id, rows, composer):
+                break
+        return worked
+
+    def _composer(self, campaign_id: int, rows: list[Claimed]) -> Composer | None:
+        composer = self._composers.get(campaign_id)
+        if composer is None:
+            try:
+                composer = self.composer_for(campaign_id)
+            except NewsletterError as exc:
+                self.ledger.release(self.owner, [r.id for r in rows])
+                self.ledger.stop(campaign_id, f"cannot build the message: {exc}")
+                self.stats.stopped_campaigns.append(campaign_id)
+                return None
+            self._composers[campaign_id] = composer
+        return composer
+
+    # -- one batch --------------------------------------------------------------------
+
+    def _send_batch(self, campaign_id: int, rows: list[Claimed], composer: Composer) -> bool:
+        """Send one claimed batch and settle every row; False if the campaign must pause."""
+        report = BatchReport(campaign_id)
+        skip = self.ledger.blocked(campaign_id, rows)
+        outcomes = [Outcome(rid, RecipientState.SKIPPED, reply=why) for rid, why in skip.items()]
+        todo = [row for row in rows if row.id not in skip]
+        abort = _Abort()
+        lanes = [todo[i :: self.connections] for i in range(self.connections)]
+        results: list[list[tuple[Claimed, Outcome, Delivery | None]]] = [[] for _ in lanes]
+        if self.connections == 1:
+            results[0] = self._lane(0, lanes[0], composer, abort)
+        else:
+            threads = [
+                threading.Thread(
+                    target=lambda i=i: results.__setitem__(
+                        i, self._lane(i, lanes[i], composer, abort)
+                    ),
+                    daemon=True,
+                )
+                for i in range(len(lanes))
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+
+        done = {row.id for lane in results for row, _, _ in lane}
+        permanent: list[tuple[Claimed, Delivery]] = []
+        for lane in results:
+            for row, outcome, delivery in lane:
+                outcomes.append(outcome)
+                if delivery is not None and delivery.status == DeliveryStatus.PERMANENT:
+                    permanent.append((row, delivery))
+        untried = [row.id for row in todo if row.id not in done]
+        retry_at = None
+        if abort.unavailable is not None:
+            self._unavailable_streak += 1
+            pause = backoff(self._unavailable_streak, base=max(1.0, self.retry.delay / 4), cap=300)
+            retry_at = utcnow() + timedelta(seconds=pause)
+        outcomes.extend(
+            Outcome(rid, RecipientState.QUEUED, next_attempt_at=retry_at) for rid in untried
+        )
+        self.ledger.settle(self.owner, outcomes)
+        if permanent and self.bounce_sink is not None:
+            self.bounce_sink(campaign_id, permanent)
+
+        for o in outcomes:
+            if o.state == RecipientState.QUEUED:
+                report.released += 1
+            elif o.state == RecipientState.SENT:
+                report.sent += 1
+            elif o.state == RecipientState.FAILED:
+                report.failed += 1
+            elif o.state == RecipientState.DEFERRED:
+                report.deferred += 1
+            elif o.state == RecipientState.SKIPPED:
+                report.skipped += 1
+        self.stats.batches += 1
+        self.stats.sent += report.sent
+        self.stats.failed += report.failed
+        self.stats.deferred += report.deferred
+        self.stats.skipped += report.skipped
+        if self.on_batch is not None:
+            self.on_batch(report)
+
+        if abort.rejected is not None:
+            self.ledger.stop(campaign_id, abort.rejected)
+            self.stats.stopped_campaigns.append(campaign_id)
+            return False
+        if abort.unavailable is not None:
+            log.warning("transport unavailable (%s); retrying at %s", abort.unavailable, retry_at)
+            self.close()
+            return False
+        if report.sent:
+            self._unavailable_streak = 0
+        return True
+
+    def _lane(
+        self, index: int, rows: list[Claimed], composer: Composer, abort: _Abort
+    ) -> list[tuple[Claimed, Outcome, Delivery | None]]:
+        """Send rows one after another over this lane's own connection."""
+        out: list[tuple[Claimed, Outcome, Delivery | None]] = []
+        for row in rows:
+            if self.stop.is_set() or abort.set:
+                break
+            try:
+                envelope = composer.compose(row)
+            except NewsletterError as exc:
+                out.append((row, Outcome(row.id, RecipientState.FAILED, reply=str(exc)), None))
+                continue
+            self.limiter.acquire()
+            try:
+                transport = self._transports[index]
+                if transport is None:
+                    transport = self._transports[index] = self.transport_factory()
+                delivery = transport.send(envelope.sender, envelope.recipient, envelope.message)
+            except TransportRejected as exc:
+                with abort.lock:
+                    abort.rejected = abort.rejected or f"the mail server refused us: {exc}"
+                break
+            except TransportUnavailable as exc:
+                with abort.lock:
+                    abort.unavailable = abort.unavailable or str(exc)
+                self._transports[index] = None
+                failure = Delivery(DeliveryStatus.TRANSIENT, 0, f"transport unavailable: {exc}")
+                out.append((row, self._outcome(row, failure, envelope.message_id), None))
+                break
+            out.append((row, self._outcome(row, delivery, envelope.message_id), delivery))
+        return out
+
+    def _outcome(self, row: Claimed, delivery: Delivery, message_id: str) -> Outcome:
+        reply = f"{delivery.code} {delivery.reply}".strip()
+        if delivery.status == DeliveryStatus.SENT:
+            return Outcome(row.id, RecipientState.SENT, delivery.code, reply, message_id)
+        if delivery.status == DeliveryStatus.PERMANENT:
+            return Outcome(row.id, RecipientState.FAILED, delivery.code, reply, message_id)
+        if row.attempts >= self.retry.limit:
+            final = f"{reply} (gave up after {row.attempts} attempts)"
+            return Outcome(row.id, RecipientState.FAILED, delivery.code, final, message_id)
+        wait = backoff(row.attempts, base=self.retry.delay, cap=self.retry.cap)
+        return Outcome(
+            row.id,
+            RecipientState.DEFERRED,
+            delivery.code,
+            reply,
+            message_id,
+            next_attempt_at=utcnow() + timedelta(seconds=wait),
+        )
