@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     outbox_dir: Path = Path("var/outbox")
     send_rate: float = 0.0  # messages per second per worker; 0 = unthrottled
     smtp_connections: int = 1
+    send_retry_limit: int = 5  # attempts per recipient before a temporary failure is final
+    send_retry_delay: float = 60.0  # seconds before the first retry; doubles each time
 
     # DKIM.
     dkim_selector: str = ""
