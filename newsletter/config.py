@@ -80,6 +80,16 @@ class Settings(BaseSettings):
     cover_fees: bool = False
     gift_aid: bool = False
     receipt_wording: str = "Thank you for your gift. No goods or services were provided in return."
+    stripe_timeout: float = 20.0  # seconds per Stripe API call
+    donation_fee_percent: Decimal = Decimal("1.5")  # card fee estimate for "cover the fees"
+    donation_fee_fixed: Decimal = Decimal("0.20")
+    gift_aid_wording: str = (
+        "I want to Gift Aid my donation and any donations I make in the future or have made in "
+        "the past 4 years. I am a UK taxpayer and understand that if I pay less Income Tax and/or "
+        "Capital Gains Tax than the amount of Gift Aid claimed on all my donations in that tax "
+        "year it is my responsibility to pay any difference."
+    )
+    gift_aid_version: str = "hmrc-2024"  # stored with each declaration; change it with the text
 
     @field_validator("brand_colour")
     @classmethod

@@ -1,7 +1,119 @@
-"""`newsletter donations ...` commands."""
+"""`newsletter donations ...`: list gifts, report totals, export CSV, reconcile with Stripe."""
 
 from __future__ import annotations
 
-import typer
+from pathlib import Path
 
-app = typer.Typer(help="donations commands.", no_args_is_help=True)
+import typer
+from rich.table import Table
+
+from newsletter import wiring
+from newsletter.cli.common import console, settings
+from newsletter.donations import reports
+from newsletter.donations.amounts import format_amount
+from newsletter.donations.mailer import DonorMailer
+from newsletter.donations.reconcile import reconcile as run_reconcile
+from newsletter.donations.webhook import processor_for
+from newsletter.errors import ConfigError
+
+app = typer.Typer(
+    help="Gifts received through Stripe: list, report, export, reconcile.", no_args_is_help=True
+)
+
+
+@app.command("list")
+def list_gifts(
+    limit: int = typer.Option(50, "--limit", "-n", help="How many of the latest gifts."),
+) -> None:
+    """The latest gifts, newest first."""
+    with wiring.sessions(settings())() as session:
+        rows = reports.gifts(session)[-limit:][::-1]
+    table = Table("id", "paid", "kind", "amount", "status", "donor", "campaign", "receipt")
+    for gift in rows:
+        table.add_row(
+            str(gift.id),
+            gift.paid_at.strftime("%Y-%m-%d %H:%M"),
+            gift.frequency,
+            format_amount(gift.amount_minor, gift.currency),
+            gift.status,
+            gift.donor_email or "-",
+            "-" if gift.campaign_id is None else str(gift.campaign_id),
+            "sent" if gift.receipt_sent_at else "pending",
+        )
+    console.print(table if rows else "No gifts recorded yet.")
+
+
+def _lines_table(title: str, lines: list[reports.Line]) -> Table:
+    table = Table(
+        "",
+        "gifts",
+        "donors",
+        "one-time",
+        "monthly",
+        "refunds",
+        "disputes",
+        "net",
+        title=title,
+        title_justify="left",
+    )
+    for line in lines:
+        table.add_row(
+            line.label,
+            str(line.gifts),
+            str(len(line.donors)),
+            line.money(line.once_minor),
+            line.money(line.monthly_minor),
+            line.money(line.refunded_minor),
+            line.money(line.disputed_minor),
+            line.money(line.net_minor),
+        )
+    return table
+
+
+@app.command()
+def report(
+    campaign: int | None = typer.Option(None, "--campaign", help="Only gifts from this campaign."),
+) -> None:
+    """Gifts, donors, one-time vs monthly, refunds and net total per briefing and per month."""
+    with wiring.sessions(settings())() as session:
+        result = reports.report(session, campaign)
+    if not result.totals:
+        console.print("No gifts recorded yet.")
+        return
+    console.print(_lines_table("Per briefing (campaign)", result.by_campaign))
+    console.print(_lines_table("Per month", result.by_month))
+    console.print(_lines_table("Total", result.totals))
+
+
+@app.command()
+def export(
+    output: Path = typer.Option(..., "-o", "--output", help="CSV file to write."),
+) -> None:
+    """Every gift as CSV, with Gift Aid declarations where collected."""
+    if output.parent and not output.parent.exists():
+        raise ConfigError(f"folder {output.parent} does not exist")
+    with wiring.sessions(settings())() as session:
+        count = reports.export_file(session, output)
+    console.print(f"Wrote {count} gifts to {output}")
+
+
+@app.command()
+def reconcile() -> None:
+    """List Stripe events since the last one seen, apply any missed, send owed receipts."""
+    config = settings()
+    gateway = wiring.stripe_gateway(config)
+    if gateway is None:
+        raise ConfigError("NEWSLETTER_STRIPE_SECRET_KEY is not set")
+    sessions = wiring.sessions(config)
+    processor = processor_for(config, sessions, DonorMailer(config))
+    if processor is None:
+        raise ConfigError("NEWSLETTER_STRIPE_WEBHOOK_SECRET is not set")
+    with console.status("Asking Stripe for events..."):
+        outcome = run_reconcile(sessions, gateway, processor)
+    for result in outcome.applied:
+        console.print(f"applied {result.event_id} {result.type}: {result.outcome}")
+    console.print(
+        f"{outcome.listed} events listed, {len(outcome.applied)} applied, "
+        f"{outcome.already} already recorded, {outcome.skipped} skipped, "
+        f"{outcome.receipts_sent} receipts sent"
+    )

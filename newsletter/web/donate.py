@@ -1,7 +1,255 @@
-"""Routes: donate."""
+"""Public donation pages: the form, the redirect to Checkout, thanks, and "manage my gift".
+
+Money is never recorded here: the thanks page only reads the session back from
+Stripe, and only the signed webhook writes gifts.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import contextlib
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
+
+from newsletter import tokens, wiring
+from newsletter.config import Settings
+from newsletter.donations import amounts, intents
+from newsletter.donations.gateway import Gateway, PaymentProviderError
+from newsletter.donations.mailer import DonorMailer
+from newsletter.donations.models import RecurringGift
+from newsletter.errors import NewsletterError, TokenError
+from newsletter.web import csrf
+from newsletter.web.ratelimit import RateLimiter
 
 router = APIRouter()
+log = logging.getLogger(__name__)
+MANAGE = "donate-manage"
+MANAGE_MAX_AGE = 3600
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def gateway(request: Request) -> Gateway | None:
+    """The app's Stripe gateway, built once from settings (None without keys)."""
+    state = request.app.state
+    if not hasattr(state, "stripe_gateway"):
+        state.stripe_gateway = wiring.stripe_gateway(state.settings)
+    found: Gateway | None = state.stripe_gateway
+    return found
+
+
+def _limiter(request: Request, name: str, limit: int, window: float) -> RateLimiter:
+    key = f"ratelimit_{name}"
+    if not hasattr(request.app.state, key):
+        setattr(request.app.state, key, RateLimiter(limit, window))
+    limiter: RateLimiter = getattr(request.app.state, key)
+    return limiter
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    settings = _settings(request)
+    response = HTMLResponse("", status_code=status)
+    token = csrf.issue(request, response, settings.secret)
+    body = request.app.state.templates.get_template(name).render(
+        settings=settings, csrf_field=csrf.FIELD, csrf_token=token, request=request, **context
+    )
+    response.body = response.render(body)
+    response.headers["content-length"] = str(len(response.body))
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+def _form_context(settings: Settings, values: dict[str, str]) -> dict[str, Any]:
+    """What the form shows, prefilled from the link (``amount=25&frequency=monthly``)."""
+    currency = settings.currency
+    low, high = amounts.limits(currency, settings.donation_min, settings.donation_max)
+    presets = amounts.presets(settings.donation_presets, currency)
+    chosen = values.get("amount", "")
+    prefill = presets[1] if len(presets) > 1 else low
+    if chosen and chosen != "other":
+        with contextlib.suppress(amounts.InvalidAmount):
+            prefill = amounts.parse(chosen, currency)
+    shown = amounts.plain(prefill, currency)
+    preset_values = [amounts.plain(p, currency) for p in presets]
+    other = values.get("other_amount", "") if chosen == "other" else ""
+    return {
+        "presets": [
+            (amounts.plain(p, currency), amounts.format_amount(p, currency)) for p in presets
+        ],
+        "selected": "other" if chosen == "other" or shown not in preset_values else shown,
+        "other_amount": other or ("" if shown in preset_values else shown),
+        "frequency": values.get("frequency") if values.get("frequency") == "monthly" else "once",
+        "minimum": amounts.format_amount(low, currency),
+        "maximum": amounts.format_amount(high, currency),
+        "step": "1" if amounts.exponent(currency) == 0 else "0.01",
+        "currency": currency.upper(),
+        "values": values,
+        "fee_note": _fee_note(settings),
+    }
+
+
+def _fee_note(settings: Settings) -> str:
+    if not settings.cover_fees:
+        return ""
+    fixed = f"{settings.donation_fee_fixed} {settings.currency.upper()}"
+    return f"{settings.donation_fee_percent}% + {fixed}"
+
+
+@router.get("/donate", response_class=HTMLResponse)
+def donate_form(
+    request: Request,
+    c: str = "",
+    t: str = "",
+    amount: str = "",
+    frequency: str = "",
+    cancelled: str = "",
+) -> HTMLResponse:
+    settings = _settings(request)
+    values = {"amount": amount, "frequency": frequency, "c": c, "t": t}
+    return _page(
+        request,
+        "donate.html",
+        configured=gateway(request) is not None,
+        cancelled=bool(cancelled),
+        error="",
+        **_form_context(settings, values),
+    )
+
+
+@router.post("/donate", response_model=None)
+async def donate_submit(request: Request) -> Response:
+    settings = _settings(request)
+    fields = {k: str(v) for k, v in (await request.form()).items()}
+    csrf.check(request, fields.get(csrf.FIELD), settings.secret)
+    values = {k: fields.get(k, "") for k in ("amount", "frequency", "c", "t", "other_amount")}
+    context = _form_context(settings, values)
+    found = gateway(request)
+    if found is None:
+        return _page(
+            request,
+            "donate.html",
+            503,
+            configured=False,
+            cancelled=False,
+            error="Online giving is not set up yet.",
+            **context,
+        )
+    if not _limiter(request, "donate", 10, 600).allow(_client(request)):
+        return _page(
+            request,
+            "donate.html",
+            429,
+            configured=True,
+            cancelled=False,
+            error="Too many attempts from your connection; please wait a few minutes.",
+            **context,
+        )
+    try:
+        form = intents.parse_form(settings, fields)
+        who = intents.attribution(settings, fields.get("t"))
+        checkout = await run_in_threadpool(
+            intents.start_checkout, request.app.state.sessions, settings, found, form, who
+        )
+    except PaymentProviderError as exc:
+        return _page(
+            request, "donate.html", 502, configured=True, cancelled=False, error=str(exc), **context
+        )
+    except NewsletterError as exc:
+        return _page(
+            request,
+            "donate.html",
+            400,
+            configured=True,
+            cancelled=False,
+            error=str(exc).capitalize(),
+            **context,
+        )
+    return RedirectResponse(checkout.url, status_code=303)
+
+
+@router.get("/donate/thanks", response_class=HTMLResponse)
+async def donate_thanks(request: Request, session_id: str = "") -> HTMLResponse:
+    found = gateway(request)
+    summary = None
+    if found is not None and session_id.startswith("cs_") and len(session_id) < 255:
+        try:
+            summary = await run_in_threadpool(found.retrieve_checkout_session, session_id)
+        except PaymentProviderError:
+            summary = None
+    amount = amounts.format_amount(summary.amount_minor, summary.currency) if summary else ""
+    return _page(request, "donate-thanks.html", summary=summary, amount=amount)
+
+
+@router.get("/donate/manage", response_class=HTMLResponse)
+def manage_form(request: Request) -> HTMLResponse:
+    return _page(request, "donate-manage.html", sent=False, error="")
+
+
+def _send_manage_link(request: Request, email: str) -> None:
+    settings = _settings(request)
+    with request.app.state.sessions() as session:
+        customer = session.scalar(
+            select(RecurringGift.customer_id)
+            .where(func.lower(RecurringGift.donor_email) == email.strip().lower())
+            .where(RecurringGift.customer_id != "")
+            .order_by(RecurringGift.id.desc())
+        )
+    if not customer:
+        return  # the same answer either way: the form never reveals who gives
+    token = tokens.sign(settings.secret, MANAGE, {"cus": customer})
+    url = f"{settings.public_base_url}/donate/manage/{token}"
+    try:
+        DonorMailer(settings).send_manage_link(email.strip(), url)
+    except NewsletterError:
+        log.exception("manage link to a donor not sent")
+
+
+@router.post("/donate/manage", response_class=HTMLResponse)
+async def manage_request(request: Request) -> HTMLResponse:
+    settings = _settings(request)
+    fields = {k: str(v) for k, v in (await request.form()).items()}
+    csrf.check(request, fields.get(csrf.FIELD), settings.secret)
+    email = fields.get("email", "")
+    if "@" not in email or len(email) > 320:
+        return _page(
+            request,
+            "donate-manage.html",
+            400,
+            sent=False,
+            error="Please enter the email address you gave with your gift.",
+        )
+    if not _limiter(request, "manage", 5, 3600).allow(_client(request)):
+        return _page(
+            request,
+            "donate-manage.html",
+            429,
+            sent=False,
+            error="Too many requests; please try again later.",
+        )
+    await run_in_threadpool(_send_manage_link, request, email)
+    return _page(request, "donate-manage.html", sent=True, error="")
+
+
+@router.get("/donate/manage/{token}", response_model=None)
+async def manage_open(request: Request, token: str) -> Response:
+    settings = _settings(request)
+    payload = tokens.verify(settings.secret, MANAGE, token, max_age=MANAGE_MAX_AGE)
+    customer = payload.get("cus")
+    found = gateway(request)
+    if not isinstance(customer, str) or found is None:
+        raise TokenError("this link cannot be used")
+    url = await run_in_threadpool(
+        found.create_portal_session, customer, f"{settings.public_base_url}/donate"
+    )
+    return RedirectResponse(url, status_code=303)

@@ -1,0 +1,164 @@
+"""Recording what a donor asked for and sending them to Stripe Checkout.
+
+The intent row is committed before Stripe is called, and its public id feeds the
+idempotency key: a double-clicked or retried form reuses the same Checkout
+Session instead of opening a second one.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from newsletter import links, tokens
+from newsletter.config import Settings
+from newsletter.database import transaction
+from newsletter.donations import amounts
+from newsletter.donations.checkout import (
+    CheckoutConfig,
+    IntentFacts,
+    fee_to_cover,
+    idempotency_key,
+    session_params,
+)
+from newsletter.donations.gateway import CheckoutSession, Gateway
+from newsletter.donations.models import DonationIntent, Frequency, IntentStatus
+from newsletter.errors import NewsletterError, TokenError
+from subscribers.models import Subscriber
+
+
+class InvalidDonation(NewsletterError, ValueError):
+    """A donate form that cannot become a Checkout Session (missing Gift Aid details...)."""
+
+
+@dataclass(frozen=True)
+class Attribution:
+    campaign_id: int | None = None
+    subscriber_id: int | None = None
+
+
+def attribution(settings: Settings, token: str | None) -> Attribution:
+    """Who sent this donor and from which campaign; nothing when the token is bad or absent."""
+    if not token:
+        return Attribution()
+    try:
+        payload = tokens.verify(settings.secret, links.DONATE, token)
+    except TokenError:
+        return Attribution()
+    campaign, subscriber = payload.get("c"), payload.get("s")
+    return Attribution(
+        campaign_id=campaign if isinstance(campaign, int) else None,
+        subscriber_id=subscriber if isinstance(subscriber, int) else None,
+    )
+
+
+@dataclass(frozen=True)
+class DonationForm:
+    """The donate form, already parsed into minor units and checked against the limits."""
+
+    amount_minor: int
+    frequency: Frequency
+    note: str = ""
+    cover_fees: bool = False
+    gift_aid: bool = False
+    gift_aid_name: str = ""
+    gift_aid_address: str = ""
+    gift_aid_postcode: str = ""
+
+
+def parse_form(settings: Settings, fields: dict[str, Any]) -> DonationForm:
+    """Validate the submitted fields; raises ``InvalidAmount``/``InvalidDonation``."""
+    currency = settings.currency
+    choice = str(fields.get("amount") or "")
+    text = str(fields.get("other_amount") or "") if choice in ("", "other") else choice
+    if not text.strip():
+        raise amounts.InvalidAmount("please choose or enter an amount")
+    minor = amounts.check(
+        amounts.parse(text, currency), currency, settings.donation_min, settings.donation_max
+    )
+    frequency = str(fields.get("frequency") or "once")
+    if frequency not in (Frequency.ONCE, Frequency.MONTHLY):
+        raise InvalidDonation("please choose one-time or monthly")
+    gift_aid = settings.gift_aid and bool(fields.get("gift_aid"))
+    form = DonationForm(
+        amount_minor=minor,
+        frequency=Frequency(frequency),
+        note=str(fields.get("note") or "")[:1000],
+        cover_fees=settings.cover_fees and bool(fields.get("cover_fees")),
+        gift_aid=gift_aid,
+        gift_aid_name=str(fields.get("gift_aid_name") or "").strip()[:200],
+        gift_aid_address=str(fields.get("gift_aid_address") or "").strip()[:1000],
+        gift_aid_postcode=str(fields.get("gift_aid_postcode") or "").strip().upper()[:20],
+    )
+    if gift_aid and not (form.gift_aid_name and form.gift_aid_address and form.gift_aid_postcode):
+        raise InvalidDonation("for Gift Aid we need your full name, home address and postcode")
+    return form
+
+
+def fee_for(settings: Settings, amount_minor: int) -> int:
+    return fee_to_cover(
+        amount_minor, settings.currency, settings.donation_fee_percent, settings.donation_fee_fixed
+    )
+
+
+def record(
+    sessions: sessionmaker[Session], settings: Settings, form: DonationForm, who: Attribution
+) -> tuple[IntentFacts, int]:
+    """Store the intent (committed) and return what Checkout needs plus the row id."""
+    fee = fee_for(settings, form.amount_minor) if form.cover_fees else 0
+    with transaction(sessions) as session:
+        subscriber = session.get(Subscriber, who.subscriber_id) if who.subscriber_id else None
+        intent = DonationIntent(
+            public_id="di_" + secrets.token_urlsafe(18),
+            amount_minor=form.amount_minor,
+            fee_minor=fee,
+            currency=settings.currency.lower(),
+            frequency=form.frequency,
+            campaign_id=who.campaign_id,
+            subscriber_id=subscriber.id if subscriber else None,
+            note=form.note,
+            status=IntentStatus.CREATED,
+            gift_aid=form.gift_aid,
+            gift_aid_name=form.gift_aid_name,
+            gift_aid_address=form.gift_aid_address,
+            gift_aid_postcode=form.gift_aid_postcode,
+            gift_aid_wording=settings.gift_aid_wording if form.gift_aid else "",
+            gift_aid_version=settings.gift_aid_version if form.gift_aid else "",
+        )
+        session.add(intent)
+        session.flush()
+        facts = IntentFacts(
+            public_id=intent.public_id,
+            amount_minor=form.amount_minor + fee,
+            currency=intent.currency,
+            frequency=form.frequency,
+            campaign_id=intent.campaign_id,
+            subscriber_id=intent.subscriber_id,
+            email=subscriber.email if subscriber else "",
+        )
+        return facts, intent.id
+
+
+def start_checkout(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    gateway: Gateway,
+    form: DonationForm,
+    who: Attribution,
+) -> CheckoutSession:
+    """Record the intent, create its Checkout Session, remember the session id."""
+    facts, intent_id = record(sessions, settings, form, who)
+    checkout = gateway.create_checkout_session(
+        session_params(facts, CheckoutConfig.from_settings(settings)),
+        idempotency_key=idempotency_key(facts),
+    )
+    with transaction(sessions) as session:
+        intent = session.get(DonationIntent, intent_id)
+        if intent is not None:
+            intent.checkout_session_id = checkout.id
+            if intent.status == IntentStatus.CREATED:
+                intent.status = IntentStatus.OPEN
+    return checkout

@@ -1,0 +1,104 @@
+"""Emails to donors: the receipt and the "manage my monthly gift" link.
+
+Rendering is pure (templates in ``templates/email``, sandboxed Jinja2, MJML for
+the HTML part). Building and delivering use the shared mail pieces: a
+transactional message from ``newsletter.mail.message.build_message`` (no
+unsubscribe headers: a receipt is not bulk mail) and the transport from
+``newsletter.wiring`` (the Maildir outbox by default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+from mjml import mjml2html
+
+from newsletter import wiring
+from newsletter.config import Settings
+from newsletter.donations.receipts import Receipt
+from newsletter.errors import TransportError
+from newsletter.mail.message import build_message
+from newsletter.mail.transports.base import DeliveryStatus
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    html: str
+    text: str
+
+
+class ReceiptNotSent(TransportError):
+    """The transport did not accept the receipt; it stays pending for a retry."""
+
+
+def _environment(settings: Settings) -> SandboxedEnvironment:
+    return SandboxedEnvironment(
+        loader=FileSystemLoader(str(settings.templates_dir / "email")),
+        autoescape=True,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def render(settings: Settings, name: str, subject: str, **context: Any) -> Rendered:
+    """``name.mjml.j2`` and ``name.txt.j2`` rendered with ``settings`` and ``context``."""
+    env = _environment(settings)
+    values = {"settings": settings, "subject": subject, **context}
+    mjml = env.get_template(f"{name}.mjml.j2").render(values)
+    text_env = _environment(settings)
+    text_env.autoescape = False
+    text = text_env.get_template(f"{name}.txt.j2").render(values)
+    return Rendered(subject=subject, html=str(mjml2html(mjml)), text=text)
+
+
+def render_receipt(settings: Settings, receipt: Receipt) -> Rendered:
+    subject = f"Thank you for your gift to {settings.organisation_name}"
+    return render(
+        settings,
+        "receipt",
+        subject,
+        receipt=receipt,
+        manage_url=f"{settings.public_base_url}/donate/manage",
+    )
+
+
+def render_manage_link(settings: Settings, url: str) -> Rendered:
+    return render(settings, "manage-link", "Manage your monthly gift", url=url)
+
+
+class DonorMailer:
+    """Implements ``ReceiptSender``; also sends the billing-portal magic link."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def send(self, receipt: Receipt) -> None:
+        self.deliver(receipt.to_address, receipt.to_name, render_receipt(self.settings, receipt))
+
+    def send_manage_link(self, to_address: str, url: str) -> None:
+        self.deliver(to_address, "", render_manage_link(self.settings, url))
+
+    def build(self, to_address: str, to_name: str, mail: Rendered) -> bytes:
+        """A transactional message (no unsubscribe headers), DKIM-signed when configured."""
+        return build_message(
+            wiring.identity(self.settings, kind="donation"),
+            to_address=to_address,
+            to_name=to_name,
+            subject=mail.subject,
+            html=mail.html,
+            text=mail.text,
+            unsubscribe_url=None,
+            unsubscribe_mailto=None,
+            signer=wiring.signer(self.settings),
+        )
+
+    def deliver(self, to_address: str, to_name: str, mail: Rendered) -> None:
+        message = self.build(to_address, to_name, mail)
+        with wiring.transport(self.settings) as transport:
+            delivery = transport.send(self.settings.sender_address, to_address, message)
+        if delivery.status != DeliveryStatus.SENT:
+            raise ReceiptNotSent(f"{to_address}: {delivery.code} {delivery.reply}")

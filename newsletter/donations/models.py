@@ -1,0 +1,165 @@
+"""Tables of the donations domain.
+
+Money is stored as Stripe reports it (integer minor units plus currency). Every
+row that Stripe can announce twice carries a unique Stripe id (``source_id``,
+``subscription_id``, ``charge_id``, ``event_id``), so a repeated or concurrent
+delivery hits a unique constraint instead of counting a gift twice. Campaigns are
+referenced by plain integer: that table belongs to another domain's migrations.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from subscribers.orm import Base, UTCDateTime, utcnow
+
+
+class Frequency(enum.StrEnum):
+    ONCE = "once"
+    MONTHLY = "monthly"
+
+
+class IntentStatus(enum.StrEnum):
+    CREATED = "created"  # recorded, Checkout Session not created yet
+    OPEN = "open"  # donor sent to Checkout
+    AWAITING_PAYMENT = "awaiting_payment"  # completed, bank transfer/debit still pending
+    COMPLETED = "completed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class GiftStatus(enum.StrEnum):
+    PAID = "paid"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    DISPUTED = "disputed"
+
+
+class DonationIntent(Base):
+    """What the donor asked for on our form, before Stripe has taken any money."""
+
+    __tablename__ = "donation_intents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    fee_minor: Mapped[int] = mapped_column(Integer, default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    frequency: Mapped[str] = mapped_column(String(10))
+    campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL"), nullable=True
+    )
+    note: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default=IntentStatus.CREATED)
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
+    gift_aid: Mapped[bool] = mapped_column(Boolean, default=False)
+    gift_aid_name: Mapped[str] = mapped_column(String(200), default="")
+    gift_aid_address: Mapped[str] = mapped_column(Text, default="")
+    gift_aid_postcode: Mapped[str] = mapped_column(String(20), default="")
+    gift_aid_wording: Mapped[str] = mapped_column(Text, default="")
+    gift_aid_version: Mapped[str] = mapped_column(String(40), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class RecurringGift(Base):
+    """A monthly gift (a Stripe subscription); its instalments are ``Gift`` rows."""
+
+    __tablename__ = "donation_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(String(255), unique=True)
+    customer_id: Mapped[str] = mapped_column(String(255), default="", index=True)
+    intent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("donation_intents.id", ondelete="SET NULL"), nullable=True
+    )
+    campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL"), nullable=True
+    )
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    donor_email: Mapped[str] = mapped_column(String(320), default="", index=True)
+    donor_name: Mapped[str] = mapped_column(String(200), default="")
+    amount_minor: Mapped[int] = mapped_column(Integer, default=0)
+    currency: Mapped[str] = mapped_column(String(3), default="")
+    status: Mapped[str] = mapped_column(String(30), default="active")
+    status_at: Mapped[int] = mapped_column(Integer, default=0)  # Stripe event time of status
+    canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Gift(Base):
+    """Money received: one one-time gift, or one paid monthly instalment."""
+
+    __tablename__ = "donations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The Stripe object that proves the payment: ``cs_...`` (one-time) or ``in_...``.
+    source_id: Mapped[str] = mapped_column(String(255), unique=True)
+    frequency: Mapped[str] = mapped_column(String(10))
+    intent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("donation_intents.id", ondelete="SET NULL"), nullable=True
+    )
+    campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL"), nullable=True
+    )
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    donor_email: Mapped[str] = mapped_column(String(320), default="")
+    donor_name: Mapped[str] = mapped_column(String(200), default="")
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    subscription_id: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    customer_id: Mapped[str] = mapped_column(String(255), default="")
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(20), default=GiftStatus.PAID)
+    refunded_minor: Mapped[int] = mapped_column(Integer, default=0)
+    disputed_minor: Mapped[int] = mapped_column(Integer, default=0)
+    livemode: Mapped[bool] = mapped_column(Boolean, default=False)
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    receipt_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def net_minor(self) -> int:
+        return self.amount_minor - self.refunded_minor - self.disputed_minor
+
+
+class ChargeAdjustment(Base):
+    """Refunds and disputes per Stripe charge, kept even when the gift is not known yet.
+
+    Stripe may announce a refund before we have seen the payment; the adjustment
+    waits here and is applied the moment the gift is recorded.
+    """
+
+    __tablename__ = "donation_adjustments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    charge_id: Mapped[str] = mapped_column(String(255), unique=True)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    invoice_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    refunded_minor: Mapped[int] = mapped_column(Integer, default=0)
+    disputed_minor: Mapped[int] = mapped_column(Integer, default=0)
+    gift_id: Mapped[int | None] = mapped_column(
+        ForeignKey("donations.id", ondelete="SET NULL"), nullable=True
+    )
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class StripeEventRecord(Base):
+    """Every Stripe event applied, stored in the same transaction as its effect."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    type: Mapped[str] = mapped_column(String(100))
+    created: Mapped[int] = mapped_column(Integer, index=True)  # Stripe's Unix time
+    livemode: Mapped[bool] = mapped_column(Boolean, default=False)
+    outcome: Mapped[str] = mapped_column(String(200), default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,177 @@
+"""Stripe webhook handling: verify the signature, parse, apply once, then send receipts.
+
+The flow reads like django-anymail's base view: ``verify`` (Stripe's v1 HMAC
+scheme, a timestamp tolerance, any of several signatures so secrets can be
+rotated), ``parse`` (``events.parse`` to one ``DonationEvent``), ``dispatch``
+(``ledger.apply``). The event id is inserted first in the same transaction as the
+effect: a duplicate or concurrent delivery trips the unique constraint and the
+whole transaction rolls back, so nothing is counted twice or half-recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import stripe
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from newsletter.config import Settings
+from newsletter.database import transaction
+from newsletter.donations import ledger
+from newsletter.donations.events import DonationEvent, MalformedEvent, parse
+from newsletter.donations.models import StripeEventRecord
+from newsletter.donations.receipts import ReceiptSender, send_pending
+from newsletter.errors import NewsletterError
+
+log = logging.getLogger(__name__)
+TOLERANCE = 300  # seconds, Stripe's own default
+_ATTEMPTS = 4
+
+
+class WebhookRejected(NewsletterError, ValueError):
+    """A request that is not a genuine, usable Stripe event: answer 400, never retried."""
+
+
+@dataclass
+class Result:
+    """What happened to one delivery; ``duplicate`` deliveries changed nothing."""
+
+    event_id: str
+    type: str
+    outcome: str
+    duplicate: bool = False
+    new_gifts: list[int] = field(default_factory=list)
+
+
+def verify(payload: bytes, header: str | None, secrets: Sequence[str], tolerance: int) -> None:
+    """Raise ``WebhookRejected`` unless one of ``secrets`` signed ``payload`` recently."""
+    if not header:
+        raise WebhookRejected("missing Stripe-Signature header")
+    if not secrets:
+        raise WebhookRejected("no webhook secret configured")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WebhookRejected("body is not UTF-8") from None
+    problem = ""
+    for secret in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(text, header, secret, tolerance)
+            return
+        except stripe.SignatureVerificationError as exc:
+            problem = str(exc.user_message or exc)
+    raise WebhookRejected(f"signature not valid: {problem}")
+
+
+def decode(payload: bytes) -> DonationEvent:
+    try:
+        data: Any = json.loads(payload)
+        return parse(data if isinstance(data, dict) else {})
+    except (ValueError, MalformedEvent) as exc:
+        raise WebhookRejected(f"body is not a Stripe event: {exc}") from None
+
+
+def expected_livemode(secret_key: str | None) -> bool:
+    """Live events for live keys (``sk_live_``/``rk_live_``), test events otherwise."""
+    return bool(secret_key) and "_live_" in (secret_key or "")[:8]
+
+
+class WebhookProcessor:
+    """Verifies and applies Stripe events; the receipt sender is the only outside effect."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        secrets: Sequence[str],
+        livemode: bool,
+        receipts: ReceiptSender | None = None,
+        tolerance: int = TOLERANCE,
+    ) -> None:
+        self.sessions = sessions
+        self.secrets = [s for s in secrets if s]
+        self.livemode = livemode
+        self.receipts = receipts
+        self.tolerance = tolerance
+
+    def handle(self, payload: bytes, signature: str | None) -> Result:
+        """One HTTP delivery: raises ``WebhookRejected`` (400); any other error means 5xx."""
+        verify(payload, signature, self.secrets, self.tolerance)
+        event = decode(payload)
+        if event.livemode != self.livemode:
+            mode = "live" if event.livemode else "test"
+            raise WebhookRejected(f"a {mode}-mode event does not match the configured key")
+        return self.process(event)
+
+    def process(self, event: DonationEvent) -> Result:
+        """Apply ``event`` exactly once (also used by reconcile), then send new receipts."""
+        result = self._apply_once(event)
+        if result.new_gifts and self.receipts is not None:
+            try:
+                send_pending(self.sessions, self.receipts, gift_ids=result.new_gifts)
+            except Exception:  # the gift is safely recorded; reconcile retries the receipt
+                log.exception("receipt for %s not sent yet", event.event_id)
+        return result
+
+    def _apply_once(self, event: DonationEvent) -> Result:
+        for attempt in range(_ATTEMPTS):
+            try:
+                with transaction(self.sessions) as session:
+                    # First statement is the write: SQLite takes its write lock here,
+                    # PostgreSQL makes a concurrent twin wait on the unique index.
+                    session.add(
+                        StripeEventRecord(
+                            event_id=event.event_id,
+                            type=event.type,
+                            created=event.created,
+                            livemode=event.livemode,
+                        )
+                    )
+                    session.flush()
+                    effect = ledger.apply(session, event)
+                    record = session.scalar(
+                        select(StripeEventRecord).where(
+                            StripeEventRecord.event_id == event.event_id
+                        )
+                    )
+                    if record is not None:
+                        record.outcome = effect.outcome[:200]
+                return Result(event.event_id, event.type, effect.outcome, False, effect.new_gifts)
+            except IntegrityError:
+                if self.seen(event.event_id):
+                    return Result(event.event_id, event.type, "already processed", True)
+                if attempt == _ATTEMPTS - 1:
+                    raise  # another event raced us for the same gift; Stripe will retry
+            except OperationalError:
+                if attempt == _ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def seen(self, event_id: str) -> bool:
+        with self.sessions() as session:
+            found = session.scalar(
+                select(StripeEventRecord.id).where(StripeEventRecord.event_id == event_id)
+            )
+        return found is not None
+
+
+def processor_for(
+    settings: Settings, sessions: sessionmaker[Session], receipts: ReceiptSender | None
+) -> WebhookProcessor | None:
+    """The processor for these settings; None while no webhook secret is configured."""
+    secret = settings.stripe_webhook_secret
+    if secret is None or not secret.get_secret_value().strip():
+        return None
+    key = settings.stripe_secret_key
+    return WebhookProcessor(
+        sessions,
+        secrets=[s.strip() for s in secret.get_secret_value().split(",")],
+        livemode=expected_livemode(key.get_secret_value() if key else None),
+        receipts=receipts,
+    )

@@ -1,0 +1,240 @@
+"""The donate pages as a browser-less client sees them, against the fake Stripe."""
+
+from __future__ import annotations
+
+import mailbox
+import re
+from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from newsletter import links
+from newsletter.config import Settings
+from newsletter.database import transaction
+from newsletter.donations.models import DonationIntent, IntentStatus, RecurringGift
+from newsletter.web.app import create_app
+from subscribers.models import Subscriber
+from tests.donations.conftest import db_sessions, post_event
+from tests.donations.fake_stripe import FakeStripe
+from tests.donations.helpers import gifts
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _form(client: TestClient, url: str = "/donate") -> str:
+    page = client.get(url)
+    assert page.status_code == 200
+    found = CSRF.search(page.text)
+    assert found
+    return found.group(1)
+
+
+def _subscriber(client: TestClient, email: str = "reader@example.org") -> int:
+    with transaction(db_sessions(client)) as session:
+        person = Subscriber(email=email, email_key=email.lower(), name="Reader", status="active")
+        session.add(person)
+        session.flush()
+        return person.id
+
+
+def test_button_link_to_checkout_with_attribution(
+    client: TestClient, stripe_settings: Settings, fake_stripe: FakeStripe
+) -> None:
+    reader = _subscriber(client)
+    donate = links.recipient_links(
+        stripe_settings, subscriber_id=reader, campaign_id=41, briefing_slug="112-foreign-ministers"
+    ).donate
+    query = {k: v[0] for k, v in parse_qs(urlsplit(donate).query).items()}
+    page = client.get("/donate", params={**query, "amount": "25", "frequency": "monthly"})
+    assert 'value="monthly" checked' in page.text and 'value="25" checked' in page.text
+    token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+    answer = client.post(
+        "/donate",
+        data={
+            "csrf_token": token,
+            "amount": "25",
+            "frequency": "monthly",
+            "t": query["t"],
+            "c": query["c"],
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    sid = answer.headers["location"].rsplit("/", 1)[1]
+    assert answer.headers["location"] == f"{fake_stripe.url}/c/pay/{sid}"
+    stripe_session = fake_stripe.sessions[sid]
+    assert stripe_session["mode"] == "subscription" and stripe_session["amount_total"] == 2500
+    assert stripe_session["metadata"]["campaign"] == "41"
+    assert stripe_session["metadata"]["subscriber"] == str(reader)
+    assert stripe_session["customer_email"] == "reader@example.org"
+    with db_sessions(client)() as session:
+        intent = session.scalar(select(DonationIntent))
+        assert intent is not None
+        assert (intent.campaign_id, intent.subscriber_id, intent.status) == (
+            41,
+            reader,
+            IntentStatus.OPEN,
+        )
+
+
+def test_forged_token_still_donates_without_attribution(
+    client: TestClient, fake_stripe: FakeStripe
+) -> None:
+    token = _form(client)
+    answer = client.post(
+        "/donate",
+        data={
+            "csrf_token": token,
+            "amount": "other",
+            "other_amount": "12.50",
+            "frequency": "once",
+            "t": "forged.token",
+            "c": "41",
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    stripe_session = fake_stripe.sessions[answer.headers["location"].rsplit("/", 1)[1]]
+    assert stripe_session["amount_total"] == 1250 and stripe_session["submit_type"] == "donate"
+    assert set(stripe_session["metadata"]) == {"intent"}
+
+
+def test_csrf_and_amount_checks(client: TestClient) -> None:
+    token = _form(client)
+    no_csrf = client.post("/donate", data={"amount": "25", "frequency": "once"})
+    assert no_csrf.status_code == 400
+    for amount, message in (
+        ("0.50", "smallest gift we can take is £1"),
+        ("20000", "largest gift"),
+        ("ten", "as a number"),
+    ):
+        answer = client.post(
+            "/donate",
+            data={
+                "csrf_token": token,
+                "amount": "other",
+                "other_amount": amount,
+                "frequency": "once",
+            },
+        )
+        assert answer.status_code == 400 and message in answer.text
+    with db_sessions(client)() as session:
+        assert session.scalar(select(DonationIntent)) is None
+
+
+def test_yen_has_no_minor_unit(stripe_settings: Settings, fake_stripe: FakeStripe) -> None:
+    settings = stripe_settings.model_copy(
+        update={"currency": "jpy", "donation_min": Decimal(100), "donation_presets": "1000,3000"}
+    )
+    with TestClient(create_app(settings), base_url="https://news.example.org") as client:
+        page = client.get("/donate")
+        assert "¥1,000" in page.text and 'step="1"' in page.text
+        token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+        fraction = client.post(
+            "/donate",
+            data={
+                "csrf_token": token,
+                "amount": "other",
+                "other_amount": "1500.5",
+                "frequency": "once",
+            },
+        )
+        assert fraction.status_code == 400 and "whole amounts" in fraction.text
+        ok = client.post(
+            "/donate",
+            data={"csrf_token": token, "amount": "3000", "frequency": "once"},
+            follow_redirects=False,
+        )
+        assert ok.status_code == 303
+        stripe_session = fake_stripe.sessions[ok.headers["location"].rsplit("/", 1)[1]]
+        assert (stripe_session["currency"], stripe_session["amount_total"]) == ("jpy", 3000)
+
+
+def test_without_stripe_keys_the_page_explains_and_post_does_not_crash(settings: Settings) -> None:
+    with TestClient(create_app(settings), base_url="https://news.example.org") as client:
+        page = client.get("/donate")
+        assert page.status_code == 200 and "NEWSLETTER_STRIPE_SECRET_KEY" in page.text
+        token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+        answer = client.post(
+            "/donate", data={"csrf_token": token, "amount": "25", "frequency": "once"}
+        )
+        assert answer.status_code == 503 and "not set up" in answer.text
+        assert client.post("/stripe/webhook", content=b"{}").status_code == 503
+
+
+def test_thanks_page_reads_stripe_but_records_nothing(
+    client: TestClient, fake_stripe: FakeStripe
+) -> None:
+    token = _form(client)
+    answer = client.post(
+        "/donate",
+        data={"csrf_token": token, "amount": "50", "frequency": "once"},
+        follow_redirects=False,
+    )
+    sid = answer.headers["location"].rsplit("/", 1)[1]
+    fake_stripe.pay(sid, email="kim@example.net")
+    thanks = client.get("/donate/thanks", params={"session_id": sid})
+    assert thanks.status_code == 200 and "£50" in thanks.text and "kim@example.net" in thanks.text
+    assert gifts(db_sessions(client)) == []
+    unknown = client.get("/donate/thanks", params={"session_id": "cs_test_nope"})
+    assert unknown.status_code == 200 and "£" not in unknown.text
+
+
+def test_card_testing_is_rate_limited(client: TestClient) -> None:
+    token = _form(client)
+    codes = [
+        client.post(
+            "/donate",
+            data={
+                "csrf_token": token,
+                "amount": "other",
+                "other_amount": "0.1",
+                "frequency": "once",
+            },
+        ).status_code
+        for _ in range(11)
+    ]
+    assert codes[:10] == [400] * 10 and codes[10] == 429
+
+
+def test_manage_link_opens_the_billing_portal(
+    client: TestClient, stripe_settings: Settings, fake_stripe: FakeStripe
+) -> None:
+    token = _form(client)
+    answer = client.post(
+        "/donate",
+        data={"csrf_token": token, "amount": "10", "frequency": "monthly"},
+        follow_redirects=False,
+    )
+    session = fake_stripe.pay(answer.headers["location"].rsplit("/", 1)[1], email="Mo@Example.org")
+    assert (
+        post_event(client, fake_stripe.event("checkout.session.completed", session)).status_code
+        == 200
+    )
+    with db_sessions(client)() as s:
+        assert s.scalar(select(RecurringGift.customer_id)) == session["customer"]
+    outbox = mailbox.Maildir(str(stripe_settings.outbox_dir), create=True)
+    token = _form(client, "/donate/manage")
+    for email in ("mo@example.org", "stranger@example.org"):
+        sent = client.post("/donate/manage", data={"csrf_token": token, "email": email})
+        assert sent.status_code == 200 and "If a monthly gift is registered" in sent.text
+    messages = [m for m in outbox if m["Subject"] == "Manage your monthly gift"]
+    assert len(messages) == 1 and messages[0]["To"] == "mo@example.org"
+    body = messages[0].get_payload()[0].get_payload(decode=True).decode()  # type: ignore[index,union-attr]
+    link = re.search(r"https://news\.example\.org/donate/manage/\S+", body).group(0)  # type: ignore[union-attr]
+    portal = client.get(link.removeprefix("https://news.example.org"), follow_redirects=False)
+    assert portal.status_code == 303 and portal.headers["location"].startswith(
+        f"{fake_stripe.url}/p/session/"
+    )
+    forged = client.get("/donate/manage/forged.token", follow_redirects=False)
+    assert forged.status_code == 400
+
+
+def test_live_key_rejects_test_events(stripe_settings: Settings, fake_stripe: FakeStripe) -> None:
+    settings = stripe_settings.model_copy(update={"stripe_secret_key": SecretStr("sk_live_xyz")})
+    with TestClient(create_app(settings)) as client:
+        event = fake_stripe.event("invoice.paid", {"id": "in_live", "object": "invoice"})
+        assert post_event(client, event).status_code == 400
