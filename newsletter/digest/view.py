@@ -115,6 +115,13 @@ class PageView:
     appeal: tuple[Block, ...]
 
 
+def heading(source: str) -> str:
+    """A title or heading as plain words: inline Markdown, escapes and entities resolved."""
+    return "\n".join(
+        " ".join(inline.plain(inline.parse(line)).split()) for line in source.strip().splitlines()
+    )
+
+
 def long_date(day: date) -> str:
     return f"{day.day} {day:%B %Y}"
 
@@ -168,7 +175,7 @@ def _section_digest(section: Section, refs: References) -> SectionDigest:
         refs.number(link.url, link.label)
     return SectionDigest(
         number=section.number,
-        heading=f"{section.number}. {section.title}",
+        heading=f"{section.number}. {heading(section.title)}",
         anchor=section.anchor,
         lead=lead,
         links=tuple(shown),
@@ -199,19 +206,19 @@ def email_view(briefing: Briefing) -> EmailView:
         _item(inline.parse(p.text), refs) for p in (appeal.paragraphs if appeal else ())
     )
     return EmailView(
-        subject=briefing.subject,
+        subject=" ".join(heading(briefing.subject).split()),
         preview=_preview(briefing),
         language=briefing.language or "en",
         number=briefing.number,
         date=long_date(briefing.date),
-        title=briefing.title,
-        subtitle=briefing.subtitle,
-        key_decisions_heading=briefing.key_decisions_heading,
+        title=heading(briefing.title),
+        subtitle=heading(briefing.subtitle),
+        key_decisions_heading=heading(briefing.key_decisions_heading),
         key_decisions=key,
         key_decision_refs=key_refs,
         pitch=pitch,
         sections=sections,
-        appeal_heading=appeal.heading if appeal else "",
+        appeal_heading=heading(appeal.heading) if appeal else "",
         appeal=appeal_items,
         appeal_refs=refs.take_block(),
     )
@@ -229,18 +236,18 @@ def _blocks(paragraphs: Sequence[Paragraph]) -> tuple[Block, ...]:
     return tuple(blocks)
 
 
-def _subsection_anchors(briefing: Briefing) -> dict[int, str]:
+def _subsection_anchors(briefing: Briefing) -> dict[tuple[int, int], str]:
     """``Subsection.anchor``, with ``-2``, ``-3``... when two sub-headings share a name."""
     used = {s.anchor for s in briefing.sections}
-    out: dict[int, str] = {}
-    for section in briefing.sections:
-        for sub in section.subsections:
+    out: dict[tuple[int, int], str] = {}
+    for i, section in enumerate(briefing.sections):
+        for j, sub in enumerate(section.subsections):
             anchor, n = sub.anchor, 1
             while anchor in used:
                 n += 1
                 anchor = f"{sub.anchor}-{n}"
             used.add(anchor)
-            out[id(sub)] = anchor
+            out[i, j] = anchor
     return out
 
 
@@ -248,15 +255,15 @@ def page_view(briefing: Briefing) -> PageView:
     appeal = briefing.appeal
     anchors = _subsection_anchors(briefing)
     return PageView(
-        subject=briefing.subject,
+        subject=" ".join(heading(briefing.subject).split()),
         language=briefing.language or "en",
         number=briefing.number,
         date=long_date(briefing.date),
-        title=briefing.title,
-        subtitle=briefing.subtitle,
+        title=heading(briefing.title),
+        subtitle=heading(briefing.subtitle),
         contact_name=briefing.contact.name,
         contact_email=briefing.contact.email,
-        key_decisions_heading=briefing.key_decisions_heading,
+        key_decisions_heading=heading(briefing.key_decisions_heading),
         # Key decisions are a list even when the source wrote them as paragraphs.
         key_decisions=(
             Block(
@@ -266,20 +273,20 @@ def page_view(briefing: Briefing) -> PageView:
         )
         if briefing.key_decisions
         else (),
-        summary_heading=briefing.summary_heading,
+        summary_heading=heading(briefing.summary_heading),
         summary=_blocks(briefing.summary),
         sections=tuple(
             SectionPage(
-                heading=f"{s.number}. {s.title}",
+                heading=f"{s.number}. {heading(s.title)}",
                 anchor=s.anchor,
                 blocks=_blocks(s.paragraphs),
                 subsections=tuple(
-                    SubsectionPage(sub.heading, anchors[id(sub)], _blocks(sub.paragraphs))
-                    for sub in s.subsections
+                    SubsectionPage(heading(sub.heading), anchors[i, j], _blocks(sub.paragraphs))
+                    for j, sub in enumerate(s.subsections)
                 ),
             )
-            for s in briefing.sections
+            for i, s in enumerate(briefing.sections)
         ),
-        appeal_heading=appeal.heading if appeal else "",
+        appeal_heading=heading(appeal.heading) if appeal else "",
         appeal=_blocks(appeal.paragraphs) if appeal else (),
     )

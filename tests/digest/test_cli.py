@@ -1,0 +1,75 @@
+"""``newsletter briefing render`` end to end, through the real entry point."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import sys
+from pathlib import Path
+
+import pytest
+
+from newsletter.cli import common
+from newsletter.cli.app import main
+from tests.conftest import EXAMPLE_BRIEFING
+
+
+def _run(args: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> int:
+    monkeypatch.chdir(tmp_path)  # no developer .env, relative var/ under tmp
+    monkeypatch.setenv("NEWSLETTER_ARCHIVE_DIR", str(tmp_path / "archive"))
+    monkeypatch.setenv("NEWSLETTER_PUBLIC_BASE_URL", "https://news.example.org")
+    monkeypatch.setattr(sys, "argv", ["newsletter", *args])
+    monkeypatch.setattr(common.console, "width", 250)  # a wide terminal: no wrapping
+    monkeypatch.setattr(common.err_console, "width", 250)
+    common.settings.cache_clear()
+    try:
+        main()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    finally:
+        common.settings.cache_clear()
+    return 0
+
+
+def test_render_writes_every_file_and_prints_sizes(monkeypatch, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    code = _run(
+        ["briefing", "render", str(EXAMPLE_BRIEFING), "--out", str(out)], monkeypatch, tmp_path
+    )
+    printed = capsys.readouterr().out
+    assert code == 0
+    for name in ("digest.mjml", "digest.html", "digest.txt", "web.html", "preview.eml"):
+        assert (out / name).stat().st_size > 1000
+        assert name in printed
+    assert "kB" in printed
+    archived = list((tmp_path / "archive").glob("*.html"))
+    assert len(archived) == 1 and archived[0].name.startswith("112-")
+    assert archived[0].read_text() == (out / "web.html").read_text()
+
+    message = email.message_from_bytes(
+        (out / "preview.eml").read_bytes(), policy=email.policy.strict
+    )
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    plain = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert plain is not None and html is not None
+    assert "https://news.example.org/donate?t=" in plain.get_content()
+    assert "https://news.example.org/u/" in html.get_content()
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [(None, "no such file"), ("just some text\n", "front matter")],
+)
+def test_bad_input_is_one_clear_line(monkeypatch, tmp_path, capsys, content, expected) -> None:
+    source = tmp_path / "briefing.md"
+    if content is not None:
+        source.write_text(content)
+    code = _run(
+        ["briefing", "render", str(source), "--out", str(tmp_path / "o")], monkeypatch, tmp_path
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert expected in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error:")
+    assert not (tmp_path / "o").exists()
