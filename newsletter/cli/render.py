@@ -33,20 +33,14 @@ def _write(path: Path, data: str | bytes) -> int:
 
 
 def _preview_eml(digest: Digest, briefing: Briefing, config: Settings) -> bytes:
-    """The complete message the sample subscriber would receive (unsigned: a preview)."""
-    from newsletter.mail.message import Identity, build_message
+    """The complete message the sample subscriber would receive, DKIM-signed if configured."""
+    from newsletter import wiring
+    from newsletter.mail.message import build_message
 
     person = sample_person(config, briefing)
     html, text = digest.personalise(person)
-    identity = Identity(
-        from_address=config.sender_address,
-        from_name=config.sender_name,
-        reply_to=config.reply_to or None,
-        list_id=config.list_id,
-        feedback_id=f"preview:briefing:{config.feedback_id_sender}",
-    )
     return build_message(
-        identity,
+        wiring.identity(config, kind="preview"),
         to_address=person.email,
         to_name=person.name,
         subject=digest.subject,
@@ -54,6 +48,7 @@ def _preview_eml(digest: Digest, briefing: Briefing, config: Settings) -> bytes:
         text=text,
         unsubscribe_url=person.links.unsubscribe,
         unsubscribe_mailto=person.links.unsubscribe_mailto,
+        signer=wiring.signer(config),
     )
 
 

@@ -93,6 +93,10 @@ def text_values(person: Personal) -> dict[str, str]:
     }
 
 
+_SPECIAL = re.compile(r"[&<>\"']").search
+
+
 def html_values(values: Mapping[str, str]) -> dict[str, str]:
-    escape = html.escape
-    return {key: escape(value, True) for key, value in values.items()}
+    """The same values HTML-escaped (most URLs need nothing, so skip the work for them)."""
+    escape, special = html.escape, _SPECIAL
+    return {key: escape(value) if special(value) else value for key, value in values.items()}

@@ -73,3 +73,26 @@ def test_bad_input_is_one_clear_line(monkeypatch, tmp_path, capsys, content, exp
     assert expected in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1 and err.startswith("error:")
     assert not (tmp_path / "o").exists()
+
+
+def test_preview_is_dkim_signed_when_a_key_is_configured(monkeypatch, tmp_path) -> None:
+    import dkim
+
+    from newsletter.mail.dkim import generate_rsa
+
+    pem, record = generate_rsa(2048)
+    (tmp_path / "dkim.pem").write_bytes(pem)
+    monkeypatch.setenv("NEWSLETTER_DKIM_SELECTOR", "news")
+    monkeypatch.setenv("NEWSLETTER_DKIM_DOMAIN", "example.org")
+    monkeypatch.setenv("NEWSLETTER_DKIM_KEY_FILE", str(tmp_path / "dkim.pem"))
+    out = tmp_path / "out"
+    args = ["briefing", "render", str(EXAMPLE_BRIEFING), "--out", str(out)]
+    assert _run(args, monkeypatch, tmp_path) == 0
+    raw = (out / "preview.eml").read_bytes()
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        assert name == b"news._domainkey.example.org."
+        return record.encode()
+
+    assert raw.startswith(b"DKIM-Signature:")
+    assert dkim.verify(raw, dnsfunc=dns)
