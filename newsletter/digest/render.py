@@ -112,6 +112,41 @@ def sample_person(settings: Settings, briefing: Briefing) -> Personal:
 
 
 @dataclass(frozen=True)
+class Brand:
+    """The public face of the organisation: all templates see of the settings.
+
+    Templates get this as ``settings`` (the web base template reads the same names), so
+    a restyled template can never print a secret key or a database URL.
+    """
+
+    organisation_name: str
+    organisation_legal_name: str
+    postal_address: str
+    charity_statement: str
+    brand_colour: str
+    logo_url: str
+    public_base_url: str
+    language: str
+    sender_name: str
+    sender_address: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, language: str | None = None) -> Brand:
+        return cls(
+            organisation_name=settings.organisation_name,
+            organisation_legal_name=settings.organisation_legal_name,
+            postal_address=settings.postal_address,
+            charity_statement=settings.charity_statement,
+            brand_colour=settings.brand_colour,
+            logo_url=settings.logo_url,
+            public_base_url=settings.public_base_url,
+            language=language or settings.language,
+            sender_name=settings.sender_name,
+            sender_address=settings.sender_address,
+        )
+
+
+@dataclass(frozen=True)
 class Theme:
     """Colours derived from ``settings.brand_colour`` so templates need no arithmetic."""
 
@@ -157,7 +192,8 @@ def render_digest(briefing: Briefing, settings: Settings) -> Digest:
     slots = Slots.fresh()
     email = email_view(briefing)
     theme = Theme.from_brand(settings.brand_colour)
-    context = {"briefing": email, "settings": settings, "slot": slots, "theme": theme}
+    brand = Brand.from_settings(settings, language=email.language)
+    context = {"briefing": email, "settings": brand, "slot": slots, "theme": theme}
     mjml_source = _render(env, MJML_TEMPLATE, **context)
     html_template = SplitTemplate.split(_compile_mjml(mjml_source), slots)
     text_template = SplitTemplate.split(_render(env, TEXT_TEMPLATE, **context), slots)
@@ -167,7 +203,7 @@ def render_digest(briefing: Briefing, settings: Settings) -> Digest:
         env,
         PAGE_TEMPLATE,
         briefing=page_view(briefing),
-        settings=settings,
+        settings=brand,
         donate_url=f"{settings.public_base_url}/donate",
     )
     sample = text_values(sample_person(settings, briefing))

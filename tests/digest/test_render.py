@@ -209,3 +209,23 @@ def test_a_template_typo_is_one_clear_error(made, settings, tmp_path: Path) -> N
     edited = settings.model_copy(update={"templates_dir": tmp_path / "templates"})
     with pytest.raises(DigestTemplateError, match="titel"):
         render_digest(made, edited)
+
+
+def test_templates_cannot_reach_secrets(made, settings, tmp_path: Path) -> None:
+    shutil.copytree(settings.templates_dir, tmp_path / "templates")
+    mjml = tmp_path / "templates" / "email" / "digest.mjml.j2"
+    leak = "{{ settings.secret_key.get_secret_value() }}"
+    mjml.write_text(mjml.read_text().replace("{{ b.title }}", leak))
+    edited = settings.model_copy(update={"templates_dir": tmp_path / "templates"})
+    with pytest.raises(DigestTemplateError, match="secret_key"):
+        render_digest(made, edited)
+
+
+def test_the_written_mjml_compiles_to_the_sample_html(example_digest) -> None:
+    """digest.mjml is a real, standalone source: staff can feed it to any MJML tool."""
+    import mjml
+
+    compiled = mjml.mjml2html(example_digest.mjml, disable_comments=True)
+    assert squash(compiled.replace(">\n<", "><")) == squash(
+        example_digest.html.replace(">\n<", "><")
+    )
