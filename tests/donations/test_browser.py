@@ -1,0 +1,146 @@
+"""Through real Chromium: from the digest's "Donate now" button to a gift in the report."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from pydantic import SecretStr
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from newsletter import links
+from newsletter.briefing.markdown import load
+from newsletter.cli import common
+from newsletter.cli.app import app as cli
+from newsletter.config import Settings
+from newsletter.database import make_engine, session_factory, transaction
+from newsletter.digest.personalise import Personal
+from newsletter.digest.render import render_digest
+from newsletter.web.app import create_app
+from subscribers.models import Subscriber
+from tests.conftest import EXAMPLE_BRIEFING
+from tests.donations.conftest import SECRET_KEY, WEBHOOK_SECRET
+from tests.donations.fake_stripe import FakeStripe, sign
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+CAMPAIGN = 112
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served(settings: Settings, fake_stripe: FakeStripe) -> Iterator[Settings]:
+    """The web app under uvicorn on a free port; settings whose base URL points at it.
+
+    One database is enough here (SQLite file of ``settings``): the database cases
+    run on both backends in the other tests.
+    """
+    port = _free_port()
+    settings = settings.model_copy(
+        update={
+            "public_base_url": f"http://127.0.0.1:{port}",
+            "stripe_secret_key": SecretStr(SECRET_KEY),
+            "stripe_webhook_secret": SecretStr(WEBHOOK_SECRET),
+            "stripe_api_base": fake_stripe.url,
+        }
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield settings
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.mark.browser
+def test_donate_now_from_the_digest_to_the_report(
+    served: Settings, fake_stripe: FakeStripe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (make browser)")
+    sessions = session_factory(make_engine(served.database_url))
+    with transaction(sessions) as session:
+        reader = Subscriber(
+            email="reader@example.org",
+            email_key="reader@example.org",
+            name="Reader",
+            status="active",
+        )
+        session.add(reader)
+        session.flush()
+        reader_id = reader.id
+    briefing = load(EXAMPLE_BRIEFING)
+    digest = render_digest(briefing, served)
+    person = Personal(
+        "Reader",
+        "reader@example.org",
+        links.recipient_links(
+            served, subscriber_id=reader_id, campaign_id=CAMPAIGN, briefing_slug=digest.slug
+        ),
+    )
+    html, _ = digest.personalise(person)
+    email_file = tmp_path / "digest.html"
+    email_file.write_text(html, encoding="utf-8")
+
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        page.goto(email_file.as_uri())
+        with page.expect_popup() as opened:  # email links open a new tab (target=_blank)
+            page.get_by_role("link", name="Donate now").first.click()
+        page = opened.value
+        page.wait_for_load_state()
+        assert page.url.startswith(f"{served.public_base_url}/donate?")
+        page.get_by_label("Monthly gift").check()
+        page.get_by_label("One-time gift").check()
+        page.get_by_label("£50").check()
+        page.get_by_role("button", name="Continue to secure payment").click()
+        page.wait_for_url(re.compile(re.escape(fake_stripe.url) + r"/c/pay/cs_test_\w+"))
+        assert page.title() == "Fake Stripe Checkout"
+        session_id = page.url.rsplit("/", 1)[1]
+        browser.close()
+
+    stripe_session = fake_stripe.pay(session_id, email="Reader@Example.org", name="Reader")
+    assert stripe_session["amount_total"] == 5000
+    assert stripe_session["metadata"]["campaign"] == str(CAMPAIGN)
+    body = json.dumps(fake_stripe.event("checkout.session.completed", stripe_session))
+    answer = httpx.post(
+        f"{served.public_base_url}/stripe/webhook",
+        content=body,
+        headers={"Stripe-Signature": sign(body, WEBHOOK_SECRET)},
+    )
+    assert answer.status_code == 200, answer.text
+
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", served.database_url)
+    common.settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["donations", "report", "--campaign", str(CAMPAIGN)])
+    finally:
+        common.settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert f"#{CAMPAIGN}" in result.output and "£50" in result.output
+    with sessions() as session:
+        from newsletter.donations.models import Gift
+
+        gift = session.scalar(select(Gift))
+        assert gift is not None and gift.subscriber_id == reader_id
