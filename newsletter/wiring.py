@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -12,6 +13,9 @@ from newsletter.config import Settings
 
 if TYPE_CHECKING:
     from newsletter.donations.gateway import StripeGateway
+    from newsletter.mail.dkim import Signer
+    from newsletter.mail.message import Identity
+    from newsletter.mail.transports.base import Transport
 
 
 def engine(settings: Settings) -> Engine:
@@ -33,4 +37,60 @@ def stripe_gateway(settings: Settings) -> StripeGateway | None:
         settings.stripe_secret_key.get_secret_value(),
         api_base=settings.stripe_api_base,
         timeout=settings.stripe_timeout,
+    )
+
+
+def transport(settings: Settings) -> Transport:
+    """SMTP when ``smtp_url`` is set, else the local Maildir outbox (nothing leaves the machine)."""
+    from newsletter.mail.transports.maildir import MaildirTransport
+    from newsletter.mail.transports.smtp import SmtpTransport
+
+    url = settings.smtp_url.strip()
+    if not url or url.lower() == "maildir":
+        return MaildirTransport(settings.outbox_dir)
+    return SmtpTransport.from_url(url)
+
+
+def signer(settings: Settings) -> Signer | None:
+    """The DKIM signer, or None when DKIM is not configured (a bad key is a ConfigError)."""
+    from newsletter.errors import ConfigError
+    from newsletter.mail.dkim import Signer
+
+    if not (settings.dkim_selector or settings.dkim_key_file):
+        return None
+    if not (settings.dkim_selector and settings.dkim_key_file):
+        raise ConfigError("DKIM needs both NEWSLETTER_DKIM_SELECTOR and NEWSLETTER_DKIM_KEY_FILE")
+    domain = settings.dkim_domain or settings.sender_address.rpartition("@")[2]
+
+    def read(path: Path) -> bytes:
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read the DKIM key {path}: {exc.strerror}") from None
+
+    ed25519 = None
+    if settings.dkim_ed25519_key_file:
+        if not settings.dkim_ed25519_selector:
+            raise ConfigError("an Ed25519 DKIM key needs NEWSLETTER_DKIM_ED25519_SELECTOR too")
+        ed25519 = (settings.dkim_ed25519_selector, read(settings.dkim_ed25519_key_file))
+    return Signer(settings.dkim_selector, domain, read(settings.dkim_key_file), ed25519=ed25519)
+
+
+def identity(
+    settings: Settings, *, campaign: str | int | None = None, kind: str = "digest"
+) -> Identity:
+    """Who a campaign's messages come from. ``Feedback-ID`` is ``campaign:kind:sender``,
+    the same for every copy of one campaign (``0`` for messages outside a campaign)."""
+    from newsletter.mail.message import Identity
+
+    list_id = settings.list_id.strip()
+    if list_id and "<" not in list_id:
+        list_id = f"{settings.organisation_name} <{list_id}>"
+    return Identity(
+        from_address=settings.sender_address,
+        from_name=settings.sender_name,
+        reply_to=settings.reply_to.strip() or None,
+        list_id=list_id,
+        feedback_id=f"{0 if campaign is None else campaign}:{kind}:{settings.feedback_id_sender}",
+        domain=settings.dkim_domain or settings.sender_address.rpartition("@")[2],
     )

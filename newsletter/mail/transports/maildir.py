@@ -1,0 +1,83 @@
+"""The default transport: a local Maildir outbox, so a demo or a preview sends nowhere.
+
+Each message is written to ``tmp/`` and renamed into ``new/`` (atomic on one file
+system), as a delivery agent would, with ``Return-Path`` and ``Delivered-To`` on top
+so the envelope is visible. Any mail client or ``mailbox.Maildir`` can read it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from newsletter.mail.message import check_value
+from newsletter.mail.transports.base import Delivery, DeliveryStatus, TransportUnavailable
+
+_counter = itertools.count()
+
+
+def _hostname() -> str:
+    return socket.gethostname().replace("/", r"\057").replace(":", r"\072") or "localhost"
+
+
+class MaildirTransport:
+    def __init__(self, directory: Path | str) -> None:
+        self.directory = Path(directory)
+        self._host = _hostname()
+        self._ready = False
+
+    def _prepare(self) -> None:
+        try:
+            for sub in ("tmp", "new", "cur"):
+                (self.directory / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise TransportUnavailable(f"cannot create the outbox {self.directory}: {exc}") from exc
+        self._ready = True
+
+    def _unique_name(self) -> str:
+        now = time.time()
+        usec = int((now % 1) * 1_000_000)
+        return f"{int(now)}.M{usec}P{os.getpid()}Q{next(_counter)}.{self._host}"
+
+    def send(self, sender: str, recipient: str, message: bytes) -> Delivery:
+        check_value("envelope sender", sender)
+        check_value("envelope recipient", recipient)
+        if not self._ready:
+            self._prepare()
+        envelope = f"Return-Path: <{sender}>\nDelivered-To: {recipient}\n".encode()
+        data = envelope + message.replace(b"\r\n", b"\n")
+        name = self._unique_name()
+        tmp = self.directory / "tmp" / name
+        final = self.directory / "new" / name
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.rename(tmp, final)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise TransportUnavailable(
+                f"cannot write to the outbox {self.directory}: {exc}"
+            ) from exc
+        return Delivery(DeliveryStatus.SENT, 250, f"2.0.0 saved as {final}")
+
+    def close(self) -> None:
+        """Nothing is held open between messages."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,227 @@
+"""Delivery through a real SMTP server (aiosmtpd in this process)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import dkim
+import pytest
+
+from newsletter.errors import ConfigError
+from newsletter.mail.dkim import Signer
+from newsletter.mail.message import Identity, build_message
+from newsletter.mail.transports.base import DeliveryStatus, TransportRejected, TransportUnavailable
+from newsletter.mail.transports.smtp import SmtpConfig, SmtpTransport
+from tests.mail.conftest import parse
+from tests.mail.smtpserver import Server, free_port, self_signed
+
+SENDER = "bounces@example.org"
+
+
+def message_for(identity: Identity, to: str, signer: Signer | None = None) -> bytes:
+    return build_message(
+        identity,
+        to_address=to,
+        to_name="Zoë Reader",
+        subject="Briefing 112: Türkiye",
+        html="<p>Dear Zoë</p>\n.\n<p>.leading dot</p>\n",
+        text="Dear Zoë\n.\n.leading dot\n",
+        unsubscribe_url="https://news.example.org/u/" + "a" * 210,
+        unsubscribe_mailto="mailto:briefings@example.org?subject=unsubscribe",
+        signer=signer,
+    )
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    with Server() as running:
+        yield running
+
+
+def transport_for(server: Server, query: str = "timeout=5") -> SmtpTransport:
+    return SmtpTransport.from_url(f"smtp://127.0.0.1:{server.port}?{query}")
+
+
+def test_message_arrives_intact_and_still_verifies(
+    server: Server, identity: Identity, signer: Signer, dnsfunc: Callable[..., bytes | None]
+) -> None:
+    message = message_for(identity, "zoe@example.com", signer)
+    with transport_for(server) as transport:
+        result = transport.send(SENDER, "zoe@example.com", message)
+    assert result.status is DeliveryStatus.SENT and result.code == 250
+    (got,) = server.handler.received
+    assert (got.sender, got.recipients) == (SENDER, ["zoe@example.com"])
+    assert got.data == message
+    assert parse(got.data).get_body(("plain",)).get_content() == "Dear Zoë\r\n.\r\n.leading dot\r\n"  # type: ignore[union-attr]
+    assert dkim.DKIM(got.data).verify(idx=0, dnsfunc=dnsfunc)
+    assert dkim.DKIM(got.data).verify(idx=1, dnsfunc=dnsfunc)
+
+
+def test_one_connection_carries_many_messages(server: Server, identity: Identity) -> None:
+    with transport_for(server) as transport:
+        for n in range(4):
+            to = f"reader{n}@example.com"
+            assert (
+                transport.send(SENDER, to, message_for(identity, to)).status is DeliveryStatus.SENT
+            )
+    assert len(server.handler.received) == 4
+    assert len(server.handler.sessions) == 1
+
+
+def test_4xx_is_transient_and_5xx_permanent_and_the_session_goes_on(
+    server: Server, identity: Identity
+) -> None:
+    server.handler.rcpt_replies = {
+        "full@example.com": "452 4.2.2 Mailbox full",
+        "gone@example.com": "550 5.1.1 No such user here",
+    }
+    with transport_for(server) as transport:
+        full = transport.send(SENDER, "full@example.com", message_for(identity, "full@example.com"))
+        gone = transport.send(SENDER, "gone@example.com", message_for(identity, "gone@example.com"))
+        fine = transport.send(SENDER, "ok@example.com", message_for(identity, "ok@example.com"))
+    assert (full.status, full.code) == (DeliveryStatus.TRANSIENT, 452)
+    assert "Mailbox full" in full.reply
+    assert (gone.status, gone.code) == (DeliveryStatus.PERMANENT, 550)
+    assert "No such user" in gone.reply
+    assert fine.status is DeliveryStatus.SENT
+    assert [r.recipients for r in server.handler.received] == [["ok@example.com"]]
+    assert len(server.handler.sessions) == 1
+
+
+def test_data_replies_are_classified_too(server: Server, identity: Identity) -> None:
+    with transport_for(server) as transport:
+        server.handler.data_reply = "451 4.3.0 Queue busy"
+        busy = transport.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
+        server.handler.data_reply = "552 5.3.4 Message too big"
+        big = transport.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
+        server.handler.data_reply = "554 5.7.1 Rejected by policy: our IP is listed"
+        with pytest.raises(TransportRejected, match=r"5\.7\.1"):
+            transport.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
+    assert (busy.status, busy.code) == (DeliveryStatus.TRANSIENT, 451)
+    assert (big.status, big.code) == (DeliveryStatus.PERMANENT, 552)
+
+
+def test_sender_refused_by_policy_stops_the_campaign(server: Server, identity: Identity) -> None:
+    server.handler.mail_reply = "550 5.7.1 Sender not allowed"
+    with transport_for(server) as transport, pytest.raises(TransportRejected, match="sender"):
+        transport.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
+
+
+def test_421_makes_the_transport_unavailable_then_it_reconnects(
+    server: Server, identity: Identity
+) -> None:
+    server.handler.messages_per_session = 2
+    with transport_for(server) as transport:
+        for to in ("a@example.com", "b@example.com"):
+            assert (
+                transport.send(SENDER, to, message_for(identity, to)).status is DeliveryStatus.SENT
+            )
+        with pytest.raises(TransportUnavailable, match="421"):
+            transport.send(SENDER, "c@example.com", message_for(identity, "c@example.com"))
+        again = transport.send(SENDER, "c@example.com", message_for(identity, "c@example.com"))
+    assert again.status is DeliveryStatus.SENT
+    assert len(server.handler.received) == 3
+    assert len(server.handler.sessions) == 2
+
+
+def test_a_dropped_connection_is_reopened(identity: Identity) -> None:
+    port = free_port()
+    first = Server()
+    first.port = port
+    first.controller.port = port
+    with first:
+        transport = SmtpTransport.from_url(f"smtp://127.0.0.1:{port}?timeout=5")
+        assert transport.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
+    second = Server()
+    second.controller.port = port
+    with second:
+        result = transport.send(SENDER, "b@example.com", message_for(identity, "b@example.com"))
+        transport.close()
+    assert result.status is DeliveryStatus.SENT
+    assert [r.recipients for r in second.handler.received] == [["b@example.com"]]
+
+
+def test_refused_connection_is_unavailable(identity: Identity) -> None:
+    transport = SmtpTransport.from_url(f"smtp://127.0.0.1:{free_port()}?timeout=2")
+    with pytest.raises(TransportUnavailable, match="cannot reach"):
+        transport.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
+
+
+def test_silent_server_times_out(identity: Identity) -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        transport = SmtpTransport.from_url(f"smtp://127.0.0.1:{port}?timeout=0.3")
+        with pytest.raises(TransportUnavailable):
+            transport.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
+
+
+def test_login_and_bad_login(identity: Identity) -> None:
+    with Server(credentials=("mailer", "s3cret:/@")) as server:
+        good = SmtpTransport.from_url(
+            f"smtp://mailer:s3cret%3A%2F%40@127.0.0.1:{server.port}?starttls=0&timeout=5"
+        )
+        with good:
+            sent = good.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
+        assert sent.status is DeliveryStatus.SENT
+        bad = SmtpTransport.from_url(f"smtp://mailer:wrong@127.0.0.1:{server.port}?timeout=5")
+        with pytest.raises(TransportRejected, match="535") as caught:
+            bad.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
+        assert "wrong" not in str(caught.value)
+
+
+def test_starttls_with_verified_certificate_and_login(tmp_path: Path, identity: Identity) -> None:
+    cert, key = self_signed(tmp_path)
+    with Server(credentials=("mailer", "pw"), tls=(cert, key)) as server:
+        url = f"smtp://mailer:pw@127.0.0.1:{server.port}?starttls=1&timeout=5&cafile={cert}"
+        with SmtpTransport.from_url(url) as transport:
+            sent = transport.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
+        assert sent.status is DeliveryStatus.SENT
+        untrusted = SmtpTransport.from_url(f"smtp://127.0.0.1:{server.port}?starttls=1&timeout=5")
+        with pytest.raises(TransportRejected, match="certificate"):
+            untrusted.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
+
+
+def test_required_starttls_missing_is_refused(server: Server, identity: Identity) -> None:
+    transport = transport_for(server, "starttls=1&timeout=5")
+    with pytest.raises(TransportRejected, match="STARTTLS"):
+        transport.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
+
+
+def test_url_forms() -> None:
+    cfg = SmtpConfig.from_url("smtp://user%40x:p%40ss@mail.example.org:587?starttls=1&timeout=12")
+    assert (cfg.host, cfg.port, cfg.starttls, cfg.implicit_tls) == (
+        "mail.example.org",
+        587,
+        True,
+        False,
+    )
+    assert (cfg.username, cfg.password, cfg.timeout) == ("user@x", "p@ss", 12.0)
+    assert "p@ss" not in repr(cfg)
+    tls = SmtpConfig.from_url("smtps://relay.example.org")
+    assert (tls.port, tls.implicit_tls, tls.starttls) == (465, True, None)
+    plain = SmtpConfig.from_url("smtp://localhost:25?starttls=0")
+    assert (plain.port, plain.starttls, plain.username) == (25, False, None)
+
+
+@pytest.mark.parametrize(
+    ("url", "complaint"),
+    [
+        ("http://mail.example.org", "smtp://"),
+        ("smtp://", "no host"),
+        ("smtp://mail.example.org:99999", "bad SMTP URL"),
+        ("smtp://mail.example.org:port", "bad SMTP URL"),
+        ("smtp://mail.example.org?starttls=maybe", "starttls"),
+        ("smtp://mail.example.org?timeout=soon", "timeout"),
+        ("smtp://mail.example.org?tls=1", "unknown option"),
+        ("smtps://mail.example.org?starttls=1", "already TLS"),
+        ("smtp://:secret@mail.example.org", "password without"),
+    ],
+)
+def test_bad_urls_are_one_clear_config_error(url: str, complaint: str) -> None:
+    with pytest.raises(ConfigError, match=complaint) as caught:
+        SmtpConfig.from_url(url)
+    assert "secret" not in str(caught.value)
