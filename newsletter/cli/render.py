@@ -11,7 +11,7 @@ from rich.table import Table
 from newsletter.briefing.model import Briefing
 from newsletter.cli.common import console, settings
 from newsletter.config import Settings
-from newsletter.digest import Digest, render_digest
+from newsletter.digest import Digest, archive, render_digest
 from newsletter.digest.render import sample_person
 from newsletter.errors import NewsletterError
 
@@ -66,9 +66,11 @@ def render_files(file: Path, out: Path, config: Settings) -> tuple[list[tuple[Pa
         (out / "web.html", digest.web_html),
         (out / "preview.eml", _preview_eml(digest, briefing, config)),
     ]
-    files.append((config.archive_dir / f"{briefing.slug}.html", digest.web_html))
+    written = [(path, _write(path, data)) for path, data in files]
+    archived = archive.publish(digest, config.archive_dir)
+    written.append((archived, archived.stat().st_size))
     encoded = len(quopri.encodestring(digest.html.encode()))
-    return [(path, _write(path, data)) for path, data in files], encoded
+    return written, encoded
 
 
 def _size(n: int) -> str:

@@ -96,3 +96,12 @@ def test_preview_is_dkim_signed_when_a_key_is_configured(monkeypatch, tmp_path) 
 
     assert raw.startswith(b"DKIM-Signature:")
     assert dkim.verify(raw, dnsfunc=dns)
+
+
+def test_an_unwritable_output_is_one_clear_line(monkeypatch, tmp_path, capsys) -> None:
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file where the output directory should go")
+    args = ["briefing", "render", str(EXAMPLE_BRIEFING), "--out", str(blocker)]
+    assert _run(args, monkeypatch, tmp_path) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "taken" in err and "Traceback" not in err
