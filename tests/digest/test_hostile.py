@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from newsletter.config import Settings
 from newsletter.digest import render_digest
@@ -102,3 +105,24 @@ def test_fragment_links_work_on_the_web_page_only() -> None:
         '<a href="#section-2" rel="noopener noreferrer">see</a>'
     )
     assert markdown_html("[see](#section-2)") == "see"
+
+
+_PIECES = st.sampled_from(
+    ["<script>", "</script>", "<a href='javascript:x'>", "[x](", ")", "](#)", "**", "*", "`",
+     "<!--", "-->", "&lt;", "&#60;", "<img src=x onerror=y>", "\\", "\n", "  \n", "style=",
+     "https://e.org", "mailto:a@b.c", "data:text/html,", "<svg onload=1>", '"', "'", "[", "]"]
+)  # fmt: skip
+
+
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=8)), max_size=25).map("".join))
+@examples(max_examples=150, deadline=None)
+def test_no_input_yields_more_than_links_and_emphasis(source: str) -> None:
+    for fragments in (False, True):
+        page = parse(f"<div>{markdown_html(source, fragments=fragments)}</div>")
+        tags = {e.tag for e in page.elements}
+        assert tags <= {"div", "a", "strong", "em", "code", "br", "b", "i"}
+        for element in page.elements:
+            assert set(element.attrs) <= {"href", "rel"}
+            href = element.attrs.get("href")
+            assert href is None or href.startswith(SAFE_SCHEMES)
+        assert not page.comments

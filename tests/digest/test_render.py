@@ -229,3 +229,18 @@ def test_the_written_mjml_compiles_to_the_sample_html(example_digest) -> None:
     assert squash(compiled.replace(">\n<", "><")) == squash(
         example_digest.html.replace(">\n<", "><")
     )
+
+
+def test_a_bare_briefing_still_makes_a_complete_email(settings: Settings) -> None:
+    from datetime import date
+
+    from newsletter.briefing.model import Section
+
+    bare = Briefing(number=1, date=date(2024, 1, 2), title="Bare", sections=(Section(1, "Empty"),))
+    digest = render_digest(bare, settings)
+    page = parse(digest.html)
+    assert "1. Empty" in page.visible_text
+    assert '<p style="margin:0 0 12px;"></p>' not in digest.html
+    for part in (digest.html, digest.text):
+        assert f"{settings.public_base_url}/donate?" in part
+        assert f"{settings.public_base_url}/u/" in part
