@@ -93,10 +93,7 @@ def text_values(person: Personal) -> dict[str, str]:
     }
 
 
-_SPECIAL = re.compile(r"[&<>\"']").search
-
-
 def html_values(values: Mapping[str, str]) -> dict[str, str]:
-    """The same values HTML-escaped (most URLs need nothing, so skip the work for them)."""
-    escape, special = html.escape, _SPECIAL
-    return {key: escape(value) if special(value) else value for key, value in values.items()}
+    """The same values HTML-escaped, quotes included (they may sit in attributes)."""
+    escape = html.escape
+    return {key: escape(value) for key, value in values.items()}

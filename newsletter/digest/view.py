@@ -187,8 +187,7 @@ def _section_digest(section: Section, refs: References) -> SectionDigest:
 def _preview(briefing: Briefing) -> str:
     """A short inbox preview line: the subtitle, else the first key decision."""
     source = briefing.subtitle or (briefing.key_decisions[0].text if briefing.key_decisions else "")
-    text = " ".join(inline.plain(inline.lead(inline.parse(source), PREVIEW_CHARS)).split())
-    return text
+    return " ".join(inline.plain(inline.lead(inline.parse(source), PREVIEW_CHARS)).split())
 
 
 def email_view(briefing: Briefing) -> EmailView:
@@ -199,7 +198,8 @@ def email_view(briefing: Briefing) -> EmailView:
     appeal: Appeal | None = briefing.appeal
     if appeal and appeal.paragraphs:
         pitch_runs = inline.lead(inline.parse(appeal.paragraphs[0].text), PITCH_CHARS)
-        pitch = Item(inline.to_html(pitch_runs), inline.to_text(pitch_runs, References()))
+        # The full appeal, with its links numbered, follows at the end of the text part.
+        pitch = Item(inline.to_html(pitch_runs), inline.plain(pitch_runs))
     sections = tuple(_section_digest(s, refs) for s in briefing.sections)
     refs.take_block()
     appeal_items = tuple(
