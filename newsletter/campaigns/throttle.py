@@ -15,8 +15,8 @@ from collections.abc import Callable
 class RateLimiter:
     """Paces calls to at most ``rate`` per second (0 means no limit).
 
-    A token bucket with a burst of one second's worth, so short stalls (a slow SMTP
-    reply) are caught up without ever exceeding the rate over any second.
+    A token bucket holding a tenth of a second's worth, so a short stall (a slow SMTP
+    reply) is caught up without a burst that would trip the receiver's own limits.
     """
 
     def __init__(
@@ -29,7 +29,7 @@ class RateLimiter:
         self.rate = rate
         self._clock = clock
         self._sleep = sleep
-        self._capacity = max(1.0, rate)
+        self._capacity = max(1.0, rate / 10)
         self._tokens = self._capacity
         self._last = clock()
         self._lock = threading.Lock()

@@ -263,12 +263,15 @@ class Worker:
                     permanent.append((row, delivery))
         untried = [row.id for row in todo if row.id not in done]
         retry_at = None
+        pause_reason = ""
         if abort.unavailable is not None:
+            pause_reason = f"deferred: mail server unavailable ({abort.unavailable})"
             self._unavailable_streak += 1
             pause = backoff(self._unavailable_streak, base=max(1.0, self.retry.delay / 4), cap=300)
             retry_at = utcnow() + timedelta(seconds=pause)
         outcomes.extend(
-            Outcome(rid, RecipientState.QUEUED, next_attempt_at=retry_at) for rid in untried
+            Outcome(rid, RecipientState.QUEUED, reply=pause_reason, next_attempt_at=retry_at)
+            for rid in untried
         )
         self.ledger.settle(self.owner, outcomes)
         if permanent and self.bounce_sink is not None:
@@ -331,9 +334,8 @@ class Worker:
             except TransportUnavailable as exc:
                 with abort.lock:
                     abort.unavailable = abort.unavailable or str(exc)
+                # Not this recipient's fault: the row goes back untried, deferred with the rest.
                 self._transports[index] = None
-                failure = Delivery(DeliveryStatus.TRANSIENT, 0, f"transport unavailable: {exc}")
-                out.append((row, self._outcome(row, failure, envelope.message_id), None))
                 break
             out.append((row, self._outcome(row, delivery, envelope.message_id), delivery))
         return out

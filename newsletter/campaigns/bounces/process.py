@@ -24,7 +24,7 @@ from newsletter.campaigns import verp
 from newsletter.campaigns.bounces.classify import classify, classify_feedback
 from newsletter.campaigns.bounces.parse import Report
 from newsletter.campaigns.ledger import Claimed
-from newsletter.campaigns.models import BounceEvent, BounceKind
+from newsletter.campaigns.models import BounceEvent, BounceKind, Campaign
 from newsletter.config import Settings
 from newsletter.mail.transports.base import Delivery
 from subscribers import consent, people, suppression
@@ -204,11 +204,14 @@ def apply(
             summary.duplicates += 1
             continue
         person = _identify(session, event)
+        campaign_id = event.campaign_id
+        if campaign_id is not None and session.get(Campaign, campaign_id) is None:
+            campaign_id = None  # a campaign deleted since (or a bounce from another install)
         session.add(
             BounceEvent(
                 fingerprint=event.fingerprint,
                 subscriber_id=person.id if person else None,
-                campaign_id=event.campaign_id,
+                campaign_id=campaign_id,
                 email=person.email if person else event.email,
                 kind=event.kind,
                 status=event.status[:16],

@@ -1,0 +1,142 @@
+"""The suppression policy on both databases: who is suppressed, why, and how it is reversed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from newsletter import database
+from newsletter.campaigns.bounces import parse, process
+from newsletter.campaigns.models import BounceEvent, BounceKind, Campaign
+from newsletter.config import Settings
+from subscribers import people, suppression
+from subscribers.consent import Context
+from subscribers.models import MailingList, Status, Subscriber
+from subscribers.orm import utcnow
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PEOPLE = {
+    101: "ann@mail.example.net",
+    102: "bob@mail.example.net",
+    103: "carol@slow.example.net",
+    104: "dave@full.example.com",
+    105: "erin@gone.example.com",
+    106: "frank.nobody@gmail.com",
+    107: "grace@outlook.com",
+    108: "heidi@hotmail.com",
+    109: "ivan@isp.example.com",
+}
+
+
+def _setup(sessions: sessionmaker[Session]) -> None:
+    """The campaign (7) and subscribers (101-109) the sample bounces were written for."""
+    now = utcnow()
+    with database.transaction(sessions) as session:
+        listed = MailingList(slug="all", name="All", description="", archived=False)
+        session.add(listed)
+        session.flush()
+        for sid, address in PEOPLE.items():
+            session.add(
+                Subscriber(
+                    id=sid, email=address, email_key=address, name="", status=Status.ACTIVE,
+                    language="en", source="test", created_at=now, updated_at=now,
+                )
+            )  # fmt: skip
+        session.add(
+            Campaign(
+                id=7, briefing_path="b.md", briefing_slug="b", source_text="", subject="s",
+                list_id=listed.id, status="finished", stop_reason="", lint_override=False, total=9,
+            )
+        )  # fmt: skip
+
+
+def _process_all(sessions: sessionmaker[Session], settings: Settings) -> process.Summary:
+    total = process.Summary()
+    for path in sorted(FIXTURES.glob("*.eml")):
+        raw = path.read_bytes()
+        events = process.events_from_report(settings, parse.parse(raw), raw)
+        with database.transaction(sessions) as session:
+            done = process.apply(session, settings, events)
+        total.events.update(done.events)
+        total.duplicates += done.duplicates
+        total.suppressed.extend(done.suppressed)
+    return total
+
+
+def _status(sessions: sessionmaker[Session], sid: int) -> str:
+    with sessions() as session:
+        person = session.get(Subscriber, sid)
+        assert person is not None
+        return person.status
+
+
+def test_samples_suppress_exactly_whom_the_policy_says(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    _setup(sessions)
+    summary = _process_all(sessions, settings)
+    hard = {101, 102, 105, 106, 108}
+    complained = {103, 109}
+    for sid in hard:
+        assert _status(sessions, sid) == Status.BOUNCED
+    for sid in complained:
+        assert _status(sessions, sid) == Status.COMPLAINED
+    assert _status(sessions, 104) == Status.ACTIVE  # one soft bounce (mailbox full) is not enough
+    assert _status(sessions, 107) == Status.ACTIVE  # blocked our IP: not the address's fault
+    assert len(summary.suppressed) == len(hard | complained)
+    with sessions() as session:
+        entry = suppression.find(session, PEOPLE[102])
+        assert entry is not None and entry.reason == suppression.HARD_BOUNCE
+        assert "5.1.1" in entry.evidence and "User unknown" in entry.evidence
+        complaint = suppression.find(session, PEOPLE[109])
+        assert complaint is not None and complaint.reason == suppression.COMPLAINT
+        assert session.scalar(select(func.count()).select_from(BounceEvent)) == 10
+
+    again = _process_all(sessions, settings)
+    assert again.duplicates == 10 and not again.suppressed and not again.events
+
+
+def _soft(sid: int, n: int) -> process.Event:
+    return process.Event(
+        BounceKind.SOFT, PEOPLE[sid], sid, None, "4.2.2", "mailbox full", "dsn",
+        f"test soft bounce {n}", f"soft-{sid}-{n}",
+    )  # fmt: skip
+
+
+def test_soft_bounces_count_only_within_the_window(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    _setup(sessions)
+    now = utcnow()
+    old = now - timedelta(days=settings.soft_bounce_window_days + 1)
+    with database.transaction(sessions) as session:
+        process.apply(session, settings, [_soft(104, 1), _soft(104, 2)], now=old)
+        process.apply(session, settings, [_soft(104, 3)], now=now)
+    assert _status(sessions, 104) == Status.ACTIVE
+
+    with database.transaction(sessions) as session:
+        summary = process.apply(session, settings, [_soft(104, 4), _soft(104, 5)], now=now)
+    assert summary.suppressed == [(PEOPLE[104], process.SOFT_BOUNCE)]
+    assert _status(sessions, 104) == Status.BOUNCED
+
+
+def test_reactivation_lifts_the_suppression_and_starts_a_clean_slate(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    _setup(sessions)
+    cfg = settings.model_copy(update={"soft_bounce_limit": 2})
+    with database.transaction(sessions) as session:
+        process.apply(session, cfg, [_soft(104, 1), _soft(104, 2)])
+    assert _status(sessions, 104) == Status.BOUNCED
+
+    with database.transaction(sessions) as session:
+        person = session.get(Subscriber, 104)
+        assert person is not None
+        people.reactivate(session, person, Context(form="cli", wording="staff reactivated"))
+    with database.transaction(sessions) as session:
+        assert not suppression.is_suppressed(session, PEOPLE[104])
+        process.apply(session, cfg, [_soft(104, 3)], now=utcnow() + timedelta(seconds=1))
+    assert _status(sessions, 104) == Status.ACTIVE  # the two old bounces no longer count

@@ -1,0 +1,149 @@
+"""``newsletter campaign``, ``worker`` and ``bounces`` end to end, as staff would type them."""
+
+from __future__ import annotations
+
+import mailbox
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner, Result
+
+from newsletter.campaigns.manager import CampaignStateError, LintRefused
+from newsletter.cli import common
+from newsletter.cli.app import app
+from newsletter.errors import BriefingError, NewsletterError, NotFound
+from tests.campaigns.conftest import CLEAN_SOURCE, seed_audience
+from tests.conftest import EXAMPLE_BRIEFING
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Run commands in a scratch folder with the test database and a local outbox."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", db_url)
+    monkeypatch.setenv("NEWSLETTER_OUTBOX_DIR", str(tmp_path / "outbox"))
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "test-secret-key-0123456789")
+    monkeypatch.setenv("NEWSLETTER_SENDER_ADDRESS", "briefings@example.org")
+    monkeypatch.setenv("NEWSLETTER_PUBLIC_BASE_URL", "https://news.example.org")
+    monkeypatch.delenv("NEWSLETTER_SMTP_URL", raising=False)
+    common.settings.cache_clear()
+    yield tmp_path
+    common.settings.cache_clear()
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+def create(folder: Path) -> Result:
+    return run("campaign", "create", str(clean_briefing(folder)), "--list", "All briefings", "-q")
+
+
+def clean_briefing(folder: Path) -> Path:
+    path = folder / "112.md"
+    path.write_text(CLEAN_SOURCE, encoding="utf-8")
+    return path
+
+
+def test_create_send_and_status_deliver_to_the_outbox(cli_env: Path, engine: Engine) -> None:
+    seed_audience(engine, 7)
+    created = run(
+        "campaign", "create", str(clean_briefing(cli_env)), "--list", "All briefings", "-q"
+    )
+    assert created.exit_code == 0, created.output
+    campaign_id = created.output.strip()
+
+    sent = run("campaign", "send", campaign_id)
+    assert sent.exit_code == 0, sent.output
+    assert "finished" in sent.output
+    outbox = mailbox.Maildir(cli_env / "outbox", create=False)
+    assert len(outbox) == 7
+    recipients = sorted(str(m["To"]) for m in outbox)
+    assert all("@example.net" in r for r in recipients)
+
+    status = run("campaign", "status", campaign_id, "--failures")
+    assert status.exit_code == 0
+    assert "finished" in status.output and "No failed or deferred" in status.output
+    listed = run("campaign", "list")
+    assert "Briefing 112" in listed.output and "finished" in listed.output
+
+    again = run("campaign", "send", campaign_id)
+    assert isinstance(again.exception, CampaignStateError)  # a finished campaign never resends
+    assert len(mailbox.Maildir(cli_env / "outbox", create=False)) == 7
+
+
+def test_lint_errors_block_sending_unless_forced(cli_env: Path, engine: Engine) -> None:
+    seed_audience(engine, 2)
+    example = cli_env / "example.md"
+    shutil.copy(EXAMPLE_BRIEFING, example)  # its links were lost in the PDF: placeholders
+    created = run("campaign", "create", str(example), "--list", "all-briefings", "-q")
+    campaign_id = created.output.strip()
+
+    refused = run("campaign", "send", campaign_id)
+    assert isinstance(refused.exception, LintRefused)
+    assert "--force" in str(refused.exception)
+    assert not (cli_env / "outbox").exists() or len(mailbox.Maildir(cli_env / "outbox")) == 0
+
+    forced = run("campaign", "send", campaign_id, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert len(mailbox.Maildir(cli_env / "outbox", create=False)) == 2
+
+
+def test_preview_pause_resume_and_scheduling(cli_env: Path, engine: Engine) -> None:
+    seed_audience(engine, 3)
+    created = run(
+        "campaign", "create", str(clean_briefing(cli_env)), "--list", "All briefings", "-q"
+    )
+    campaign_id = created.output.strip()
+
+    shown = run("campaign", "preview", campaign_id, "--out", str(cli_env / "pv"))
+    assert shown.exit_code == 0, shown.output
+    assert (cli_env / "pv" / "preview.eml").stat().st_size > 1000
+    assert "Subscribed to the list now: 3" in shown.output
+
+    later = run("campaign", "send", campaign_id, "--at", "2999-01-01T09:00")
+    assert later.exit_code == 0 and "scheduled" in later.output
+    assert run("worker", "--once").exit_code == 0
+    assert not (cli_env / "outbox").exists()  # not due yet
+
+    assert run("campaign", "pause", campaign_id).exit_code == 0
+    resumed = run("campaign", "resume", campaign_id)
+    assert resumed.exit_code == 0 and "resumed" in resumed.output
+    assert run("campaign", "cancel", campaign_id).exit_code == 0
+    assert "cancelled" in run("campaign", "status", campaign_id).output
+
+
+def test_bad_input_is_one_clear_error(cli_env: Path, engine: Engine) -> None:
+    seed_audience(engine, 1)
+    missing = run("campaign", "status", "999")
+    assert isinstance(missing.exception, NotFound) and "999" in str(missing.exception)
+    no_file = run("campaign", "create", str(cli_env / "nope.md"), "--list", "All briefings")
+    assert isinstance(no_file.exception, BriefingError)
+    no_list = run("campaign", "create", str(clean_briefing(cli_env)), "--list", "Nonexistent")
+    assert isinstance(no_list.exception, NotFound)
+    created = run(
+        "campaign", "create", str(clean_briefing(cli_env)), "--list", "All briefings", "-q"
+    )
+    bad_time = run("campaign", "send", created.output.strip(), "--at", "next tuesday")
+    assert isinstance(bad_time.exception, NewsletterError) and "--at" in str(bad_time.exception)
+    not_a_number = run("campaign", "status", "abc")
+    assert not_a_number.exit_code == 2  # usage error from the argument parser
+
+
+def test_bounces_process_suppresses_by_policy(cli_env: Path, engine: Engine) -> None:
+    seed_audience(engine, 1)
+    box = mailbox.Maildir(cli_env / "bounces", create=True)
+    for name in ("exim_plaintext.eml", "out_of_office.eml", "postfix_delayed.eml"):
+        box.add((FIXTURES / name).read_bytes())
+    done = run("bounces", "process", str(cli_env / "bounces"))
+    assert done.exit_code == 0, done.output
+    # The bounce names campaign 7 / subscriber 105, who do not exist here: recorded, nobody
+    # suppressed, and the other two messages are not bounces.
+    assert "suppressed" not in done.output
+    missing = run("bounces", "process", str(cli_env / "nowhere"))
+    assert isinstance(missing.exception, NotFound)
