@@ -12,10 +12,12 @@ import hashlib
 import hmac
 import json
 import time
+from functools import lru_cache
 from typing import Any
 
 from newsletter.errors import TokenError
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
 _SIG_BYTES = 16  # 128-bit truncated HMAC-SHA256: unforgeable and short enough for URLs
 
 
@@ -27,15 +29,23 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+@lru_cache(maxsize=64)
+def _keyed(secret: bytes, purpose: str) -> hmac.HMAC:
+    """The HMAC state after key and purpose: copied per token, so a campaign keys it once."""
+    return hmac.new(secret, f"{purpose}.".encode(), hashlib.sha256)
+
+
 def _mac(secret: bytes, purpose: str, body: str) -> bytes:
-    return hmac.new(secret, f"{purpose}.{body}".encode(), hashlib.sha256).digest()[:_SIG_BYTES]
+    mac = _keyed(secret, purpose).copy()
+    mac.update(body.encode())
+    return mac.digest()[:_SIG_BYTES]
 
 
 def sign(secret: bytes, purpose: str, payload: dict[str, Any], *, now: float | None = None) -> str:
     """Sign ``payload`` for ``purpose``; the issue time is stored as ``iat``."""
     data = dict(payload)
     data["iat"] = int(time.time() if now is None else now)
-    body = _b64(json.dumps(data, separators=(",", ":"), sort_keys=True).encode())
+    body = _b64(_ENCODER.encode(data).encode())
     return f"{body}.{_b64(_mac(secret, purpose, body))}"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from newsletter.cli import (
     bounces,
@@ -47,7 +48,8 @@ def main() -> None:
     try:
         app()
     except NewsletterError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        message = f"[bold red]error:[/] {escape(str(exc))}"
+        err_console.print(message, highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted")
