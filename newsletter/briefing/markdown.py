@@ -40,7 +40,9 @@ _BLOCK_START = re.compile(
     r"^(?:(?P<mark>#{1,6}(?=\s|$)|[-+*](?=\s|$)|>|`{3}|~{3}|=+\s*$|<[A-Za-z/!?]|\[[^\]]*\]:)"
     r"|\d{1,9}(?P<num>[.)])(?=\s|$))"
 )
-_MD = MarkdownIt("commonmark").use(front_matter_plugin)
+# Only the block structure is needed: paragraphs keep their inline source untouched.
+_MD = MarkdownIt("commonmark").use(front_matter_plugin).disable(["inline", "text_join"])
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def escape_block_start(text: str) -> str:
@@ -124,13 +126,14 @@ def _front_matter(token: Token, source: str) -> dict[str, Any]:
         return 1
 
     try:
-        data = yaml.safe_load(content) if content.strip() else {}
+        data = yaml.load(content, Loader=_Loader) if content.strip() else {}
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 2 if mark else 1
         raise _error(f"front matter is not valid YAML: {exc.problem}", source, line) from None
     except (yaml.YAMLError, ValueError) as exc:  # e.g. 2023-13-45 matches YAML's date form
-        raise _error(f"front matter cannot be read: {exc}", source, line_of("date")) from None
+        message = f"a date in the front matter is not a real day ({exc})"
+        raise _error(message, source, line_of("date")) from None
     if not isinstance(data, dict):
         raise _error("front matter must be 'key: value' lines", source, 2)
     for key in data:

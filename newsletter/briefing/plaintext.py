@@ -6,7 +6,9 @@ rebuild the structure from the *shape* of the text (line length, final punctuati
 case of the next line), never from the words of one particular paper:
 
 * a heading is a one-line block that is short, has no final punctuation, is not
-  the tail of a sentence cut by a page break, and has text after it;
+  the tail of a sentence cut by a page break, and is followed by a block that
+  starts a new sentence (a lower-case start means the "heading" was the first
+  half of a cut sentence) and does not end on a word like "the" or "from";
 * a numbered heading ("3. Strategic competition") opens a section; the other
   headings inside a section are its sub-headings;
 * a paragraph that stops mid-sentence is joined with the next block when that
@@ -78,6 +80,38 @@ _CLOSING = "”\"’'»)]*_"
 _OPENING_QUOTES = "“\"‘'«("
 _HEADING_MAX_CHARS = 100
 _HEADING_MAX_WORDS = 15
+# Words a heading does not end with but the first half of a cut sentence often does.
+_DANGLING = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "from",
+        "into",
+        "and",
+        "or",
+        "but",
+        "nor",
+        "than",
+        "that",
+        "which",
+        "whose",
+        "its",
+        "their",
+        "our",
+        "his",
+        "her",
+        "this",
+        "these",
+        "those",
+    ]
+)
 
 
 @dataclass
@@ -272,6 +306,8 @@ def _heading_shape(text: str) -> bool:
     first = bare[0]
     if not (first.isupper() or first.isdigit() or first in _OPENING_QUOTES):
         return False
+    if bare.split()[-1].lower() in _DANGLING:
+        return False
     return bare[-1] == "?" or bare.rstrip(_CLOSING)[-1:] not in _TERMINAL + ","
 
 
@@ -359,7 +395,14 @@ class _Body:
         for i, block in enumerate(blocks):
             has_next = i + 1 < len(blocks)
             first = block.lines[0]
-            if self.continues(block):
+            # a heading is followed by a new sentence, never by the rest of its own
+            heading = (
+                has_next
+                and not blocks[i + 1].text[:1].islower()
+                and len(block.lines) == 1
+                and _heading_shape(first)
+            )
+            if self.continues(block, heading=heading):
                 assert self.last is not None
                 self.last.text = _join([self.last.text, block.text])
                 continue
@@ -367,7 +410,6 @@ class _Body:
                 self.add_bullets(block, self.key_units)
                 continue
             in_key = False
-            heading = has_next and len(block.lines) == 1 and _heading_shape(first)
             appeal_heading = (
                 has_next
                 and len(block.lines) == 1
@@ -408,16 +450,13 @@ class _Body:
     def last_number(self) -> int:
         return self.sections[-1].number if self.sections else 0
 
-    def continues(self, block: _Block) -> bool:
+    def continues(self, block: _Block, *, heading: bool) -> bool:
         """Is this block the rest of a paragraph that a page break cut?"""
         if self.last is None or _BULLET.match(block.lines[0]):
             return False
-        first = block.text[:1]
-        if first.islower():
+        if block.text[:1].islower():
             return True
-        return not _complete(self.last.text) and not (
-            len(block.lines) == 1 and _heading_shape(block.lines[0])
-        )
+        return not heading and not _complete(self.last.text)
 
     def add_bullets(self, block: _Block, target: list[_Unit]) -> None:
         """One unit per bullet line; unmarked lines continue the bullet above."""

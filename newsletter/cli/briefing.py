@@ -100,6 +100,8 @@ def lint(
     warnings = len(problems) - errors
     if note:
         typer.echo(f"note: {note}")
+    elif size is not None:
+        typer.echo(f"digest HTML: {size:,} bytes (limit {linting.DIGEST_HTML_LIMIT:,})")
     typer.echo(f"{file}: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}")
     if errors:
         raise typer.Exit(1)
