@@ -1,0 +1,134 @@
+"""Benchmark: import a generated CSV of 1,000,000 people into SQLite and PostgreSQL.
+
+Prints rows per second and the peak memory of the importing process (VmHWM of a
+child process, so generation and the parent do not count). Target: under 60 s
+and under 300 MB for each database.
+
+    python bench/import.py [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get("NEWSLETTER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+TOPICS = ["Ukraine", "Nuclear weapons", "Arms control", "NATO enlargement"]
+FIRST = ["Ann", "Bob", "Chloé", "Dmitri", "Eve", "Fatima", "Gareth", "Hiroshi", "Ines", "Jan"]
+DOMAINS = ["example.org", "example.com", "mail.example.net", "Example.ORG", "uni.example.ac.uk"]
+
+
+def generate(path: Path, rows: int, seed: int = 1) -> None:
+    """~3% invalid addresses and ~5% duplicates (half of them differing only in case)."""
+    rng = random.Random(seed)
+    made: list[str] = []
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("email,name,language,topics\n")
+        for i in range(rows):
+            roll = rng.random()
+            if roll < 0.03:
+                address = rng.choice(["no-at-sign.example.org", f"user{i}@", f"a..b{i}@x.org"])
+            elif roll < 0.08 and made:
+                address = rng.choice(made[-5000:])
+                address = address.upper() if rng.random() < 0.5 else address
+            else:
+                first = rng.choice(FIRST).lower()
+                first = first if rng.random() < 0.01 else first.replace("é", "e")
+                address = f"{first}.{i}@{rng.choice(DOMAINS)}"
+                made.append(address)
+            topics = ";".join(rng.sample(TOPICS, rng.randint(0, 2)))
+            name = f"{rng.choice(FIRST)} Person{i}"
+            out.write(f'{address},"{name}",en,{topics}\n')
+
+
+def child(url: str, csv_path: Path) -> None:
+    sys.path.insert(0, str(ROOT))
+    from newsletter import database
+    from subscribers.importer import import_csv
+
+    engine = database.open_database(url)
+    sessions = database.session_factory(engine)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    summary = import_csv(sessions, csv_path, list_name="All briefings")
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    status = Path("/proc/self/status").read_text()
+    peak_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "cpu": cpu,
+                "rows": summary.rows,
+                "added": summary.added,
+                "duplicates": summary.duplicates,
+                "skipped": sum(summary.skipped.values()),
+                "peak_mb": peak_kb / 1024,
+            }
+        )
+    )
+
+
+def run(label: str, url: str, csv_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", url, str(csv_path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    r = json.loads(out.strip().splitlines()[-1])
+    rate = r["rows"] / r["seconds"]
+    print(
+        f"{label:<11} {r['rows']:>9,} rows in {r['seconds']:6.1f} s ({rate:>9,.0f} rows/s; "
+        f"importer CPU {r['cpu']:.1f} s), peak {r['peak_mb']:6.1f} MB  "
+        f"(added {r['added']:,}, duplicates {r['duplicates']:,}, skipped {r['skipped']:,})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--child", nargs=2, metavar=("URL", "CSV"))
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], Path(args.child[1]))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path = Path(tmp) / "people.csv"
+        started = time.perf_counter()
+        generate(csv_path, args.rows)
+        size = csv_path.stat().st_size / 1e6
+        print(
+            f"generated {args.rows:,} rows ({size:.0f} MB) in {time.perf_counter() - started:.1f} s"
+        )
+        if args.only != "postgresql":
+            run("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", csv_path)
+        if args.only != "sqlite":
+            import psycopg
+
+            name = f"nl_bench_{uuid.uuid4().hex[:8]}"
+            try:
+                with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
+                    conn.execute(f'CREATE DATABASE "{name}"')
+            except psycopg.Error as exc:
+                print(f"PostgreSQL   skipped: {exc}")
+                return
+            try:
+                base = PG_ADMIN.rsplit("/", 1)[0].split("://", 1)[1]
+                run("PostgreSQL", f"postgresql+psycopg://{base}/{name}", csv_path)
+            finally:
+                with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Email addresses: validation, normalisation, the case-insensitive key and the suppression hash.
+
+``email-validator`` is the authority but costs ~40 µs an address, too slow for a
+million-row import. Plain ASCII addresses (nearly all of them) take a regular
+expression fast path that accepts only a subset of what the library accepts and
+normalises identically; everything else goes to the library. A property test
+keeps the two in agreement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
+
+from subscribers.errors import InvalidAddress
+
+# Only reserved names that are single labels exist today; the fast path checks the TLD.
+_SPECIAL_USE = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
+_CASE_INSENSITIVE = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
+_ATOM = r"[A-Za-z0-9_+\-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+_FAST = re.compile(rf"({_ATOM}(?:\.{_ATOM})*)@((?:{_LABEL}\.)+[A-Za-z]{{2,63}})")
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A usable address: ``email`` as stored and shown, ``key`` for uniqueness."""
+
+    email: str
+    key: str
+
+
+def _fast(text: str) -> Address | None:
+    """The normalised address when ``text`` is a plain ASCII address, else None (undecided)."""
+    match = _FAST.fullmatch(text)
+    if match is None:
+        return None
+    local, domain = match.group(1), match.group(2)
+    if len(local) > 64 or len(text) > 254 or len(domain) > 253:
+        return None
+    domain = domain.lower()
+    if "--" in domain or domain.rsplit(".", 1)[1] in _SPECIAL_USE:
+        return None  # IDNA hyphen rules and reserved names: let the library decide
+    if local.lower() in _CASE_INSENSITIVE:
+        return None
+    email = f"{local}@{domain}"
+    return Address(email, email.lower())
+
+
+def _slow(text: str) -> Address:
+    try:
+        result = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidAddress(f"{text!r} is not a valid email address: {exc}") from None
+    return Address(result.normalized, result.normalized.lower())
+
+
+def normalise(text: str) -> Address:
+    """Validate and normalise one address (no DNS look-ups); raise ``InvalidAddress``."""
+    text = text.strip()
+    if not text:
+        raise InvalidAddress("the email address is empty")
+    return _fast(text) or _slow(text)
+
+
+def key_of(text: str) -> str:
+    """The uniqueness key of an address typed by someone (validates it too)."""
+    return normalise(text).key
+
+
+def address_hash(key: str) -> str:
+    """SHA-256 of the lower-cased normalised address: what suppression keeps after erasure.
+
+    Unkeyed on purpose: the hash must survive a change of the site's secret key,
+    and it only ever answers "is this address suppressed?".
+    """
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()

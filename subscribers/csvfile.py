@@ -1,0 +1,224 @@
+"""Reading subscriber CSV files of unknown origin: encoding, delimiter, header, rows.
+
+Spreadsheets export UTF-8 with or without a byte-order mark, Latin-1, commas or
+semicolons; staff should not have to know which. The file is streamed row by row,
+so its size does not matter.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from subscribers.errors import NewsletterError
+
+_SAMPLE = 64 * 1024
+_DELIMITERS = ",;\t|"
+_HEADERS = {
+    "email": {"email", "e mail", "email address", "e mail address", "address", "mail"},
+    "name": {"name", "full name", "fullname", "display name"},
+    "first": {"first name", "firstname", "given name", "forename"},
+    "last": {"last name", "lastname", "surname", "family name"},
+    "language": {"language", "lang", "locale"},
+    "topics": {"topics", "topic", "lists", "list", "interests", "tags"},
+}
+_TOPIC_SPLIT = re.compile(r"[;|]")
+
+
+class CsvFileError(NewsletterError, ValueError):
+    """A file that cannot be read as a subscriber CSV (no email column, empty, unreadable)."""
+
+
+def detect_encoding(path: Path) -> str:
+    """``utf-8-sig`` when there is a BOM, ``utf-8`` when the whole file decodes, else Latin-1."""
+    with path.open("rb") as raw:
+        if raw.read(3) == codecs.BOM_UTF8:
+            return "utf-8-sig"
+        raw.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            while chunk := raw.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "latin-1"
+    return "utf-8"
+
+
+def _label(cell: str) -> str:
+    return " ".join(re.sub(r"[-_.]", " ", cell.strip().strip("\ufeff").lower()).split())
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Which column holds what; -1 when the file has no such column."""
+
+    header: list[str]
+    email: int
+    name: int = -1
+    first: int = -1
+    last: int = -1
+    language: int = -1
+    topics: int = -1
+
+    @classmethod
+    def from_header(cls, header: list[str]) -> Columns | None:
+        found: dict[str, int] = {}
+        for index, cell in enumerate(header):
+            label = _label(cell)
+            for role, names in _HEADERS.items():
+                if label in names and role not in found:
+                    found[role] = index
+        if "email" not in found:
+            return None
+        return cls(header=header, **found)
+
+
+@dataclass(slots=True)
+class Row:
+    """One data row as read: its first line number, the raw cells and the mapped fields."""
+
+    line: int
+    cells: list[str]
+    email: str
+    name: str
+    language: str
+    topics: list[str] = field(default_factory=list)
+
+
+def _pick(cells: list[str], index: int) -> str:
+    return cells[index].strip() if 0 <= index < len(cells) else ""
+
+
+def _delimiter(sample: str) -> tuple[str, Columns | None]:
+    lines = [line for line in sample.splitlines() if line.strip()]
+    header_line = lines[0] if lines else ""
+    candidates: list[str] = []
+    with contextlib.suppress(csv.Error):
+        candidates.append(csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter)
+    by_count = sorted(_DELIMITERS, key=lambda d: -header_line.count(d))
+    candidates.extend(by_count)
+    for delimiter in candidates:
+        header = next(csv.reader([header_line], delimiter=delimiter), [])
+        columns = Columns.from_header(header)
+        if columns is not None:
+            return delimiter, columns
+    return ",", None
+
+
+class CsvSource:
+    """Iterate the data rows of a subscriber CSV; see ``rows()``.
+
+    ``bytes_read`` follows the progress through the file for a progress bar.
+    """
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise CsvFileError(f"{path}: no such file")
+        self.path = path
+        self.size = path.stat().st_size
+        self.encoding = detect_encoding(path)
+        self._raw = path.open("rb")
+        self._file = io.TextIOWrapper(self._raw, encoding=self.encoding, newline="")
+        sample = self._file.read(_SAMPLE)
+        if not sample.strip():
+            self._file.close()
+            raise CsvFileError(f"{path}: the file is empty")
+        self.delimiter, columns = _delimiter(sample)
+        if columns is None:
+            self._file.close()
+            first = next((line for line in sample.splitlines() if line.strip()), "")
+            raise CsvFileError(
+                f"{path}: no email column in the header {first[:200]!r} "
+                "(expected a column named email, e-mail or address)"
+            )
+        self.columns = columns
+        self._file.seek(0)
+        self._lines: list[str] = []
+
+    @property
+    def bytes_read(self) -> int:
+        try:
+            return min(self._raw.tell(), self.size)
+        except (OSError, ValueError):
+            return self.size
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> CsvSource:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _physical(self) -> Iterator[str]:
+        for line in self._file:
+            self._lines.append(line)
+            yield line
+
+    def rows(self) -> Iterator[Row]:
+        """Data rows after the header; blank lines skipped.
+
+        A quote that is never closed swallows the rest of the file: such a last
+        record is not returned, and ``truncated_line`` gives its first line.
+        """
+        reader = csv.reader(self._physical(), delimiter=self.delimiter)
+        seen_header = False
+        previous_end = 0
+        pending: Row | None = None
+        pending_raw: list[str] = []
+        self.truncated_line = 0
+        for cells in reader:
+            start = previous_end + 1
+            previous_end = reader.line_num
+            raw = self._lines
+            self._lines = []
+            if not any(cell.strip() for cell in cells):
+                continue
+            if not seen_header:
+                seen_header = True
+                continue
+            if pending is not None:
+                yield pending
+            pending, pending_raw = self._row(start, cells), raw
+        if pending is not None:
+            if _cut_off(pending_raw, self.delimiter):
+                self.truncated_line = pending.line
+            else:
+                yield pending
+
+    def _row(self, line: int, cells: list[str]) -> Row:
+        c = self.columns
+        name = _pick(cells, c.name) or f"{_pick(cells, c.first)} {_pick(cells, c.last)}"
+        topics_cell = _pick(cells, c.topics)
+        topics = [t.strip() for t in _TOPIC_SPLIT.split(topics_cell)] if topics_cell else []
+        return Row(
+            line=line,
+            cells=cells,
+            email=_pick(cells, c.email),
+            name=" ".join(name.split()),
+            language=_pick(cells, c.language),
+            topics=[t for t in topics if t],
+        )
+
+
+def _cut_off(raw: list[str], delimiter: str) -> bool:
+    """True for a last record whose quote was never closed (the file ends mid-row).
+
+    The lenient reader glues such a record together silently; a strict re-read of
+    just that record tells an unclosed quote from a merely missing final newline.
+    """
+    if not raw or '"' not in raw[0]:
+        return False
+    try:
+        list(csv.reader(raw, delimiter=delimiter, strict=True))
+    except csv.Error:
+        return True
+    return False

@@ -1,0 +1,378 @@
+"""People on the list: add, find, update, subscribe, confirm, unsubscribe, erase, reactivate.
+
+Every change of consent appends to the consent log in the same transaction, and
+every way of leaving puts the address on the suppression list, so nothing that
+happens here can be lost or forgotten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from subscribers import consent, lists, suppression
+from subscribers.addresses import normalise
+from subscribers.errors import Conflict, NotFound
+from subscribers.models import (
+    BLOCKED,
+    ConsentEvent,
+    MailingList,
+    Status,
+    Subscriber,
+    Subscription,
+)
+from subscribers.orm import utcnow
+
+_STATUS_REASON = {
+    Status.UNSUBSCRIBED: suppression.UNSUBSCRIBED,
+    Status.BOUNCED: suppression.HARD_BOUNCE,
+    Status.COMPLAINED: suppression.COMPLAINT,
+}
+
+
+def clean_language(language: str) -> str:
+    """A short language tag such as ``en`` or ``pt-BR``; anything odd becomes ``en``."""
+    language = language.strip()
+    allowed = all(c.isascii() and (c.isalnum() or c == "-") for c in language)
+    return language if allowed and 0 < len(language) <= 16 else "en"
+
+
+def find(session: Session, address: str) -> Subscriber | None:
+    """The person with this address (any case), or None; raises ``InvalidAddress``."""
+    key = normalise(address).key
+    return session.scalar(select(Subscriber).where(Subscriber.email_key == key))
+
+
+def get(session: Session, subscriber_id: int) -> Subscriber:
+    person = session.get(Subscriber, subscriber_id)
+    if person is None:
+        raise NotFound("this person is no longer on the list")
+    return person
+
+
+def lookup(session: Session, ref: str) -> Subscriber:
+    """By address, or by id written as ``#12`` or ``12``: what staff type in the CLI."""
+    ref = ref.strip()
+    if ref.lstrip("#").isdigit():
+        return get(session, int(ref.lstrip("#")))
+    person = find(session, ref)
+    if person is None:
+        raise NotFound(f"nobody with the address {ref!r} is on the list")
+    return person
+
+
+def subscribed_lists(session: Session, person: Subscriber) -> list[MailingList]:
+    """The lists this person currently receives (whatever their overall status)."""
+    query = (
+        select(MailingList)
+        .join(Subscription, Subscription.list_id == MailingList.id)
+        .where(Subscription.subscriber_id == person.id, Subscription.subscribed.is_(True))
+        .order_by(MailingList.name)
+    )
+    return list(session.scalars(query))
+
+
+def set_lists(session: Session, person: Subscriber, wanted: Iterable[MailingList]) -> bool:
+    """Subscribe to exactly ``wanted`` among non-archived lists; True if anything changed.
+
+    Archived lists are left as they are: a form that no longer shows them cannot
+    have meant to change them.
+    """
+    wanted_ids = {m.id for m in wanted}
+    mine = select(Subscription).where(Subscription.subscriber_id == person.id)
+    current = {s.list_id: s for s in session.scalars(mine)}
+    archived = set(session.scalars(select(MailingList.id).where(MailingList.archived.is_(True))))
+    changed = False
+    now = utcnow()
+    for list_id in wanted_ids - current.keys():
+        session.add(Subscription(subscriber_id=person.id, list_id=list_id, updated_at=now))
+        changed = True
+    for list_id, sub in current.items():
+        want = list_id in wanted_ids
+        if list_id not in archived and sub.subscribed != want:
+            sub.subscribed = want
+            sub.updated_at = now
+            changed = True
+    session.flush()
+    return changed
+
+
+def add_lists(session: Session, person: Subscriber, wanted: Iterable[MailingList]) -> bool:
+    """Subscribe to ``wanted`` as well, keeping every other list; True if anything changed."""
+    return set_lists(session, person, [*subscribed_lists(session, person), *wanted])
+
+
+def add(
+    session: Session,
+    address: str,
+    context: consent.Context,
+    *,
+    name: str = "",
+    language: str = "en",
+    topics: Iterable[str] = (),
+    status: Status = Status.ACTIVE,
+    source: str = "staff",
+) -> Subscriber:
+    """Add a new person (staff action); refuses existing and suppressed addresses."""
+    addr = normalise(address)
+    if session.scalar(select(Subscriber.id).where(Subscriber.email_key == addr.key)):
+        raise Conflict(f"{addr.email} is already on the list")
+    entry = suppression.find(session, addr.key)
+    if entry is not None:
+        raise Conflict(
+            f"{addr.email} is suppressed ({entry.reason}); it can only come back by "
+            "subscribing and confirming again"
+        )
+    now = utcnow()
+    person = Subscriber(
+        email=addr.email,
+        email_key=addr.key,
+        name=name.strip()[:200],
+        language=clean_language(language),
+        status=status,
+        source=source[:200],
+        created_at=now,
+        updated_at=now,
+        confirmed_at=now if status == Status.ACTIVE else None,
+    )
+    session.add(person)
+    session.flush()
+    chosen = [lists.ensure(session, t) for t in topics]
+    set_lists(session, person, chosen)
+    consent.record(session, person.id, consent.STAFF_ADD, context, [m.name for m in chosen])
+    return person
+
+
+def update(
+    session: Session,
+    person: Subscriber,
+    context: consent.Context,
+    *,
+    name: str | None = None,
+    language: str | None = None,
+    topics: Iterable[MailingList] | None = None,
+) -> bool:
+    """Change name, language or topics (the preference centre); True if anything changed."""
+    changed = False
+    if name is not None and name.strip()[:200] != person.name:
+        person.name = name.strip()[:200]
+        changed = True
+    if language is not None and clean_language(language) != person.language:
+        person.language = clean_language(language)
+        changed = True
+    if topics is not None:
+        chosen = list(topics)
+        if set_lists(session, person, chosen):
+            names = [m.name for m in chosen]
+            consent.record(session, person.id, consent.PREFERENCES, context, names)
+            changed = True
+    if changed:
+        person.updated_at = utcnow()
+        session.flush()
+    return changed
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """The outcome of a subscribe form: who, and whether to send them a confirmation."""
+
+    subscriber: Subscriber | None
+    send_confirmation: bool
+
+
+def request_subscription(
+    session: Session,
+    address: str,
+    context: consent.Context,
+    *,
+    name: str = "",
+    language: str = "en",
+    topics: Iterable[MailingList] = (),
+) -> Request:
+    """Handle a subscribe form; the caller shows the same page whatever the outcome.
+
+    New, pending and unsubscribed people get a confirmation mail (nothing changes
+    for the unsubscribed until they confirm). Active people get nothing, so a
+    stranger cannot change their topics; bounced, complained and
+    staff-suppressed addresses get nothing either.
+    """
+    addr = normalise(address)
+    chosen = list(topics)
+    person = session.scalar(select(Subscriber).where(Subscriber.email_key == addr.key))
+    entry = suppression.find(session, addr.key)
+    if entry is not None and entry.reason not in suppression.SELF_LIFTABLE:
+        return Request(person, False)
+    if person is None:
+        now = utcnow()
+        person = Subscriber(
+            email=addr.email,
+            email_key=addr.key,
+            name=name.strip()[:200],
+            language=clean_language(language),
+            status=Status.PENDING,
+            source=context.form[:200],
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(person)
+        session.flush()
+    elif person.status in (Status.ACTIVE, Status.BOUNCED, Status.COMPLAINED):
+        return Request(person, False)
+    if person.status == Status.PENDING:
+        if name.strip():
+            person.name = name.strip()[:200]
+        person.language = clean_language(language)
+        set_lists(session, person, chosen)
+    consent.record(session, person.id, consent.SUBSCRIBE, context, [m.name for m in chosen])
+    return Request(person, True)
+
+
+def confirm(
+    session: Session,
+    subscriber_id: int,
+    context: consent.Context,
+    *,
+    issued_at: datetime | None = None,
+    topics: Iterable[MailingList] | None = None,
+) -> Subscriber:
+    """Double opt-in: make a pending (or re-subscribing) person active.
+
+    ``issued_at`` is when the confirmation link was made: a link older than the
+    person's last unsubscribe cannot bring them back.
+    """
+    person = get(session, subscriber_id)
+    if person.status == Status.ACTIVE:
+        return person
+    if person.status in (Status.BOUNCED, Status.COMPLAINED):
+        raise Conflict("this address cannot be confirmed; please contact us")
+    if person.status == Status.UNSUBSCRIBED and issued_at is not None:
+        left = session.scalar(
+            select(func.max(ConsentEvent.at)).where(
+                ConsentEvent.subscriber_id == person.id,
+                ConsentEvent.action == consent.UNSUBSCRIBE,
+            )
+        )
+        if left is not None and _aware(left) >= issued_at:
+            raise Conflict("this link is older than your unsubscribe; please subscribe again")
+    entry = suppression.find(session, person.email_key)
+    if entry is not None and entry.reason not in suppression.SELF_LIFTABLE:
+        raise Conflict("this address cannot be confirmed; please contact us")
+    suppression.lift(session, person.email_key)
+    if topics is not None:
+        set_lists(session, person, topics)
+    now = utcnow()
+    person.status = Status.ACTIVE
+    person.confirmed_at = now
+    person.updated_at = now
+    names = [m.name for m in subscribed_lists(session, person)]
+    consent.record(session, person.id, consent.CONFIRM, context, names)
+    session.flush()
+    return person
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def unsubscribe(
+    session: Session, person: Subscriber, context: consent.Context, *, evidence: str = ""
+) -> bool:
+    """Stop all mail to this person at once; True if they were not unsubscribed already."""
+    if person.status == Status.UNSUBSCRIBED:
+        suppression.suppress(session, person.email_key, suppression.UNSUBSCRIBED, evidence)
+        return False
+    was_blocked = person.status in BLOCKED
+    if not was_blocked:
+        person.status = Status.UNSUBSCRIBED
+        person.updated_at = utcnow()
+    suppression.suppress(session, person.email_key, suppression.UNSUBSCRIBED, evidence)
+    consent.record(session, person.id, consent.UNSUBSCRIBE, context)
+    session.flush()
+    return not was_blocked
+
+
+def mark(session: Session, person: Subscriber, status: Status, evidence: str = "") -> None:
+    """Record a bounce or complaint: the status changes and the address is suppressed."""
+    person.status = status
+    person.updated_at = utcnow()
+    reason = _STATUS_REASON.get(status)
+    if reason:
+        suppression.suppress(session, person.email_key, reason, evidence)
+    session.flush()
+
+
+def reactivate(session: Session, person: Subscriber, context: consent.Context) -> Subscriber:
+    """Staff reverse an unsubscribe, bounce or complaint (with the person's new consent)."""
+    suppression.lift(session, person.email_key)
+    now = utcnow()
+    person.status = Status.ACTIVE
+    person.confirmed_at = person.confirmed_at or now
+    person.updated_at = now
+    consent.record(
+        session,
+        person.id,
+        consent.REACTIVATE,
+        context,
+        [m.name for m in subscribed_lists(session, person)],
+    )
+    session.flush()
+    return person
+
+
+def remove(session: Session, person: Subscriber) -> None:
+    """Delete a person added by mistake (no suppression: they may be added again)."""
+    consent.anonymise(session, person.id)
+    session.delete(person)
+    session.flush()
+
+
+def erase(session: Session, address: str, context: consent.Context) -> bool:
+    """The right to erasure: personal data goes, the suppression hash stays.
+
+    Works even for an address that is not on the list (it becomes suppressed),
+    so a request can be honoured before an import brings the person in.
+    Returns True if a person was removed.
+    """
+    addr = normalise(address)
+    suppression.suppress(session, addr.key, suppression.ERASED)
+    person = session.scalar(select(Subscriber).where(Subscriber.email_key == addr.key))
+    if person is None:
+        consent.record(session, None, consent.ERASE, context)
+        return False
+    consent.anonymise(session, person.id)
+    session.execute(delete(Subscription).where(Subscription.subscriber_id == person.id))
+    session.delete(person)
+    session.flush()
+    consent.record(session, None, consent.ERASE, context)
+    return True
+
+
+def search(
+    session: Session,
+    *,
+    status: Status | None = None,
+    topic: MailingList | None = None,
+    text: str = "",
+    limit: int | None = None,
+) -> list[Subscriber]:
+    """People filtered by status, topic and a substring of address or name, oldest first."""
+    query = select(Subscriber).order_by(Subscriber.id)
+    query = query.options(selectinload(Subscriber.subscriptions))
+    if status is not None:
+        query = query.where(Subscriber.status == status)
+    if topic is not None:
+        query = query.join(Subscription, Subscription.subscriber_id == Subscriber.id).where(
+            Subscription.list_id == topic.id, Subscription.subscribed.is_(True)
+        )
+    if text:
+        pattern = f"%{text.lower()}%"
+        query = query.where(
+            or_(Subscriber.email_key.like(pattern), func.lower(Subscriber.name).like(pattern))
+        )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))

@@ -1,0 +1,68 @@
+"""The suppression list: addresses never to be mailed, kept as hashes so it outlives erasure.
+
+Bounce and complaint handling, unsubscribes and erasure all add to it; every
+send path and the importer consult it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from subscribers.addresses import address_hash
+from subscribers.models import Suppression
+from subscribers.orm import utcnow
+
+UNSUBSCRIBED = "unsubscribed"
+HARD_BOUNCE = "hard-bounce"
+COMPLAINT = "complaint"
+ERASED = "erased"
+STAFF = "staff"
+
+#: Reasons a person may lift themselves by confirming a new subscription.
+SELF_LIFTABLE = frozenset({UNSUBSCRIBED, ERASED})
+
+
+def find(session: Session, key: str) -> Suppression | None:
+    """The suppression entry of an address key (see ``addresses.normalise``), if any."""
+    return session.scalar(select(Suppression).where(Suppression.address_hash == address_hash(key)))
+
+
+def is_suppressed(session: Session, key: str) -> bool:
+    return find(session, key) is not None
+
+
+def suppress(session: Session, key: str, reason: str, evidence: str = "") -> Suppression:
+    """Add an address; an existing entry keeps its first reason (the stronger evidence)."""
+    existing = find(session, key)
+    if existing is not None:
+        return existing
+    entry = Suppression(
+        address_hash=address_hash(key), reason=reason, evidence=evidence, created_at=utcnow()
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def lift(session: Session, key: str) -> bool:
+    """Remove an address from the list; True if it was there."""
+    query = delete(Suppression).where(Suppression.address_hash == address_hash(key))
+    result = session.execute(query)
+    return bool(getattr(result, "rowcount", 0))
+
+
+def suppressed_hashes(session: Session, hashes: Iterable[str]) -> set[str]:
+    """Which of these hashes are suppressed (one query per 500)."""
+    wanted = list(hashes)
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        found.update(
+            session.scalars(
+                select(Suppression.address_hash).where(Suppression.address_hash.in_(chunk))
+            )
+        )
+    return found

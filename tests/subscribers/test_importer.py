@@ -1,0 +1,239 @@
+"""CSV import on SQLite and PostgreSQL: edge cases, all-or-nothing, and a property test."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from newsletter.database import transaction
+from subscribers import consent, people
+from subscribers.addresses import normalise
+from subscribers.csvfile import CsvFileError
+from subscribers.importer import CUT_OFF, INVALID, SUPPRESSED, import_csv
+from subscribers.models import ConsentEvent, Status, Subscriber
+from subscribers.orm import Base
+
+STAFF = consent.Context(form="cli:test")
+
+
+def _write(path: Path, data: bytes | str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(data if isinstance(data, bytes) else data.encode(encoding))
+    return path
+
+
+def _people(sessions: sessionmaker[Session]) -> dict[str, tuple[str, str, str, list[str]]]:
+    """email_key -> (email, name, status, sorted list names)."""
+    with transaction(sessions) as s:
+        return {
+            p.email_key: (
+                p.email,
+                p.name,
+                p.status,
+                [m.name for m in people.subscribed_lists(s, p)],
+            )
+            for p in s.scalars(select(Subscriber))
+        }
+
+
+def _rejects(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.reader(handle))[1:]
+
+
+def test_a_spreadsheet_export_with_bom_semicolons_and_newlines(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    source = _write(
+        tmp_path / "people.csv",
+        b"\xef\xbb\xbfE-Mail;Name;Topics\r\n"
+        b"\r\n"
+        b'ann@example.org;"Ann\r\nSmith";Ukraine|Nuclear weapons\r\n'
+        b"not-an-address;Nobody;Ukraine\r\n"
+        b"ANN@Example.ORG;;Arms control\r\n"
+        b"bob@example.org;Bob;\r\n",
+    )
+    summary = import_csv(sessions, source, list_name="All briefings")
+    assert (summary.encoding, summary.delimiter) == ("utf-8-sig", ";")
+    assert (summary.rows, summary.added, summary.duplicates) == (4, 2, 1)
+    assert summary.skipped == {INVALID: 1}
+    assert sorted(summary.lists_created) == [
+        "All briefings",
+        "Arms control",
+        "Nuclear weapons",
+        "Ukraine",
+    ]
+    assert _people(sessions) == {
+        "ann@example.org": (
+            "ann@example.org",
+            "Ann Smith",
+            Status.ACTIVE,
+            ["All briefings", "Arms control", "Nuclear weapons", "Ukraine"],
+        ),
+        "bob@example.org": ("bob@example.org", "Bob", Status.ACTIVE, ["All briefings"]),
+    }
+    assert summary.errors_path == tmp_path / "people.errors.csv"
+    [(line, reason, *cells)] = _rejects(summary.errors_path)
+    assert line == "5" and reason.startswith("'not-an-address' is not a valid")
+    assert cells == ["not-an-address", "Nobody", "Ukraine"]
+    with transaction(sessions) as s:
+        events = s.scalars(select(ConsentEvent)).all()
+        assert {e.action for e in events} == {consent.IMPORT}
+        assert {e.form for e in events} == {"import:people.csv"}
+
+
+def test_latin1_files_and_header_synonyms(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    source = _write(
+        tmp_path / "old.csv",
+        "Email Address,First Name,Last Name,Lang\nzoe@example.org,Zoë,Müller,de\n",
+        encoding="latin-1",
+    )
+    summary = import_csv(sessions, source)
+    assert summary.encoding == "latin-1" and summary.errors_path is None
+    with transaction(sessions) as s:
+        person = people.lookup(s, "zoe@example.org")
+        assert (person.name, person.language) == ("Zoë Müller", "de")
+
+
+def test_never_resubscribes_people_who_left(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    with transaction(sessions) as s:
+        people.unsubscribe(s, people.add(s, "left@example.org", STAFF), STAFF)
+        people.mark(s, people.add(s, "bounced@example.org", STAFF), Status.BOUNCED)
+        people.erase(s, "erased@example.org", STAFF)
+    source = _write(
+        tmp_path / "list.csv",
+        "email\nLEFT@example.org\nbounced@example.org\nerased@example.org\nnew@example.org\n",
+    )
+    summary = import_csv(sessions, source, list_name="All briefings")
+    assert summary.added == 1
+    assert summary.skipped == {"unsubscribed": 1, "bounced": 1, SUPPRESSED: 1}
+    found = _people(sessions)
+    assert found["left@example.org"][2] == Status.UNSUBSCRIBED
+    assert found["bounced@example.org"][2] == Status.BOUNCED
+    assert "erased@example.org" not in found
+    assert [row[0] for row in _rejects(summary.errors_path)] == ["2", "3", "4"]  # type: ignore[arg-type]
+
+
+def test_merging_with_people_already_on_the_list(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    with transaction(sessions) as s:
+        people.add(s, "same@example.org", STAFF, name="Same", topics=["Ukraine"])
+        people.add(s, "moved@example.org", STAFF, name="Old name")
+        people.add(s, "waiting@example.org", STAFF, status=Status.PENDING)
+    source = _write(
+        tmp_path / "update.csv",
+        "email,name,topics\n"
+        "same@example.org,Same,Ukraine\n"
+        "moved@example.org,New name,Ukraine\n"
+        "waiting@example.org,,\n",
+    )
+    summary = import_csv(sessions, source)
+    assert (summary.added, summary.updated, summary.unchanged) == (0, 2, 1)
+    found = _people(sessions)
+    assert found["moved@example.org"][1:] == ("New name", Status.ACTIVE, ["Ukraine"])
+    assert found["waiting@example.org"][2] == Status.ACTIVE
+
+
+def test_a_file_that_ends_mid_row(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    source = _write(tmp_path / "cut.csv", 'email,name\na@example.org,A\nb@example.org,"B\n')
+    summary = import_csv(sessions, source)
+    assert summary.added == 1 and summary.skipped == {CUT_OFF: 1}
+    assert list(_people(sessions)) == ["a@example.org"]
+    assert _rejects(summary.errors_path)[0][:1] == ["3"]  # type: ignore[arg-type]
+
+
+def test_a_last_row_without_newline_is_fine(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    summary = import_csv(sessions, _write(tmp_path / "x.csv", 'email,name\na@example.org,"A"'))
+    assert summary.added == 1 and not summary.skipped
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "empty"), (b"\n\n  \n", "empty"), (b"name,phone\nAnn,123\n", "no email column")],
+)
+def test_unusable_files_are_refused_and_change_nothing(
+    sessions: sessionmaker[Session], tmp_path: Path, content: bytes, message: str
+) -> None:
+    source = _write(tmp_path / "bad.csv", content)
+    with pytest.raises(CsvFileError, match=message):
+        import_csv(sessions, source, list_name="All briefings")
+    assert _people(sessions) == {}
+    assert not (tmp_path / "bad.errors.csv").exists()
+    with pytest.raises(CsvFileError, match="no such file"):
+        import_csv(sessions, tmp_path / "missing.csv")
+
+
+def test_it_completes_or_changes_nothing(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    rows = "".join(f"p{i}@example.org\n" for i in range(6)) + "broken\n"
+    source = _write(tmp_path / "all.csv", "email\n" + rows)
+    with pytest.raises(CsvFileError, match="nothing was imported"):
+        import_csv(sessions, source, errors_path=tmp_path / "no" / "such" / "dir.csv", batch_size=2)
+    assert _people(sessions) == {}
+
+
+def test_dry_run_reports_but_changes_nothing(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    source = _write(tmp_path / "dry.csv", "email\na@example.org\nb@example.org\nbad\n")
+    summary = import_csv(sessions, source, list_name="All briefings", dry_run=True)
+    assert (summary.added, summary.skipped[INVALID], summary.dry_run) == (2, 1, True)
+    assert _people(sessions) == {}
+    assert summary.errors_path is not None and summary.errors_path.exists()
+
+
+_pool = st.sampled_from(
+    ["ann@example.org", "bob@example.net", "cy@mail.example.com", "dé@example.fr"]
+)
+_valid = st.builds(lambda a, upper: a.upper() if upper else a, _pool, st.booleans())
+_invalid = st.sampled_from(["", "plainaddress", "a..b@example.org", "x@localhost", "@example.org"])
+
+
+def _clear(sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as s:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name in {
+                "subscribers",
+                "lists",
+                "subscriptions",
+                "consent_log",
+                "suppressions",
+            }:
+                s.execute(delete(table))
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(rows=st.lists(st.one_of(_valid, _invalid), max_size=12), batch=st.integers(1, 4))
+def test_any_mix_ends_with_exactly_the_valid_deduplicated_set(
+    sessions: sessionmaker[Session], tmp_path: Path, rows: list[str], batch: int
+) -> None:
+    _clear(sessions)
+    source = _write(tmp_path / "mix.csv", "email,name\n" + "".join(f"{r},N\n" for r in rows))
+    summary = import_csv(sessions, source, batch_size=batch)
+    expected = {normalise(r).key for r in rows if r and "@" in r and _usable(r)}
+    assert set(_people(sessions)) == expected
+    assert summary.added == len(expected)
+    used = summary.added + summary.updated + summary.unchanged + summary.duplicates
+    assert used + sum(summary.skipped.values()) == summary.rows
+    assert summary.rows == sum(1 for r in rows if r) or summary.rows == len(rows)
+
+
+def _usable(text: str) -> bool:
+    try:
+        normalise(text)
+    except ValueError:
+        return False
+    return True
