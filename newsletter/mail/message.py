@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 import secrets
 import time
@@ -31,7 +32,7 @@ from functools import cached_property, lru_cache
 from email_validator import EmailNotValidError, validate_email
 
 from newsletter.errors import HeaderInjection, InvalidAddress, NewsletterError
-from newsletter.mail.dkim import Signer, body_hash
+from newsletter.mail.dkim import Signer, body_hash, relaxed_body
 
 __all__ = ["Identity", "MessageError", "build_message", "check_address"]
 
@@ -48,7 +49,6 @@ _BREAKS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
 _HEADER_NAME = re.compile(r"[!-9;-~]+")
 _URI = re.compile(r"[!-;=?-~]+")  # printable ASCII without space, '<' and '>'
 _MSGID = re.compile(r"<[!-;=?-~]+@[!-;=?-~]+>")
-_WSP_RUN = re.compile(rb"[ \t]{2,}|\t")
 _Q_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
 
 # Set by the caller's own headers only; ``extra_headers`` may never repeat them.
@@ -172,17 +172,39 @@ def _date(when: datetime | None) -> str:
 
 
 def _quote(line: str) -> bytes:
-    """One source line as quoted-printable physical lines, CRLF-terminated."""
+    """One source line as quoted-printable physical lines, CRLF-terminated.
+
+    The output is already in DKIM "relaxed" body form: quoted-printable never ends a
+    line in a blank, and runs of blanks (indentation) and tabs are written as ``=20``
+    / ``=09`` so there is nothing to collapse. Signing then hashes the body as it is.
+    """
     try:
         raw = line.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise MessageError(f"body text is not valid Unicode ({exc.reason})") from None
+    if b"  " in raw or b"\t" in raw:
+        return _quote_blanks(raw)
     return binascii.b2a_qp(raw, istext=True).replace(b"\n", b"\r\n") + b"\r\n"
 
 
-def _relax(quoted: bytes) -> bytes:
-    """DKIM relaxed body form of quoted-printable lines (which never end in a blank)."""
-    return _WSP_RUN.sub(b" ", quoted)
+def _quote_blanks(raw: bytes) -> bytes:
+    """Quoted-printable (lines <= 76) that keeps only single, non-final spaces literal."""
+    lines: list[str] = []
+    current = ""
+    last = len(raw) - 1
+    for i, byte in enumerate(raw):
+        if byte == 0x20 and i != last and not current.endswith(" "):
+            token = " "
+        elif 0x21 <= byte <= 0x7E and byte != 0x3D:
+            token = chr(byte)
+        else:
+            token = f"={byte:02X}"
+        if len(current) + len(token) > 75:  # room for the soft break's "="
+            lines.append(current + "=")
+            current = ""
+        current += token
+    lines.append(current)
+    return "\r\n".join(lines).encode("ascii") + b"\r\n"
 
 
 class _PartEncoder:
@@ -194,37 +216,26 @@ class _PartEncoder:
 
     def __init__(self, limit: int = _CACHE_LINES) -> None:
         self._qp: dict[str, bytes] = {}
-        self._canonical: dict[str, bytes] = {}  # filled only for bodies that need it
         self._limit = limit
 
-    def encode(self, text: str, *, canonical: bool) -> tuple[bytes, bytes]:
-        """(quoted-printable body, its relaxed canonical form or b""), both CRLF-terminated."""
+    def encode(self, text: str) -> bytes:
+        """The quoted-printable body, CRLF-terminated."""
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         lines = text.split("\n")
         cache = self._qp
-        fresh: set[str] = set()
         try:  # the common case: every line seen before
-            qp = b"".join(map(cache.__getitem__, lines))
+            return b"".join(map(cache.__getitem__, lines))
         except KeyError:
-            fresh = set(lines).difference(cache)
-            for line in fresh:
-                cache[line] = _quote(line)
-            qp = b"".join(map(cache.__getitem__, lines))
-        if not canonical:
-            relaxed = b""
-        elif b"\t" not in qp and b"  " not in qp:
-            relaxed = qp  # nothing for relaxed canonicalisation to change
-        else:
-            relaxed_cache = self._canonical
-            for line in set(lines).difference(relaxed_cache):
-                relaxed_cache[line] = _relax(cache[line])
-            relaxed = b"".join(map(relaxed_cache.__getitem__, lines))
-        if fresh and len(cache) > self._limit:  # full: forget this message's new lines
+            pass
+        fresh = set(lines).difference(cache)
+        for line in fresh:
+            cache[line] = _quote(line)
+        qp = b"".join(map(cache.__getitem__, lines))
+        if len(cache) > self._limit:  # full: forget this message's new lines
             for line in fresh:
                 del cache[line]
-                self._canonical.pop(line, None)
-        return qp, relaxed
+        return qp
 
 
 @dataclass(frozen=True)
@@ -393,12 +404,18 @@ def build_message(
             name = line.partition(b":")[0].decode()
             raise MessageError(f"the {name} header would be longer than {MAX_LINE} characters")
 
-    signing = signer is not None
-    text_qp, text_canonical = sk.text.encode(text, canonical=signing)
-    html_qp, html_canonical = sk.html.encode(html, canonical=signing)
-    body = b"".join((sk.text_head, text_qp, sk.html_head, html_qp, sk.tail))
-    head = b"".join(lines)
+    text_qp = sk.text.encode(text)
+    html_qp = sk.html.encode(html)
+    body = (sk.text_head, text_qp, sk.html_head, html_qp, sk.tail)
     if signer is None:
-        return head + b"\r\n" + body
-    canonical = b"".join((sk.text_head, text_canonical, sk.html_head, html_canonical, sk.tail))
-    return signer.signature_fields(lines, body_hash(canonical)) + head + b"\r\n" + body
+        return b"".join((*lines, b"\r\n", *body))
+    # The body is built in relaxed canonical form (see _quote), so it is hashed as it
+    # is; the check is a cheap guard that canonicalises if that ever stops being true.
+    if any(b"  " in part or b"\t" in part for part in (text_qp, html_qp)):
+        bh = body_hash(relaxed_body(b"".join(body)))
+    else:
+        digest = hashlib.sha256()
+        for part in body:
+            digest.update(part)
+        bh = digest.digest()
+    return b"".join((signer.signature_fields(lines, bh), *lines, b"\r\n", *body))

@@ -104,7 +104,7 @@ def test_lf_line_endings_still_verify(identity: Identity, signer: Signer, dnsfun
     "tamper",
     [
         lambda m: m.replace(b"Subject: =?utf-8?", b"Subject: Re: =?utf-8?"),
-        lambda m: m.replace(b"Donate   now", b"Donate later"),
+        lambda m: m.replace(b"now</p>", b"later</p>"),
         lambda m: m.replace(b"List-Unsubscribe: <https://news", b"List-Unsubscribe: <https://evil"),
         lambda m: m.replace(b"\r\nFrom: ", b"\r\nFrom: attacker@example.net\r\nFrom: ", 1),
     ],
