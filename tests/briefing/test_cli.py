@@ -20,7 +20,7 @@ runner = CliRunner()
 
 def newsletter_process(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """The real command in a fresh process, as typed in a shell."""
-    env = {**os.environ, "COLUMNS": "200", "NEWSLETTER_OUTBOX_DIR": str(cwd / "outbox")}
+    env = {**os.environ, "NEWSLETTER_OUTBOX_DIR": str(cwd / "outbox")}
     return subprocess.run(
         [sys.executable, "-m", "newsletter", *args],
         cwd=cwd,
@@ -39,7 +39,6 @@ def newsletter(
 
     def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         monkeypatch.chdir(cwd)
-        monkeypatch.setenv("COLUMNS", "200")
         monkeypatch.setattr(sys, "argv", ["newsletter", *args])
         capsys.readouterr()
         with pytest.raises(SystemExit) as exited:
