@@ -37,7 +37,7 @@ from newsletter.mail.dkim import Signer, body_hash, relaxed_body
 __all__ = ["Identity", "MessageError", "build_message", "check_address"]
 
 MAX_LINE = 998
-_CACHE_LINES = 50_000  # distinct body lines remembered per campaign (a few MB at most)
+_CACHE_LINES = 20_000  # repeated body lines remembered per campaign (a few MB at most)
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -208,14 +208,17 @@ def _quote_blanks(raw: bytes) -> bytes:
 
 
 class _PartEncoder:
-    """Quoted-printable for one body part, remembering every line it has encoded.
+    """Quoted-printable for one body part, remembering the lines that repeat.
 
-    Personalised copies differ in a handful of lines (name, links); the rest of a
-    50 KB digest is found in the cache instead of being encoded again.
+    Personalised copies differ in a handful of lines (greeting, links); the rest of a
+    50 KB digest comes from the cache instead of being encoded again. A line enters
+    the cache the second time it is seen, so one-off personal lines never fill it.
+    Safe to share between threads: entries are only ever added.
     """
 
     def __init__(self, limit: int = _CACHE_LINES) -> None:
         self._qp: dict[str, bytes] = {}
+        self._seen_once: set[str] = set()
         self._limit = limit
 
     def encode(self, text: str) -> bytes:
@@ -224,18 +227,26 @@ class _PartEncoder:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         lines = text.split("\n")
         cache = self._qp
-        try:  # the common case: every line seen before
+        try:  # every line seen before: one look-up per line
             return b"".join(map(cache.__getitem__, lines))
         except KeyError:
             pass
-        fresh = set(lines).difference(cache)
-        for line in fresh:
-            cache[line] = _quote(line)
-        qp = b"".join(map(cache.__getitem__, lines))
-        if len(cache) > self._limit:  # full: forget this message's new lines
-            for line in fresh:
-                del cache[line]
-        return qp
+        fresh: dict[str, bytes] = {}
+        seen = self._seen_once
+        for line in set(lines).difference(cache):
+            quoted = _quote(line)
+            if line in seen and len(cache) < self._limit:
+                cache[line] = quoted
+            else:
+                fresh[line] = quoted
+                if len(seen) >= self._limit:
+                    seen.clear()
+                seen.add(line)
+        if not fresh:
+            return b"".join(map(cache.__getitem__, lines))
+        merged = cache.copy()
+        merged.update(fresh)
+        return b"".join(map(merged.__getitem__, lines))
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,11 @@ class Server:
     """A running aiosmtpd server on 127.0.0.1 with ``handler`` and optional AUTH/STARTTLS."""
 
     def __init__(
-        self, *, credentials: tuple[str, str] | None = None, tls: tuple[Path, Path] | None = None
+        self,
+        *,
+        credentials: tuple[str, str] | None = None,
+        tls: tuple[Path, Path] | None = None,
+        implicit_tls: tuple[Path, Path] | None = None,
     ) -> None:
         self.handler = ScriptedHandler()
         self.port = free_port()
@@ -128,6 +132,10 @@ class Server:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(*tls)
             kwargs.update(tls_context=context, require_starttls=True)
+        if implicit_tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*implicit_tls)
+            kwargs.update(ssl_context=context)
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
 
     def _authenticate(

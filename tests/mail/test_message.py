@@ -258,3 +258,26 @@ def test_any_text_survives_the_trip(text: str, html: str, subject: str, name: st
     assert " ".join(parsed["Subject"].split()) == " ".join(subject.split())
     # Long names need several encoded words; parsers disagree on the space between them.
     assert "".join(parsed["To"].addresses[0].display_name.split()) == "".join(name.split())
+
+
+def test_personalised_copies_share_one_identity_correctly(identity: Identity) -> None:
+    """Copies built one after another (the campaign case) each carry their own lines."""
+    static = "".join(
+        f"<p>Paragraph {n} of the digest, the same for everyone.</p>\n" for n in range(50)
+    )
+    for n in range(6):
+        html = f"<p>Dear Reader {n},</p>\n{static}<a href='https://news.example.org/u/{n}'>x</a>\n"
+        parsed = parse(bulk(identity, html=html, text=f"Dear Reader {n}\n{static}"))
+        assert parsed.get_body(("html",)).get_content().replace("\r\n", "\n") == html  # type: ignore[union-attr]
+
+
+def test_a_full_line_cache_still_encodes_correctly() -> None:
+    import quopri
+
+    from newsletter.mail.message import _PartEncoder
+
+    encoder = _PartEncoder(limit=2)
+    for n in range(8):
+        text = f"same line\nline {n}  with  blanks\n\tand tab {n % 2}\nsame line"
+        decoded = quopri.decodestring(encoder.encode(text)).decode()
+        assert decoded.replace("\r\n", "\n") == text + "\n"

@@ -20,6 +20,7 @@ from newsletter.mail.transports.base import DeliveryStatus, TransportUnavailable
 from newsletter.mail.transports.maildir import MaildirTransport
 from newsletter.mail.transports.memory import MemoryTransport
 from newsletter.mail.transports.smtp import SmtpTransport
+from tests.mail.dkimcheck import verify_all
 
 
 def message_for(identity: Identity, to: str, signer: Signer | None = None) -> bytes:
@@ -37,7 +38,11 @@ def message_for(identity: Identity, to: str, signer: Signer | None = None) -> by
 
 
 def test_maildir_files_are_readable_and_still_signed(
-    tmp_path: Path, identity: Identity, signer: Signer, dnsfunc: Callable[..., bytes | None]
+    tmp_path: Path,
+    identity: Identity,
+    signer: Signer,
+    dnsfunc: Callable[..., bytes | None],
+    records: dict[str, str],
 ) -> None:
     outbox = tmp_path / "outbox"
     with MaildirTransport(outbox) as transport:
@@ -56,6 +61,7 @@ def test_maildir_files_are_readable_and_still_signed(
         raw = path.read_bytes()
         assert dkim.DKIM(raw).verify(idx=0, dnsfunc=dnsfunc)
         assert dkim.DKIM(raw).verify(idx=1, dnsfunc=dnsfunc)
+        assert len(verify_all(raw, records)) == 2
 
 
 def test_maildir_that_cannot_be_written_is_unavailable(tmp_path: Path, identity: Identity) -> None:

@@ -15,6 +15,7 @@ from newsletter.mail.message import Identity, build_message
 from newsletter.mail.transports.base import DeliveryStatus, TransportRejected, TransportUnavailable
 from newsletter.mail.transports.smtp import SmtpConfig, SmtpTransport
 from tests.mail.conftest import parse
+from tests.mail.dkimcheck import verify_all
 from tests.mail.smtpserver import Server, free_port, self_signed
 
 SENDER = "bounces@example.org"
@@ -45,7 +46,11 @@ def transport_for(server: Server, query: str = "timeout=5") -> SmtpTransport:
 
 
 def test_message_arrives_intact_and_still_verifies(
-    server: Server, identity: Identity, signer: Signer, dnsfunc: Callable[..., bytes | None]
+    server: Server,
+    identity: Identity,
+    signer: Signer,
+    dnsfunc: Callable[..., bytes | None],
+    records: dict[str, str],
 ) -> None:
     message = message_for(identity, "zoe@example.com", signer)
     with transport_for(server) as transport:
@@ -57,6 +62,7 @@ def test_message_arrives_intact_and_still_verifies(
     assert parse(got.data).get_body(("plain",)).get_content() == "Dear Zoë\r\n.\r\n.leading dot\r\n"  # type: ignore[union-attr]
     assert dkim.DKIM(got.data).verify(idx=0, dnsfunc=dnsfunc)
     assert dkim.DKIM(got.data).verify(idx=1, dnsfunc=dnsfunc)
+    assert sorted(verify_all(got.data, records)) == ["ed25519-sha256", "rsa-sha256"]
 
 
 def test_one_connection_carries_many_messages(server: Server, identity: Identity) -> None:
@@ -183,6 +189,16 @@ def test_starttls_with_verified_certificate_and_login(tmp_path: Path, identity: 
         untrusted = SmtpTransport.from_url(f"smtp://127.0.0.1:{server.port}?starttls=1&timeout=5")
         with pytest.raises(TransportRejected, match="certificate"):
             untrusted.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
+
+
+def test_implicit_tls(tmp_path: Path, identity: Identity) -> None:
+    cert, key = self_signed(tmp_path)
+    with Server(implicit_tls=(cert, key)) as server:
+        url = f"smtps://127.0.0.1:{server.port}?timeout=5&cafile={cert}"
+        with SmtpTransport.from_url(url) as transport:
+            sent = transport.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
+    assert sent.status is DeliveryStatus.SENT
+    assert len(server.handler.received) == 1
 
 
 def test_required_starttls_missing_is_refused(server: Server, identity: Identity) -> None:
