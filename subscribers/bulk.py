@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from subscribers.models import Subscriber
 
 _CHUNK = 5000
-_SQLITE_CACHE_KB = 96 * 1024
+_SQLITE_CACHE_KB = 64 * 1024
+_PRELOAD_SUPPRESSIONS = 200_000
 _SUBSCRIBER_COLUMNS = (
     "email",
     "email_key",
@@ -46,6 +47,8 @@ class Writer:
         table: Table = Subscriber.__table__  # type: ignore[assignment]
         processor = table.c.created_at.type.bind_processor(self.conn.dialect)
         self._time: Callable[[datetime], Any] = processor or (lambda value: value)
+        self._suppressions: set[str] | None = None
+        self._query_suppressions = False
 
     def _sql(self, statement: str) -> str:
         return statement
@@ -87,6 +90,24 @@ class Writer:
         return {key: (sid, status, name, language) for key, sid, status, name, language in rows}
 
     def suppressed(self, hashes: Sequence[str]) -> set[str]:
+        """Which of these hashes are suppressed.
+
+        A suppression list of ordinary size is read once and kept in memory (a few
+        MB), which spares one query per batch; a huge one is queried per batch.
+        """
+        if self._suppressions is None:
+            cursor = self.raw.cursor()
+            cursor.execute("SELECT count(*) FROM suppressions")
+            count = cursor.fetchone()[0]
+            if count <= _PRELOAD_SUPPRESSIONS:
+                cursor.execute("SELECT address_hash FROM suppressions")
+                self._suppressions = {row[0] for row in cursor.fetchall()}
+            else:
+                self._suppressions = set()
+                self._query_suppressions = True
+            cursor.close()
+        if not self._query_suppressions:
+            return self._suppressions.intersection(hashes)
         rows = self._select_in(
             "SELECT address_hash FROM suppressions WHERE address_hash {in_}", hashes
         )

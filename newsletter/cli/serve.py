@@ -1,9 +1,37 @@
-"""The `newsletter serve` command."""
+"""The ``newsletter serve`` command: the public web app under uvicorn."""
 
 from __future__ import annotations
 
 import typer
 
+from newsletter.cli.common import console, settings
+
 
 def register(app: typer.Typer) -> None:
     """Add this command to the top-level app."""
+
+    @app.command("serve")
+    def serve(
+        host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+        port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
+        workers: int = typer.Option(1, min=1, help="Worker processes."),
+    ) -> None:
+        """Serve the subscribe, confirm, preferences, unsubscribe and donation pages."""
+        import uvicorn
+
+        config = settings()
+        if config.uses_demo_secret:
+            console.print(
+                "[yellow]warning:[/] NEWSLETTER_SECRET_KEY is the demo value; "
+                "set a long random secret before real use."
+            )
+        console.print(f"subscribe page: http://{host}:{port}/subscribe")
+        uvicorn.run(
+            "newsletter.web.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=True,
+            log_level="info",
+        )

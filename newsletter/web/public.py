@@ -1,7 +1,332 @@
-"""Routes: public."""
+"""Reader pages: subscribe, confirm (double opt-in), preferences, one-click unsubscribe.
+
+Every page works without JavaScript. Links in emails carry HMAC-signed,
+purpose-bound tokens (``newsletter.links``). GET requests never change anything,
+so mail scanners that follow links cannot subscribe or unsubscribe anyone; the
+one-click POST (RFC 8058) needs no cookie and no CSRF field because the signed
+token itself is the proof.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.datastructures import FormData
+
+from newsletter import links, signup, tokens, wiring
+from newsletter.config import Settings
+from newsletter.database import transaction
+from newsletter.errors import InvalidAddress, NewsletterError, NotFound, TokenError
+from newsletter.web import csrf
+from newsletter.web.ratelimit import RateLimiter
+from subscribers import consent, lists, people
+from subscribers.addresses import normalise
+from subscribers.models import Status, Subscriber
 
 router = APIRouter()
+log = logging.getLogger(__name__)
+
+LANGUAGES = [
+    ("en", "English"),
+    ("fr", "Français"),
+    ("de", "Deutsch"),
+    ("es", "Español"),
+    ("it", "Italiano"),
+    ("nl", "Nederlands"),
+    ("pl", "Polski"),
+    ("pt", "Português"),
+    ("uk", "Українська"),
+    ("ru", "Русский"),
+]
+PER_IP = (20, 3600.0)  # subscribe attempts per IP address per hour
+PER_ADDRESS = (3, 3600.0)  # confirmation mails per address per hour
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _sessions(request: Request) -> sessionmaker[Session]:
+    factory: sessionmaker[Session] = request.app.state.sessions
+    return factory
+
+
+def _limiters(request: Request) -> tuple[RateLimiter, RateLimiter]:
+    state = request.app.state
+    if not hasattr(state, "subscribe_limits"):
+        state.subscribe_limits = (RateLimiter(*PER_IP), RateLimiter(*PER_ADDRESS))
+    limits: tuple[RateLimiter, RateLimiter] = state.subscribe_limits
+    return limits
+
+
+def _client(request: Request) -> tuple[str, str]:
+    ip = request.client.host if request.client else ""
+    return ip, request.headers.get("user-agent", "")
+
+
+def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = request.app.state.templates.get_template(template).render(
+        settings=_settings(request), **context
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+def _form_page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """A page with a CSRF-protected form: sets the cookie, fills in the hidden field."""
+    holder = Response()
+    token = csrf.issue(request, holder, _settings(request).secret)
+    response = _page(request, template, status, csrf_field=csrf.FIELD, csrf_token=token, **context)
+    for cookie in holder.headers.getlist("set-cookie"):
+        response.headers.append("set-cookie", cookie)
+    return response
+
+
+def _token(request: Request, purpose: str, token: str, max_age: float | None = None) -> int:
+    payload = tokens.verify(_settings(request).secret, purpose, token, max_age=max_age)
+    subscriber_id = payload.get("s")
+    if not isinstance(subscriber_id, int):
+        raise TokenError("this link is damaged")
+    return subscriber_id
+
+
+def _text(form: FormData, name: str, limit: int = 320) -> str:
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+# -- subscribe -------------------------------------------------------------------------
+
+
+def _subscribe_page(
+    request: Request, *, status: int = 200, error: str = "", values: dict[str, Any] | None = None
+) -> HTMLResponse:
+    settings = _settings(request)
+    with transaction(_sessions(request)) as session:
+        topics = lists.all_lists(session)
+    return _form_page(
+        request,
+        "subscribe.html",
+        status,
+        topics=topics,
+        error=error,
+        values=values or {"email": "", "name": "", "topics": []},
+        wording=signup.wording(settings, []),
+    )
+
+
+@router.get("/subscribe", response_class=HTMLResponse)
+def subscribe_form(request: Request) -> HTMLResponse:
+    return _subscribe_page(request)
+
+
+@router.post("/subscribe")
+async def subscribe(request: Request, background: BackgroundTasks) -> Response:
+    settings = _settings(request)
+    form = await request.form()
+    csrf.check(request, _text(form, csrf.FIELD, 200), settings.secret)
+    email, name = _text(form, "email"), _text(form, "name", 200)
+    topics = [t for t in form.getlist("topics") if isinstance(t, str)][:50]
+    values = {"email": email, "name": name, "topics": topics}
+    ip, agent = _client(request)
+    per_ip, per_address = _limiters(request)
+    if not per_ip.allow(ip):
+        return _page(
+            request,
+            "error.html",
+            429,
+            title="Too many attempts",
+            message="Too many subscriptions from your network; please try again in an hour.",
+        )
+    if _text(form, "website"):  # the hidden honeypot: only robots fill it in
+        return RedirectResponse("/subscribe/check-email", status_code=303)
+    try:
+        key = normalise(email).key
+    except InvalidAddress:
+        return _subscribe_page(
+            request, status=400, error="Please enter a valid email address.", values=values
+        )
+    if per_address.allow(key):
+        confirmation = signup.request(
+            settings,
+            _sessions(request),
+            address=email,
+            name=name,
+            topics=topics,
+            ip=ip,
+            user_agent=agent,
+        )
+        if confirmation is not None:
+            background.add_task(_deliver, request, confirmation)
+    return RedirectResponse("/subscribe/check-email", status_code=303)
+
+
+def _deliver(request: Request, confirmation: signup.Confirmation) -> None:
+    """Send after the response, so its timing does not tell whether mail went out."""
+    settings = _settings(request)
+    transport = getattr(request.app.state, "transport", None) or wiring.transport(settings)
+    who = confirmation.subscriber_id
+    try:
+        delivery = signup.send_confirmation(settings, transport, confirmation)
+        if delivery.status != "sent":
+            log.warning("confirmation to subscriber %s refused: %s", who, delivery.reply)
+    except NewsletterError:
+        log.exception("could not send the confirmation to subscriber %s", who)
+
+
+@router.get("/subscribe/check-email", response_class=HTMLResponse)
+def check_email(request: Request) -> HTMLResponse:
+    return _page(request, "check_email.html")
+
+
+# -- confirm ---------------------------------------------------------------------------
+
+
+@router.get("/confirm/{token}", response_class=HTMLResponse)
+def confirm_page(request: Request, token: str) -> HTMLResponse:
+    subscriber_id = _token(request, links.CONFIRM, token, links.CONFIRM_MAX_AGE)
+    with transaction(_sessions(request)) as session:
+        person = people.get(session, subscriber_id)
+        topics = [m.name for m in people.subscribed_lists(session, person)]
+        email = person.email
+    return _page(request, "confirm.html", email=email, topics=topics, action=f"/confirm/{token}")
+
+
+@router.post("/confirm/{token}", response_class=HTMLResponse)
+def confirm(request: Request, token: str) -> HTMLResponse:
+    settings = _settings(request)
+    payload = tokens.verify(settings.secret, links.CONFIRM, token, max_age=links.CONFIRM_MAX_AGE)
+    subscriber_id = _token(request, links.CONFIRM, token, links.CONFIRM_MAX_AGE)
+    issued = datetime.fromtimestamp(int(payload.get("iat", 0)), UTC)
+    ip, agent = _client(request)
+    with transaction(_sessions(request)) as session:
+        person = people.get(session, subscriber_id)
+        names = [m.name for m in people.subscribed_lists(session, person)]
+        context = consent.Context(
+            form="web:confirm", wording=signup.wording(settings, names), ip=ip, user_agent=agent
+        )
+        person = people.confirm(session, subscriber_id, context, issued_at=issued)
+        email = person.email
+    preferences = tokens.sign(settings.secret, links.PREFERENCES, {"s": subscriber_id})
+    return _page(
+        request,
+        "confirmed.html",
+        email=email,
+        preferences_url=f"{settings.public_base_url}/preferences/{preferences}",
+    )
+
+
+# -- preferences -----------------------------------------------------------------------
+
+
+def _preferences_page(
+    request: Request, token: str, person: Subscriber, session: Session, **extra: Any
+) -> HTMLResponse:
+    return _form_page(
+        request,
+        "preferences.html",
+        email=person.email,
+        name=person.name,
+        language=person.language,
+        languages=_languages(person.language),
+        topics=lists.all_lists(session),
+        chosen={m.id for m in people.subscribed_lists(session, person)},
+        unsubscribed=person.status != Status.ACTIVE and person.status != Status.PENDING,
+        action=f"/preferences/{token}",
+        **extra,
+    )
+
+
+def _languages(current: str) -> list[tuple[str, str]]:
+    known = dict(LANGUAGES)
+    return LANGUAGES if current in known else [*LANGUAGES, (current, current)]
+
+
+@router.get("/preferences/{token}", response_class=HTMLResponse)
+def preferences_page(request: Request, token: str) -> HTMLResponse:
+    subscriber_id = _token(request, links.PREFERENCES, token)
+    with transaction(_sessions(request)) as session:
+        person = people.get(session, subscriber_id)
+        return _preferences_page(request, token, person, session)
+
+
+@router.post("/preferences/{token}", response_class=HTMLResponse)
+async def preferences(request: Request, token: str) -> HTMLResponse:
+    settings = _settings(request)
+    subscriber_id = _token(request, links.PREFERENCES, token)
+    form = await request.form()
+    csrf.check(request, _text(form, csrf.FIELD, 200), settings.secret)
+    ip, agent = _client(request)
+    with transaction(_sessions(request)) as session:
+        person = people.get(session, subscriber_id)
+        if _text(form, "action") == "unsubscribe":
+            wording = "Unsubscribe from everything"
+            context = consent.Context(
+                form="web:preferences", wording=wording, ip=ip, user_agent=agent
+            )
+            people.unsubscribe(session, person, context)
+            return _page(request, "unsubscribed.html")
+        wanted = {t for t in form.getlist("topics") if isinstance(t, str)}
+        chosen = [m for m in lists.all_lists(session) if m.slug in wanted]
+        context = consent.Context(
+            form="web:preferences",
+            wording=signup.wording(settings, [m.name for m in chosen]),
+            ip=ip,
+            user_agent=agent,
+        )
+        people.update(
+            session,
+            person,
+            context,
+            name=_text(form, "name", 200),
+            language=_text(form, "language", 16) or person.language,
+            topics=chosen,
+        )
+        return _preferences_page(request, token, person, session, saved=True)
+
+
+# -- one-click unsubscribe (RFC 8058) ----------------------------------------------------
+
+
+@router.get("/u/{token}", response_class=HTMLResponse)
+def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
+    settings = _settings(request)
+    subscriber_id = _token(request, links.UNSUBSCRIBE, token)
+    with transaction(_sessions(request)) as session:
+        email = people.get(session, subscriber_id).email
+    preferences = tokens.sign(settings.secret, links.PREFERENCES, {"s": subscriber_id})
+    return _page(
+        request,
+        "unsubscribe.html",
+        email=email,
+        action=f"/u/{token}",
+        preferences_url=f"{settings.public_base_url}/preferences/{preferences}",
+    )
+
+
+@router.post("/u/{token}", response_class=HTMLResponse)
+async def one_click(request: Request, token: str) -> HTMLResponse:
+    """Effective at once; answers 200 (never a redirect) as RFC 8058 asks."""
+    payload = tokens.verify(_settings(request).secret, links.UNSUBSCRIBE, token)
+    subscriber_id = _token(request, links.UNSUBSCRIBE, token)
+    form = await request.form()
+    one_click = _text(form, "List-Unsubscribe") == "One-Click"
+    ip, agent = _client(request)
+    campaign = payload.get("c")
+    context = consent.Context(
+        form="one-click" if one_click else "web:unsubscribe",
+        wording=f"List-Unsubscribe (campaign {campaign})" if campaign else "Unsubscribe page",
+        ip=ip,
+        user_agent=agent,
+    )
+    try:
+        with transaction(_sessions(request)) as session:
+            people.unsubscribe(session, people.get(session, subscriber_id), context)
+    except NotFound:
+        pass  # erased or removed: nothing is sent to them anyway
+    return _page(request, "unsubscribed.html")

@@ -12,7 +12,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.database import transaction
-from subscribers import consent, people
+from subscribers import bulk, consent, people
 from subscribers.addresses import normalise
 from subscribers.csvfile import CsvFileError
 from subscribers.importer import CUT_OFF, INVALID, SUPPRESSED, import_csv
@@ -100,9 +100,11 @@ def test_latin1_files_and_header_synonyms(sessions: sessionmaker[Session], tmp_p
         assert (person.name, person.language) == ("Zoë Müller", "de")
 
 
+@pytest.mark.parametrize("preload", [200_000, 0], ids=["suppressions-in-memory", "queried"])
 def test_never_resubscribes_people_who_left(
-    sessions: sessionmaker[Session], tmp_path: Path
+    sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, preload: int
 ) -> None:
+    monkeypatch.setattr(bulk, "_PRELOAD_SUPPRESSIONS", preload)
     with transaction(sessions) as s:
         people.unsubscribe(s, people.add(s, "left@example.org", STAFF), STAFF)
         people.mark(s, people.add(s, "bounced@example.org", STAFF), Status.BOUNCED)

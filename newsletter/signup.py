@@ -1,0 +1,155 @@
+"""Subscribing through the web: record the request, then mail a confirmation link.
+
+The database work is one short transaction and the mail goes out after it, so a
+slow mail server never holds a database lock. Whether the address was new,
+pending or already active, the caller shows the same page (no enumeration); the
+active only get no mail, so nobody can flood them or change their topics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+from mjml import mjml2html
+from sqlalchemy.orm import Session, sessionmaker
+
+from newsletter import links, wiring
+from newsletter.config import Settings
+from newsletter.database import transaction
+from newsletter.mail.message import build_message
+from newsletter.mail.transports.base import Delivery
+from subscribers import consent, lists, people
+
+FORM = "web:subscribe"
+WORDING = (
+    "I want to receive {organisation} briefings by email{topics}. "
+    "I can unsubscribe at any time with the link in every email."
+)
+
+
+class Sender(Protocol):
+    """What delivers the confirmation: any transport (Maildir, SMTP, memory)."""
+
+    def send(self, sender: str, recipient: str, message: bytes) -> Delivery: ...
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """Who to mail after the transaction: enough to build the message."""
+
+    subscriber_id: int
+    email: str
+    name: str
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    html: str
+    text: str
+
+
+def _environment(settings: Settings, *, html: bool) -> SandboxedEnvironment:
+    return SandboxedEnvironment(
+        loader=FileSystemLoader(str(settings.templates_dir / "email")),
+        autoescape=html,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def wording(settings: Settings, topics: Iterable[str]) -> str:
+    """The sentence the form shows and the consent log keeps, with the chosen topics."""
+    chosen = ", ".join(topics)
+    return WORDING.format(
+        organisation=settings.organisation_name, topics=f" on {chosen}" if chosen else ""
+    )
+
+
+def render_confirmation(
+    settings: Settings, *, name: str, confirm_url: str, topics: Iterable[str]
+) -> Rendered:
+    """The confirmation email's subject, HTML (MJML) and plain text. Pure."""
+    subject = f"Please confirm your subscription to {settings.organisation_name}"
+    values: dict[str, Any] = {
+        "settings": settings,
+        "subject": subject,
+        "name": name,
+        "confirm_url": confirm_url,
+        "topics": list(topics),
+        "valid_days": links.CONFIRM_MAX_AGE // 86400,
+    }
+    mjml = _environment(settings, html=True).get_template("confirm.mjml.j2").render(values)
+    text = _environment(settings, html=False).get_template("confirm.txt.j2").render(values)
+    return Rendered(subject, str(mjml2html(mjml)), text)
+
+
+def confirmation_message(settings: Settings, confirmation: Confirmation) -> bytes:
+    """The signed (when DKIM is set up) transactional message with the confirm link."""
+    url = links.confirm_url(settings, confirmation.subscriber_id)
+    rendered = render_confirmation(
+        settings, name=confirmation.name, confirm_url=url, topics=confirmation.topics
+    )
+    return build_message(
+        wiring.identity(settings, kind="confirm"),
+        to_address=confirmation.email,
+        to_name=confirmation.name,
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        unsubscribe_url=None,
+        unsubscribe_mailto=None,
+        signer=wiring.signer(settings),
+    )
+
+
+def request(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    *,
+    address: str,
+    name: str = "",
+    language: str = "",
+    topics: Iterable[str] = (),
+    ip: str = "",
+    user_agent: str = "",
+) -> Confirmation | None:
+    """Record a subscribe form; the confirmation to send, or None when none is due.
+
+    ``topics`` are list slugs from the form; unknown or archived ones are ignored.
+    Raises ``InvalidAddress`` for an address that cannot be used.
+    """
+    with transaction(sessions) as session:
+        chosen = []
+        for slug in dict.fromkeys(topics):
+            found = lists.find(session, slug)
+            if found is not None and not found.archived:
+                chosen.append(found)
+        names = [m.name for m in chosen]
+        context = consent.Context(
+            form=FORM, wording=wording(settings, names), ip=ip, user_agent=user_agent
+        )
+        outcome = people.request_subscription(
+            session,
+            address,
+            context,
+            name=name,
+            language=language or settings.language,
+            topics=chosen,
+        )
+        person = outcome.subscriber
+        if not outcome.send_confirmation or person is None:
+            return None
+        shown = tuple(m.name for m in people.subscribed_lists(session, person)) or tuple(names)
+        return Confirmation(person.id, person.email, person.name, shown)
+
+
+def send_confirmation(settings: Settings, sender: Sender, confirmation: Confirmation) -> Delivery:
+    """Build and hand over the confirmation message; the transport's answer is returned."""
+    message = confirmation_message(settings, confirmation)
+    return sender.send(settings.sender_address, confirmation.email, message)
