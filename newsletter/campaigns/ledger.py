@@ -86,17 +86,16 @@ class Ledger:
 
     # -- starting ---------------------------------------------------------------------
 
-    def start_due(self, now: datetime | None = None) -> list[int]:
+    def start_due(
+        self, now: datetime | None = None, *, only: Sequence[int] | None = None
+    ) -> list[int]:
         """Move scheduled campaigns whose time has come to ``sending``, snapshotting each."""
         now = now or utcnow()
+        query = select(_C.c.id).where(_C.c.status == CampaignStatus.SCHEDULED, _C.c.send_at <= now)
+        if only is not None:
+            query = query.where(_C.c.id.in_(list(only)))
         with self.engine.connect() as conn:
-            due = list(
-                conn.scalars(
-                    select(_C.c.id)
-                    .where(_C.c.status == CampaignStatus.SCHEDULED, _C.c.send_at <= now)
-                    .order_by(_C.c.id)
-                )
-            )
+            due = list(conn.scalars(query.order_by(_C.c.id)))
         return [campaign_id for campaign_id in due if self.start(campaign_id, now)]
 
     def start(self, campaign_id: int, now: datetime | None = None) -> bool:
@@ -261,8 +260,9 @@ class Ledger:
                 reasons[row.id] = "skipped: unsubscribed from the list"
             elif address_hash(person.email_key) in suppressed:
                 reasons[row.id] = "skipped: address is suppressed"
+        present = {p.id for p in people}
         for row in rows:
-            if row.subscriber_id not in {p.id for p in people}:
+            if row.subscriber_id not in present:
                 reasons[row.id] = "skipped: subscriber no longer exists"
         return reasons
 

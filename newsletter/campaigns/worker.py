@@ -123,6 +123,9 @@ class Worker:
         self.transport_factory = transport_factory
         self.owner = owner or default_owner()
         self.batch = max(1, batch)
+        if rate > 0:
+            # A batch must be sent well within its lease, or another worker takes it over.
+            self.batch = min(self.batch, max(1, int(rate * lease_seconds / 2)))
         self.lease_seconds = lease_seconds
         self.limiter = RateLimiter(rate)
         self.connections = max(1, connections)
@@ -148,7 +151,7 @@ class Worker:
         """
         try:
             while not self.stop.is_set():
-                self.ledger.start_due()
+                self.ledger.start_due(only=campaign_ids)
                 wanted = self.ledger.sending_campaigns()
                 if campaign_ids is not None:
                     wanted = [c for c in wanted if c in campaign_ids]

@@ -317,3 +317,17 @@ def test_pause_resume_cancel_follow_the_rules(
     assert report.counts[RecipientState.SKIPPED] == 5
     with database.transaction(sessions) as session, pytest.raises(manager.CampaignStateError):
         manager.resume(session, cid)
+
+
+def test_several_connections_send_each_recipient_once(
+    engine: Engine, sessions: sessionmaker[Session], campaign_settings: Settings
+) -> None:
+    seed_audience(engine, 40)
+    cid = new_campaign(sessions)
+    start_campaign(sessions, cid)
+    memory = MemoryTransport()
+    stats = make_worker(engine, sessions, campaign_settings, memory, connections=3).run(once=True)
+    assert stats.sent == 40
+    assert sorted(s.recipient for s in memory.sent) == sorted(
+        f"reader{i}@example.net" for i in range(1, 41)
+    )
