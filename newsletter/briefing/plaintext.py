@@ -139,7 +139,8 @@ def convert(text: str) -> Briefing:
         first_bullet if first_bullet is not None and first_bullet <= first_prose else first_prose
     )
     header = _Header()
-    rest = [b for b in blocks[:front_end] if not header.take(b)]
+    masthead = [header.take(b) for b in blocks[:front_end]]
+    rest = _title_blocks(blocks[:front_end], masthead)
     if header.number is None:
         raise BriefingError(
             "no briefing number found: expected a line like 'Briefing Paper No. 112' near the top",
@@ -155,9 +156,7 @@ def convert(text: str) -> Briefing:
             "no title found after the header", line=blocks[front_end - 1].line if front_end else 1
         )
     title, *more = rest
-    intro: _Block | None = None
-    if more and (more[-1].text.endswith(":") or (len(more) >= 2 and _heading_shape(more[-1].text))):
-        intro = more.pop()
+    intro = more.pop() if more and _is_intro(more[-1], after_subtitle=len(more) >= 2) else None
     body = _Body()
     if intro is not None:
         name = _clean_heading(intro.text).rstrip(":").strip()
@@ -181,6 +180,31 @@ def convert(text: str) -> Briefing:
         sections=tuple(s.freeze() for s in body.sections),
         appeal=body.appeal.freeze() if body.appeal else None,
     )
+
+
+def _title_blocks(front: list[_Block], masthead: list[bool]) -> list[_Block]:
+    """The blocks that are not masthead: after the masthead, or before it if none follow.
+
+    A lone line above the masthead (the organisation's name) is not the title when
+    the title follows the masthead, as it does in most papers.
+    """
+    last = max((i for i, is_masthead in enumerate(masthead) if is_masthead), default=-1)
+    after = [b for b, m in zip(front[last + 1 :], masthead[last + 1 :], strict=True) if not m]
+    return after or [b for b, m in zip(front, masthead, strict=True) if not m]
+
+
+def _is_intro(block: _Block, *, after_subtitle: bool) -> bool:
+    """Is this the line that introduces the key decisions ("Key decisions taken:")?"""
+    if len(block.lines) != 1:
+        return False
+    text = block.lines[0]
+    if text.endswith(":"):
+        return True
+    if not _heading_shape(text):
+        return False
+    # Without a subtitle before it, only a short label without figures is taken as
+    # the heading; a longer line ("Brussels, 28-29 November 2023") is the subtitle.
+    return after_subtitle or (len(text.split()) <= 5 and not any(c.isdigit() for c in text))
 
 
 def _blocks(text: str) -> list[_Block]:

@@ -291,3 +291,22 @@ def test_capitalised_tail_of_a_cut_sentence_is_joined() -> None:
     assert [p.text for p in b.sections[0].paragraphs] == [
         "He met officials from Belgrade and Priština in a closed session."
     ]
+
+
+def test_organisation_name_above_the_masthead_and_a_short_intro() -> None:
+    text = (
+        "Arms Control Watch\n\nBriefing No 21\n30 June 2024\n\n"
+        "Small arms exports rise again\n\nKey points\n\n"
+        "– Exports rose by a tenth.\n– Two new licences were refused.\n\n"
+        "1. Exports\n\nThe figures were published in June.\n\n"
+        "Support us\n\nEvery gift counts.\n"
+    )
+    b = convert(text)
+    assert b.title == "Small arms exports rise again"
+    assert b.subtitle == ""
+    assert b.key_decisions_heading == "Key points"
+    assert [p.text for p in b.key_decisions] == [
+        "Exports rose by a tenth.",
+        "Two new licences were refused.",
+    ]
+    assert b.appeal is not None and b.appeal.heading == "Support us"
