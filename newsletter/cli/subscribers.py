@@ -1,7 +1,343 @@
-"""`newsletter subscribers ...` commands."""
+"""``newsletter subscribers ...``: staff manage people, lists, imports, exports and erasure.
+
+Thin: parse arguments, call ``subscribers.*`` in one transaction, print with Rich.
+"""
 
 from __future__ import annotations
 
-import typer
+import getpass
+import json
+import time
+from pathlib import Path
 
-app = typer.Typer(help="subscribers commands.", no_args_is_help=True)
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
+
+from newsletter import wiring
+from newsletter.cli.common import console, settings
+from newsletter.database import transaction
+from newsletter.errors import NewsletterError
+from subscribers import consent, exporter, importer, lists, people
+from subscribers.models import Status, Subscriber
+
+app = typer.Typer(
+    help="People on the list, lists and topics, import and export.", no_args_is_help=True
+)
+lists_app = typer.Typer(help="Lists and topics: show, create, rename, archive.")
+app.add_typer(lists_app, name="lists")
+
+
+def _sessions() -> sessionmaker[Session]:
+    return wiring.sessions(settings())
+
+
+def _staff(form: str, wording: str = "") -> consent.Context:
+    """The consent context of a staff action: which command, by which system user."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return consent.Context(
+        form=f"cli:{form}", wording=wording, user_agent=f"newsletter-cli ({user})"
+    )
+
+
+def _status(value: str | None) -> Status | None:
+    if value is None:
+        return None
+    try:
+        return Status(value.lower())
+    except ValueError:
+        choices = ", ".join(s.value for s in Status)
+        raise NewsletterError(f"unknown status {value!r} (choose from {choices})") from None
+
+
+def _describe(session: Session, person: Subscriber) -> str:
+    names = ", ".join(m.name for m in people.subscribed_lists(session, person)) or "-"
+    return f"{person.email} ({person.status}; lists: {names})"
+
+
+@app.command("add")
+def add(
+    address: str = typer.Argument(..., help="Email address."),
+    name: str = typer.Option("", help="The person's name."),
+    language: str = typer.Option("", help="Language tag such as en or fr."),
+    topic: list[str] = typer.Option([], "--topic", "-t", help="List or topic (repeatable)."),
+    pending: bool = typer.Option(False, help="Add as pending (not mailed until confirmed)."),
+) -> None:
+    """Add one person who gave their consent (active unless --pending)."""
+    with transaction(_sessions()) as session:
+        person = people.add(
+            session,
+            address,
+            _staff("add", "Added by staff with the person's consent"),
+            name=name,
+            language=language or settings().language,
+            topics=topic,
+            status=Status.PENDING if pending else Status.ACTIVE,
+        )
+        console.print(f"added #{person.id} {_describe(session, person)}", highlight=False)
+
+
+@app.command("list")
+def list_people(
+    status: str | None = typer.Option(None, help="pending, active, unsubscribed, bounced..."),
+    topic: str | None = typer.Option(None, "--topic", "-t", help="Only people on this list."),
+    search: str = typer.Option("", "--search", "-s", help="Part of the address or name."),
+    limit: int = typer.Option(100, min=1, help="At most this many rows."),
+) -> None:
+    """Show people, filtered by status, topic and search text."""
+    with transaction(_sessions()) as session:
+        chosen = lists.get(session, topic) if topic else None
+        found = people.search(
+            session, status=_status(status), topic=chosen, text=search, limit=limit
+        )
+        names = {m.id: m.name for m in lists.all_lists(session, include_archived=True)}
+        table = Table("id")
+        table.add_column("email", overflow="fold")
+        for title in ("name", "status", "lists", "since"):
+            table.add_column(title)
+        for person in found:
+            subscribed = [names[s.list_id] for s in person.subscriptions if s.subscribed]
+            table.add_row(
+                str(person.id),
+                person.email,
+                person.name,
+                person.status,
+                ", ".join(sorted(subscribed)),
+                person.created_at.date().isoformat(),
+            )
+    console.print(table)
+    console.print(f"{len(found)} shown" + (f" (limit {limit})" if len(found) == limit else ""))
+
+
+@app.command("show")
+def show(address: str = typer.Argument(..., help="Email address or #id.")) -> None:
+    """Everything about one person: details, lists and consent history."""
+    with transaction(_sessions()) as session:
+        person = people.lookup(session, address)
+        console.print(f"[bold]#{person.id} {person.email}[/]", highlight=False)
+        for label, value in [
+            ("name", person.name or "-"),
+            ("language", person.language),
+            ("status", person.status),
+            ("source", person.source or "-"),
+            ("created", person.created_at.isoformat(timespec="seconds")),
+            (
+                "confirmed",
+                person.confirmed_at.isoformat(timespec="seconds") if person.confirmed_at else "-",
+            ),
+            ("lists", ", ".join(m.name for m in people.subscribed_lists(session, person)) or "-"),
+        ]:
+            console.print(f"  {label:<10} {value}", highlight=False)
+        table = Table("when", "action", "lists", "form", "ip", title="consent log")
+        for event in consent.history(session, person.id):
+            table.add_row(
+                event.at.isoformat(timespec="seconds"),
+                event.action,
+                ", ".join(event.lists),
+                event.form,
+                event.ip,
+            )
+        console.print(table)
+
+
+@app.command("remove")
+def remove(
+    address: str = typer.Argument(..., help="Email address or #id."),
+    list_name: str | None = typer.Option(None, "--list", help="Only take them off this list."),
+) -> None:
+    """Delete a person added by mistake, or with --list take them off one list.
+
+    To stop mail to someone use `unsubscribe`; to forget them for good use `erase`.
+    """
+    with transaction(_sessions()) as session:
+        person = people.lookup(session, address)
+        if list_name:
+            target = lists.get(session, list_name)
+            keep = [m for m in people.subscribed_lists(session, person) if m.id != target.id]
+            changed = people.update(session, person, _staff("remove"), topics=keep)
+            note = "removed from" if changed else "was not on"
+            console.print(f"{person.email} {note} {target.name}", highlight=False)
+            return
+        email = person.email
+        people.remove(session, person)
+    console.print(f"deleted {email} (not suppressed: they may be added again)", highlight=False)
+
+
+@app.command("unsubscribe")
+def unsubscribe(address: str = typer.Argument(..., help="Email address or #id.")) -> None:
+    """Stop all mail to a person now (they asked by phone, letter, reply...)."""
+    with transaction(_sessions()) as session:
+        person = people.lookup(session, address)
+        changed = people.unsubscribe(
+            session, person, _staff("unsubscribe", "Asked staff to unsubscribe")
+        )
+        note = "unsubscribed" if changed else f"was already not receiving mail ({person.status})"
+        console.print(f"{person.email} {note}", highlight=False)
+
+
+@app.command("reactivate")
+def reactivate(address: str = typer.Argument(..., help="Email address or #id.")) -> None:
+    """Bring back someone who unsubscribed, bounced or complained (with their new consent)."""
+    with transaction(_sessions()) as session:
+        person = people.lookup(session, address)
+        people.reactivate(session, person, _staff("reactivate", "Person asked staff to resume"))
+        console.print(f"reactivated {_describe(session, person)}", highlight=False)
+
+
+@app.command("erase")
+def erase(
+    address: str = typer.Argument(..., help="Email address."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Right to erasure: remove everything about a person, keep only a suppression hash."""
+    if not yes and not typer.confirm(f"Erase everything about {address}? This cannot be undone"):
+        raise typer.Exit(1)
+    with transaction(_sessions()) as session:
+        removed = people.erase(session, address, _staff("erase", "Erasure request"))
+    what = "erased" if removed else "was not on the list; now suppressed"
+    console.print(
+        f"{address.strip()} {what} (its hash stays on the suppression list)", highlight=False
+    )
+
+
+@app.command("export")
+def export(
+    output: Path = typer.Option(..., "--output", "-o", help="CSV file to write."),
+    list_name: str | None = typer.Option(None, "--list", help="Only people on this list."),
+    status: str = typer.Option("active", help="Status to export, or 'all'."),
+) -> None:
+    """Write people to CSV (same columns the importer reads)."""
+    chosen_status = None if status.lower() == "all" else _status(status)
+    with transaction(_sessions()) as session:
+        chosen = lists.get(session, list_name) if list_name else None
+        try:
+            count = exporter.export_csv(session, output, mailing_list=chosen, status=chosen_status)
+        except OSError as exc:
+            raise NewsletterError(f"cannot write {output}: {exc.strerror}") from None
+    console.print(f"wrote {count:,} people to {output}", highlight=False)
+
+
+@app.command("export-person")
+def export_person(
+    address: str = typer.Argument(..., help="Email address."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="JSON file (default: print)."),
+) -> None:
+    """Right of access: everything held about one person, as JSON."""
+    with transaction(_sessions()) as session:
+        record = exporter.person_record(session, address)
+    text = json.dumps(record, indent=2, ensure_ascii=False)
+    if output is None:
+        print(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        console.print(f"wrote {output}", highlight=False)
+
+
+@app.command("import")
+def import_file(
+    file: Path = typer.Argument(
+        ..., help="CSV file with an email column (name, language, topics optional)."
+    ),
+    list_name: str | None = typer.Option(
+        None, "--list", help="Subscribe everyone to this list too."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check everything, change nothing."),
+    errors: Path | None = typer.Option(None, "--errors", help="Where to write rejected rows."),
+) -> None:
+    """Import people from CSV in one transaction: it completes or changes nothing."""
+    sessions = _sessions()
+    size = file.stat().st_size if file.is_file() else 0
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[rows]:>10,} rows"),
+        TextColumn("{task.fields[rate]:>8,.0f} rows/s"),
+        TimeElapsedColumn(),
+    )
+    started = time.perf_counter()
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("importing", total=max(size, 1), rows=0, rate=0.0)
+
+        def report(rows: int, read: int) -> None:
+            rate = rows / max(time.perf_counter() - started, 1e-6)
+            progress.update(task, completed=read, rows=rows, rate=rate)
+
+        summary = importer.import_csv(
+            sessions,
+            file,
+            list_name=list_name,
+            dry_run=dry_run,
+            errors_path=errors,
+            default_language=settings().language,
+            progress=report,
+        )
+        progress.update(task, completed=max(size, 1))
+    _print_summary(summary)
+
+
+def _print_summary(summary: importer.Summary) -> None:
+    title = "dry run: nothing was changed" if summary.dry_run else "import complete"
+    table = Table("", "rows", title=title, title_justify="left")
+    table.add_row("added", f"{summary.added:,}")
+    table.add_row("updated", f"{summary.updated:,}")
+    table.add_row("unchanged", f"{summary.unchanged:,}")
+    table.add_row("duplicates merged", f"{summary.duplicates:,}")
+    for reason, count in sorted(summary.skipped.items()):
+        table.add_row(f"skipped: {reason}", f"{count:,}")
+    table.add_row("[bold]total[/]", f"[bold]{summary.rows:,}[/]")
+    console.print(table)
+    delimiter = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}[summary.delimiter]
+    console.print(f"read as {summary.encoding}, {delimiter}-separated", highlight=False)
+    if summary.lists_created:
+        console.print(f"new lists: {', '.join(summary.lists_created)}", highlight=False)
+    if summary.errors_path:
+        console.print(f"rejected rows written to {summary.errors_path}", highlight=False)
+
+
+@lists_app.callback(invoke_without_command=True)
+def show_lists(ctx: typer.Context) -> None:
+    """Show every list with its active subscribers (subcommands change them)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with transaction(_sessions()) as session:
+        counts = lists.active_counts(session)
+        table = Table("name", "slug", "active subscribers", "state")
+        for item in lists.all_lists(session, include_archived=True):
+            state = "archived" if item.archived else ""
+            table.add_row(item.name, item.slug, f"{counts.get(item.id, 0):,}", state)
+    console.print(table)
+
+
+@lists_app.command("create")
+def create_list(
+    name: str = typer.Argument(..., help='For example "Nuclear weapons".'),
+    description: str = typer.Option("", help="Shown to staff."),
+) -> None:
+    """Create a list or topic."""
+    with transaction(_sessions()) as session:
+        made = lists.create(session, name, description)
+        console.print(f"created {made.name} ({made.slug})", highlight=False)
+
+
+@lists_app.command("rename")
+def rename_list(old: str = typer.Argument(...), new: str = typer.Argument(...)) -> None:
+    """Rename a list (its subscribers stay)."""
+    with transaction(_sessions()) as session:
+        changed = lists.rename(session, old, new)
+        console.print(f"renamed to {changed.name} ({changed.slug})", highlight=False)
+
+
+@lists_app.command("archive")
+def archive_list(
+    name: str = typer.Argument(...),
+    undo: bool = typer.Option(False, "--undo", help="Bring an archived list back."),
+) -> None:
+    """Hide a list from forms; subscriptions are kept."""
+    with transaction(_sessions()) as session:
+        changed = lists.archive(session, name, archived=not undo)
+        console.print(f"{changed.name} {'restored' if undo else 'archived'}", highlight=False)
