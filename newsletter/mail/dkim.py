@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -61,11 +62,14 @@ _SELECTOR = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?(?:\.[A-Za-z0-
 _DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,63}")
 
 
+@lru_cache(maxsize=256)  # a campaign's fixed fields (From, List-Id...) recur in every copy
 def relaxed_header(line: bytes) -> bytes:
     """Relaxed header canonical form of one raw header field (may be folded, ends CRLF)."""
     name, _, value = line.partition(b":")
-    value = _WSP.sub(b" ", value.replace(b"\r\n", b"").replace(b"\n", b"")).strip(b" ")
-    return name.strip(b" \t").lower() + b":" + value + b"\r\n"
+    value = value.removesuffix(b"\r\n")
+    if b"\n" in value or b"\t" in value or b"  " in value:
+        value = _WSP.sub(b" ", value.replace(b"\r\n", b"").replace(b"\n", b""))
+    return name.strip(b" \t").lower() + b":" + value.strip(b" ") + b"\r\n"
 
 
 def relaxed_line(line: bytes) -> bytes:
@@ -184,10 +188,6 @@ def _check_name(kind: str, value: str, pattern: re.Pattern[str]) -> str:
     return value
 
 
-def _header_names(lines: Sequence[bytes]) -> list[bytes]:
-    return [line.partition(b":")[0].strip().lower() for line in lines]
-
-
 def _fold_b64(value: str, first: int) -> str:
     """Fold a long base64 value over several lines (whitespace inside b= is ignored)."""
     out = [value[:first]]
@@ -250,17 +250,16 @@ class Signer:
         ``header_lines`` are the message's fields in order, each ``Name: value\\r\\n``
         (folded lines keep their CRLF+WSP continuations).
         """
-        names = _header_names(header_lines)
-        present = [n.decode() for n in dict.fromkeys(names) if n.decode() in SIGNED_HEADERS]
-        order = [h for h in SIGNED_HEADERS if h in present]
-        h_list = [*order, *(h for h in order if h in _OVERSIGNED)]
-        # Pick instances bottom-up, as verifiers do (RFC 6376 section 5.4.2).
-        remaining: dict[bytes, list[bytes]] = {}
-        for name, line in zip(names, header_lines, strict=True):
+        # Instances are picked bottom-up, as verifiers do (RFC 6376 section 5.4.2).
+        remaining: dict[str, list[bytes]] = {}
+        for line in header_lines:
+            name = line[: line.find(b":")].strip().lower().decode("ascii", "replace")
             remaining.setdefault(name, []).append(line)
+        order = [h for h in SIGNED_HEADERS if h in remaining]
+        h_list = [*order, *(h for h in order if h in _OVERSIGNED)]
         signed = bytearray()
         for h in h_list:
-            stack = remaining.get(h.encode())
+            stack = remaining[h]
             if stack:
                 signed += relaxed_header(stack.pop())
         stamp = int(time.time() if now is None else now)

@@ -32,7 +32,7 @@ from functools import cached_property, lru_cache
 from email_validator import EmailNotValidError, validate_email
 
 from newsletter.errors import HeaderInjection, InvalidAddress, NewsletterError
-from newsletter.mail.dkim import Signer, body_hash, relaxed_body
+from newsletter.mail.dkim import Signer
 
 __all__ = ["Identity", "MessageError", "build_message", "check_address"]
 
@@ -421,12 +421,9 @@ def build_message(
     if signer is None:
         return b"".join((*lines, b"\r\n", *body))
     # The body is built in relaxed canonical form (see _quote), so it is hashed as it
-    # is; the check is a cheap guard that canonicalises if that ever stops being true.
-    if any(b"  " in part or b"\t" in part for part in (text_qp, html_qp)):
-        bh = body_hash(relaxed_body(b"".join(body)))
-    else:
-        digest = hashlib.sha256()
-        for part in body:
-            digest.update(part)
-        bh = digest.digest()
+    # is: no second, canonicalised copy of every message.
+    digest = hashlib.sha256()
+    for part in body:
+        digest.update(part)
+    bh = digest.digest()
     return b"".join((signer.signature_fields(lines, bh), *lines, b"\r\n", *body))

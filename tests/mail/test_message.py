@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newsletter.errors import HeaderInjection, InvalidAddress
+from newsletter.mail.dkim import relaxed_body
 from newsletter.mail.message import Identity, MessageError, build_message
 from tests.mail.conftest import parse
 
@@ -251,6 +252,8 @@ def test_any_text_survives_the_trip(text: str, html: str, subject: str, name: st
         unsubscribe_mailto=None,
     )
     assert all(len(line) <= 998 for line in message.split(b"\r\n"))
+    body = message.split(b"\r\n\r\n", 1)[1]
+    assert relaxed_body(body) == body  # what the signer hashes without canonicalising
     parsed = parse(message)
     normalise = lambda s: s.replace("\r\n", "\n").replace("\r", "\n")  # noqa: E731
     assert normalise(parsed.get_body(("plain",)).get_content()) == normalise(text)  # type: ignore[union-attr]
