@@ -3,7 +3,7 @@
 Why not ``email.message``: a campaign builds thousands of nearly identical
 messages, and the stdlib re-folds and re-encodes everything for each one. Here
 everything that is the same for a whole campaign (From, List-Id, boundaries, part
-headers, and the quoted-printable form of every body line already seen) is made once
+headers, and the quoted-printable form of every body line that repeats) is made once
 per ``Identity``; a message then costs a few look-ups, one hash and the signature.
 Tests parse every shape back with the stdlib parser in strict mode.
 
@@ -290,7 +290,9 @@ class Identity:
             raise MessageError(f"the Feedback-ID must be ASCII: {self.feedback_id!r}")
         if not self.domain:
             object.__setattr__(self, "domain", self.from_address.rpartition("@")[2])
-        check_value("domain", self.domain)
+        if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", self.domain):
+            raise MessageError(f"not a usable Message-ID domain: {self.domain!r}")
+        self._list_id_value()  # refuse a bad List-Id now, not at the first message
 
     def _list_id_value(self) -> str:
         list_id = self.list_id.strip()

@@ -195,9 +195,13 @@ def test_bad_recipient_addresses_are_refused(identity: Identity, address: str) -
         bulk(identity, to_address=address)
 
 
-def test_bad_sender_address_is_refused() -> None:
+def test_bad_sender_identity_is_refused_when_built() -> None:
     with pytest.raises(InvalidAddress):
         Identity(from_address="briefings at example.org")
+    with pytest.raises(MessageError, match="list id"):
+        Identity(from_address="briefings@example.org", list_id="not a list id")
+    with pytest.raises(MessageError, match="domain"):
+        Identity(from_address="briefings@example.org", domain="exa mple.org")
 
 
 def test_international_domain_becomes_punycode(identity: Identity) -> None:
