@@ -65,6 +65,14 @@ def test_message_arrives_intact_and_still_verifies(
     assert sorted(verify_all(got.data, records)) == ["ed25519-sha256", "rsa-sha256"]
 
 
+def test_lf_messages_and_leading_dots_arrive_as_sent(server: Server) -> None:
+    raw = b"From: a@example.org\nTo: b@example.com\nSubject: dots\n\n.\n..two\n.end"
+    with transport_for(server) as transport:
+        assert transport.send(SENDER, "b@example.com", raw).status is DeliveryStatus.SENT
+    (got,) = server.handler.received
+    assert got.data == raw.replace(b"\n", b"\r\n") + b"\r\n"
+
+
 def test_one_connection_carries_many_messages(server: Server, identity: Identity) -> None:
     with transport_for(server) as transport:
         for n in range(4):
