@@ -37,7 +37,8 @@ _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 _UNESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 # Line starts that CommonMark would read as a block (heading, list, quote, fence, HTML...).
 _BLOCK_START = re.compile(
-    r"^(?:(?P<mark>#{1,6}(?=\s|$)|[-+*](?=\s|$)|>|`{3}|~{3}|=+\s*$|<[A-Za-z/!?]|\[[^\]]*\]:)"
+    r"^(?:(?P<mark>#{1,6}(?=\s|$)|[-+*](?=\s|$)|(?:[-*_]\s*){3,}$|>|`{3}|~{3}|=+\s*$"
+    r"|<[A-Za-z/!?]|\[[^\]]*\]:)"
     r"|\d{1,9}(?P<num>[.)])(?=\s|$))"
 )
 # Only the block structure is needed: paragraphs keep their inline source untouched.

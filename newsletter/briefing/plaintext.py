@@ -59,9 +59,11 @@ _DATE_FORMS = (
     re.compile(r"^(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})$"),  # 2023-12-03
     re.compile(r"^(?P<day>\d{1,2})[./](?P<month>\d{1,2})[./](?P<year>\d{4})$"),  # 03/12/2023
 )
+# "Briefing Paper No.112", "Briefing 7"; "Report No. 3" (a bare "Report 2024" is a title).
 _NUMBER_LINE = re.compile(
-    r"(?i)^(?:briefing\s+paper|policy\s+briefing|briefing|paper|report|issue)\s*"
-    r"(?:no\.?|nr\.?|number|n°|#)?\s*(?P<number>\d{1,5})\b[\s,:;–—-]*(?P<rest>.*)$"
+    r"(?i)^(?:(?:briefing\s+paper|policy\s+briefing|briefing)\s*(?:no\.?|nr\.?|number|n°|#)?"
+    r"|(?:paper|report|issue)\s*(?:no\.?|nr\.?|number|n°|#))"
+    r"\s*(?P<number>\d{1,5})\b[\s,:;–—-]*(?P<rest>.*)$"
 )
 _DATE_LABEL = re.compile(r"(?i)^(?:date|dated|published)\s*:?\s*")
 _CONTACT = re.compile(r"(?i)^contact(?:\s+(?:us|details|person))?\s*:\s*(?P<rest>.*)$")
@@ -81,37 +83,11 @@ _OPENING_QUOTES = "“\"‘'«("
 _HEADING_MAX_CHARS = 100
 _HEADING_MAX_WORDS = 15
 # Words a heading does not end with but the first half of a cut sentence often does.
-_DANGLING = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "by",
-        "from",
-        "into",
-        "and",
-        "or",
-        "but",
-        "nor",
-        "than",
-        "that",
-        "which",
-        "whose",
-        "its",
-        "their",
-        "our",
-        "his",
-        "her",
-        "this",
-        "these",
-        "those",
-    ]
+_DANGLING_WORDS = (
+    "a an the of to in on at by from into and or but "
+    "nor than that which whose its their our his her this these those"
 )
+_DANGLING = frozenset(_DANGLING_WORDS.split())
 
 
 @dataclass
@@ -274,6 +250,9 @@ class _Header:
             return False
         for line in block.lines:
             self.field(line, probe=False)
+        # a bare "Contact:" ending its block puts the name in the next block
+        last = _CONTACT.match(block.lines[-1])
+        self.expecting_name = bool(last and not last["rest"] and not self.name)
         return True
 
     def field(self, line: str, *, probe: bool) -> bool:
@@ -291,9 +270,7 @@ class _Header:
             self.date = when
         if contact:
             self.expecting_name = True
-            line = contact["rest"]
-            if not line:
-                return True
+            return self.field(contact["rest"], probe=False) if contact["rest"] else True
         if email:
             self.email = self.email or email["email"]
         elif website:

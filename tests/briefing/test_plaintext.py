@@ -310,3 +310,15 @@ def test_organisation_name_above_the_masthead_and_a_short_intro() -> None:
         "Two new licences were refused.",
     ]
     assert b.appeal is not None and b.appeal.heading == "Support us"
+
+
+def test_number_and_date_on_one_line_and_contact_details_on_the_label_line() -> None:
+    text = paper().replace(
+        "Briefing No. 5\n\n1 March 2024\n\nContact: A. Person\na.person@example.org",
+        "Briefing Paper No. 41 — 9 October 2024\nContact: office@example.org\nTel: +44 1",
+    )
+    b = convert(text)
+    assert (b.number, b.date) == (41, date(2024, 10, 9))
+    assert b.contact.email == "office@example.org"
+    assert b.contact.name == ""
+    assert b.title == "A title for a test"
