@@ -20,17 +20,27 @@ from newsletter.errors import BriefingError, Conflict
 app = typer.Typer(help="Import, check and render briefing papers.", no_args_is_help=True)
 
 
-def _read_text(path: Path) -> str:
+def _read_paper(path: Path) -> tuple[str, str]:
+    """The paper's text and its encoding: UTF-8, UTF-16 with a BOM, or Windows-1252.
+
+    Text saved on Windows is often UTF-16 (Notepad's "Unicode") or Windows-1252;
+    UTF-8 is tried first because Windows-1252 would decode almost any bytes.
+    """
     try:
-        return path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise BriefingError("no such file", path=str(path)) from None
     except IsADirectoryError:
         raise BriefingError("is a directory, not a text file", path=str(path)) from None
-    except UnicodeDecodeError as exc:
-        raise BriefingError(f"not UTF-8 text ({exc.reason})", path=str(path)) from None
     except OSError as exc:
         raise BriefingError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    encodings = ["utf-16"] if data.startswith((b"\xff\xfe", b"\xfe\xff")) else []
+    for encoding in [*encodings, "utf-8-sig", "cp1252"]:
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise BriefingError("not a text file (neither UTF-8 nor Windows-1252)", path=str(path))
 
 
 @app.command("import")
@@ -43,7 +53,9 @@ def import_(
     ] = None,
 ) -> None:
     """Turn a PDF-extracted briefing paper into the Markdown briefing format."""
-    text = _read_text(paper)
+    text, encoding = _read_paper(paper)
+    if "\x00" in text:
+        raise BriefingError("not a text file (it contains NUL bytes)", path=str(paper))
     try:
         briefing = plaintext.convert(text)
     except BriefingError as exc:
@@ -71,6 +83,8 @@ def import_(
     typer.echo(f"  sections:      {len(briefing.sections)} ({subsections} sub-headings)")
     typer.echo(f"  appeal:        {'yes' if briefing.appeal else 'none found'}")
     typer.echo(f"  links:         {len(links)} ({placeholders} placeholder links to fill in)")
+    if encoding == "cp1252":
+        typer.echo("  note:          read as Windows-1252 (not UTF-8); written as UTF-8")
     typer.echo(f"wrote {output}")
     if placeholders:
         typer.echo(f"next: fill in the link targets, then `newsletter briefing lint {output}`")

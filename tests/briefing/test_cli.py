@@ -139,3 +139,21 @@ def test_lint_of_an_imported_paper_with_real_links(tmp_path: Path, name: str) ->
     result = runner.invoke(app, ["briefing", "lint", str(out)])
     assert result.exit_code == 0, result.output
     assert "digest HTML:" in result.output or "digest size not checked" in result.output
+
+
+@pytest.mark.parametrize(("encoding", "note"), [("cp1252", True), ("utf-16", False)])
+def test_import_reads_papers_saved_on_windows(tmp_path: Path, encoding: str, note: bool) -> None:
+    text = (PAPERS / "briefing-113.txt").read_text(encoding="utf-8")
+    paper = tmp_path / "paper.txt"
+    paper.write_bytes(text.replace("€", "EUR").encode(encoding))
+    out = tmp_path / "b.md"
+    result = runner.invoke(app, ["briefing", "import", str(paper), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert ("Windows-1252" in result.output) is note
+    assert "Türkiye" in load(out).title
+
+
+def test_import_refuses_binary_files(tmp_path: Path, newsletter: Run) -> None:
+    (tmp_path / "paper.pdf").write_bytes(b"%PDF-1.7\n\x00\x01\x02\x81\x8d\x8f\x90\x9d")
+    proc = newsletter("briefing", "import", "paper.pdf", "-o", "x.md", cwd=tmp_path)
+    assert_one_clear_error(proc, "paper.pdf", "not a text file")
