@@ -9,6 +9,8 @@ case of the next line), never from the words of one particular paper:
   the tail of a sentence cut by a page break, and is followed by a block that
   starts a new sentence (a lower-case start means the "heading" was the first
   half of a cut sentence) and does not end on a word like "the" or "from";
+* a heading printed straight above its paragraph is split off when its line is
+  much shorter than the hard-wrapped lines under it;
 * a numbered heading ("3. Strategic competition") opens a section; the other
   headings inside a section are its sub-headings;
 * a paragraph that stops mid-sentence is joined with the next block when that
@@ -140,7 +142,7 @@ def convert(text: str) -> Briefing:
             body.key_heading = name
         else:
             body.summary_heading = name
-    body.read(blocks[front_end:], in_key_decisions=first_bullet == front_end)
+    body.read(_split_headings(blocks[front_end:]), in_key_decisions=first_bullet == front_end)
     if not body.sections:
         raise BriefingError("no numbered sections found: expected headings like '1. Title'")
     return Briefing(
@@ -181,6 +183,29 @@ def _is_intro(block: _Block, *, after_subtitle: bool) -> bool:
     # Without a subtitle before it, only a short label without figures is taken as
     # the heading; a longer line ("Brussels, 28-29 November 2023") is the subtitle.
     return after_subtitle or (len(text.split()) <= 5 and not any(c.isdigit() for c in text))
+
+
+def _split_headings(blocks: list[_Block]) -> list[_Block]:
+    """Give a heading printed straight above its paragraph (no blank line) a block of its own.
+
+    The first line of a hard-wrapped paragraph runs to the full width; a first line
+    that is heading-shaped and much shorter than the lines under it is a heading.
+    """
+    out: list[_Block] = []
+    for block in blocks:
+        first, rest = block.lines[0], block.lines[1:]
+        if (
+            rest
+            and not _BULLET.match(first)
+            and _heading_shape(first)
+            and not rest[0][:1].islower()
+            and len(first) <= 0.7 * max(len(line) for line in rest)
+            and max(len(line) for line in rest) >= 50
+        ):
+            out += [_Block([first], block.line), _Block(rest, block.line + 1)]
+        else:
+            out.append(block)
+    return out
 
 
 def _blocks(text: str) -> list[_Block]:

@@ -322,3 +322,23 @@ def test_number_and_date_on_one_line_and_contact_details_on_the_label_line() -> 
     assert b.contact.email == "office@example.org"
     assert b.contact.name == ""
     assert b.title == "A title for a test"
+
+
+def test_headings_printed_straight_above_their_paragraphs() -> None:
+    body = (
+        "The opening paragraph of the section is hard-wrapped at about seventy\n"
+        "characters, as text extracted from a PDF often is.\n\n"
+        "A sub-heading without a blank line\n"
+        "The paragraph under it starts on the very next line and is wrapped at\n"
+        "the same width as the one above, so its first line is a long one.\n\n"
+        "2. Second section\n"
+        "Its text also follows without a blank line in between the heading and\n"
+        "the paragraph."
+    )
+    b = convert(paper(body))
+    first, second = b.sections
+    assert first.paragraphs[0].text.endswith("as text extracted from a PDF often is.")
+    assert first.subsections[0].heading == "A sub-heading without a blank line"
+    assert first.subsections[0].paragraphs[0].text.startswith("The paragraph under it starts")
+    assert (second.number, second.title) == (2, "Second section")
+    assert second.paragraphs[0].text.startswith("Its text also follows")
