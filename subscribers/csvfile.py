@@ -11,8 +11,9 @@ import codecs
 import contextlib
 import csv
 import io
+import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,7 +141,6 @@ class CsvSource:
             )
         self.columns = columns
         self._file.seek(0)
-        self._lines: list[str] = []
 
     @property
     def bytes_read(self) -> int:
@@ -158,55 +158,72 @@ class CsvSource:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def _physical(self) -> Iterator[str]:
-        for line in self._file:
-            self._lines.append(line)
-            yield line
-
     def rows(self) -> Iterator[Row]:
         """Data rows after the header; blank lines skipped.
 
         A quote that is never closed swallows the rest of the file: such a last
         record is not returned, and ``truncated_line`` gives its first line.
         """
-        reader = csv.reader(self._physical(), delimiter=self.delimiter)
+        reader = csv.reader(self._file, delimiter=self.delimiter)
+        make = self._maker()
         seen_header = False
         previous_end = 0
         pending: Row | None = None
-        pending_raw: list[str] = []
         self.truncated_line = 0
         for cells in reader:
             start = previous_end + 1
             previous_end = reader.line_num
-            raw = self._lines
-            self._lines = []
-            if not any(cell.strip() for cell in cells):
+            if not "".join(cells).strip():
                 continue
             if not seen_header:
                 seen_header = True
                 continue
             if pending is not None:
                 yield pending
-            pending, pending_raw = self._row(start, cells), raw
+            pending = make(start, cells)
         if pending is not None:
-            if _cut_off(pending_raw, self.delimiter):
+            if self._cut_off(pending.line):
                 self.truncated_line = pending.line
             else:
                 yield pending
 
-    def _row(self, line: int, cells: list[str]) -> Row:
+    def _maker(self) -> Callable[[int, list[str]], Row]:
+        """A function turning cells into a ``Row``, specialised for this header (hot path)."""
         c = self.columns
-        name = _pick(cells, c.name) or f"{_pick(cells, c.first)} {_pick(cells, c.last)}"
-        topics_cell = _pick(cells, c.topics)
-        topics = [t.strip() for t in _TOPIC_SPLIT.split(topics_cell)] if topics_cell else []
-        return Row(
-            line=line,
-            cells=cells,
-            email=_pick(cells, c.email),
-            name=" ".join(name.split()),
-            language=_pick(cells, c.language),
-            topics=[t for t in topics if t],
-        )
+        email_at, name_at, language_at, topics_at = c.email, c.name, c.language, c.topics
+        split_name = c.name < 0 and (c.first >= 0 or c.last >= 0)
+        split_topics = _TOPIC_SPLIT.split
+
+        def make(line: int, cells: list[str]) -> Row:
+            n = len(cells)
+            name = cells[name_at].strip() if 0 <= name_at < n else ""
+            if split_name:
+                name = f"{_pick(cells, c.first)} {_pick(cells, c.last)}".strip()
+            if "  " in name or "\n" in name or "\t" in name or "\r" in name:
+                name = " ".join(name.split())
+            topics_cell = cells[topics_at].strip() if 0 <= topics_at < n else ""
+            if not topics_cell:
+                topics = []
+            elif ";" in topics_cell or "|" in topics_cell:
+                topics = [t for t in (p.strip() for p in split_topics(topics_cell)) if t]
+            else:
+                topics = [topics_cell]
+            return Row(
+                line,
+                cells,
+                cells[email_at].strip() if email_at < n else "",
+                name,
+                cells[language_at].strip() if 0 <= language_at < n else "",
+                topics,
+            )
+
+        return make
+
+    def _cut_off(self, line: int) -> bool:
+        """Re-read the last record (from ``line`` to the end) strictly; see ``_cut_off``."""
+        with self.path.open(encoding=self.encoding, newline="") as again:
+            raw = list(itertools.islice(again, line - 1, None))
+        return _cut_off(raw, self.delimiter)
 
 
 def _cut_off(raw: list[str], delimiter: str) -> bool:

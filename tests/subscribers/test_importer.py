@@ -20,6 +20,7 @@ from subscribers.models import ConsentEvent, Status, Subscriber
 from subscribers.orm import Base
 
 STAFF = consent.Context(form="cli:test")
+ROLE = "nl_plain_importer"  # an ordinary PostgreSQL role, without superuser rights
 
 
 def _write(path: Path, data: bytes | str, encoding: str = "utf-8") -> Path:
@@ -239,3 +240,33 @@ def _usable(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def test_postgres_import_works_for_an_ordinary_role(
+    sessions: sessionmaker[Session], db_url: str, tmp_path: Path
+) -> None:
+    """Without superuser rights the foreign-key triggers stay on and the import still works."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL matter")
+    from newsletter.database import make_engine, session_factory
+
+    admin = make_engine(db_url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(
+            f"DO $$ BEGIN CREATE ROLE {ROLE} LOGIN; "
+            "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+        )
+        for kind in ("TABLES", "SEQUENCES"):
+            conn.exec_driver_sql(f"GRANT ALL ON ALL {kind} IN SCHEMA public TO {ROLE}")
+    plain = make_engine(db_url.replace("postgres@", f"{ROLE}@", 1))
+    try:
+        source = _write(tmp_path / "p.csv", "email,topics\na@example.org,Ukraine\nb@example.org,\n")
+        summary = import_csv(session_factory(plain), source, list_name="All briefings")
+        assert summary.added == 2
+        assert set(_people(sessions)) == {"a@example.org", "b@example.org"}
+    finally:
+        plain.dispose()
+        with admin.begin() as conn:
+            for kind in ("TABLES", "SEQUENCES"):
+                conn.exec_driver_sql(f"REVOKE ALL ON ALL {kind} IN SCHEMA public FROM {ROLE}")
+        admin.dispose()
