@@ -195,8 +195,8 @@ def request_subscription(
 ) -> Request:
     """Handle a subscribe form; the caller shows the same page whatever the outcome.
 
-    New, pending and unsubscribed people get a confirmation mail (nothing changes
-    for the unsubscribed until they confirm). Active people get nothing, so a
+    New, pending and unsubscribed people get a confirmation mail and their chosen
+    topics (nothing is sent to them until they confirm). Active people get nothing, so a
     stranger cannot change their topics; bounced, complained and
     staff-suppressed addresses get nothing either.
     """
@@ -222,7 +222,7 @@ def request_subscription(
         session.flush()
     elif person.status in (Status.ACTIVE, Status.BOUNCED, Status.COMPLAINED):
         return Request(person, False)
-    if person.status == Status.PENDING:
+    if person.status in (Status.PENDING, Status.UNSUBSCRIBED):  # mailed only once confirmed
         if name.strip():
             person.name = name.strip()[:200]
         person.language = clean_language(language)

@@ -116,13 +116,17 @@ def test_a_confirmation_link_older_than_an_unsubscribe_cannot_bring_someone_back
     with transaction(sessions) as s, pytest.raises(Conflict):
         people.confirm(s, sid, WEB, issued_at=issued - timedelta(seconds=1))
     with transaction(sessions) as s:  # subscribing again sends a new link, which works
-        assert people.request_subscription(s, "fay@example.org", WEB).send_confirmation
+        ukraine = lists.ensure(s, "Ukraine")
+        assert people.request_subscription(
+            s, "fay@example.org", WEB, topics=[ukraine]
+        ).send_confirmation
     with transaction(sessions) as s:
         assert (
             people.confirm(s, sid, WEB, issued_at=utcnow() + timedelta(seconds=1)).status
             == Status.ACTIVE
         )
         assert not suppression.is_suppressed(s, "fay@example.org")
+        assert [m.name for m in people.subscribed_lists(s, people.get(s, sid))] == ["Ukraine"]
 
 
 def test_bounced_and_complained_addresses_get_no_confirmation(
