@@ -9,22 +9,26 @@ what makes a million rows take seconds rather than hours.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import json
+import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import psycopg
+import sqlalchemy.exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from subscribers import lists
 from subscribers.addresses import address_hash, normalise
 from subscribers.bulk import Existing, Writer, writer_for
 from subscribers.csvfile import CsvFileError, CsvSource, Row
-from subscribers.errors import InvalidAddress
+from subscribers.errors import Conflict, InvalidAddress
 from subscribers.models import BLOCKED, MailingList, Status
 from subscribers.orm import utcnow
 from subscribers.people import clean_language
@@ -32,10 +36,16 @@ from subscribers.people import clean_language
 Progress = Callable[[int, int], None]
 """Called after each batch with (rows read so far, bytes read so far)."""
 
+_INTEGRITY = (sqlite3.IntegrityError, psycopg.IntegrityError, sqlalchemy.exc.IntegrityError)
+
 NO_ADDRESS = "no address"
 INVALID = "invalid address"
 SUPPRESSED = "suppressed"
 CUT_OFF = "file ends mid-row"
+
+
+class ImportConflict(Conflict):
+    """Someone else changed the same people while the import ran; nothing was written."""
 
 
 @dataclass
@@ -310,8 +320,16 @@ def import_csv(
                         importer.batch(batch)
                         if progress is not None:
                             progress(summary.rows, source.bytes_read)
-                finally:
-                    importer.writer.finish()
+                except _INTEGRITY as exc:
+                    raise ImportConflict(
+                        "the list changed during the import (the same address was added "
+                        "elsewhere at the same moment); nothing was imported: run it again"
+                    ) from exc
+                except BaseException:
+                    with contextlib.suppress(Exception):  # the transaction may be aborted
+                        importer.writer.finish()
+                    raise
+                importer.writer.finish()
                 if source.truncated_line:
                     summary.rows += 1
                     summary.skipped[CUT_OFF] += 1
