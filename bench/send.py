@@ -7,21 +7,23 @@ this sink. The worker runs as its own process (``newsletter worker --once``), so
 peak memory (max RSS) is measured alone; a smaller list is sent first to show that
 memory does not grow with the list size.
 
-Run: ``.venv/bin/python -m bench.send [N] [--database URL]`` (default N = 50,000,
-SQLite in a temporary folder; a PostgreSQL URL benchmarks PostgreSQL instead).
+Run: ``.venv/bin/python -m bench.send [N] [--database sqlite|postgresql|URL]
+[--workers W] [--connections C]`` (default: 50,000 recipients, SQLite, one worker with
+four SMTP connections; ``--database postgresql --workers 2`` shares the campaign
+between two worker processes).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,19 @@ EXAMPLE = ROOT / "examples" / "briefings" / "112-foreign-ministers.md"
 SINK = "/usr/sbin/smtp-sink"
 SOURCE = "/usr/sbin/smtp-source"
 BATCH = 500
+
+
+def rsa_sign_ms(pem: bytes, rounds: int = 200) -> float:
+    """One RSA-2048 signature now: how busy this machine is (about 0.25 ms on an idle core)."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    key = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    started = time.process_time()
+    for i in range(rounds):
+        key.sign(str(i).encode(), padding.PKCS1v15(), hashes.SHA256())
+    return (time.process_time() - started) / rounds * 1000
 
 
 def free_port() -> int:
@@ -95,6 +110,26 @@ def generate(engine: Engine, count: int) -> None:
             conn.execute(insert(Subscription), rows)
 
 
+def database_url(choice: str, work: Path) -> tuple[str, Callable[[], None] | None]:
+    """The URL to benchmark, and how to drop a temporary PostgreSQL database afterwards."""
+    if choice == "sqlite":
+        return f"sqlite:///{work / 'bench.db'}", None
+    if choice != "postgresql":
+        return choice, None
+    import psycopg
+
+    admin = os.environ.get("NEWSLETTER_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+    name = f"bench_send_{os.getpid()}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return f"{admin.rsplit('/', 1)[0]}/{name}", drop
+
+
 def new_campaign(sessions: sessionmaker[Session]) -> int:
     source = EXAMPLE.read_text(encoding="utf-8")
     with database.transaction(sessions) as session:
@@ -110,22 +145,28 @@ def new_campaign(sessions: sessionmaker[Session]) -> int:
         return campaign.id
 
 
-def run_worker(env: dict[str, str]) -> tuple[float, int]:
-    """(wall seconds, peak RSS in MB) of one ``newsletter worker --once`` process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def run_workers(env: dict[str, str], processes: int) -> tuple[float, int]:
+    """(wall seconds, largest peak RSS in MB) of ``processes`` ``newsletter worker --once``."""
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "newsletter", "worker", "--once", "--batch", str(BATCH)],
-        env=env,
-        cwd=env["BENCH_DIR"],
-        capture_output=True,
-        text=True,
-    )
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"worker failed:\n{done.stdout}\n{done.stderr}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before) // 1024
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "newsletter", "worker", "--once", "--batch", str(BATCH)],
+            env=env,
+            cwd=env["BENCH_DIR"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(processes)
+    ]
+    peak_kb = 0
+    for child in children:
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            error = child.stderr.read().decode() if child.stderr else ""
+            raise SystemExit(f"worker failed:\n{error}")
+        peak_kb = max(peak_kb, usage.ru_maxrss)
+    return time.perf_counter() - started, peak_kb // 1024
 
 
 def send_rate(sessions: sessionmaker[Session], campaign_id: int) -> tuple[int, float]:
@@ -145,15 +186,21 @@ def send_rate(sessions: sessionmaker[Session], campaign_id: int) -> tuple[int, f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("count", nargs="?", type=int, default=50_000)
-    parser.add_argument("--database", default="", help="default: SQLite in a temporary folder")
+    parser.add_argument(
+        "--database",
+        default="sqlite",
+        help="sqlite (a temporary file), postgresql (a temporary database on "
+        "NEWSLETTER_BENCH_PG, default the local server), or a database URL",
+    )
     parser.add_argument("--small", type=int, default=10_000, help="the first, smaller list")
-    parser.add_argument("--connections", type=int, default=4, help="SMTP connections (threads)")
+    parser.add_argument("--connections", type=int, default=4, help="SMTP connections per worker")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (PostgreSQL)")
     args = parser.parse_args()
     if not (Path(SINK).exists() and Path(SOURCE).exists()):
         raise SystemExit("needs Postfix's smtp-sink and smtp-source (Debian package postfix)")
 
     work = Path(tempfile.mkdtemp(prefix="bench-send-"))
-    url = args.database or f"sqlite:///{work / 'bench.db'}"
+    url, drop = database_url(args.database, work)
     key_pem, _ = generate_rsa(2048)
     (work / "dkim.pem").write_bytes(key_pem)
     port = free_port()
@@ -184,9 +231,11 @@ def main() -> None:
         sessions = database.session_factory(engine)
         backend = engine.dialect.name
         print(
-            f"database: {backend}; worker batch {BATCH}; {args.connections} SMTP connection(s); "
+            f"database: {backend}; {args.workers} worker(s), batch {BATCH}, "
+            f"{args.connections} SMTP connection(s) each; "
             f"DKIM RSA-2048; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
         )
+        print(f"  one RSA-2048 signature takes {rsa_sign_ms(key_pem):.2f} ms of CPU right now")
 
         results = []
         for count in (args.small, args.count):
@@ -195,14 +244,14 @@ def main() -> None:
             generate(engine, count)
             print(f"  generated {count:,} subscribers in {time.perf_counter() - t0:.1f} s")
             campaign_id = new_campaign(sessions)
-            wall, peak_mb = run_worker(env)
+            wall, peak_mb = run_workers(env, args.workers)
             sent, seconds = send_rate(sessions, campaign_id)
             rate = sent / seconds
             results.append((count, rate, peak_mb))
             print(
                 f"  {count:>7,} recipients: {rate:,.0f} msg/s end to end "
                 f"({seconds:.1f} s send, {wall:.1f} s with process start), "
-                f"worker peak RSS {peak_mb} MB"
+                f"peak RSS per worker {peak_mb} MB"
             )
 
         size = message_size(env, sessions)
@@ -217,7 +266,7 @@ def main() -> None:
                 "-m",
                 str(count),
                 "-s",
-                str(args.connections),
+                str(args.connections * args.workers),
                 f"127.0.0.1:{port}",
             ],
             check=True,
@@ -226,8 +275,11 @@ def main() -> None:
         )
         source_rate = count / (time.perf_counter() - t0)
         ours = results[-1][1]
-        print(f"  smtp-source: {count:,} messages of {size:,} bytes, {args.connections} "
-              f"connection(s): {source_rate:,.0f} msg/s")  # fmt: skip
+        total_conns = args.connections * args.workers
+        print(
+            f"  smtp-source: {count:,} messages of {size:,} bytes, {total_conns} "
+            f"connection(s): {source_rate:,.0f} msg/s"
+        )
         print(f"ratio (ours / smtp-source): {ours / source_rate:.2f}")
         small, large = results[0][2], results[-1][2]
         print(f"worker peak memory: {small} MB for {results[0][0]:,}, {large} MB for {count:,}")
@@ -236,6 +288,8 @@ def main() -> None:
         sink.terminate()
         sink.wait()
         shutil.rmtree(work, ignore_errors=True)
+        if drop:
+            drop()
 
 
 def message_size(env: dict[str, str], sessions: sessionmaker[Session]) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from sqlalchemy import func, select
 
 from newsletter import database, wiring
 from newsletter.briefing import lint, markdown
@@ -18,7 +19,7 @@ from newsletter.cli.common import console, settings
 from newsletter.cli.worker import run_with_progress
 from newsletter.errors import NewsletterError
 from newsletter.mail.transports.base import DeliveryStatus
-from subscribers.models import Subscription
+from subscribers.models import Status, Subscriber, Subscription
 
 app = typer.Typer(help="Create, send and follow campaigns.", no_args_is_help=True)
 
@@ -82,8 +83,16 @@ def preview(
     sessions = wiring.sessions(cfg)
     with sessions() as session:
         campaign = manager.get(session, campaign_id)
-        audience = session.query(Subscription).filter_by(list_id=campaign.list_id, subscribed=True)
-        size = audience.count()
+        size = session.scalar(
+            select(func.count())
+            .select_from(Subscription)
+            .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
+            .where(
+                Subscription.list_id == campaign.list_id,
+                Subscription.subscribed.is_(True),
+                Subscriber.status == Status.ACTIVE,
+            )
+        )
     made = composer.for_campaign(cfg, sessions, campaign_id)
     sample = Claimed(0, 0, "reader@example.org", "Sample Reader", 0)
     envelope = made.compose(sample)
@@ -94,7 +103,7 @@ def preview(
     (folder / "preview.txt").write_text(text, encoding="utf-8")
     (folder / "preview.eml").write_bytes(envelope.message)
     console.print(f"Subject: {made.subject}", highlight=False)
-    console.print(f"Subscribed to the list now: {size}")
+    console.print(f"Active subscribers of the list now: {size}")
     briefing = markdown.parse(campaign.source_text, source=campaign.briefing_path)
     problems = lint.lint(briefing, for_sending=True, digest_html_bytes=len(html.encode()))
     for p in problems:
