@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import typer
 from rich.table import Table
+from sqlalchemy import func, select
 
 from newsletter import database, wiring
 from newsletter.campaigns.bounces import mailbox, parse, process
+from newsletter.campaigns.models import BounceEvent
 from newsletter.cli.common import console, settings
 
 app = typer.Typer(
@@ -54,3 +56,27 @@ def process_(
         console.print(f"suppressed {address} ({reason})", highlight=False)
     if total.suppressed:
         console.print("Reverse with: newsletter subscribers reactivate ADDRESS")
+
+
+@app.command("list")
+def list_(
+    address: str | None = typer.Option(None, "--address", help="Only this address."),
+    limit: int = typer.Option(50, "--limit", min=1),
+) -> None:
+    """Recent bounces and complaints with their evidence, newest first."""
+    cfg = settings()
+    query = select(BounceEvent).order_by(BounceEvent.received_at.desc(), BounceEvent.id.desc())
+    if address:
+        query = query.where(func.lower(BounceEvent.email) == address.strip().lower())
+    with wiring.sessions(cfg)() as session:
+        events = list(session.scalars(query.limit(limit)))
+    table = Table("when", "address", "kind", "campaign", "evidence")
+    for event in events:
+        table.add_row(
+            event.received_at.astimezone().strftime("%d %b %H:%M"),
+            event.email,
+            event.kind,
+            str(event.campaign_id or ""),
+            event.evidence,
+        )
+    console.print(table if events else "No bounces or complaints recorded.")

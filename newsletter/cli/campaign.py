@@ -228,7 +228,12 @@ def list_() -> None:
     ledger = Ledger(wiring.engine(cfg))
     with wiring.sessions(cfg)() as session:
         campaigns = manager.all_campaigns(session)
-    table = Table("id", "status", "subject", "recipients", "sent", "failed", "created")
+    table = Table("id")
+    table.add_column("status", min_width=9)
+    table.add_column("subject", no_wrap=True, overflow="ellipsis", max_width=19)
+    for name in ("total", "sent", "failed"):
+        table.add_column(name, justify="right", min_width=len(name))
+    table.add_column("created", no_wrap=True)
     for c in campaigns:
         counts = ledger.counts(c.id)
         table.add_row(
@@ -238,7 +243,7 @@ def list_() -> None:
             str(c.total),
             str(counts[RecipientState.SENT]),
             str(counts[RecipientState.FAILED]),
-            c.created_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+            c.created_at.astimezone().strftime("%d %b %H:%M"),
         )
     console.print(table if campaigns else "No campaigns yet.")
 
@@ -253,7 +258,11 @@ def _print_report(report: manager.Report) -> None:
     for state in RecipientState:
         table.add_row(str(state), f"{report.counts[state]:,}")
     console.print(table)
-    if report.rate:
+    if c.status == CampaignStatus.FINISHED and c.started_at and c.finished_at:
+        took = max(0.001, (c.finished_at - c.started_at).total_seconds())
+        sent = report.counts[RecipientState.SENT]
+        console.print(f"Sent {sent:,} in {took:,.1f} s ({sent / took:,.0f} messages/s)")
+    elif report.rate:
         eta = f", about {report.eta_seconds:,.0f} s left" if report.eta_seconds else ""
         console.print(f"Rate: {report.rate:,.1f} messages/s over the last minute{eta}")
 

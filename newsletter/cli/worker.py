@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -82,15 +83,20 @@ def run_with_progress(cfg: Settings, campaign_id: int, *, batch: int = 200) -> N
             rate=0.0,
         )
 
+        started = time.monotonic()
+        sent_here = 0
+
         def on_batch(report: BatchReport) -> None:
+            nonlocal sent_here
             fields = progress.tasks[0].fields
+            sent_here += report.sent
             done = report.sent + report.failed + report.skipped
             progress.update(
                 task,
                 advance=done,
                 sent=fields["sent"] + report.sent,
                 failed=fields["failed"] + report.failed,
-                rate=progress.tasks[0].speed or 0.0,
+                rate=sent_here / max(1e-6, time.monotonic() - started),
             )
 
         worker = make_worker(cfg, batch=batch, stop=stop, on_batch=on_batch)

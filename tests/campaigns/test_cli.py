@@ -145,5 +145,7 @@ def test_bounces_process_suppresses_by_policy(cli_env: Path, engine: Engine) -> 
     # The bounce names campaign 7 / subscriber 105, who do not exist here: recorded, nobody
     # suppressed, and the other two messages are not bounces.
     assert "suppressed" not in done.output
+    listed = run("bounces", "list", "--address", "erin@gone.example.com")
+    assert listed.exit_code == 0 and "5.1.1" in listed.output and "hard" in listed.output
     missing = run("bounces", "process", str(cli_env / "nowhere"))
     assert isinstance(missing.exception, NotFound)
