@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
+from newsletter.campaigns.ledger import Ledger
 from newsletter.campaigns.manager import CampaignStateError, LintRefused
 from newsletter.cli import common
 from newsletter.cli.app import app
@@ -149,3 +150,23 @@ def test_bounces_process_suppresses_by_policy(cli_env: Path, engine: Engine) -> 
     assert listed.exit_code == 0 and "5.1.1" in listed.output and "hard" in listed.output
     missing = run("bounces", "process", str(cli_env / "nowhere"))
     assert isinstance(missing.exception, NotFound)
+
+
+def test_test_copy_and_resuming_a_paused_send_in_the_foreground(
+    cli_env: Path, engine: Engine
+) -> None:
+    seed_audience(engine, 4)
+    campaign_id = create(cli_env).output.strip()
+    tested = run("campaign", "test", campaign_id, "--to", "editor@example.org")
+    assert tested.exit_code == 0, tested.output
+    (copy,) = list(mailbox.Maildir(cli_env / "outbox", create=False))
+    assert copy["To"] == "editor@example.org" and copy["Subject"].startswith("[Test]")
+
+    assert run("campaign", "send", campaign_id, "--background").exit_code == 0
+    Ledger(engine).start(int(campaign_id))  # a worker elsewhere has just started it
+    assert run("campaign", "pause", campaign_id).exit_code == 0
+    assert "paused" in run("campaign", "status", campaign_id).output
+    resumed = run("campaign", "resume", campaign_id)
+    assert resumed.exit_code == 0, resumed.output
+    assert "finished" in resumed.output
+    assert len(mailbox.Maildir(cli_env / "outbox", create=False)) == 1 + 4
