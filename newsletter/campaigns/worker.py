@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -138,6 +139,7 @@ class Worker:
         self._composers: dict[int, Composer] = {}
         self._transports: list[Transport | None] = [None] * self.connections
         self._unavailable_streak = 0
+        self._quiet_until = 0.0  # monotonic time before which the server is left alone
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -201,6 +203,8 @@ class Worker:
         """Send batches of one campaign while it is sending and rows are due."""
         worked = False
         while not self.stop.is_set():
+            if time.monotonic() < self._quiet_until:
+                break  # the mail server was unavailable: claim nothing until the backoff ends
             if self.ledger.status(campaign_id) != CampaignStatus.SENDING:
                 break
             rows = self.ledger.claim(
@@ -272,6 +276,7 @@ class Worker:
             self._unavailable_streak += 1
             pause = backoff(self._unavailable_streak, base=max(1.0, self.retry.delay / 4), cap=300)
             retry_at = utcnow() + timedelta(seconds=pause)
+            self._quiet_until = time.monotonic() + pause
         outcomes.extend(
             Outcome(rid, RecipientState.QUEUED, reply=pause_reason, next_attempt_at=retry_at)
             for rid in untried
