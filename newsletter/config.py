@@ -90,6 +90,7 @@ class Settings(BaseSettings):
         "year it is my responsibility to pay any difference."
     )
     gift_aid_version: str = "hmrc-2024"  # stored with each declaration; change it with the text
+    donation_receipts: bool = True  # email a thank-you receipt per gift (off if a CRM does it)
 
     @field_validator("brand_colour")
     @classmethod

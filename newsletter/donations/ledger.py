@@ -24,15 +24,18 @@ from newsletter.donations.models import (
     IntentStatus,
     RecurringGift,
 )
+from newsletter.donations.receipts import Receipt, receipt_for
 from subscribers.models import Subscriber
 
 
 @dataclass
 class Effect:
-    """What applying one event did: a short outcome and the gifts it created."""
+    """What applying one event did: a short outcome, the gifts it created, and the
+    receipts it claimed for them (to send once the transaction has committed)."""
 
     outcome: str
     new_gifts: list[int] = field(default_factory=list)
+    receipts: list[Receipt] = field(default_factory=list)
 
 
 def match_subscriber(session: Session, email: str) -> int | None:
@@ -94,17 +97,20 @@ def _adjust(gift: Gift, adjustment: ChargeAdjustment) -> None:
         gift.status = GiftStatus.PARTIALLY_REFUNDED
 
 
-def _add_gift(session: Session, gift: Gift) -> Effect:
+def _add_gift(session: Session, gift: Gift, claim_receipt: bool) -> Effect:
     existing = session.scalar(select(Gift.id).where(Gift.source_id == gift.source_id))
     if existing is not None:
         return Effect("gift already recorded")
+    if claim_receipt and gift.donor_email:
+        gift.receipt_sent_at = datetime.now(UTC)  # claimed with the gift: nobody else sends it
     session.add(gift)
     session.flush()
     _apply_adjustments(session, gift)
-    return Effect("gift recorded", [gift.id])
+    owed = [receipt_for(gift)] if gift.receipt_sent_at is not None else []
+    return Effect("gift recorded", [gift.id], owed)
 
 
-def _checkout_paid(session: Session, event: DonationEvent) -> Effect:
+def _checkout_paid(session: Session, event: DonationEvent, claim: bool) -> Effect:
     intent = _intent(session, event)
     if intent is not None:
         intent.status = IntentStatus.COMPLETED
@@ -145,6 +151,7 @@ def _checkout_paid(session: Session, event: DonationEvent) -> Effect:
             livemode=event.livemode,
             paid_at=_when(event),
         ),
+        claim,
     )
 
 
@@ -180,7 +187,7 @@ def _recurring(session: Session, event: DonationEvent) -> RecurringGift:
     return recurring
 
 
-def _invoice_paid(session: Session, event: DonationEvent) -> Effect:
+def _invoice_paid(session: Session, event: DonationEvent, claim: bool) -> Effect:
     if event.amount_minor <= 0:
         return Effect("nothing paid")
     if not event.subscription_id:
@@ -207,6 +214,7 @@ def _invoice_paid(session: Session, event: DonationEvent) -> Effect:
             livemode=event.livemode,
             paid_at=_when(event),
         ),
+        claim,
     )
 
 
@@ -259,14 +267,18 @@ def _charge_adjusted(session: Session, event: DonationEvent) -> Effect:
     return Effect("refund recorded" if event.kind is Kind.CHARGE_REFUNDED else "dispute recorded")
 
 
-def apply(session: Session, event: DonationEvent) -> Effect:
-    """Apply ``event`` to the database in ``session`` (the caller commits)."""
+def apply(session: Session, event: DonationEvent, *, claim_receipts: bool = False) -> Effect:
+    """Apply ``event`` to the database in ``session`` (the caller commits).
+
+    With ``claim_receipts`` a new gift is stored with its receipt claimed, and the
+    caller must send ``Effect.receipts`` after commit (or release them on failure).
+    """
     kind = event.kind
     if kind in (Kind.CHECKOUT_COMPLETED, Kind.CHECKOUT_ASYNC_SUCCEEDED):
         if event.payment_status != "paid":
             _set_intent_status(_intent(session, event), IntentStatus.AWAITING_PAYMENT)
             return Effect("waiting for the payment")
-        return _checkout_paid(session, event)
+        return _checkout_paid(session, event, claim_receipts)
     if kind is Kind.CHECKOUT_ASYNC_FAILED:
         _set_intent_status(_intent(session, event), IntentStatus.FAILED)
         return Effect("payment failed")
@@ -274,7 +286,7 @@ def apply(session: Session, event: DonationEvent) -> Effect:
         _set_intent_status(_intent(session, event), IntentStatus.EXPIRED)
         return Effect("checkout expired")
     if kind is Kind.INVOICE_PAID:
-        return _invoice_paid(session, event)
+        return _invoice_paid(session, event, claim_receipts)
     if kind is Kind.INVOICE_PAYMENT_FAILED:
         return _subscription_status(session, event, "past_due")
     if kind is Kind.SUBSCRIPTION_UPDATED:

@@ -10,6 +10,8 @@ unsubscribe headers: a receipt is not bulk mail) and the transport from
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined
@@ -35,10 +37,12 @@ class ReceiptNotSent(TransportError):
     """The transport did not accept the receipt; it stays pending for a retry."""
 
 
-def _environment(settings: Settings) -> SandboxedEnvironment:
+@lru_cache(maxsize=8)
+def _environment(templates_dir: Path, html: bool) -> SandboxedEnvironment:
+    """One environment per folder and kind, so templates compile once per process."""
     return SandboxedEnvironment(
-        loader=FileSystemLoader(str(settings.templates_dir / "email")),
-        autoescape=True,
+        loader=FileSystemLoader(str(templates_dir / "email")),
+        autoescape=html,
         undefined=StrictUndefined,
         keep_trailing_newline=True,
     )
@@ -46,12 +50,9 @@ def _environment(settings: Settings) -> SandboxedEnvironment:
 
 def render(settings: Settings, name: str, subject: str, **context: Any) -> Rendered:
     """``name.mjml.j2`` and ``name.txt.j2`` rendered with ``settings`` and ``context``."""
-    env = _environment(settings)
     values = {"settings": settings, "subject": subject, **context}
-    mjml = env.get_template(f"{name}.mjml.j2").render(values)
-    text_env = _environment(settings)
-    text_env.autoescape = False
-    text = text_env.get_template(f"{name}.txt.j2").render(values)
+    mjml = _environment(settings.templates_dir, True).get_template(f"{name}.mjml.j2").render(values)
+    text = _environment(settings.templates_dir, False).get_template(f"{name}.txt.j2").render(values)
     return Rendered(subject=subject, html=str(mjml2html(mjml)), text=text)
 
 

@@ -75,6 +75,27 @@ def _release(sessions: sessionmaker[Session], gift_id: int) -> None:
         session.execute(update(Gift).where(Gift.id == gift_id).values(receipt_sent_at=None))
 
 
+def release(sessions: sessionmaker[Session], gift_id: int) -> None:
+    """Give a claimed receipt back, so the next ``send_pending`` sends it."""
+    _release(sessions, gift_id)
+
+
+def deliver_claimed(
+    sessions: sessionmaker[Session], sender: ReceiptSender, receipts: Iterable[Receipt]
+) -> int:
+    """Send receipts already claimed in the gift's own transaction; release any that fail."""
+    sent = 0
+    for receipt in receipts:
+        try:
+            sender.send(receipt)
+        except Exception:
+            log.exception("receipt for gift %s not sent; it stays pending", receipt.gift_id)
+            _release(sessions, receipt.gift_id)
+            continue
+        sent += 1
+    return sent
+
+
 def pending(sessions: sessionmaker[Session], limit: int = 500) -> list[int]:
     """Gifts with an address whose receipt has not gone out."""
     with sessions() as session:

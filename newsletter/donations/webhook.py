@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import stripe
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,8 +26,9 @@ from newsletter.database import transaction
 from newsletter.donations import ledger
 from newsletter.donations.events import DonationEvent, MalformedEvent, parse
 from newsletter.donations.models import StripeEventRecord
-from newsletter.donations.receipts import ReceiptSender, send_pending
+from newsletter.donations.receipts import Receipt, ReceiptSender, deliver_claimed
 from newsletter.errors import NewsletterError
+from subscribers.orm import utcnow
 
 log = logging.getLogger(__name__)
 TOLERANCE = 300  # seconds, Stripe's own default
@@ -47,6 +48,7 @@ class Result:
     outcome: str
     duplicate: bool = False
     new_gifts: list[int] = field(default_factory=list)
+    receipts: list[Receipt] = field(default_factory=list)
 
 
 def verify(payload: bytes, header: str | None, secrets: Sequence[str], tolerance: int) -> None:
@@ -100,24 +102,31 @@ class WebhookProcessor:
         self.receipts = receipts
         self.tolerance = tolerance
 
-    def handle(self, payload: bytes, signature: str | None) -> Result:
-        """One HTTP delivery: raises ``WebhookRejected`` (400); any other error means 5xx."""
+    def handle(self, payload: bytes, signature: str | None, *, receipts: bool = True) -> Result:
+        """One HTTP delivery: raises ``WebhookRejected`` (400); any other error means 5xx.
+
+        With ``receipts=False`` the caller sends them later (``send_receipts``), e.g.
+        after answering Stripe, which wants its 2xx quickly.
+        """
         verify(payload, signature, self.secrets, self.tolerance)
         event = decode(payload)
         if event.livemode != self.livemode:
             mode = "live" if event.livemode else "test"
             raise WebhookRejected(f"a {mode}-mode event does not match the configured key")
-        return self.process(event)
+        return self.process(event, receipts=receipts)
 
-    def process(self, event: DonationEvent) -> Result:
+    def process(self, event: DonationEvent, *, receipts: bool = True) -> Result:
         """Apply ``event`` exactly once (also used by reconcile), then send new receipts."""
         result = self._apply_once(event)
-        if result.new_gifts and self.receipts is not None:
-            try:
-                send_pending(self.sessions, self.receipts, gift_ids=result.new_gifts)
-            except Exception:  # the gift is safely recorded; reconcile retries the receipt
-                log.exception("receipt for %s not sent yet", event.event_id)
+        if receipts:
+            self.send_receipts(result)
         return result
+
+    def send_receipts(self, result: Result) -> None:
+        """Receipts for the gifts ``result`` recorded; a failure leaves them pending
+        (``donations reconcile`` sends them later)."""
+        if result.receipts and self.receipts is not None:
+            deliver_claimed(self.sessions, self.receipts, result.receipts)
 
     def _apply_once(self, event: DonationEvent) -> Result:
         for attempt in range(_ATTEMPTS):
@@ -125,24 +134,30 @@ class WebhookProcessor:
                 with transaction(self.sessions) as session:
                     # First statement is the write: SQLite takes its write lock here,
                     # PostgreSQL makes a concurrent twin wait on the unique index.
-                    session.add(
-                        StripeEventRecord(
+                    session.execute(
+                        insert(StripeEventRecord).values(
                             event_id=event.event_id,
                             type=event.type,
                             created=event.created,
                             livemode=event.livemode,
+                            outcome="",
+                            received_at=utcnow(),
                         )
                     )
-                    session.flush()
-                    effect = ledger.apply(session, event)
-                    record = session.scalar(
-                        select(StripeEventRecord).where(
-                            StripeEventRecord.event_id == event.event_id
-                        )
+                    effect = ledger.apply(session, event, claim_receipts=self.receipts is not None)
+                    session.execute(
+                        update(StripeEventRecord)
+                        .where(StripeEventRecord.event_id == event.event_id)
+                        .values(outcome=effect.outcome[:200])
                     )
-                    if record is not None:
-                        record.outcome = effect.outcome[:200]
-                return Result(event.event_id, event.type, effect.outcome, False, effect.new_gifts)
+                return Result(
+                    event.event_id,
+                    event.type,
+                    effect.outcome,
+                    False,
+                    effect.new_gifts,
+                    effect.receipts,
+                )
             except IntegrityError:
                 if self.seen(event.event_id):
                     return Result(event.event_id, event.type, "already processed", True)
@@ -173,5 +188,5 @@ def processor_for(
         sessions,
         secrets=[s.strip() for s in secret.get_secret_value().split(",")],
         livemode=expected_livemode(key.get_secret_value() if key else None),
-        receipts=receipts,
+        receipts=receipts if settings.donation_receipts else None,
     )

@@ -11,6 +11,7 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from newsletter.config import Settings
@@ -39,7 +40,7 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     payload = await request.body()
     try:
         result = await run_in_threadpool(
-            handler.handle, payload, request.headers.get("stripe-signature")
+            handler.handle, payload, request.headers.get("stripe-signature"), receipts=False
         )
     except WebhookRejected as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
@@ -47,5 +48,6 @@ async def stripe_webhook(request: Request) -> JSONResponse:
         log.exception("Stripe event not applied; Stripe will retry")
         return JSONResponse({"error": "not processed"}, status_code=500)
     return JSONResponse(
-        {"received": True, "duplicate": result.duplicate, "outcome": result.outcome}
+        {"received": True, "duplicate": result.duplicate, "outcome": result.outcome},
+        background=BackgroundTask(handler.send_receipts, result) if result.receipts else None,
     )

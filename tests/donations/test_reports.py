@@ -35,7 +35,7 @@ def _gift(source: str, amount: int, campaign: int | None, when: str, **kw: objec
         currency="gbp",
         campaign_id=campaign,
         paid_at=datetime.fromisoformat(when).replace(tzinfo=UTC),
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
