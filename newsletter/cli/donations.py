@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -110,8 +111,11 @@ def reconcile() -> None:
         raise ConfigError("NEWSLETTER_STRIPE_WEBHOOK_SECRET is not set")
     with console.status("Asking Stripe for events..."):
         outcome = run_reconcile(sessions, gateway, processor)
-    for result in outcome.applied:
-        console.print(f"applied {result.event_id} {result.type}: {result.outcome}")
+    console.print(
+        f"Stripe events since {datetime.fromtimestamp(outcome.since, UTC):%Y-%m-%d %H:%M} UTC:"
+    )
+    for event_id, type_, status in outcome.lines:
+        console.print(f"  {event_id}  {type_:45} {status}", highlight=False)
     console.print(
         f"{outcome.listed} events listed, {len(outcome.applied)} applied, "
         f"{outcome.already} already recorded, {outcome.skipped} skipped, "

@@ -192,6 +192,11 @@ def _invoice_paid(session: Session, event: DonationEvent, claim: bool) -> Effect
         return Effect("nothing paid")
     if not event.subscription_id:
         return Effect("not a monthly gift")
+    known = session.scalar(
+        select(RecurringGift.id).where(RecurringGift.subscription_id == event.subscription_id)
+    )
+    if known is None and not event.intent:
+        return Effect("not a subscription from our donate form")  # e.g. a membership product
     recurring = _recurring(session, event)
     recurring.customer_id = recurring.customer_id or event.customer_id
     recurring.donor_email = recurring.donor_email or event.email

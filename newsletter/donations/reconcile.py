@@ -27,6 +27,8 @@ FIRST_LOOK_BACK = 30 * 24 * 3600  # Stripe keeps events for 30 days
 class Reconciliation:
     since: int
     listed: int = 0
+    #: every event Stripe listed: (id, type, what we did)
+    lines: list[tuple[str, str, str]] = field(default_factory=list)
     applied: list[Result] = field(default_factory=list)
     already: int = 0
     skipped: int = 0
@@ -59,14 +61,19 @@ def reconcile(
             continue
         if event.livemode != processor.livemode:
             outcome.skipped += 1
+            status = "skipped: other mode"
         elif processor.seen(event.event_id):
             outcome.already += 1
+            status = "already recorded"
         else:
             result = processor.process(event)
             if result.duplicate:
                 outcome.already += 1
+                status = "already recorded"
             else:
                 outcome.applied.append(result)
+                status = f"applied: {result.outcome}"
+        outcome.lines.append((event.event_id, event.type, status))
     if processor.receipts is not None:
         outcome.receipts_sent = send_pending(sessions, processor.receipts)
     return outcome

@@ -215,3 +215,34 @@ def test_real_receipt_reaches_the_outbox(
     text = next(p for p in message.walk() if p.get_content_type() == "text/plain")
     body = text.get_payload(decode=True).decode()  # type: ignore[union-attr]
     assert "£25" in body and stripe_settings.receipt_wording in body
+
+
+def test_cli_reconcile_lists_and_applies(
+    sessions: sessionmaker[Session],
+    stripe_settings: Settings,
+    fake_stripe: FakeStripe,
+    db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_stripe.events.clear()
+    sid = start(sessions, stripe_settings, fake_stripe, amount=990)
+    _, event = completed(fake_stripe, sid, email="late@example.org")
+    for name, value in {
+        "DATABASE_URL": db_url,
+        "STRIPE_SECRET_KEY": SECRET_KEY,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "STRIPE_API_BASE": fake_stripe.url,
+        "OUTBOX_DIR": str(tmp_path / "outbox"),
+    }.items():
+        monkeypatch.setenv(f"NEWSLETTER_{name}", value)
+    common.settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["donations", "reconcile"])
+        again = CliRunner().invoke(cli, ["donations", "reconcile"])
+    finally:
+        common.settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert event["id"] in result.output and "applied: gift recorded" in result.output
+    assert "already recorded" in again.output
+    assert [g.amount_minor for g in gifts(sessions)] == [990]

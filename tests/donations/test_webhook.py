@@ -368,3 +368,18 @@ def test_failure_answers_500_records_nothing_and_the_retry_works(
     retried = post_event(client, event)
     assert retried.status_code == 200 and json.loads(retried.text)["duplicate"] is False
     assert [g.amount_minor for g in gifts(sessions)] == [2000]
+
+
+def test_invoices_of_other_subscriptions_are_not_gifts(
+    processor: WebhookProcessor, sessions: sessionmaker[Session], fake_stripe: FakeStripe
+) -> None:
+    membership = {
+        "amount_total": 1500,
+        "currency": "gbp",
+        "customer": "cus_member",
+        "customer_details": {"email": "m@example.org", "name": "M"},
+        "subscription": "sub_membership",
+        "metadata": {},
+    }
+    result = deliver(processor, fake_stripe.event("invoice.paid", fake_stripe.invoice(membership)))
+    assert result.outcome.startswith("not a subscription") and gifts(sessions) == []
