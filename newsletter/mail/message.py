@@ -49,6 +49,7 @@ _BREAKS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
 _HEADER_NAME = re.compile(r"[!-9;-~]+")
 _URI = re.compile(r"[!-;=?-~]+")  # printable ASCII without space, '<' and '>'
 _MSGID = re.compile(r"<[!-;=?-~]+@[!-;=?-~]+>")
+_BLANK_RUN = re.compile(rb"([ \t]{2,}|\t)")
 _Q_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
 
 # Set by the caller's own headers only; ``extra_headers`` may never repeat them.
@@ -188,23 +189,31 @@ def _quote(line: str) -> bytes:
 
 
 def _quote_blanks(raw: bytes) -> bytes:
-    """Quoted-printable (lines <= 76) that keeps only single, non-final spaces literal."""
-    lines: list[str] = []
-    current = ""
-    last = len(raw) - 1
-    for i, byte in enumerate(raw):
-        if byte == 0x20 and i != last and not current.endswith(" "):
-            token = " "
-        elif 0x21 <= byte <= 0x7E and byte != 0x3D:
-            token = chr(byte)
-        else:
-            token = f"={byte:02X}"
-        if len(current) + len(token) > 75:  # room for the soft break's "="
-            lines.append(current + "=")
-            current = ""
-        current += token
-    lines.append(current)
-    return "\r\n".join(lines).encode("ascii") + b"\r\n"
+    """Quoted-printable (lines <= 76) keeping only single spaces literal.
+
+    Each run of blanks becomes one literal space and ``=20``/``=09`` for the rest;
+    the text between runs is encoded by ``b2a_qp`` (in C), then the line is wrapped.
+    """
+    pieces = []
+    for i, part in enumerate(_BLANK_RUN.split(raw)):
+        if i % 2:  # a run of blanks, or a tab
+            head = b" " if part[0] == 0x20 else b"=09"
+            pieces.append(head + part[1:].replace(b" ", b"=20").replace(b"\t", b"=09"))
+        elif part:
+            pieces.append(binascii.b2a_qp(part, istext=True).replace(b"=\n", b""))
+    encoded = b"".join(pieces)
+    lines = []
+    start, end = 0, len(encoded)
+    while end - start > 76:
+        cut = start + 75  # room for the soft break's "="; never split an "=XX"
+        if encoded[cut - 1] == 0x3D:
+            cut -= 1
+        elif encoded[cut - 2] == 0x3D:
+            cut -= 2
+        lines.append(encoded[start:cut] + b"=")
+        start = cut
+    lines.append(encoded[start:])
+    return b"\r\n".join(lines) + b"\r\n"
 
 
 class _PartEncoder:
