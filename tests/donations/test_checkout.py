@@ -66,6 +66,26 @@ def test_the_fake_refuses_what_stripe_refuses(fake_stripe: FakeStripe) -> None:
     params["submit_type"] = "donate"
     with pytest.raises(PaymentProviderError, match="submit_type"):
         gateway.create_checkout_session(params, idempotency_key="k-sub-submit")
+    monthly_customer = session_params(_intent(Frequency.MONTHLY), CONFIG)
+    monthly_customer["customer_creation"] = "always"
+    with pytest.raises(PaymentProviderError, match="customer_creation"):
+        gateway.create_checkout_session(monthly_customer, idempotency_key="k-sub-customer")
+    one_time_recurring = session_params(_intent(), CONFIG)
+    one_time_recurring["line_items"][0]["price_data"]["recurring"] = {"interval": "month"}
+    with pytest.raises(PaymentProviderError, match="recurring price"):
+        gateway.create_checkout_session(one_time_recurring, idempotency_key="k-pay-recurring")
+    monthly_one_off = session_params(_intent(Frequency.MONTHLY), CONFIG)
+    del monthly_one_off["line_items"][0]["price_data"]["recurring"]
+    with pytest.raises(PaymentProviderError, match="at least one recurring price"):
+        gateway.create_checkout_session(monthly_one_off, idempotency_key="k-sub-oneoff")
+    fractional = session_params(_intent(), CONFIG)
+    fractional["line_items"][0]["price_data"]["unit_amount"] = 25.5
+    with pytest.raises(PaymentProviderError, match="Invalid integer"):
+        gateway.create_checkout_session(fractional, idempotency_key="k-fraction")
+    missing_mode = session_params(_intent(), CONFIG)
+    del missing_mode["mode"]
+    with pytest.raises(PaymentProviderError, match="mode"):
+        gateway.create_checkout_session(missing_mode, idempotency_key="k-mode")
     too_small = session_params(_intent(amount=29), CONFIG)
     with pytest.raises(PaymentProviderError, match=r"at least 0\.30 gbp"):
         gateway.create_checkout_session(too_small, idempotency_key="k-small")
