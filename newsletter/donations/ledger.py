@@ -187,15 +187,19 @@ def _recurring(session: Session, event: DonationEvent) -> RecurringGift:
     return recurring
 
 
+def _known_subscription(session: Session, subscription_id: str) -> bool:
+    found = session.scalar(
+        select(RecurringGift.id).where(RecurringGift.subscription_id == subscription_id)
+    )
+    return found is not None
+
+
 def _invoice_paid(session: Session, event: DonationEvent, claim: bool) -> Effect:
     if event.amount_minor <= 0:
         return Effect("nothing paid")
     if not event.subscription_id:
         return Effect("not a monthly gift")
-    known = session.scalar(
-        select(RecurringGift.id).where(RecurringGift.subscription_id == event.subscription_id)
-    )
-    if known is None and not event.intent:
+    if not event.intent and not _known_subscription(session, event.subscription_id):
         return Effect("not a subscription from our donate form")  # e.g. a membership product
     recurring = _recurring(session, event)
     recurring.customer_id = recurring.customer_id or event.customer_id
@@ -226,6 +230,8 @@ def _invoice_paid(session: Session, event: DonationEvent, claim: bool) -> Effect
 def _subscription_status(session: Session, event: DonationEvent, status: str) -> Effect:
     if not event.subscription_id:
         return Effect("no subscription")
+    if not event.intent and not _known_subscription(session, event.subscription_id):
+        return Effect("not a subscription from our donate form")
     recurring = _recurring(session, event)
     if event.created < recurring.status_at:
         return Effect("older than the status we have")

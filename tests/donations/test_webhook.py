@@ -266,7 +266,12 @@ def test_invoice_paid_before_checkout_completed(
 def test_subscription_status_follows_stripe_time_not_arrival_order(
     processor: WebhookProcessor, sessions: sessionmaker[Session], fake_stripe: FakeStripe
 ) -> None:
-    sub = dict(fake_stripe.fixtures["subscription"], id="sub_order", status="active")
+    sub = dict(
+        fake_stripe.fixtures["subscription"],
+        id="sub_order",
+        status="active",
+        metadata={"intent": "di_order"},
+    )
     now = int(time.time())
     deliver(
         processor,
@@ -383,3 +388,12 @@ def test_invoices_of_other_subscriptions_are_not_gifts(
     }
     result = deliver(processor, fake_stripe.event("invoice.paid", fake_stripe.invoice(membership)))
     assert result.outcome.startswith("not a subscription") and gifts(sessions) == []
+
+
+def test_status_events_of_other_subscriptions_are_ignored(
+    processor: WebhookProcessor, sessions: sessionmaker[Session], fake_stripe: FakeStripe
+) -> None:
+    sub = dict(fake_stripe.fixtures["subscription"], id="sub_member", status="active", metadata={})
+    deliver(processor, fake_stripe.event("customer.subscription.updated", sub))
+    with sessions() as s:
+        assert s.scalar(select(RecurringGift)) is None
