@@ -22,7 +22,8 @@ from newsletter import wiring
 from newsletter.config import Settings
 from newsletter.donations.receipts import Receipt
 from newsletter.errors import TransportError
-from newsletter.mail.message import build_message
+from newsletter.mail.dkim import Signer
+from newsletter.mail.message import Identity, build_message
 from newsletter.mail.transports.base import DeliveryStatus
 
 
@@ -76,6 +77,15 @@ class DonorMailer:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._identity: Identity | None = None
+        self._signer: Signer | None = None
+
+    def _sender(self) -> tuple[Identity, Signer | None]:
+        """Identity and DKIM signer, built once (the key file is read and parsed once)."""
+        if self._identity is None:
+            self._signer = wiring.signer(self.settings)
+            self._identity = wiring.identity(self.settings, kind="donation")
+        return self._identity, self._signer
 
     def send(self, receipt: Receipt) -> None:
         self.deliver(receipt.to_address, receipt.to_name, render_receipt(self.settings, receipt))
@@ -85,8 +95,9 @@ class DonorMailer:
 
     def build(self, to_address: str, to_name: str, mail: Rendered) -> bytes:
         """A transactional message (no unsubscribe headers), DKIM-signed when configured."""
+        identity, signer = self._sender()
         return build_message(
-            wiring.identity(self.settings, kind="donation"),
+            identity,
             to_address=to_address,
             to_name=to_name,
             subject=mail.subject,
@@ -94,7 +105,7 @@ class DonorMailer:
             text=mail.text,
             unsubscribe_url=None,
             unsubscribe_mailto=None,
-            signer=wiring.signer(self.settings),
+            signer=signer,
         )
 
     def deliver(self, to_address: str, to_name: str, mail: Rendered) -> None:
