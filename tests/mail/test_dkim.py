@@ -209,3 +209,6 @@ def test_signer_from_settings(
     half = settings.model_copy(update={"dkim_selector": "nl2026"})
     with pytest.raises(ConfigError, match="KEY_FILE"):
         wiring.signer(half)
+    no_ed_selector = configured.model_copy(update={"dkim_ed25519_selector": ""})
+    with pytest.raises(ConfigError, match="ED25519_SELECTOR"):
+        wiring.signer(no_ed_selector)
