@@ -238,3 +238,38 @@ def test_live_key_rejects_test_events(stripe_settings: Settings, fake_stripe: Fa
     with TestClient(create_app(settings)) as client:
         event = fake_stripe.event("invoice.paid", {"id": "in_live", "object": "invoice"})
         assert post_event(client, event).status_code == 400
+
+
+def test_gift_aid_declaration_and_covering_the_fee(
+    stripe_settings: Settings, fake_stripe: FakeStripe
+) -> None:
+    settings = stripe_settings.model_copy(update={"gift_aid": True, "cover_fees": True})
+    with TestClient(create_app(settings), base_url="https://news.example.org") as client:
+        page = client.get("/donate")
+        assert settings.gift_aid_wording in page.text and "cover the card fee" in page.text
+        token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+        form = {
+            "csrf_token": token,
+            "amount": "20",
+            "frequency": "once",
+            "gift_aid": "1",
+            "gift_aid_name": "Ann Smith",
+            "gift_aid_address": "1 High St, Leeds",
+        }
+        incomplete = client.post("/donate", data=form)
+        assert incomplete.status_code == 400 and "postcode" in incomplete.text
+        complete = client.post(
+            "/donate",
+            data=form | {"gift_aid_postcode": "ls1 1aa", "cover_fees": "1"},
+            follow_redirects=False,
+        )
+        assert complete.status_code == 303
+        stripe_session = fake_stripe.sessions[complete.headers["location"].rsplit("/", 1)[1]]
+        with db_sessions(client)() as session:
+            intent = session.scalar(select(DonationIntent))
+            assert intent is not None and intent.gift_aid and intent.gift_aid_postcode == "LS1 1AA"
+            assert intent.gift_aid_wording == settings.gift_aid_wording
+            assert intent.gift_aid_version == settings.gift_aid_version
+            # 20.00 + fee: what is left after 1.5% + 20p is still at least 20.00.
+            assert intent.fee_minor > 0
+            assert stripe_session["amount_total"] == 2000 + intent.fee_minor
