@@ -15,7 +15,7 @@ import functools
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -25,10 +25,11 @@ import sqlalchemy.exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from subscribers import lists
-from subscribers.addresses import address_hash, normalise
+from subscribers.addresses import address_hash
+from subscribers.batches import Prepared, Record, prepared_batches
 from subscribers.bulk import Existing, Writer, writer_for
 from subscribers.csvfile import CsvFileError, CsvSource, Row
-from subscribers.errors import Conflict, InvalidAddress
+from subscribers.errors import Conflict
 from subscribers.models import BLOCKED, MailingList, Status
 from subscribers.orm import utcnow
 from subscribers.people import clean_language
@@ -38,8 +39,6 @@ Progress = Callable[[int, int], None]
 
 _INTEGRITY = (sqlite3.IntegrityError, psycopg.IntegrityError, sqlalchemy.exc.IntegrityError)
 
-NO_ADDRESS = "no address"
-INVALID = "invalid address"
 SUPPRESSED = "suppressed"
 CUT_OFF = "file ends mid-row"
 
@@ -64,18 +63,6 @@ class Summary:
     lists_created: list[str] = field(default_factory=list)
     errors_path: Path | None = None
     dry_run: bool = False
-
-
-@dataclass(slots=True)
-class _Record:
-    """One address of a batch with every row of the batch that carried it, merged."""
-
-    email: str
-    key: str
-    name: str
-    language: str
-    topics: dict[str, None]  # ordered set of topic names
-    rows: list[Row]
 
 
 class _Rejects:
@@ -166,30 +153,11 @@ class _Importer:
             self.summary.skipped[reason] += 1
             self.rejects.add(row.line, detail or reason, row.cells)
 
-    def batch(self, rows: list[Row]) -> None:
-        records: dict[str, _Record] = {}
-        for row in rows:
-            if not row.email:
-                self._skip([row], NO_ADDRESS)
-                continue
-            try:
-                addr = normalise(row.email)
-            except InvalidAddress as exc:
-                self._skip([row], INVALID, str(exc))
-                continue
-            record = records.get(addr.key)
-            if record is None:
-                topics = dict.fromkeys(row.topics)
-                records[addr.key] = _Record(
-                    addr.email, addr.key, row.name, row.language, topics, [row]
-                )
-            else:
-                record.name = row.name or record.name
-                record.language = row.language or record.language
-                record.topics.update(dict.fromkeys(row.topics))
-                record.rows.append(row)
-        if records:
-            self._merge(records)
+    def batch(self, prepared: Prepared) -> None:
+        for row, reason, detail in prepared.rejected:
+            self._skip([row], reason, detail)
+        if prepared.records:
+            self._merge(prepared.records)
 
     def _combo(self, topics: tuple[str, ...]) -> tuple[tuple[int, ...], str]:
         """List ids and the consent log's JSON for one combination of topics (cached)."""
@@ -200,14 +168,14 @@ class _Importer:
             found = self._combos[topics] = (tuple(chosen), names)
         return found
 
-    def _merge(self, records: dict[str, _Record]) -> None:
+    def _merge(self, records: dict[str, Record]) -> None:
         existing = self.writer.existing(list(records))
         hashes = {key: address_hash(key) for key in records}
         suppressed = self.writer.suppressed(list(hashes.values()))
         now = utcnow()
         stamp = self.writer.stamp(now)
-        new: list[_Record] = []
-        known: list[tuple[_Record, Existing]] = []
+        new: list[Record] = []
+        known: list[tuple[Record, Existing]] = []
         for key, record in records.items():
             found = existing.get(key)
             if found is not None and found[1] in BLOCKED:
@@ -270,17 +238,6 @@ def _wording(filename: str) -> str:
     return f"Imported by staff from {filename}, who hold the person's consent"
 
 
-def _batches(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
-    batch: list[Row] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def import_csv(
     factory: sessionmaker[Session],
     path: Path,
@@ -315,11 +272,11 @@ def import_csv(
                 )
                 importer.writer.start()
                 try:
-                    for batch in _batches(source.rows(), batch_size):
-                        summary.rows += len(batch)
+                    for batch in prepared_batches(source, batch_size):
+                        summary.rows += batch.rows
                         importer.batch(batch)
                         if progress is not None:
-                            progress(summary.rows, source.bytes_read)
+                            progress(summary.rows, batch.bytes_read)
                 except _INTEGRITY as exc:
                     raise ImportConflict(
                         "the list changed during the import (the same address was added "

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter.database import transaction
 from subscribers import bulk, consent, people
 from subscribers.addresses import normalise
+from subscribers.batches import INVALID
 from subscribers.csvfile import CsvFileError
-from subscribers.importer import CUT_OFF, INVALID, SUPPRESSED, import_csv
+from subscribers.importer import CUT_OFF, SUPPRESSED, import_csv
 from subscribers.models import ConsentEvent, Status, Subscriber
 from subscribers.orm import Base
 
