@@ -169,10 +169,14 @@ async def subscribe(request: Request, background: BackgroundTasks) -> Response:
 def _deliver(request: Request, confirmation: signup.Confirmation) -> None:
     """Send after the response, so its timing does not tell whether mail went out."""
     settings = _settings(request)
-    transport = getattr(request.app.state, "transport", None) or wiring.transport(settings)
+    shared = getattr(request.app.state, "transport", None)  # set by tests or an embedding app
     who = confirmation.subscriber_id
     try:
-        delivery = signup.send_confirmation(settings, transport, confirmation)
+        if shared is not None:
+            delivery = signup.send_confirmation(settings, shared, confirmation)
+        else:
+            with wiring.transport(settings) as transport:  # an SMTP connection is closed after
+                delivery = signup.send_confirmation(settings, transport, confirmation)
         if delivery.status != "sent":
             log.warning("confirmation to subscriber %s refused: %s", who, delivery.reply)
     except NewsletterError:
