@@ -66,11 +66,16 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def is_current(engine: Engine) -> bool:
-    """True when every migration branch is applied."""
-    heads = set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
+    """True when every migration branch is applied.
+
+    A branch that others depend on (``subscribers``) is not stored as a head once a
+    dependant is applied, so compare against everything the stored heads imply.
+    """
+    script = ScriptDirectory.from_config(alembic_config(engine))
     with engine.connect() as conn:
-        current = set(MigrationContext.configure(conn).get_current_heads())
-    return current == heads
+        current = MigrationContext.configure(conn).get_current_heads()
+    applied = {rev.revision for rev in script.iterate_revisions(current, "base") if rev}
+    return set(script.get_heads()) <= applied
 
 
 def upgrade(engine: Engine) -> None:
