@@ -66,6 +66,10 @@ def test_create_send_and_status_deliver_to_the_outbox(cli_env: Path, engine: Eng
     assert len(outbox) == 7
     recipients = sorted(str(m["To"]) for m in outbox)
     assert all("@example.net" in r for r in recipients)
+    # "View in browser" leads to a page that exists before anyone can click it.
+    (page,) = (cli_env / "var" / "archive").glob("*.html")
+    copy = next(iter(outbox)).get_payload(0).get_payload(decode=True).decode()
+    assert f"https://news.example.org/archive/{page.stem}" in copy
 
     status = run("campaign", "status", campaign_id, "--failures")
     assert status.exit_code == 0
