@@ -67,11 +67,6 @@ def normalise(text: str) -> Address:
     return _fast(text) or _slow(text)
 
 
-def key_of(text: str) -> str:
-    """The uniqueness key of an address typed by someone (validates it too)."""
-    return normalise(text).key
-
-
 def address_hash(key: str) -> str:
     """SHA-256 of the lower-cased normalised address: what suppression keeps after erasure.
 

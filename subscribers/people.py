@@ -101,11 +101,6 @@ def set_lists(session: Session, person: Subscriber, wanted: Iterable[MailingList
     return changed
 
 
-def add_lists(session: Session, person: Subscriber, wanted: Iterable[MailingList]) -> bool:
-    """Subscribe to ``wanted`` as well, keeping every other list; True if anything changed."""
-    return set_lists(session, person, [*subscribed_lists(session, person), *wanted])
-
-
 def add(
     session: Session,
     address: str,

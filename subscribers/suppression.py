@@ -6,8 +6,6 @@ send path and the importer consult it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -52,17 +50,3 @@ def lift(session: Session, key: str) -> bool:
     query = delete(Suppression).where(Suppression.address_hash == address_hash(key))
     result = session.execute(query)
     return bool(getattr(result, "rowcount", 0))
-
-
-def suppressed_hashes(session: Session, hashes: Iterable[str]) -> set[str]:
-    """Which of these hashes are suppressed (one query per 500)."""
-    wanted = list(hashes)
-    found: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        found.update(
-            session.scalars(
-                select(Suppression.address_hash).where(Suppression.address_hash.in_(chunk))
-            )
-        )
-    return found
