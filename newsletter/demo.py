@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -52,13 +51,11 @@ def main() -> None:
     # and errors for sending (the campaign below passes the explicit override).
     run("briefing", "lint", str(briefing))
     run("briefing", "render", str(briefing), "--out", str(out / "render"))
-    run("subscribers", "import", str(SUBSCRIBERS), "--list", LIST_NAME)
+    rejected = out / "subscribers.errors.csv"
+    run("subscribers", "import", str(SUBSCRIBERS), "--list", LIST_NAME, "--errors", str(rejected))
     run("send-test", str(briefing), "--to", "preview@example.org")
-    created = run("campaign", "create", str(briefing), "--list", LIST_NAME)
-    match = re.search(r"campaign\s+#?(\d+)", created, re.IGNORECASE)
-    if not match:
-        raise SystemExit("could not read the new campaign's id")
-    campaign = match.group(1)
+    campaign = run("campaign", "create", str(briefing), "--list", LIST_NAME, "-q").strip()
+    # The PDF lost every link target: sending needs the explicit override.
     run("campaign", "send", campaign, "--force")
     run("campaign", "status", campaign)
 
@@ -66,6 +63,7 @@ def main() -> None:
     console.rule("[bold green]Done", align="left")
     console.print(f"Briefing source   {briefing}")
     console.print(f"Rendered files    {out / 'render'}  (digest.html, digest.txt, web.html, ...)")
+    console.print(f"Rejected CSV rows {rejected}")
     console.print(f"Outbox (Maildir)  {outbox / 'new'}")
     console.print("Database          var/newsletter.db")
     console.print(
