@@ -130,6 +130,7 @@ def _checkout_paid(session: Session, event: DonationEvent, claim: bool) -> Effec
             select(Gift).where(Gift.subscription_id == recurring.subscription_id)
         ):  # instalments Stripe announced before the checkout completed
             gift.intent_id = gift.intent_id or recurring.intent_id
+            gift.checkout_session_id = gift.checkout_session_id or event.object_id
             gift.campaign_id = gift.campaign_id if gift.campaign_id is not None else campaign
             gift.subscriber_id = gift.subscriber_id or subscriber
         return Effect("monthly gift started")

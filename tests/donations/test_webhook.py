@@ -397,3 +397,62 @@ def test_status_events_of_other_subscriptions_are_ignored(
     deliver(processor, fake_stripe.event("customer.subscription.updated", sub))
     with sessions() as s:
         assert s.scalar(select(RecurringGift)) is None
+
+
+def test_any_delivery_order_gives_the_same_ledger(
+    processor: WebhookProcessor,
+    sessions: sessionmaker[Session],
+    stripe_settings: Settings,
+    fake_stripe: FakeStripe,
+) -> None:
+    """A one-time gift refunded in part and a monthly gift with two instalments, each
+    delivered in several random orders with repeats: the books always agree."""
+    import random
+
+    rng = random.Random(2026)
+    outcomes = set()
+    for _ in range(4):
+        once = fake_stripe.pay(
+            start(sessions, stripe_settings, fake_stripe, amount=3000, campaign_id=1)
+        )
+        monthly = fake_stripe.pay(
+            start(
+                sessions,
+                stripe_settings,
+                fake_stripe,
+                amount=800,
+                frequency=Frequency.MONTHLY,
+                campaign_id=2,
+            )
+        )
+        events = [
+            fake_stripe.event("checkout.session.completed", once),
+            fake_stripe.event(
+                "charge.refunded", fake_stripe.charge(once["payment_intent"], 3000, refunded=1200)
+            ),
+            fake_stripe.event("checkout.session.completed", monthly),
+            fake_stripe.event("invoice.paid", fake_stripe.invoice(monthly)),
+            fake_stripe.event(
+                "invoice.paid", fake_stripe.invoice(monthly, reason="subscription_cycle")
+            ),
+        ]
+        deliveries = events + rng.sample(events, 3)
+        rng.shuffle(deliveries)
+        for event in deliveries:
+            deliver(processor, event)
+        mine = [g for g in gifts(sessions) if g.checkout_session_id in (once["id"], monthly["id"])]
+        outcomes.add(
+            tuple(
+                sorted(
+                    (g.frequency, g.campaign_id, g.amount_minor, g.net_minor, g.status)
+                    for g in mine
+                )
+            )
+        )
+    assert outcomes == {
+        (
+            ("monthly", 2, 800, 800, "paid"),
+            ("monthly", 2, 800, 800, "paid"),
+            ("once", 1, 3000, 1800, "partially_refunded"),
+        )
+    }
