@@ -117,7 +117,9 @@ def _checkout_paid(session: Session, event: DonationEvent, claim: bool) -> Effec
         intent.checkout_session_id = intent.checkout_session_id or event.object_id
     campaign, subscriber = _attribution(session, event, intent)
     if event.mode == "subscription":
-        recurring = _recurring(session, event)
+        recurring = _find_recurring(session, event.subscription_id) or _new_recurring(
+            session, event, intent
+        )
         recurring.checkout_session_id = event.object_id
         recurring.intent_id = recurring.intent_id or (intent.id if intent else None)
         recurring.campaign_id = campaign if campaign is not None else recurring.campaign_id
@@ -160,16 +162,19 @@ def _when(event: DonationEvent) -> datetime:
     return datetime.fromtimestamp(event.created, UTC) if event.created else datetime.now(UTC)
 
 
-def _recurring(session: Session, event: DonationEvent) -> RecurringGift:
-    """The monthly gift for ``event.subscription_id``, created from the event if new."""
-    found = session.scalar(
+def _find_recurring(session: Session, subscription_id: str) -> RecurringGift | None:
+    found: RecurringGift | None = session.scalar(
         select(RecurringGift)
-        .where(RecurringGift.subscription_id == event.subscription_id)
+        .where(RecurringGift.subscription_id == subscription_id)
         .with_for_update()
     )
-    if found is not None:
-        return found
-    intent = _intent(session, event)
+    return found
+
+
+def _new_recurring(
+    session: Session, event: DonationEvent, intent: DonationIntent | None
+) -> RecurringGift:
+    """A monthly gift first heard of in ``event`` (which may precede the checkout)."""
     campaign, subscriber = _attribution(session, event, intent)
     recurring = RecurringGift(
         subscription_id=event.subscription_id,
@@ -188,23 +193,23 @@ def _recurring(session: Session, event: DonationEvent) -> RecurringGift:
     return recurring
 
 
-def _known_subscription(session: Session, subscription_id: str) -> bool:
-    found = session.scalar(
-        select(RecurringGift.id).where(RecurringGift.subscription_id == subscription_id)
-    )
-    return found is not None
-
-
 def _invoice_paid(session: Session, event: DonationEvent, claim: bool) -> Effect:
     if event.amount_minor <= 0:
         return Effect("nothing paid")
     if not event.subscription_id:
         return Effect("not a monthly gift")
-    if not event.intent and not _known_subscription(session, event.subscription_id):
-        return Effect("not a subscription from our donate form")  # e.g. a membership product
-    recurring = _recurring(session, event)
+    recurring = _find_recurring(session, event.subscription_id)
+    matched = False  # whether the donor's address was already looked up
+    if recurring is None:
+        if not event.intent:
+            return Effect("not a subscription from our donate form")  # e.g. a membership
+        recurring = _new_recurring(session, event, _intent(session, event))
+        matched = True
     recurring.customer_id = recurring.customer_id or event.customer_id
     recurring.donor_email = recurring.donor_email or event.email
+    subscriber = recurring.subscriber_id
+    if subscriber is None and not matched:
+        subscriber = match_subscriber(session, event.email)
     return _add_gift(
         session,
         Gift(
@@ -212,7 +217,7 @@ def _invoice_paid(session: Session, event: DonationEvent, claim: bool) -> Effect
             frequency=Frequency.MONTHLY,
             intent_id=recurring.intent_id,
             campaign_id=recurring.campaign_id,
-            subscriber_id=recurring.subscriber_id or match_subscriber(session, event.email),
+            subscriber_id=subscriber,
             amount_minor=event.amount_minor,
             currency=event.currency,
             donor_email=event.email or recurring.donor_email,
@@ -231,9 +236,11 @@ def _invoice_paid(session: Session, event: DonationEvent, claim: bool) -> Effect
 def _subscription_status(session: Session, event: DonationEvent, status: str) -> Effect:
     if not event.subscription_id:
         return Effect("no subscription")
-    if not event.intent and not _known_subscription(session, event.subscription_id):
-        return Effect("not a subscription from our donate form")
-    recurring = _recurring(session, event)
+    recurring = _find_recurring(session, event.subscription_id)
+    if recurring is None:
+        if not event.intent:
+            return Effect("not a subscription from our donate form")
+        recurring = _new_recurring(session, event, _intent(session, event))
     if event.created < recurring.status_at:
         return Effect("older than the status we have")
     if recurring.status == "canceled" and status != "canceled":
