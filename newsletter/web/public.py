@@ -87,12 +87,19 @@ def _form_page(request: Request, template: str, status: int = 200, **context: An
     return response
 
 
-def _token(request: Request, purpose: str, token: str, max_age: float | None = None) -> int:
+def _verify(
+    request: Request, purpose: str, token: str, max_age: float | None = None
+) -> tuple[int, dict[str, Any]]:
+    """The subscriber id and the whole payload of a link token (``TokenError`` if bad)."""
     payload = tokens.verify(_settings(request).secret, purpose, token, max_age=max_age)
     subscriber_id = payload.get("s")
     if not isinstance(subscriber_id, int):
         raise TokenError("this link is damaged")
-    return subscriber_id
+    return subscriber_id, payload
+
+
+def _token(request: Request, purpose: str, token: str, max_age: float | None = None) -> int:
+    return _verify(request, purpose, token, max_age)[0]
 
 
 def _text(form: FormData, name: str, limit: int = 320) -> str:
@@ -204,8 +211,7 @@ def confirm_page(request: Request, token: str) -> HTMLResponse:
 @router.post("/confirm/{token}", response_class=HTMLResponse)
 def confirm(request: Request, token: str) -> HTMLResponse:
     settings = _settings(request)
-    payload = tokens.verify(settings.secret, links.CONFIRM, token, max_age=links.CONFIRM_MAX_AGE)
-    subscriber_id = _token(request, links.CONFIRM, token, links.CONFIRM_MAX_AGE)
+    subscriber_id, payload = _verify(request, links.CONFIRM, token, links.CONFIRM_MAX_AGE)
     issued = datetime.fromtimestamp(int(payload.get("iat", 0)), UTC)
     ip, agent = _client(request)
     with transaction(_sessions(request)) as session:
@@ -316,8 +322,7 @@ def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
 @router.post("/u/{token}", response_class=HTMLResponse)
 async def one_click(request: Request, token: str) -> HTMLResponse:
     """Effective at once; answers 200 (never a redirect) as RFC 8058 asks."""
-    payload = tokens.verify(_settings(request).secret, links.UNSUBSCRIBE, token)
-    subscriber_id = _token(request, links.UNSUBSCRIBE, token)
+    subscriber_id, payload = _verify(request, links.UNSUBSCRIBE, token)
     form = await request.form()
     one_click = _text(form, "List-Unsubscribe") == "One-Click"
     ip, agent = _client(request)
