@@ -9,6 +9,9 @@ URL forms (``NEWSLETTER_SMTP_URL``)::
 Query options: ``starttls`` (1/0/auto), ``timeout`` (seconds), ``verify`` (0 to
 accept any certificate: tests only), ``cafile`` (extra CA certificates), ``helo``.
 
+When the server offers PIPELINING (RFC 2920), MAIL, RCPT and DATA go in one write
+and their three replies come back together: two round trips per message, not four.
+
 Replies map to what a campaign must do next: 2xx sent; 4xx transient (try later);
 5xx permanent for this recipient. What is not about the recipient raises instead:
 unreachable, timed out or 421 -> ``TransportUnavailable``; bad login (535), a sender
@@ -245,41 +248,92 @@ class SmtpTransport:
         self, conn: smtplib.SMTP, sender: str, recipient: str, message: bytes
     ) -> Delivery:
         try:
-            code, reply = conn.mail(sender)
-            text = _text(reply)
-            if code == 421:
-                raise self._unavailable(f"421 {text}")
-            if code >= 500:
-                self._reset(conn)
-                raise TransportRejected(
-                    f"{self.config.where} refused the sender {sender}: {code} {text}"
-                )
-            if code >= 400:
-                self._reset(conn)
-                return Delivery(DeliveryStatus.TRANSIENT, code, text)
-            code, reply = conn.rcpt(recipient)
-        except TransportError:
-            raise
+            envelope = _envelope_commands(sender, recipient)
+        except UnicodeEncodeError:
+            return Delivery(
+                DeliveryStatus.PERMANENT, 553, "5.6.7 non-ASCII address: needs SMTPUTF8"
+            )
+        try:
+            if conn.has_extn("pipelining"):
+                # RFC 2920: MAIL, RCPT and DATA in one write, three replies in one read.
+                conn.send(envelope)
+                mail_code, mail_reply = conn.getreply()
+                rcpt_code, rcpt_reply = conn.getreply()
+                data_code, data_reply = conn.getreply()
+            else:
+                mail_code, mail_reply = conn.mail(sender)
+                rcpt_code, rcpt_reply, data_code, data_reply = 503, b"", 503, b""
+                if mail_code < 400:
+                    rcpt_code, rcpt_reply = conn.rcpt(recipient)
+                    if rcpt_code < 400:
+                        data_code, data_reply = conn.docmd("DATA")
         except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
             raise _Disconnected(str(exc) or type(exc).__name__) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise self._unavailable(str(exc) or type(exc).__name__) from None
-        text = _text(reply)
-        if code == 421:
-            raise self._unavailable(f"421 {text}")
-        if code == 530 or (code >= 500 and _POLICY.match(text) and "relay" in text.lower()):
-            self._reset(conn)
-            raise TransportRejected(f"{self.config.where} will not relay for us: {code} {text}")
-        if code >= 400:
-            self._reset(conn)
-            status = DeliveryStatus.TRANSIENT if code < 500 else DeliveryStatus.PERMANENT
-            return Delivery(status, code, text)
+        refused = self._envelope_refused(
+            conn, sender, (mail_code, _text(mail_reply)), (rcpt_code, _text(rcpt_reply)), data_code
+        )
+        if refused is not None:
+            return refused
+        if data_code != 354:
+            return self._final(conn, data_code, _text(data_reply))
         try:
-            code, data_reply = _data(conn, message)
-            text = _text(data_reply)
+            conn.send(_dot_stuffed(message))
+            code, reply = conn.getreply()
         except (OSError, smtplib.SMTPException) as exc:
             # The message may or may not have been taken: report, never resend blindly.
             raise self._unavailable(f"lost during DATA: {exc or type(exc).__name__}") from None
+        return self._final(conn, code, _text(reply))
+
+    def _envelope_refused(
+        self,
+        conn: smtplib.SMTP,
+        sender: str,
+        mail: tuple[int, str],
+        rcpt: tuple[int, str],
+        data_code: int,
+    ) -> Delivery | None:
+        """The delivery when MAIL or RCPT failed (None: both accepted).
+
+        A pipelining server answers every command of the group, so a DATA that it
+        accepted in spite of the refused recipient is ended with an empty message.
+        """
+        (mail_code, mail_text), (rcpt_code, rcpt_text) = mail, rcpt
+        if mail_code < 400 and rcpt_code < 400:
+            return None
+        if 421 in (mail_code, rcpt_code, data_code):
+            raise self._unavailable(f"421 {mail_text if mail_code == 421 else rcpt_text}")
+        if data_code == 354:
+            self._abandon_data(conn)
+        if mail_code >= 500:
+            self._reset(conn)
+            raise TransportRejected(
+                f"{self.config.where} refused the sender {sender}: {mail_code} {mail_text}"
+            )
+        if mail_code >= 400:
+            self._reset(conn)
+            return Delivery(DeliveryStatus.TRANSIENT, mail_code, mail_text)
+        if rcpt_code == 530 or (
+            rcpt_code >= 500 and _POLICY.match(rcpt_text) and "relay" in rcpt_text.lower()
+        ):
+            self._reset(conn)
+            raise TransportRejected(
+                f"{self.config.where} will not relay for us: {rcpt_code} {rcpt_text}"
+            )
+        self._reset(conn)
+        status = DeliveryStatus.TRANSIENT if rcpt_code < 500 else DeliveryStatus.PERMANENT
+        return Delivery(status, rcpt_code, rcpt_text)
+
+    def _abandon_data(self, conn: smtplib.SMTP) -> None:
+        try:
+            conn.send(b".\r\n")
+            conn.getreply()
+        except (OSError, smtplib.SMTPException):
+            self._drop()
+
+    def _final(self, conn: smtplib.SMTP, code: int, text: str) -> Delivery:
+        """What the reply to the message (or to DATA itself) means for this recipient."""
         if code == 421:
             raise self._unavailable(f"421 {text}")
         if 200 <= code < 300:
@@ -321,15 +375,18 @@ class SmtpTransport:
         self.close()
 
 
-def _data(conn: smtplib.SMTP, message: bytes) -> tuple[int, bytes]:
-    """DATA with CRLF line ends and dot-stuffing done by two byte replacements.
+def _envelope_commands(sender: str, recipient: str) -> bytes:
+    """MAIL, RCPT and DATA as one write (addresses already checked for CR/LF)."""
+    return f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode("ascii")
+
+
+def _dot_stuffed(message: bytes) -> bytes:
+    """The message as DATA carries it: CRLF line ends, dot-stuffed, ended by a lone dot.
 
     smtplib's own ``data()`` runs a regular expression over every message and sends
-    bare LFs of a bytes message as they are; this is faster and always CRLF.
+    bare LFs of a bytes message as they are; two byte replacements are faster and
+    always CRLF.
     """
-    code, reply = conn.docmd("DATA")
-    if code != 354:
-        return code, reply
     if message.count(b"\n") != message.count(b"\r\n"):
         message = message.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     stuffed = message.replace(b"\r\n.", b"\r\n..")
@@ -337,8 +394,7 @@ def _data(conn: smtplib.SMTP, message: bytes) -> tuple[int, bytes]:
         stuffed = b"." + stuffed
     if not stuffed.endswith(b"\r\n"):
         stuffed += b"\r\n"
-    conn.send(stuffed + b".\r\n")
-    return conn.getreply()
+    return stuffed + b".\r\n"
 
 
 def _close_quietly(conn: smtplib.SMTP | None) -> None:
