@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from subscribers.addresses import normalise
 from subscribers.csvfile import CsvSource, Row
 from subscribers.errors import InvalidAddress
+from subscribers.lists import slugify
 
 NO_ADDRESS = "no address"
 INVALID = "invalid address"
+BAD_TOPIC = "bad topic"
+_TOPIC_MAX = 200
 
 
 @dataclass(slots=True)
@@ -52,6 +55,11 @@ def prepare(rows: list[Row], bytes_read: int = 0) -> Prepared:
         except InvalidAddress as exc:
             rejected.append((row, INVALID, str(exc)))
             continue
+        if any(len(topic) > _TOPIC_MAX for topic in row.topics):
+            rejected.append((row, BAD_TOPIC, f"{BAD_TOPIC}: longer than {_TOPIC_MAX} characters"))
+            continue
+        if not all(map(slugify, row.topics)):  # "-" or "?" as a placeholder: no topic
+            row.topics = [topic for topic in row.topics if slugify(topic)]
         record = records.get(addr.key)
         if record is None:
             topics = dict.fromkeys(row.topics)

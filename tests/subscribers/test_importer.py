@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter.database import transaction
 from subscribers import bulk, consent, people
 from subscribers.addresses import normalise
-from subscribers.batches import INVALID
+from subscribers.batches import BAD_TOPIC, INVALID
 from subscribers.csvfile import CsvFileError
 from subscribers.importer import CUT_OFF, SUPPRESSED, import_csv
 from subscribers.models import ConsentEvent, Status, Subscriber
@@ -271,3 +271,18 @@ def test_postgres_import_works_for_an_ordinary_role(
             for kind in ("TABLES", "SEQUENCES"):
                 conn.exec_driver_sql(f"REVOKE ALL ON ALL {kind} IN SCHEMA public FROM {ROLE}")
         admin.dispose()
+
+
+def test_odd_topics_neither_create_lists_nor_stop_the_import(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    long_topic = "x" * 201
+    source = _write(
+        tmp_path / "topics.csv",
+        f"email,topics\na@example.org,-\nb@example.org,{long_topic}\nc@example.org,Ukraine;?\n",
+    )
+    summary = import_csv(sessions, source)
+    assert summary.added == 2 and summary.skipped == {BAD_TOPIC: 1}
+    assert summary.lists_created == ["Ukraine"]
+    found = _people(sessions)
+    assert (found["a@example.org"][3], found["c@example.org"][3]) == ([], ["Ukraine"])
