@@ -35,11 +35,24 @@ class ScriptedHandler:
     mail_reply: str | None = None
     data_reply: str | None = None
     messages_per_session: int | None = None  # then "421" on MAIL
+    pipelining: bool = True  # advertise PIPELINING (RFC 2920) in the EHLO reply
+    # For each MAIL: had the client already sent RCPT and DATA behind it (one write)?
+    grouped: list[bool] = field(default_factory=list)
     _per_session: dict[int, int] = field(default_factory=dict)
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
     ) -> str:
+        waiting = bytes(getattr(server._reader, "_buffer", b""))
+        self.grouped.append(b"RCPT TO:" in waiting and b"DATA\r\n" in waiting)
         done = self._per_session.get(id(session), 0)
         if self.messages_per_session is not None and done >= self.messages_per_session:
             return "421 4.7.0 Too many messages on one connection, closing"

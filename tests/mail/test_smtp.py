@@ -157,6 +157,75 @@ def test_a_dropped_connection_is_reopened(identity: Identity) -> None:
     assert [r.recipients for r in second.handler.received] == [["b@example.com"]]
 
 
+def test_pipelining_server_gets_each_envelope_in_one_write(
+    server: Server, identity: Identity
+) -> None:
+    with transport_for(server) as transport:
+        for n in range(3):
+            to = f"reader{n}@example.com"
+            assert transport.send(SENDER, to, message_for(identity, to)).status == "sent"
+    assert server.handler.grouped == [True, True, True]
+    assert [r.recipients for r in server.handler.received] == [
+        [f"reader{n}@example.com"] for n in range(3)
+    ]
+
+
+def test_without_pipelining_commands_go_one_at_a_time(identity: Identity) -> None:
+    with Server() as server:
+        server.handler.pipelining = False
+        server.handler.rcpt_replies["gone@example.com"] = "550 5.1.1 No such user"
+        with transport_for(server) as transport:
+            for to in ("a@example.com", "gone@example.com", "b@example.com"):
+                transport.send(SENDER, to, message_for(identity, to))
+        assert server.handler.grouped == [False, False, False]
+        assert [r.recipients for r in server.handler.received] == [
+            ["a@example.com"],
+            ["b@example.com"],
+        ]
+
+
+def test_refused_recipient_inside_a_pipelined_group(server: Server, identity: Identity) -> None:
+    """DATA is refused for lack of a recipient; the next group on the connection still works."""
+    server.handler.rcpt_replies.update(
+        {
+            "busy@example.com": "452 4.2.2 Mailbox full, try later",
+            "gone@example.com": "550 5.1.1 No such user",
+        }
+    )
+    sent = ["ok1@example.com", "busy@example.com", "gone@example.com", "ok2@example.com"]
+    with transport_for(server) as transport:
+        results = [transport.send(SENDER, to, message_for(identity, to)) for to in sent]
+    assert [(r.status, r.code) for r in results] == [
+        (DeliveryStatus.SENT, 250),
+        (DeliveryStatus.TRANSIENT, 452),
+        (DeliveryStatus.PERMANENT, 550),
+        (DeliveryStatus.SENT, 250),
+    ]
+    assert "No such user" in results[2].reply
+    assert all(server.handler.grouped)
+    assert [r.recipients for r in server.handler.received] == [
+        ["ok1@example.com"],
+        ["ok2@example.com"],
+    ]
+    assert len(server.handler.sessions) == 1
+
+
+def test_refused_sender_and_relay_inside_a_pipelined_group(
+    server: Server, identity: Identity
+) -> None:
+    server.handler.rcpt_replies["far@example.net"] = "554 5.7.1 Relay access denied"
+    with transport_for(server) as transport:
+        with pytest.raises(TransportRejected, match="relay"):
+            transport.send(SENDER, "far@example.net", message_for(identity, "far@example.net"))
+        server.handler.mail_reply = "451 4.3.0 Try again later"
+        late = transport.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
+        assert (late.status, late.code) == (DeliveryStatus.TRANSIENT, 451)
+        server.handler.mail_reply = None
+        ok = transport.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
+        assert ok.status is DeliveryStatus.SENT
+    assert [r.recipients for r in server.handler.received] == [["a@example.com"]]
+
+
 def test_refused_connection_is_unavailable(identity: Identity) -> None:
     transport = SmtpTransport.from_url(f"smtp://127.0.0.1:{free_port()}?timeout=2")
     with pytest.raises(TransportUnavailable, match="cannot reach"):
