@@ -211,7 +211,11 @@ def main() -> None:
     )
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
-    print(f"bench/webhook.py on {os.cpu_count()} CPU(s), python {sys.version.split()[0]}")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(
+        f"bench/webhook.py on {os.cpu_count()} CPU(s), load average {load} at start, "
+        f"python {sys.version.split()[0]}, newsletter serve --workers {args.workers}"
+    )
     ok = True
     if args.only in (None, "sqlite"):
         with tempfile.TemporaryDirectory() as tmp:

@@ -55,7 +55,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # No pre-ping: it costs a round trip on every checkout. Connections are recycled
+    # before servers or proxies drop idle ones, and a connection found dead mid-query
+    # invalidates the pool, so the failed request answers 5xx and its retry reconnects.
+    options: dict[str, Any] = {"pool_recycle": 1800, **kwargs}
+    return create_engine(url, **options)
 
 
 def alembic_config(engine: Engine) -> Config:

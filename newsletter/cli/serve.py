@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from newsletter import database
 from newsletter.cli.common import console, settings
 
 
@@ -15,6 +16,9 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", help="Address to listen on."),
         port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
         workers: int = typer.Option(1, min=1, help="Worker processes."),
+        access_log: bool = typer.Option(
+            False, "--access-log", help="Log every request (off: it costs CPU per request)."
+        ),
     ) -> None:
         """Serve the subscribe, confirm, preferences, unsubscribe and donation pages."""
         import uvicorn
@@ -25,6 +29,8 @@ def register(app: typer.Typer) -> None:
                 "[yellow]warning:[/] NEWSLETTER_SECRET_KEY is the demo value; "
                 "set a long random secret before real use."
             )
+        # Upgrade the schema once here, so several workers never race the migrations.
+        database.open_database(config.database_url).dispose()
         console.print(f"subscribe page: http://{host}:{port}/subscribe")
         uvicorn.run(
             "newsletter.web.app:create_app",
@@ -34,4 +40,5 @@ def register(app: typer.Typer) -> None:
             workers=workers,
             proxy_headers=True,
             log_level="info",
+            access_log=access_log,
         )

@@ -4,26 +4,29 @@ The flow reads like django-anymail's base view: ``verify`` (Stripe's v1 HMAC
 scheme, a timestamp tolerance, any of several signatures so secrets can be
 rotated), ``parse`` (``events.parse`` to one ``DonationEvent``), ``dispatch``
 (``ledger.apply``). The event id is inserted first in the same transaction as the
-effect: a duplicate or concurrent delivery trips the unique constraint and the
-whole transaction rolls back, so nothing is counted twice or half-recorded.
+effect, with ``ON CONFLICT DO NOTHING``: a duplicate inserts nothing and changes
+nothing, a concurrent twin waits for the first delivery and then does the same,
+and any failure rolls the whole transaction back, so nothing is half-recorded.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import stripe
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.database import transaction
-from newsletter.donations import ledger
+from newsletter.donations import gifts, ledger
 from newsletter.donations.events import DonationEvent, MalformedEvent, parse
 from newsletter.donations.models import StripeEventRecord
 from newsletter.donations.receipts import Receipt, ReceiptSender, deliver_claimed
@@ -32,6 +35,7 @@ from subscribers.orm import utcnow
 
 log = logging.getLogger(__name__)
 TOLERANCE = 300  # seconds, Stripe's own default
+EVENTS: Table = StripeEventRecord.__table__  # type: ignore[assignment]
 _ATTEMPTS = 4
 
 
@@ -101,6 +105,11 @@ class WebhookProcessor:
         self.livemode = livemode
         self.receipts = receipts
         self.tolerance = tolerance
+        bind = sessions.kw.get("bind")
+        # SQLite has one writer at a time, and a writer that finds the file locked
+        # sleeps in steps of milliseconds: queue this process's writers on a mutex.
+        sqlite = bind is not None and bind.dialect.name == "sqlite"
+        self._writer: AbstractContextManager[object] = threading.Lock() if sqlite else nullcontext()
 
     def handle(self, payload: bytes, signature: str | None, *, receipts: bool = True) -> Result:
         """One HTTP delivery: raises ``WebhookRejected`` (400); any other error means 5xx.
@@ -131,11 +140,14 @@ class WebhookProcessor:
     def _apply_once(self, event: DonationEvent) -> Result:
         for attempt in range(_ATTEMPTS):
             try:
-                with transaction(self.sessions) as session:
+                with self._writer, transaction(self.sessions) as session:
                     # First statement is the write: SQLite takes its write lock here,
-                    # PostgreSQL makes a concurrent twin wait on the unique index.
-                    session.execute(
-                        insert(StripeEventRecord).values(
+                    # PostgreSQL makes a concurrent twin wait on the unique index and
+                    # then insert nothing once the first delivery has committed.
+                    record_id = session.execute(
+                        gifts.upsert_dialect(session)
+                        .insert(EVENTS)
+                        .values(
                             event_id=event.event_id,
                             type=event.type,
                             created=event.created,
@@ -143,11 +155,15 @@ class WebhookProcessor:
                             outcome="",
                             received_at=utcnow(),
                         )
-                    )
+                        .on_conflict_do_nothing(index_elements=["event_id"])
+                        .returning(EVENTS.c.id)
+                    ).scalar()
+                    if record_id is None:
+                        return Result(event.event_id, event.type, "already processed", True)
                     effect = ledger.apply(session, event, claim_receipts=self.receipts is not None)
                     session.execute(
-                        update(StripeEventRecord)
-                        .where(StripeEventRecord.event_id == event.event_id)
+                        update(EVENTS)
+                        .where(EVENTS.c.id == record_id)
                         .values(outcome=effect.outcome[:200])
                     )
                 return Result(

@@ -2,24 +2,38 @@
 
 400 for anything that is not a genuine event for this account and mode (Stripe
 stops retrying), 503 while no webhook secret is configured and 500 for any other
-failure, so Stripe retries and nothing is lost.
+failure, so Stripe retries and nothing is lost. Receipts claimed with a new gift go
+to the app's ``ReceiptCourier``: the answer never waits for the mail, and the
+courier sends what is queued before the app shuts down.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from newsletter.config import Settings
+from newsletter.donations.courier import ReceiptCourier
 from newsletter.donations.mailer import DonorMailer
 from newsletter.donations.webhook import WebhookProcessor, WebhookRejected, processor_for
 
-router = APIRouter()
 log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    courier: ReceiptCourier | None = getattr(app.state, "receipt_courier", None)
+    if courier is not None:
+        await run_in_threadpool(courier.close)
+
+
+router = APIRouter(lifespan=_lifespan)
 
 
 def processor(request: Request) -> WebhookProcessor | None:
@@ -27,7 +41,9 @@ def processor(request: Request) -> WebhookProcessor | None:
     state = request.app.state
     if not hasattr(state, "stripe_webhooks"):
         settings: Settings = state.settings
-        state.stripe_webhooks = processor_for(settings, state.sessions, DonorMailer(settings))
+        mailer = DonorMailer(settings)
+        state.receipt_courier = ReceiptCourier(state.sessions, mailer)
+        state.stripe_webhooks = processor_for(settings, state.sessions, mailer)
     found: WebhookProcessor | None = state.stripe_webhooks
     return found
 
@@ -47,7 +63,9 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     except Exception:
         log.exception("Stripe event not applied; Stripe will retry")
         return JSONResponse({"error": "not processed"}, status_code=500)
+    if result.receipts:
+        courier: ReceiptCourier = request.app.state.receipt_courier
+        courier.put(result.receipts)
     return JSONResponse(
-        {"received": True, "duplicate": result.duplicate, "outcome": result.outcome},
-        background=BackgroundTask(handler.send_receipts, result) if result.receipts else None,
+        {"received": True, "duplicate": result.duplicate, "outcome": result.outcome}
     )

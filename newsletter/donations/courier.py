@@ -1,0 +1,112 @@
+"""A background sender for receipts already claimed in their gift's transaction.
+
+The webhook answers Stripe as soon as the gift is committed; rendering, signing and
+writing the mail (a Maildir fsync, or an SMTP exchange) happen on this one thread,
+so a slow mail transport never holds an HTTP connection or a request thread. A
+receipt that cannot be sent is released (its gift goes back to "receipt pending")
+and retried after a pause; ``close`` sends whatever is queued before the process
+exits, so a graceful shutdown loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterable
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from newsletter.donations.receipts import Receipt, ReceiptSender, release, send_pending
+
+log = logging.getLogger(__name__)
+RETRY_AFTER = 30.0  # seconds before a released receipt is tried again
+
+
+class ReceiptCourier:
+    """Sends queued receipts on a daemon thread; implements ``ReceiptSender`` as a queue."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        sender: ReceiptSender,
+        *,
+        retry_after: float = RETRY_AFTER,
+    ) -> None:
+        self.sessions = sessions
+        self.sender = sender
+        self.retry_after = retry_after
+        self._queue: queue.Queue[Receipt | None] = queue.Queue()
+        self._released: set[int] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def put(self, receipts: Iterable[Receipt]) -> None:
+        """Queue claimed receipts; they go out in order, after the caller's response.
+
+        Once closed (the app is stopping) they are sent here and now instead.
+        """
+        with self._lock:
+            closed = self._closed
+            if not closed and self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="receipt-courier", daemon=True
+                )
+                self._thread.start()
+        for receipt in receipts:
+            if closed:
+                self._send(receipt)
+            else:
+                self._queue.put(receipt)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Send everything queued, then stop the thread (called at shutdown)."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        retry_at = 0.0
+        while True:
+            wait = max(0.0, retry_at - time.monotonic()) if self._released else None
+            try:
+                receipt = self._queue.get(timeout=wait)
+            except queue.Empty:
+                pass  # time to retry the released ones
+            else:
+                if receipt is None:
+                    return  # closed: receipts still released stay pending for reconcile
+                if self._send(receipt) and len(self._released) == 1:
+                    retry_at = time.monotonic() + self.retry_after  # first failure: wait
+            if self._released and time.monotonic() >= retry_at:
+                self._retry()
+                retry_at = time.monotonic() + self.retry_after
+
+    def _send(self, receipt: Receipt) -> bool:
+        """Send one claimed receipt; True when it failed and was released for a retry."""
+        try:
+            self.sender.send(receipt)
+            return False
+        except Exception:
+            log.exception("receipt for gift %s not sent; retrying later", receipt.gift_id)
+        try:
+            release(self.sessions, receipt.gift_id)
+            self._released.add(receipt.gift_id)
+        except Exception:
+            log.exception("receipt for gift %s could not be released", receipt.gift_id)
+        return True
+
+    def _retry(self) -> None:
+        """Claim and send the released receipts again (another worker may have won them)."""
+        ids, self._released = sorted(self._released), set()
+        for gift_id in ids:
+            try:
+                send_pending(self.sessions, self.sender, [gift_id])
+            except Exception:
+                log.exception("receipt for gift %s still not sent", gift_id)
+                self._released.add(gift_id)
