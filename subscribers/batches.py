@@ -6,10 +6,11 @@ tested and measured on its own.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from subscribers.addresses import normalise
+from subscribers.addresses import fast_address, normalise
 from subscribers.csvfile import CsvSource, Row
 from subscribers.errors import InvalidAddress
 from subscribers.lists import slugify
@@ -42,32 +43,49 @@ class Prepared:
     rejected: list[tuple[Row, str, str]]  # row, reason, detail
 
 
+def _topics(topics: tuple[str, ...]) -> tuple[tuple[str, ...], bool]:
+    """Topics without placeholders such as "-" or "?", and whether any is too long."""
+    too_long = any(len(topic) > _TOPIC_MAX for topic in topics)
+    return tuple(topic for topic in topics if slugify(topic)), too_long
+
+
+_checked_topics = functools.lru_cache(maxsize=4096)(_topics)
+
+
 def prepare(rows: list[Row], bytes_read: int = 0) -> Prepared:
     """Normalise each address; merge rows of the same address (later values win)."""
     records: dict[str, Record] = {}
     rejected: list[tuple[Row, str, str]] = []
+    checked, fast, get = _checked_topics, fast_address, records.get
     for row in rows:
-        if not row.email:
+        text = row.email
+        if not text:
             rejected.append((row, NO_ADDRESS, NO_ADDRESS))
             continue
-        try:
-            addr = normalise(row.email)
-        except InvalidAddress as exc:
-            rejected.append((row, INVALID, str(exc)))
-            continue
-        if any(len(topic) > _TOPIC_MAX for topic in row.topics):
-            rejected.append((row, BAD_TOPIC, f"{BAD_TOPIC}: longer than {_TOPIC_MAX} characters"))
-            continue
-        if not all(map(slugify, row.topics)):  # "-" or "?" as a placeholder: no topic
-            row.topics = [topic for topic in row.topics if slugify(topic)]
-        record = records.get(addr.key)
+        pair = fast(text)
+        if pair is None:
+            try:
+                addr = normalise(text)
+            except InvalidAddress as exc:
+                rejected.append((row, INVALID, str(exc)))
+                continue
+            pair = addr.email, addr.key
+        topics = row.topics
+        if topics:
+            cleaned, too_long = checked(topics)
+            if too_long:
+                detail = f"{BAD_TOPIC}: longer than {_TOPIC_MAX} characters"
+                rejected.append((row, BAD_TOPIC, detail))
+                continue
+            row.topics = topics = cleaned
+        email, key = pair
+        record = get(key)
         if record is None:
-            topics = dict.fromkeys(row.topics)
-            records[addr.key] = Record(addr.email, addr.key, row.name, row.language, topics, [row])
+            records[key] = Record(email, key, row.name, row.language, dict.fromkeys(topics), [row])
         else:
             record.name = row.name or record.name
             record.language = row.language or record.language
-            record.topics.update(dict.fromkeys(row.topics))
+            record.topics.update(dict.fromkeys(topics))
             record.rows.append(row)
     return Prepared(len(rows), bytes_read, records, rejected)
 

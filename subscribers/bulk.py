@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
+from subscribers.addresses import address_hash
 from subscribers.models import Subscriber
 
 _CHUNK = 5000
@@ -45,7 +46,11 @@ class Writer:
         self.conn = session.connection()
         self.raw: Any = self.conn.connection.driver_connection
         table: Table = Subscriber.__table__  # type: ignore[assignment]
-        processor = table.c.created_at.type.bind_processor(self.conn.dialect)
+        # The dialect's own processor, as the ORM uses it: on SQLite it renders the
+        # text SQLAlchemy stores, once a batch, instead of sqlite3 adapting a
+        # datetime for every row (which also stored a different text form).
+        dialect = self.conn.dialect
+        processor = table.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
         self._time: Callable[[datetime], Any] = processor or (lambda value: value)
         self._suppressions: set[str] | None = None
         self.triggers_skipped = False
@@ -89,6 +94,15 @@ class Writer:
             keys,
         )
         return {key: (sid, status, name, language) for key, sid, status, name, language in rows}
+
+    def suppressed_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of these address keys are suppressed (hashing them only if any could be)."""
+        if self._suppressions is None:
+            self.suppressed([])
+        if not self._suppressions and not self._query_suppressions:
+            return set()
+        hashes = {address_hash(key): key for key in keys}
+        return {hashes[found] for found in self.suppressed(list(hashes))}
 
     def suppressed(self, hashes: Sequence[str]) -> set[str]:
         """Which of these hashes are suppressed.
@@ -224,11 +238,38 @@ class PostgresWriter(Writer):
             cursor.execute(statement.format(in_="= ANY(%s)"), [list(values)])
             return list(cursor.fetchall())
 
-    def _copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    def _copy(
+        self,
+        table: str,
+        columns: Sequence[str],
+        count: int,
+        text: Callable[[], str],
+        rows: Callable[[], Iterable[Sequence[Any]]],
+        nulls: int = 0,
+    ) -> None:
+        """COPY ``count`` rows into ``table``: as one block of text built by ``text()`` when
+        no cell needs escaping (the usual case), else row by row through psycopg.
+
+        psycopg's ``write_row`` costs several microseconds a row in Python; an
+        f-string per row joined into one ``write`` costs a fraction of that. The
+        block is trusted only if it has exactly the tabs, newlines and backslashes
+        (``\\N`` for NULL) that its rows and columns call for: a cell holding any of
+        those characters changes the count, and that batch takes the careful path.
+        """
         statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        data = text()
+        plain = (
+            data.count("\t") == count * (len(columns) - 1)
+            and data.count("\n") == count
+            and data.count("\\") == count * nulls
+            and "\r" not in data
+        )
         with self.raw.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
+            if plain:
+                copy.write(data)
+            else:
+                for row in rows():
+                    copy.write_row(row)
 
     def insert_subscribers(self, rows: list[tuple[str, ...]], stamp: Any) -> list[int]:
         if not rows:
@@ -240,27 +281,54 @@ class PostgresWriter(Writer):
                 [len(rows)],
             )
             ids = [row[0] for row in cursor.fetchall()]
+        tail = f"\t{_copy_time(stamp)}\t\\N\t{_copy_time(stamp)}\n"
         self._copy(
             "subscribers",
             ("id", *_SUBSCRIBER_COLUMNS),
-            ((sid, *row, stamp, None, stamp) for sid, row in zip(ids, rows, strict=True)),
+            len(rows),
+            lambda: "".join(
+                [
+                    f"{sid}\t{email}\t{key}\t{name}\t{language}\t{status}\t{source}{tail}"
+                    for sid, (email, key, name, language, status, source) in zip(
+                        ids, rows, strict=True
+                    )
+                ]
+            ),
+            lambda: ((sid, *row, stamp, None, stamp) for sid, row in zip(ids, rows, strict=True)),
+            nulls=1,
         )
         return ids
 
     def insert_subscriptions(self, pairs: list[tuple[int, int]], stamp: Any) -> None:
         if pairs:
-            rows = ((s, m, True, stamp) for s, m in pairs)
-            self._copy("subscriptions", _SUBSCRIPTION_COLUMNS, rows)
+            tail = f"\tt\t{_copy_time(stamp)}\n"
+            self._copy(
+                "subscriptions",
+                _SUBSCRIPTION_COLUMNS,
+                len(pairs),
+                lambda: "".join([f"{s}\t{m}{tail}" for s, m in pairs]),
+                lambda: ((s, m, True, stamp) for s, m in pairs),
+            )
 
     def insert_consent(
         self, entries: list[tuple[int, str]], stamp: Any, form: str, wording: str
     ) -> None:
         if entries:
+            tail = f"\t{_copy_time(stamp)}\t\t\t{form}\t{wording}\n"
             self._copy(
                 "consent_log",
                 _CONSENT_COLUMNS,
-                ((sid, "import", names, stamp, "", "", form, wording) for sid, names in entries),
+                len(entries),
+                lambda: "".join([f"{sid}\timport\t{names}{tail}" for sid, names in entries]),
+                lambda: (
+                    (sid, "import", names, stamp, "", "", form, wording) for sid, names in entries
+                ),
             )
+
+
+def _copy_time(stamp: datetime) -> str:
+    """A timestamp in COPY's text form (ISO 8601 with its UTC offset)."""
+    return stamp.isoformat()
 
 
 def writer_for(session: Session) -> Writer:

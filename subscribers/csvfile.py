@@ -14,7 +14,7 @@ import io
 import itertools
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from subscribers.errors import NewsletterError
@@ -30,6 +30,7 @@ _HEADERS = {
     "topics": {"topics", "topic", "lists", "list", "interests", "tags"},
 }
 _TOPIC_SPLIT = re.compile(r"[;|]")
+_KNOWN_TOPIC_CELLS = 10_000
 
 
 class CsvFileError(NewsletterError, ValueError):
@@ -90,7 +91,7 @@ class Row:
     email: str
     name: str
     language: str
-    topics: list[str] = field(default_factory=list)
+    topics: tuple[str, ...] = ()
 
 
 def _pick(cells: list[str], index: int) -> str:
@@ -193,6 +194,7 @@ class CsvSource:
         email_at, name_at, language_at, topics_at = c.email, c.name, c.language, c.topics
         split_name = c.name < 0 and (c.first >= 0 or c.last >= 0)
         split_topics = _TOPIC_SPLIT.split
+        known: dict[str, tuple[str, ...]] = {}  # a file repeats a few topic cells endlessly
 
         def make(line: int, cells: list[str]) -> Row:
             n = len(cells)
@@ -201,13 +203,12 @@ class CsvSource:
                 name = f"{_pick(cells, c.first)} {_pick(cells, c.last)}".strip()
             if "  " in name or "\n" in name or "\t" in name or "\r" in name:
                 name = " ".join(name.split())
-            topics_cell = cells[topics_at].strip() if 0 <= topics_at < n else ""
-            if not topics_cell:
-                topics = []
-            elif ";" in topics_cell or "|" in topics_cell:
-                topics = [t for t in (p.strip() for p in split_topics(topics_cell)) if t]
-            else:
-                topics = [topics_cell]
+            topics_cell = cells[topics_at] if 0 <= topics_at < n else ""
+            topics = known.get(topics_cell)
+            if topics is None:
+                topics = tuple(t for t in (p.strip() for p in split_topics(topics_cell)) if t)
+                if len(known) < _KNOWN_TOPIC_CELLS:
+                    known[topics_cell] = topics
             return Row(
                 line,
                 cells,

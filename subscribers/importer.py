@@ -25,7 +25,6 @@ import sqlalchemy.exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from subscribers import lists
-from subscribers.addresses import address_hash
 from subscribers.batches import Prepared, Record, prepared_batches
 from subscribers.bulk import Existing, Writer, writer_for
 from subscribers.csvfile import CsvFileError, CsvSource, Row
@@ -170,17 +169,15 @@ class _Importer:
 
     def _merge(self, records: dict[str, Record]) -> None:
         existing = self.writer.existing(list(records))
-        hashes = {key: address_hash(key) for key in records}
-        suppressed = self.writer.suppressed(list(hashes.values()))
-        now = utcnow()
-        stamp = self.writer.stamp(now)
+        suppressed = self.writer.suppressed_keys(list(records))
+        stamp = self.writer.stamp(utcnow())
         new: list[Record] = []
         known: list[tuple[Record, Existing]] = []
         for key, record in records.items():
             found = existing.get(key)
             if found is not None and found[1] in BLOCKED:
                 self._skip(record.rows, found[1], f"{found[1]}: never re-subscribed by an import")
-            elif hashes[key] in suppressed:
+            elif key in suppressed:
                 self._skip(record.rows, SUPPRESSED, "suppressed: asked never to be mailed")
             elif found is None:
                 new.append(record)
@@ -188,23 +185,41 @@ class _Importer:
                 known.append((record, found))
 
         active, label, default = Status.ACTIVE.value, self.label, self.default_language
+        language = _language
         ids = self.writer.insert_subscribers(
             [
-                (r.email, r.key, r.name[:200], _language(r.language or default), active, label)
+                (r.email, r.key, r.name[:200], language(r.language or default), active, label)
                 for r in new
             ],
             stamp,
         )
         pairs: list[tuple[int, int]] = []
         consent: list[tuple[int, str]] = []
+        add_pair, add_consent, combo, touch = pairs.append, consent.append, self._combo, self._touch
+        duplicates = 0
         for record, sid in zip(new, ids, strict=True):
-            self._touch(sid)
-            list_ids, names = self._combo(tuple(record.topics))
-            pairs.extend((sid, list_id) for list_id in list_ids)
-            consent.append((sid, names))
-            self.summary.duplicates += len(record.rows) - 1
+            touch(sid)
+            list_ids, names = combo(tuple(record.topics))
+            for list_id in list_ids:
+                add_pair((sid, list_id))
+            add_consent((sid, names))
+            duplicates += len(record.rows) - 1
+        self.summary.duplicates += duplicates
         self.summary.added += len(new)
+        if known:
+            self._update(known, pairs, consent, stamp)
+        self.writer.insert_subscriptions(pairs, stamp)
+        self.writer.insert_consent(consent, stamp, label, _wording(self.source.path.name))
 
+    def _update(
+        self,
+        known: list[tuple[Record, Existing]],
+        pairs: list[tuple[int, int]],
+        consent: list[tuple[int, str]],
+        stamp: object,
+    ) -> None:
+        """People already in the database: fill in what the file adds, count the rest."""
+        active = Status.ACTIVE.value
         have = self.writer.subscriptions([found[0] for _, found in known])
         updates: list[dict[str, object]] = []
         for record, (sid, status, name, language) in known:
@@ -227,8 +242,6 @@ class _Importer:
             elif not seen:
                 self.summary.unchanged += 1
         self.writer.update_subscribers(updates, stamp)
-        self.writer.insert_subscriptions(pairs, stamp)
-        self.writer.insert_consent(consent, stamp, label, _wording(self.source.path.name))
 
 
 _language = functools.lru_cache(maxsize=1024)(clean_language)
