@@ -16,14 +16,17 @@ between two worker processes).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -145,12 +148,75 @@ def new_campaign(sessions: sessionmaker[Session]) -> int:
         return campaign.id
 
 
-def run_workers(env: dict[str, str], processes: int) -> tuple[float, int]:
-    """(wall seconds, largest peak RSS in MB) of ``processes`` ``newsletter worker --once``."""
+def _tree(root: int) -> list[int]:
+    """``root`` and every process below it (from /proc; Linux only)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(parents.get(pid, []))
+    return found
+
+
+def _memory_kb(pids: list[int]) -> tuple[int, int]:
+    """(summed RSS, summed PSS) of ``pids`` in kB; PSS shares common pages out fairly."""
+    rss = pss = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        except OSError:
+            continue
+    return rss, pss
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a running process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Run:
+    wall: float  # seconds, process start to exit
+    cpu: float  # CPU seconds of every worker process and its helpers
+    helpers_cpu: float  # of which the helper processes (composing and signing)
+    rss_mb: int  # peak of the summed RSS of all worker processes (shared pages counted twice)
+    pss_mb: int  # peak of the summed PSS (shared pages divided between processes)
+
+
+def run_workers(env: dict[str, str], processes: int, profile: str | None = None) -> Run:
+    """Run ``processes`` ``newsletter worker --once``, sampling their memory as they go."""
     started = time.perf_counter()
+    command = [sys.executable, "-m", "newsletter", "worker", "--once", "--batch", str(BATCH)]
+    if profile:
+        spy = str(Path(sys.executable).parent / "py-spy")
+        command = [
+            spy,
+            "record",
+            "--subprocesses",
+            "--format",
+            "raw",
+            "-o",
+            profile,
+            "--",
+            *command,
+        ]
     children = [
         subprocess.Popen(
-            [sys.executable, "-m", "newsletter", "worker", "--once", "--batch", str(BATCH)],
+            command,
             env=env,
             cwd=env["BENCH_DIR"],
             stdout=subprocess.DEVNULL,
@@ -158,15 +224,33 @@ def run_workers(env: dict[str, str], processes: int) -> tuple[float, int]:
         )
         for _ in range(processes)
     ]
-    peak_kb = 0
+    peak = [0, 0]
+    helpers: dict[int, float] = {}  # last CPU seconds seen of each helper process
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.2):
+            pids = [pid for child in children for pid in _tree(child.pid)]
+            rss, pss = _memory_kb(pids)
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            for pid in set(pids) - {child.pid for child in children}:
+                with contextlib.suppress(OSError):
+                    helpers[pid] = cpu_seconds(pid)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    cpu = 0.0
     for child in children:
-        _, status, usage = os.wait4(child.pid, 0)
+        _, status, usage = os.wait4(child.pid, 0)  # includes the helpers it waited for
         child.returncode = os.waitstatus_to_exitcode(status)
         if child.returncode != 0:
             error = child.stderr.read().decode() if child.stderr else ""
             raise SystemExit(f"worker failed:\n{error}")
-        peak_kb = max(peak_kb, usage.ru_maxrss)
-    return time.perf_counter() - started, peak_kb // 1024
+        cpu += usage.ru_utime + usage.ru_stime
+    done.set()
+    sampler.join()
+    wall = time.perf_counter() - started
+    return Run(wall, cpu, sum(helpers.values()), peak[0] // 1024, peak[1] // 1024)
 
 
 def send_rate(sessions: sessionmaker[Session], campaign_id: int) -> tuple[int, float]:
@@ -195,6 +279,16 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=10_000, help="the first, smaller list")
     parser.add_argument("--connections", type=int, default=4, help="SMTP connections per worker")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (PostgreSQL)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=-1,
+        help="helper processes composing and signing per worker (-1: one per core, 0: none)",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="times to send the large list")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="record the worker with py-spy (collapsed stacks)"
+    )
     args = parser.parse_args()
     if not (Path(SINK).exists() and Path(SOURCE).exists()):
         raise SystemExit("needs Postfix's smtp-sink and smtp-source (Debian package postfix)")
@@ -225,64 +319,72 @@ def main() -> None:
                 "NEWSLETTER_PUBLIC_BASE_URL": "https://news.example.org",
                 "NEWSLETTER_SEND_RATE": "0",
                 "NEWSLETTER_SMTP_CONNECTIONS": str(args.connections),
+                "NEWSLETTER_SEND_PROCESSES": str(args.processes),
             }
         )
         engine = database.open_database(url)
         sessions = database.session_factory(engine)
         backend = engine.dialect.name
+        load = os.getloadavg()
         print(
             f"database: {backend}; {args.workers} worker(s), batch {BATCH}, "
-            f"{args.connections} SMTP connection(s) each; "
-            f"DKIM RSA-2048; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+            f"{args.connections} SMTP connection(s) and {args.processes} helper process(es) "
+            f"each (-1: one per core); DKIM RSA-2048; {os.cpu_count()} CPUs, load average "
+            f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start"
         )
         print(f"  one RSA-2048 signature takes {rsa_sign_ms(key_pem):.2f} ms of CPU right now")
 
-        results = []
-        for count in (args.small, args.count):
+        rates: list[float] = []
+        memory: list[tuple[int, Run]] = []
+        for count in [args.small] + [args.count] * max(1, args.rounds):
             reset(engine)
-            t0 = time.perf_counter()
             generate(engine, count)
-            print(f"  generated {count:,} subscribers in {time.perf_counter() - t0:.1f} s")
             campaign_id = new_campaign(sessions)
-            wall, peak_mb = run_workers(env, args.workers)
+            sink_cpu = cpu_seconds(sink.pid)
+            run = run_workers(env, args.workers, args.profile)
+            sink_cpu = cpu_seconds(sink.pid) - sink_cpu
             sent, seconds = send_rate(sessions, campaign_id)
-            rate = sent / seconds
-            results.append((count, rate, peak_mb))
+            if count == args.count:
+                rates.append(sent / seconds)
+            memory.append((count, run))
             print(
-                f"  {count:>7,} recipients: {rate:,.0f} msg/s end to end "
-                f"({seconds:.1f} s send, {wall:.1f} s with process start), "
-                f"peak RSS per worker {peak_mb} MB"
+                f"  {count:>7,} recipients: {sent / seconds:,.0f} msg/s end to end "
+                f"({seconds:.1f} s send, {run.wall:.1f} s with process start); CPU per "
+                f"message {(run.cpu - run.helpers_cpu) / sent * 1000:.2f} ms sending process + "
+                f"{run.helpers_cpu / sent * 1000:.2f} ms helpers + {sink_cpu / sent * 1000:.2f} "
+                f"ms smtp-sink; peak memory of all worker processes {run.rss_mb} MB RSS, "
+                f"{run.pss_mb} MB PSS; load average now {os.getloadavg()[0]:.2f}"
             )
 
         size = message_size(env, sessions)
         count = args.count
-        t0 = time.perf_counter()
-        subprocess.run(
-            [
-                SOURCE,
-                "-c",
-                "-l",
-                str(size),
-                "-m",
-                str(count),
-                "-s",
-                str(args.connections * args.workers),
-                f"127.0.0.1:{port}",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        source_rate = count / (time.perf_counter() - t0)
-        ours = results[-1][1]
         total_conns = args.connections * args.workers
+        source_rates = []
+        for _ in range(max(1, args.rounds)):
+            t0 = time.perf_counter()
+            subprocess.run(
+                [SOURCE, "-c", "-l", str(size), "-m", str(count), "-s", str(total_conns),
+                 f"127.0.0.1:{port}"],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            source_rates.append(count / (time.perf_counter() - t0))
+            print(
+                f"  smtp-source: {count:,} messages of {size:,} bytes, {total_conns} "
+                f"connection(s): {source_rates[-1]:,.0f} msg/s"
+            )
         print(
-            f"  smtp-source: {count:,} messages of {size:,} bytes, {total_conns} "
-            f"connection(s): {source_rate:,.0f} msg/s"
+            f"end to end: {min(rates):,.0f}-{max(rates):,.0f} msg/s; smtp-source "
+            f"{min(source_rates):,.0f}-{max(source_rates):,.0f} msg/s; ratio of the best "
+            f"runs {max(rates) / max(source_rates):.2f}; load average at the end "
+            f"{os.getloadavg()[0]:.2f}"
         )
-        print(f"ratio (ours / smtp-source): {ours / source_rate:.2f}")
-        small, large = results[0][2], results[-1][2]
-        print(f"worker peak memory: {small} MB for {results[0][0]:,}, {large} MB for {count:,}")
+        (small, first), (large, last) = memory[0], memory[-1]
+        print(
+            f"worker peak memory (all processes, PSS): {first.pss_mb} MB for {small:,}, "
+            f"{last.pss_mb} MB for {large:,}"
+        )
         engine.dispose()
     finally:
         sink.terminate()

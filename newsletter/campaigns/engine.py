@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 
@@ -9,6 +10,7 @@ from newsletter import database, wiring
 from newsletter.campaigns import composer
 from newsletter.campaigns.bounces import process
 from newsletter.campaigns.ledger import Claimed, Ledger
+from newsletter.campaigns.pool import ComposePool
 from newsletter.campaigns.worker import BatchReport, Composer, RetryPolicy, Worker
 from newsletter.config import Settings
 from newsletter.mail.transports.base import Delivery, Transport
@@ -22,7 +24,10 @@ def make_worker(
     stop: threading.Event | None = None,
     on_batch: Callable[[BatchReport], None] | None = None,
     owner: str | None = None,
+    processes: int | None = None,
 ) -> Worker:
+    """``processes``: helper processes composing and signing (None: the setting,
+    -1: one per CPU core, 0: none, everything in this process)."""
     engine = wiring.engine(settings)
     sessions = database.session_factory(engine)
 
@@ -49,4 +54,13 @@ def make_worker(
         bounce_sink=bounce_sink,
         stop=stop,
         on_batch=on_batch,
+        pool=compose_pool(settings, processes),
     )
+
+
+def compose_pool(settings: Settings, processes: int | None = None) -> ComposePool | None:
+    """The helper processes for composing, or None to compose in the sending process."""
+    wanted = settings.send_processes if processes is None else processes
+    if wanted < 0:
+        wanted = os.cpu_count() or 1
+    return ComposePool(settings, wanted) if wanted > 0 else None

@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -48,6 +48,16 @@ class Composer(Protocol):
     """Builds one recipient's signed message; made once per campaign."""
 
     def compose(self, row: Claimed) -> Envelope: ...
+
+
+class ComposePool(Protocol):
+    """Composes many rows elsewhere (helper processes), yielding results in row order."""
+
+    def compose(
+        self, campaign_id: int, rows: Sequence[Claimed]
+    ) -> Generator[Envelope | NewsletterError, None, None]: ...
+
+    def close(self) -> None: ...
 
 
 ComposerFactory = Callable[[int], Composer]
@@ -101,6 +111,28 @@ class _Abort:
         return self.unavailable is not None or self.rejected is not None
 
 
+class _Feed:
+    """The batch's rows with their envelopes, handed out one at a time to the lanes.
+
+    Lanes take the next row when they are free, so a slow connection does not hold
+    rows another could send; composing happens lazily, ahead of the sending.
+    """
+
+    def __init__(self, made: Iterable[tuple[Claimed, Envelope | NewsletterError]]) -> None:
+        self._made = iter(made)
+        self._lock = threading.Lock()
+
+    def next(self) -> tuple[Claimed, Envelope | NewsletterError] | None:
+        with self._lock:
+            return next(self._made, None)
+
+    def close(self) -> None:
+        close = getattr(self._made, "close", None)
+        with self._lock:
+            if close is not None:
+                close()
+
+
 class Worker:
     def __init__(
         self,
@@ -118,6 +150,8 @@ class Worker:
         stop: threading.Event | None = None,
         poll_seconds: float = 1.0,
         on_batch: Callable[[BatchReport], None] | None = None,
+        pool: ComposePool | None = None,
+        pool_from: int = 64,
     ) -> None:
         self.ledger = ledger
         self.composer_for = composer_for
@@ -136,6 +170,8 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.on_batch = on_batch
         self.stats = WorkerStats()
+        self.pool = pool
+        self.pool_from = pool_from  # smaller batches are composed here: no process start-up
         self._composers: dict[int, Composer] = {}
         self._transports: list[Transport | None] = [None] * self.connections
         self._unavailable_streak = 0
@@ -175,6 +211,8 @@ class Worker:
                     self.stop.wait(self._idle_delay(waiting))
         finally:
             self.close()
+            if self.pool is not None:
+                self.pool.close()
         return self.stats
 
     def close(self) -> None:
@@ -242,24 +280,26 @@ class Worker:
         outcomes = [Outcome(rid, RecipientState.SKIPPED, reply=why) for rid, why in skip.items()]
         todo = [row for row in rows if row.id not in skip]
         abort = _Abort()
-        lanes = [todo[i :: self.connections] for i in range(self.connections)]
-        results: list[list[tuple[Claimed, Outcome, Delivery | None]]] = [[] for _ in lanes]
-        if self.connections == 1:
-            results[0] = self._lane(0, lanes[0], composer, abort)
-        else:
-            threads = [
-                threading.Thread(
-                    target=lambda i=i: results.__setitem__(
-                        i, self._lane(i, lanes[i], composer, abort)
-                    ),
-                    daemon=True,
-                )
-                for i in range(len(lanes))
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+        feed = _Feed(self._made(campaign_id, todo, composer))
+        lanes = min(self.connections, max(1, len(todo)))
+        results: list[list[tuple[Claimed, Outcome, Delivery | None]]] = [[] for _ in range(lanes)]
+        try:
+            if lanes == 1:
+                results[0] = self._lane(0, feed, abort)
+            else:
+                threads = [
+                    threading.Thread(
+                        target=lambda i=i: results.__setitem__(i, self._lane(i, feed, abort)),
+                        daemon=True,
+                    )
+                    for i in range(lanes)
+                ]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+        finally:
+            feed.close()
 
         done = {row.id for lane in results for row, _, _ in lane}
         permanent: list[tuple[Claimed, Delivery]] = []
@@ -316,18 +356,40 @@ class Worker:
             self._unavailable_streak = 0
         return True
 
-    def _lane(
-        self, index: int, rows: list[Claimed], composer: Composer, abort: _Abort
-    ) -> list[tuple[Claimed, Outcome, Delivery | None]]:
-        """Send rows one after another over this lane's own connection."""
-        out: list[tuple[Claimed, Outcome, Delivery | None]] = []
-        for row in rows:
-            if self.stop.is_set() or abort.set:
-                break
+    def _made(
+        self, campaign_id: int, rows: list[Claimed], composer: Composer
+    ) -> Iterator[tuple[Claimed, Envelope | NewsletterError]]:
+        """Each row with its envelope: from the pool for big batches, else composed here."""
+        if self.pool is not None and len(rows) >= self.pool_from:
+            made = self.pool.compose(campaign_id, rows)
             try:
-                envelope = composer.compose(row)
+                yield from zip(rows, made, strict=False)
+            finally:
+                made.close()  # cancels what was not composed yet (stop, abort)
+            return
+        for row in rows:
+            try:
+                yield row, composer.compose(row)
             except NewsletterError as exc:
-                out.append((row, Outcome(row.id, RecipientState.FAILED, reply=str(exc)), None))
+                yield row, exc
+
+    def _lane(
+        self, index: int, feed: _Feed, abort: _Abort
+    ) -> list[tuple[Claimed, Outcome, Delivery | None]]:
+        """Send the feed's rows one after another over this lane's own connection."""
+        out: list[tuple[Claimed, Outcome, Delivery | None]] = []
+        while not (self.stop.is_set() or abort.set):
+            try:
+                item = feed.next()
+            except NewsletterError as exc:  # the composing processes failed: try later
+                with abort.lock:
+                    abort.unavailable = abort.unavailable or str(exc)
+                break
+            if item is None:
+                break
+            row, envelope = item
+            if isinstance(envelope, NewsletterError):
+                out.append((row, Outcome(row.id, RecipientState.FAILED, reply=str(envelope)), None))
                 continue
             self.limiter.acquire()
             try:

@@ -113,11 +113,20 @@ def register(app: typer.Typer) -> None:
         lease: float = typer.Option(
             300.0, "--lease", min=1.0, help="Seconds before another worker may take rows over."
         ),
+        processes: int | None = typer.Option(
+            None,
+            "--processes",
+            min=-1,
+            help="Helper processes that compose and DKIM-sign (-1: one per CPU core, "
+            "0: none). Default: NEWSLETTER_SEND_PROCESSES (-1).",
+        ),
     ) -> None:
         """Send every due campaign; run several on PostgreSQL to share the work."""
         cfg = settings()
         with stop_on_signals() as stop:
-            running = make_worker(cfg, batch=batch, lease_seconds=lease, stop=stop)
+            running = make_worker(
+                cfg, batch=batch, lease_seconds=lease, stop=stop, processes=processes
+            )
             if not once:
                 console.print(f"worker {running.owner} started; Ctrl-C stops it cleanly")
             stats = running.run(once=once)

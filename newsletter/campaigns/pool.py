@@ -1,0 +1,137 @@
+"""Composing and DKIM-signing copies in a few helper processes.
+
+One RSA-2048 signature costs about a millisecond of CPU, and a Python process runs
+its CPU work on one core at a time; composing in the sending process also makes its
+SMTP threads wait for the interpreter lock after every reply. So the sending process
+keeps the ledger and the SMTP connections, and ``ComposePool`` hands claimed rows, a
+few at a time, to helper processes that each build a campaign's composer once (the
+rendered digest, identity and signer) and return finished messages, in order.
+
+The helpers are started fresh (``spawn``), never forked from a process with threads
+and open database connections, and ignore Ctrl-C: the sending process decides when
+to stop, and gives back whatever was composed but not sent.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+from collections import deque
+from collections.abc import Generator, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from newsletter.campaigns.ledger import Claimed
+from newsletter.campaigns.worker import Composer, Envelope
+from newsletter.config import Settings
+from newsletter.errors import NewsletterError
+
+Row = tuple[int, int, str, str, int]
+# A finished copy as it crosses the process boundary, or why it could not be made.
+Made = tuple[str, str, bytes, str] | str
+
+
+class ComposeUnavailable(NewsletterError):
+    """A helper process died: the rows go back to the ledger, untried."""
+
+
+class ComposePool:
+    """Helper processes composing copies for the sending process; started on first use."""
+
+    def __init__(self, settings: Settings, processes: int, *, chunk: int = 12) -> None:
+        self.settings = settings
+        self.processes = max(1, processes)
+        self.chunk = max(1, chunk)
+        self._executor: ProcessPoolExecutor | None = None
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                self.processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start,
+                initargs=(self.settings,),
+            )
+        return self._executor
+
+    def compose(
+        self, campaign_id: int, rows: Sequence[Claimed]
+    ) -> Generator[Envelope | NewsletterError, None, None]:
+        """Each row's envelope (or the error that stopped it), in the order of ``rows``.
+
+        A bounded number of chunks is in flight, so memory stays a few dozen messages
+        however long the batch; closing the iterator early cancels the rest.
+        """
+        pending: deque[Future[list[Made]]] = deque()
+        chunks = (
+            [(r.id, r.subscriber_id, r.email, r.name, r.attempts) for r in rows[i : i + self.chunk]]
+            for i in range(0, len(rows), self.chunk)
+        )
+        window = self.processes * 3
+        try:
+            pool = self._pool()
+            for chunk in chunks:
+                pending.append(pool.submit(_compose, campaign_id, chunk))
+                if len(pending) < window:
+                    continue
+                yield from _unpack(pending.popleft().result())
+            while pending:
+                yield from _unpack(pending.popleft().result())
+        except BrokenProcessPool as exc:
+            self._discard()
+            raise ComposeUnavailable(f"a composing process died: {exc}") from None
+        finally:
+            for future in pending:
+                future.cancel()
+
+    def _discard(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _unpack(made: list[Made]) -> Iterator[Envelope | NewsletterError]:
+    for item in made:
+        yield NewsletterError(item) if isinstance(item, str) else Envelope(*item)
+
+
+# -- inside a helper process -----------------------------------------------------------
+
+_settings: Settings | None = None
+_composers: dict[int, Composer] = {}
+
+
+def _start(settings: Settings) -> None:
+    global _settings
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _settings = settings
+
+
+def _composer(campaign_id: int) -> Composer:
+    composer = _composers.get(campaign_id)
+    if composer is None:
+        from newsletter import database, wiring
+        from newsletter.campaigns.composer import for_campaign
+
+        assert _settings is not None, "the pool initializer has not run"
+        sessions = database.session_factory(wiring.engine(_settings))
+        composer = _composers[campaign_id] = for_campaign(_settings, sessions, campaign_id)
+    return composer
+
+
+def _compose(campaign_id: int, rows: list[Row]) -> list[Made]:
+    composer = _composer(campaign_id)
+    out: list[Made] = []
+    for row in rows:
+        try:
+            envelope = composer.compose(Claimed(*row))
+        except NewsletterError as exc:
+            out.append(str(exc) or type(exc).__name__)
+            continue
+        out.append((envelope.sender, envelope.recipient, envelope.message, envelope.message_id))
+    return out
