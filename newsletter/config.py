@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     smtp_connections: int = 1
     send_retry_limit: int = 5  # attempts per recipient before a temporary failure is final
     send_retry_delay: float = 60.0  # seconds before the first retry; doubles each time
+    # Processes that compose and DKIM-sign copies beside the sending one, so signing
+    # uses every core: -1 one per CPU core, 0 compose in the sending process itself.
+    send_processes: int = -1
 
     # DKIM.
     dkim_selector: str = ""
