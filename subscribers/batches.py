@@ -7,6 +7,7 @@ tested and measured on its own.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -91,13 +92,7 @@ def prepare(rows: list[Row], bytes_read: int = 0) -> Prepared:
 
 
 def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
-    batch: list[Row] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
+    while batch := list(itertools.islice(rows, size)):
         yield batch
 
 

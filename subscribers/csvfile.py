@@ -174,8 +174,9 @@ class CsvSource:
         for cells in reader:
             start = previous_end + 1
             previous_end = reader.line_num
-            if not "".join(cells).strip():
-                continue
+            first = cells[0] if cells else ""
+            if (not first or first.isspace()) and not "".join(cells).strip():
+                continue  # blank (the first cell is nearly always the address: cheap test)
             if not seen_header:
                 seen_header = True
                 continue

@@ -286,3 +286,27 @@ def test_odd_topics_neither_create_lists_nor_stop_the_import(
     assert summary.lists_created == ["Ukraine"]
     found = _people(sessions)
     assert (found["a@example.org"][3], found["c@example.org"][3]) == ([], ["Ukraine"])
+
+
+def test_cells_that_copy_would_have_to_escape_are_stored_as_written(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    source = _write(
+        tmp_path / "odd\tname.csv",
+        "email,name,topics\n"
+        'back@example.org,"Back\\slash \\N",Défense\n'
+        "plain@example.org,Plain,Ukraine\n",
+    )
+    summary = import_csv(sessions, source)
+    assert summary.added == 2
+    found = _people(sessions)
+    assert found["back@example.org"][1:] == ("Back\\slash \\N", Status.ACTIVE, ["Défense"])
+    assert found["plain@example.org"][1:] == ("Plain", Status.ACTIVE, ["Ukraine"])
+    with transaction(sessions) as s:
+        events = s.scalars(select(ConsentEvent).order_by(ConsentEvent.id)).all()
+        assert [e.lists for e in events] == [["Défense"], ["Ukraine"]]
+        assert {e.form for e in events} == {"import:odd\tname.csv"}
+        person = s.scalars(select(Subscriber).where(Subscriber.email_key == "plain@example.org"))
+        [plain] = person.all()
+        assert plain.created_at == plain.updated_at == events[1].at
+        assert plain.created_at.tzinfo is not None and plain.confirmed_at is None
