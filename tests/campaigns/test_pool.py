@@ -1,0 +1,114 @@
+"""Copies composed and signed in helper processes: everyone once, every signature valid."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import dkim
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from newsletter.campaigns import manager
+from newsletter.campaigns.engine import make_worker
+from newsletter.campaigns.models import CampaignRecipient, CampaignStatus, RecipientState
+from newsletter.config import Settings
+from newsletter.mail.dkim import generate_rsa
+from tests.campaigns.conftest import SmtpServer, new_campaign, seed_audience, start_campaign
+from tests.campaigns.test_smtp_delivery import _fresh, _msgid, _worker_env
+
+
+def _signing(cfg: Settings, smtp: SmtpServer, tmp_path: Path) -> tuple[Settings, Any]:
+    """Settings that DKIM-sign with a fresh key, and dkimpy's DNS hook for its record."""
+    pem, record = generate_rsa(2048)
+    (tmp_path / "dkim.pem").write_bytes(pem)
+    cfg = cfg.model_copy(
+        update={
+            "smtp_url": smtp.url,
+            "smtp_connections": 3,
+            "dkim_selector": "pool",
+            "dkim_domain": "example.org",
+            "dkim_key_file": tmp_path / "dkim.pem",
+        }
+    )
+
+    def dnsfunc(name: bytes, timeout: int = 5, **_: Any) -> bytes | None:
+        return (
+            record.encode() if name.decode().rstrip(".") == "pool._domainkey.example.org" else None
+        )
+
+    return cfg, dnsfunc
+
+
+def _check_delivered_once(
+    smtp: SmtpServer, sessions: sessionmaker[Session], cid: int, count: int, dnsfunc: Any
+) -> None:
+    received = smtp.handler.received
+    assert set(received) == {f"reader{i}@example.net" for i in range(1, count + 1)}
+    assert set(received.values()) == {1}
+    with sessions() as session:
+        rows = list(
+            session.scalars(select(CampaignRecipient).where(CampaignRecipient.campaign_id == cid))
+        )
+        assert manager.get(session, cid).status == CampaignStatus.FINISHED
+    assert {r.state for r in rows} == {RecipientState.SENT}
+    assert {_msgid(m).decode() for m in smtp.handler.messages} == {r.message_id for r in rows}
+    for message in smtp.handler.messages:
+        assert dkim.DKIM(message).verify(dnsfunc=dnsfunc)
+
+
+def test_helper_processes_deliver_each_recipient_once_with_valid_dkim(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    campaign_settings: Settings,
+    smtp_server: SmtpServer,
+    tmp_path: Path,
+) -> None:
+    count = 150
+    cfg, dnsfunc = _signing(campaign_settings, smtp_server, tmp_path)
+    seed_audience(engine, count)
+    cid = new_campaign(sessions)
+    start_campaign(sessions, cid)
+    # Batches of 70 go to the helpers; the last 10 rows are composed in this process.
+    stats = make_worker(cfg, batch=70, processes=2).run(once=True)
+    assert stats.sent == count
+    _check_delivered_once(smtp_server, sessions, cid, count, dnsfunc)
+
+
+def test_workers_with_helper_processes_share_a_campaign_on_postgresql(
+    pg_url: str, settings: Settings, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    engine, sessions = _fresh(pg_url)
+    try:
+        count = 200
+        cfg, dnsfunc = _signing(settings, smtp_server, tmp_path)
+        seed_audience(engine, count)
+        cid = new_campaign(sessions)
+        start_campaign(sessions, cid)
+        env = _worker_env(cfg, smtp_server, pg_url)
+        env.update(
+            {
+                "NEWSLETTER_DKIM_SELECTOR": "pool",
+                "NEWSLETTER_DKIM_DOMAIN": "example.org",
+                "NEWSLETTER_DKIM_KEY_FILE": str(tmp_path / "dkim.pem"),
+                "NEWSLETTER_SMTP_CONNECTIONS": "2",
+            }
+        )
+        command = [sys.executable, "-m", "newsletter", "worker", "--once"]
+        workers = [
+            subprocess.Popen(
+                [*command, "--batch", "64", "--lease", "60", "--processes", "1"],
+                env=env,
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            for _ in range(2)
+        ]
+        outputs = [w.communicate(timeout=180)[0].decode() for w in workers]
+        assert all(w.returncode == 0 for w in workers), outputs
+        _check_delivered_once(smtp_server, sessions, cid, count, dnsfunc)
+    finally:
+        engine.dispose()
