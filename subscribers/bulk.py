@@ -8,6 +8,8 @@ with ids drawn from the sequence in one round trip.
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -19,6 +21,10 @@ from subscribers.addresses import address_hash
 from subscribers.models import Subscriber
 
 _CHUNK = 5000
+# A batch's new rows go to SQLite as one JSON array read by ``json_each`` in a
+# single INSERT ... SELECT: binding nine parameters a row through ``executemany``
+# cost more than SQLite's own insert. ``->>`` needs SQLite 3.38; older ones bind.
+_JSON_EACH = sqlite3.sqlite_version_info >= (3, 38)
 _SQLITE_CACHE_KB = 64 * 1024
 _PRELOAD_SUPPRESSIONS = 200_000
 _SUBSCRIBER_COLUMNS = (
@@ -147,10 +153,17 @@ class Writer:
         marks = ", ".join("?" * len(_SUBSCRIBER_COLUMNS))
         cursor = self.raw.cursor()
         before = cursor.execute("SELECT max(id) FROM subscribers").fetchone()[0] or 0
-        cursor.executemany(
-            f"INSERT INTO subscribers ({columns}) VALUES ({marks})",
-            ((*row, stamp, None, stamp) for row in rows),
-        )
+        if _JSON_EACH:
+            cursor.execute(
+                f"INSERT INTO subscribers ({columns}) SELECT value->>0, value->>1, value->>2, "
+                "value->>3, value->>4, value->>5, ?, NULL, ? FROM json_each(?) ORDER BY key",
+                (stamp, stamp, json.dumps(rows)),
+            )
+        else:
+            cursor.executemany(
+                f"INSERT INTO subscribers ({columns}) VALUES ({marks})",
+                ((*row, stamp, None, stamp) for row in rows),
+            )
         after = cursor.execute("SELECT max(id) FROM subscribers").fetchone()[0]
         cursor.close()
         if after == before + len(rows):
@@ -182,7 +195,13 @@ class Writer:
             )
 
     def insert_subscriptions(self, pairs: list[tuple[int, int]], stamp: Any) -> None:
-        if pairs:
+        if pairs and _JSON_EACH:
+            self.raw.execute(
+                f"INSERT INTO subscriptions ({', '.join(_SUBSCRIPTION_COLUMNS)}) "
+                "SELECT value->>0, value->>1, 1, ? FROM json_each(?)",
+                (stamp, json.dumps(pairs)),
+            )
+        elif pairs:
             self._many(
                 f"INSERT INTO subscriptions ({', '.join(_SUBSCRIPTION_COLUMNS)}) "
                 "VALUES (?, ?, ?, ?)",
@@ -193,7 +212,13 @@ class Writer:
         self, entries: list[tuple[int, str]], stamp: Any, form: str, wording: str
     ) -> None:
         """One ``import`` event per person; ``entries`` are (id, JSON list of list names)."""
-        if entries:
+        if entries and _JSON_EACH:
+            self.raw.execute(
+                f"INSERT INTO consent_log ({', '.join(_CONSENT_COLUMNS)}) "
+                "SELECT value->>0, 'import', value->>1, ?, '', '', ?, ? FROM json_each(?)",
+                (stamp, form, wording, json.dumps(entries)),
+            )
+        elif entries:
             marks = ", ".join("?" * len(_CONSENT_COLUMNS))
             self._many(
                 f"INSERT INTO consent_log ({', '.join(_CONSENT_COLUMNS)}) VALUES ({marks})",
