@@ -131,6 +131,22 @@ def serve(
     raise SystemExit(f"newsletter serve did not start: {(workdir / 'serve.log').read_text()}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its descendants (uvicorn workers), from /proc."""
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        proc = Path(f"/proc/{current}")
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in (proc / "task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def post_all(base: str, bodies: list[str], threads: int) -> tuple[float, dict[int, int]]:
     """Post every body from ``threads`` keep-alive connections (light client: http.client)."""
     host, port = base.removeprefix("http://").split(":")
@@ -163,7 +179,9 @@ def run(label: str, db_url: str, args: argparse.Namespace) -> bool:
         bodies = [json.dumps(e) for e in deliveries]
         proc, base = serve(db_url, Path(tmp), args.workers, args.receipts)
         try:
+            cpu_before = cpu_seconds(proc.pid)
             elapsed, statuses = post_all(base, bodies, args.threads)
+            cpu = cpu_seconds(proc.pid) - cpu_before
         finally:
             proc.terminate()
             proc.wait(10)
@@ -184,6 +202,7 @@ def run(label: str, db_url: str, args: argparse.Namespace) -> bool:
         f"{label:10} {len(bodies):5} deliveries ({len(bodies) - len(events)} duplicates) in "
         f"{elapsed:6.2f} s = {rate:7.1f} events/s | statuses {statuses} | "
         f"gifts {rows}/{expected_rows} lost {lost} doubled {doubled} | "
+        f"server CPU {cpu * 1000 / len(bodies):.2f} ms/event | "
         f"total {total}/{expected_total} | events stored {stored}/"
         f"{len(events)} | receipts {receipts}"
     )

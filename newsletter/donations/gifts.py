@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, case, func, insert, or_, select, update
+from sqlalchemy import Integer, String, Table, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -33,7 +33,8 @@ from newsletter.donations.receipts import Receipt
 from subscribers.models import Subscriber
 from subscribers.orm import utcnow
 
-# Core tables: statements on them skip the ORM's unit of work and bulk-update bookkeeping.
+# Core tables, executed on the session's connection: these statements skip the ORM's
+# unit of work, its bulk-update bookkeeping and its per-statement dispatch.
 GIFTS: Table = Gift.__table__  # type: ignore[assignment]
 RECURRING: Table = RecurringGift.__table__  # type: ignore[assignment]
 INTENTS: Table = DonationIntent.__table__  # type: ignore[assignment]
@@ -80,9 +81,88 @@ _RECURRING_COLUMNS = (
 )
 
 
-def upsert_dialect(session: Session) -> Any:
-    """The ``insert`` that knows ``ON CONFLICT`` for this database (both have it)."""
-    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+_TEXT = String()
+
+
+def _p(name: str, type_: Any = None) -> Any:
+    return bindparam(name, type_=type_)
+
+
+# Statements built once: values arrive as parameters, so each execution skips
+# building and coercing the expression (which cost more than running it on SQLite).
+_SUBSCRIBER_BY_KEY = select(SUBSCRIBERS.c.id).where(SUBSCRIBERS.c.email_key == _p("p_key"))
+_SUBSCRIBER_BY_ID_OR_KEY = (
+    select(SUBSCRIBERS.c.id)
+    .where(or_(SUBSCRIBERS.c.id == _p("p_id"), SUBSCRIBERS.c.email_key == _p("p_key")))
+    .order_by(case((SUBSCRIBERS.c.id == _p("p_id"), 0), else_=1))
+    .limit(1)
+)
+_INTENT_COLUMNS = (INTENTS.c.id, INTENTS.c.campaign_id, INTENTS.c.subscriber_id)
+_INTENT_LOCK = select(*_INTENT_COLUMNS).where(INTENTS.c.public_id == _p("p_pid")).with_for_update()
+_INTENT_MOVE = (
+    update(INTENTS)
+    .where(INTENTS.c.public_id == _p("p_pid"))
+    .values(
+        status=_p("p_status", String()),
+        checkout_session_id=func.coalesce(INTENTS.c.checkout_session_id, _p("p_cs", String())),
+    )
+    .returning(*_INTENT_COLUMNS)
+)
+_RECURRING_INSERT = insert(RECURRING).returning(RECURRING.c.id)
+_RECURRING_STARTED = (
+    update(RECURRING)
+    .where(RECURRING.c.subscription_id == _p("p_sub"))
+    .values(
+        checkout_session_id=_p("p_cs", String()),
+        amount_minor=func.coalesce(func.nullif(RECURRING.c.amount_minor, 0), _p("p_amount")),
+        currency=func.coalesce(func.nullif(RECURRING.c.currency, ""), _p("p_currency")),
+        intent_id=func.coalesce(RECURRING.c.intent_id, _p("p_intent", Integer())),
+        campaign_id=func.coalesce(_p("p_campaign", Integer()), RECURRING.c.campaign_id),
+        subscriber_id=func.coalesce(_p("p_subscriber", Integer()), RECURRING.c.subscriber_id),
+        donor_email=func.coalesce(
+            func.nullif(_p("p_email", String()), ""), RECURRING.c.donor_email
+        ),
+        donor_name=func.coalesce(func.nullif(_p("p_name", String()), ""), RECURRING.c.donor_name),
+    )
+    .returning(*_RECURRING_COLUMNS)
+)
+_RECURRING_INSTALMENT = (
+    update(RECURRING)
+    .where(RECURRING.c.subscription_id == _p("p_sub"))
+    .values(
+        customer_id=func.coalesce(func.nullif(RECURRING.c.customer_id, ""), _p("p_customer")),
+        donor_email=func.coalesce(func.nullif(RECURRING.c.donor_email, ""), _p("p_email")),
+    )
+    .returning(*_RECURRING_COLUMNS)
+)
+_EARLY_INSTALMENTS = (
+    update(GIFTS)
+    .where(GIFTS.c.subscription_id == _p("p_sub"))
+    .values(
+        intent_id=func.coalesce(GIFTS.c.intent_id, _p("p_intent", Integer())),
+        checkout_session_id=func.coalesce(GIFTS.c.checkout_session_id, _p("p_cs", String())),
+        campaign_id=func.coalesce(GIFTS.c.campaign_id, _p("p_campaign", Integer())),
+        subscriber_id=func.coalesce(GIFTS.c.subscriber_id, _p("p_subscriber", Integer())),
+    )
+)
+_GIFT_INSERT = {
+    name: dialect.insert(GIFTS)
+    .on_conflict_do_nothing(index_elements=["source_id"])
+    .returning(GIFTS.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_ADJUSTMENTS_CLAIM = (
+    update(ADJUSTMENTS)
+    .where(
+        or_(
+            ADJUSTMENTS.c.invoice_id == _p("p_source", String()),
+            ADJUSTMENTS.c.payment_intent_id == _p("p_pi", String()),
+        )
+    )
+    .values(gift_id=_p("p_gift"))
+    .returning(ADJUSTMENTS.c.refunded_minor, ADJUSTMENTS.c.disputed_minor)
+)
+_GIFT_ADJUST = update(GIFTS).where(GIFTS.c.id == _p("p_gift"))
 
 
 def when(event: DonationEvent) -> datetime:
@@ -96,12 +176,9 @@ def match_subscriber(session: Session, email: str, subscriber_id: int | None = N
     if subscriber_id is None:
         if not key:
             return None
-        return session.scalar(select(SUBSCRIBERS.c.id).where(SUBSCRIBERS.c.email_key == key))
-    return session.scalar(
-        select(SUBSCRIBERS.c.id)
-        .where(or_(SUBSCRIBERS.c.id == subscriber_id, SUBSCRIBERS.c.email_key == key))
-        .order_by(case((SUBSCRIBERS.c.id == subscriber_id, 0), else_=1))
-        .limit(1)
+        return session.connection().scalar(_SUBSCRIBER_BY_KEY, {"p_key": key})
+    return session.connection().scalar(
+        _SUBSCRIBER_BY_ID_OR_KEY, {"p_id": subscriber_id, "p_key": key}
     )
 
 
@@ -111,21 +188,12 @@ def intent_row(
     """Our donation intent named by ``event`` (locked), moved to ``status`` if given."""
     if not event.intent:
         return None
+    conn = session.connection()
     if status is None:
-        query: Any = select(INTENTS.c.id, INTENTS.c.campaign_id, INTENTS.c.subscriber_id).where(
-            INTENTS.c.public_id == event.intent
-        )
-        row = session.execute(query.with_for_update()).first()
+        row = conn.execute(_INTENT_LOCK, {"p_pid": event.intent}).first()
     else:
-        row = session.execute(
-            update(INTENTS)
-            .where(INTENTS.c.public_id == event.intent)
-            .values(
-                status=status,
-                checkout_session_id=func.coalesce(INTENTS.c.checkout_session_id, event.object_id),
-            )
-            .returning(INTENTS.c.id, INTENTS.c.campaign_id, INTENTS.c.subscriber_id)
-        ).first()
+        params = {"p_pid": event.intent, "p_status": str(status), "p_cs": event.object_id}
+        row = conn.execute(_INTENT_MOVE, params).first()
     return IntentRow(row[0], row[1], row[2]) if row is not None else None
 
 
@@ -168,47 +236,26 @@ def insert_recurring(
         "status_at": 0,
         "created_at": utcnow(),
     }
-    new_id = session.execute(insert(RECURRING).values(values).returning(RECURRING.c.id)).scalar()
+    new_id = session.connection().execute(_RECURRING_INSERT, values).scalar()
     assert new_id is not None
     return RecurringRow(
-        new_id,
-        intent_id,
-        campaign,
-        subscriber,
-        checkout_session_id,
-        event.email,
-        event.name,
+        new_id, intent_id, campaign, subscriber, checkout_session_id, event.email, event.name
     )
-
-
-def _recurring_update(session: Session, subscription_id: str, values: dict[str, Any]) -> Any:
-    """Update (and lock) one monthly gift, returning its row, or None when unknown."""
-    return session.execute(
-        update(RECURRING)
-        .where(RECURRING.c.subscription_id == subscription_id)
-        .values(values)
-        .returning(*_RECURRING_COLUMNS)
-    ).first()
 
 
 def add_gift(session: Session, values: dict[str, Any], claim_receipt: bool) -> Effect:
     """Insert the gift unless its ``source_id`` is recorded; fold early refunds into it."""
-    if claim_receipt and values["donor_email"]:
-        values["receipt_sent_at"] = datetime.now(UTC)  # claimed with the gift: nobody else sends
-    values.setdefault("created_at", utcnow())
-    statement = (
-        upsert_dialect(session)
-        .insert(GIFTS)
-        .values(status=GiftStatus.PAID, refunded_minor=0, disputed_minor=0, **values)
-        .on_conflict_do_nothing(index_elements=["source_id"])
-        .returning(GIFTS.c.id)
-    )
-    gift_id = session.execute(statement).scalar()
+    claimed = claim_receipt and bool(values["donor_email"])
+    # claimed with the gift: nobody else sends it
+    values["receipt_sent_at"] = datetime.now(UTC) if claimed else None
+    values.update(status=GiftStatus.PAID, refunded_minor=0, disputed_minor=0, created_at=utcnow())
+    conn = session.connection()
+    gift_id = conn.execute(_GIFT_INSERT[conn.dialect.name], values).scalar()
     if gift_id is None:
         return Effect("gift already recorded")
     _fold_adjustments(session, gift_id, values)
     owed = []
-    if values.get("receipt_sent_at") is not None:
+    if claimed:
         owed.append(
             Receipt(
                 gift_id=gift_id,
@@ -226,15 +273,12 @@ def add_gift(session: Session, values: dict[str, Any], claim_receipt: bool) -> E
 
 def _fold_adjustments(session: Session, gift_id: int, values: dict[str, Any]) -> None:
     """Apply any refund or dispute Stripe reported before the payment itself arrived."""
-    matches = ADJUSTMENTS.c.invoice_id == values["source_id"]
-    if values.get("payment_intent_id"):
-        matches = or_(matches, ADJUSTMENTS.c.payment_intent_id == values["payment_intent_id"])
-    found = session.execute(
-        update(ADJUSTMENTS)
-        .where(matches)
-        .values(gift_id=gift_id)
-        .returning(ADJUSTMENTS.c.refunded_minor, ADJUSTMENTS.c.disputed_minor)
-    ).all()
+    params = {
+        "p_source": values["source_id"],
+        "p_pi": values.get("payment_intent_id"),
+        "p_gift": gift_id,
+    }
+    found = session.connection().execute(_ADJUSTMENTS_CLAIM, params).all()
     if not found:
         return
     refunded = max(r[0] for r in found)
@@ -246,10 +290,14 @@ def _fold_adjustments(session: Session, gift_id: int, values: dict[str, Any]) ->
         status = GiftStatus.REFUNDED
     elif refunded:
         status = GiftStatus.PARTIALLY_REFUNDED
-    session.execute(
-        update(GIFTS)
-        .where(GIFTS.c.id == gift_id)
-        .values(refunded_minor=refunded, disputed_minor=disputed, status=status)
+    session.connection().execute(
+        _GIFT_ADJUST,
+        {
+            "p_gift": gift_id,
+            "refunded_minor": refunded,
+            "disputed_minor": disputed,
+            "status": status,
+        },
     )
 
 
@@ -289,35 +337,25 @@ def _monthly_started(
     campaign: int | None,
     subscriber: int | None,
 ) -> Effect:
-    values: dict[str, Any] = {
-        "checkout_session_id": event.object_id,
-        "amount_minor": func.coalesce(func.nullif(RECURRING.c.amount_minor, 0), event.amount_minor),
-        "currency": func.coalesce(func.nullif(RECURRING.c.currency, ""), event.currency),
+    params = {
+        "p_sub": event.subscription_id,
+        "p_cs": event.object_id,
+        "p_amount": event.amount_minor,
+        "p_currency": event.currency,
+        "p_intent": intent.id if intent else None,
+        "p_campaign": campaign,
+        "p_subscriber": subscriber,
+        "p_email": event.email,
+        "p_name": event.name,
     }
-    if intent is not None:
-        values["intent_id"] = func.coalesce(RECURRING.c.intent_id, intent.id)
-    if campaign is not None:
-        values["campaign_id"] = campaign
-    if subscriber is not None:
-        values["subscriber_id"] = subscriber
-    if event.email:
-        values["donor_email"] = event.email
-    if event.name:
-        values["donor_name"] = event.name
-    row = _recurring_update(session, event.subscription_id, values)
+    conn = session.connection()
+    row = conn.execute(_RECURRING_STARTED, params).first()
     if row is None:
         insert_recurring(session, event, intent, (campaign, subscriber), event.object_id)
         return Effect("monthly gift started")  # no instalment can predate its row
-    session.execute(  # instalments Stripe announced before the checkout completed
-        update(GIFTS)
-        .where(GIFTS.c.subscription_id == event.subscription_id)
-        .values(
-            intent_id=func.coalesce(GIFTS.c.intent_id, row.intent_id),
-            checkout_session_id=func.coalesce(GIFTS.c.checkout_session_id, event.object_id),
-            campaign_id=func.coalesce(GIFTS.c.campaign_id, campaign),
-            subscriber_id=func.coalesce(GIFTS.c.subscriber_id, subscriber),
-        )
-    )
+    # instalments Stripe announced before the checkout completed
+    params["p_intent"] = row.intent_id
+    conn.execute(_EARLY_INSTALMENTS, params)
     return Effect("monthly gift started")
 
 
@@ -327,11 +365,12 @@ def invoice_paid(session: Session, event: DonationEvent, claim: bool) -> Effect:
         return Effect("nothing paid")
     if not event.subscription_id:
         return Effect("not a monthly gift")
-    values: dict[str, Any] = {
-        "customer_id": func.coalesce(func.nullif(RECURRING.c.customer_id, ""), event.customer_id),
-        "donor_email": func.coalesce(func.nullif(RECURRING.c.donor_email, ""), event.email),
+    params = {
+        "p_sub": event.subscription_id,
+        "p_customer": event.customer_id,
+        "p_email": event.email,
     }
-    found = _recurring_update(session, event.subscription_id, values)
+    found = session.connection().execute(_RECURRING_INSTALMENT, params).first()
     matched = False  # whether the donor's address was already looked up
     if found is None:
         if not event.intent:

@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import stripe
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.database import transaction
-from newsletter.donations import gifts, ledger
+from newsletter.donations import ledger
 from newsletter.donations.events import DonationEvent, MalformedEvent, parse
 from newsletter.donations.models import StripeEventRecord
 from newsletter.donations.receipts import Receipt, ReceiptSender, deliver_claimed
@@ -36,6 +37,13 @@ from subscribers.orm import utcnow
 log = logging.getLogger(__name__)
 TOLERANCE = 300  # seconds, Stripe's own default
 EVENTS: Table = StripeEventRecord.__table__  # type: ignore[assignment]
+_EVENT_INSERT = {
+    name: dialect.insert(EVENTS)
+    .on_conflict_do_nothing(index_elements=["event_id"])
+    .returning(EVENTS.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_EVENT_OUTCOME = update(EVENTS).where(EVENTS.c.id == bindparam("p_id"))
 _ATTEMPTS = 4
 
 
@@ -144,28 +152,21 @@ class WebhookProcessor:
                     # First statement is the write: SQLite takes its write lock here,
                     # PostgreSQL makes a concurrent twin wait on the unique index and
                     # then insert nothing once the first delivery has committed.
-                    record_id = session.execute(
-                        gifts.upsert_dialect(session)
-                        .insert(EVENTS)
-                        .values(
-                            event_id=event.event_id,
-                            type=event.type,
-                            created=event.created,
-                            livemode=event.livemode,
-                            outcome="",
-                            received_at=utcnow(),
-                        )
-                        .on_conflict_do_nothing(index_elements=["event_id"])
-                        .returning(EVENTS.c.id)
-                    ).scalar()
+                    conn = session.connection()
+                    values = {
+                        "event_id": event.event_id,
+                        "type": event.type,
+                        "created": event.created,
+                        "livemode": event.livemode,
+                        "outcome": "",
+                        "received_at": utcnow(),
+                    }
+                    record_id = conn.execute(_EVENT_INSERT[conn.dialect.name], values).scalar()
                     if record_id is None:
                         return Result(event.event_id, event.type, "already processed", True)
                     effect = ledger.apply(session, event, claim_receipts=self.receipts is not None)
-                    session.execute(
-                        update(EVENTS)
-                        .where(EVENTS.c.id == record_id)
-                        .values(outcome=effect.outcome[:200])
-                    )
+                    outcome = {"p_id": record_id, "outcome": effect.outcome[:200]}
+                    session.connection().execute(_EVENT_OUTCOME, outcome)
                 return Result(
                     event.event_id,
                     event.type,
