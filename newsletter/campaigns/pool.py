@@ -17,7 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import signal
 from collections import deque
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -54,35 +54,9 @@ class ComposePool:
             )
         return self._executor
 
-    def compose(
-        self, campaign_id: int, rows: Sequence[Claimed]
-    ) -> Generator[Envelope | NewsletterError, None, None]:
-        """Each row's envelope (or the error that stopped it), in the order of ``rows``.
-
-        A bounded number of chunks is in flight, so memory stays a few dozen messages
-        however long the batch; closing the iterator early cancels the rest.
-        """
-        pending: deque[Future[list[Made]]] = deque()
-        chunks = (
-            [(r.id, r.subscriber_id, r.email, r.name, r.attempts) for r in rows[i : i + self.chunk]]
-            for i in range(0, len(rows), self.chunk)
-        )
-        window = self.processes * 3
-        try:
-            pool = self._pool()
-            for chunk in chunks:
-                pending.append(pool.submit(_compose, campaign_id, chunk))
-                if len(pending) < window:
-                    continue
-                yield from _unpack(pending.popleft().result())
-            while pending:
-                yield from _unpack(pending.popleft().result())
-        except BrokenProcessPool as exc:
-            self._discard()
-            raise ComposeUnavailable(f"a composing process died: {exc}") from None
-        finally:
-            for future in pending:
-                future.cancel()
+    def compose(self, campaign_id: int, rows: Sequence[Claimed]) -> Composing:
+        """Start composing ``rows`` now; the copies come back in the order of ``rows``."""
+        return Composing(self, campaign_id, rows)
 
     def _discard(self) -> None:
         executor, self._executor = self._executor, None
@@ -93,6 +67,67 @@ class ComposePool:
         executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+
+
+class Composing:
+    """One batch's copies under way: a bounded number of chunks in flight at a time.
+
+    The bound keeps memory at a few dozen messages however long the batch, and lets
+    the next batch's first chunks queue right behind this one's.
+    """
+
+    def __init__(self, pool: ComposePool, campaign_id: int, rows: Sequence[Claimed]) -> None:
+        self._pool = pool
+        self._campaign_id = campaign_id
+        size = pool.chunk
+        self._chunks: deque[list[Row]] = deque(
+            [(r.id, r.subscriber_id, r.email, r.name, r.attempts) for r in rows[i : i + size]]
+            for i in range(0, len(rows), size)
+        )
+        self._pending: deque[Future[list[Made]]] = deque()
+        self._ready: deque[Envelope | NewsletterError] = deque()
+        self._window = pool.processes * 3
+        self._broken: ComposeUnavailable | None = None
+        self._fill()
+
+    def _fill(self) -> None:
+        try:
+            while self._chunks and len(self._pending) < self._window:
+                chunk = self._chunks.popleft()
+                self._pending.append(self._pool._pool().submit(_compose, self._campaign_id, chunk))
+        except BrokenProcessPool as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        self._pool._discard()
+        self.close()
+        self._broken = ComposeUnavailable(f"a composing process died: {exc}")
+
+    def __iter__(self) -> Iterator[Envelope | NewsletterError]:
+        return self
+
+    def __next__(self) -> Envelope | NewsletterError:
+        if not self._ready:
+            if self._broken is not None:
+                raise self._broken
+            if not self._pending:
+                raise StopIteration
+            try:
+                made = self._pending.popleft().result()
+            except BrokenProcessPool as exc:
+                self._fail(exc)
+                raise self._broken or ComposeUnavailable(str(exc)) from None
+            self._ready.extend(_unpack(made))
+            self._fill()
+        return self._ready.popleft()
+
+    def close(self) -> None:
+        """Cancel what has not started; what is running finishes and is dropped."""
+        for future in self._pending:
+            future.cancel()
+        self._pending.clear()
+        self._chunks.clear()
+        self._ready.clear()
 
 
 def _unpack(made: list[Made]) -> Iterator[Envelope | NewsletterError]:

@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -50,12 +50,18 @@ class Composer(Protocol):
     def compose(self, row: Claimed) -> Envelope: ...
 
 
-class ComposePool(Protocol):
-    """Composes many rows elsewhere (helper processes), yielding results in row order."""
+class Composing(Protocol):
+    """Copies under way elsewhere, in row order; ``close`` cancels the rest."""
 
-    def compose(
-        self, campaign_id: int, rows: Sequence[Claimed]
-    ) -> Generator[Envelope | NewsletterError, None, None]: ...
+    def __next__(self) -> Envelope | NewsletterError: ...
+
+    def close(self) -> None: ...
+
+
+class ComposePool(Protocol):
+    """Composes many rows elsewhere (helper processes), starting at once."""
+
+    def compose(self, campaign_id: int, rows: Sequence[Claimed]) -> Composing: ...
 
     def close(self) -> None: ...
 
@@ -115,22 +121,57 @@ class _Feed:
     """The batch's rows with their envelopes, handed out one at a time to the lanes.
 
     Lanes take the next row when they are free, so a slow connection does not hold
-    rows another could send; composing happens lazily, ahead of the sending.
+    rows another could send. Copies come from the helper processes (``composing``),
+    already under way, or are composed here by the lane that takes the row.
     """
 
-    def __init__(self, made: Iterable[tuple[Claimed, Envelope | NewsletterError]]) -> None:
-        self._made = iter(made)
+    def __init__(
+        self, rows: Sequence[Claimed], composer: Composer, composing: Composing | None
+    ) -> None:
+        self._rows = iter(rows)
+        self._composer = composer
+        self._composing = composing
+        self._dropped: set[int] = set()
         self._lock = threading.Lock()
 
-    def next(self) -> tuple[Claimed, Envelope | NewsletterError] | None:
+    def drop(self, row_ids: set[int]) -> None:
+        """Do not hand out these rows (their copies, if composed, are thrown away)."""
         with self._lock:
-            return next(self._made, None)
+            self._dropped |= row_ids
+
+    def next(self) -> tuple[Claimed, Envelope | NewsletterError] | None:
+        """The next row and its copy (None: no row left); raises if the helpers failed."""
+        with self._lock:
+            while True:
+                row = next(self._rows, None)
+                if row is None:
+                    return None
+                made = next(self._composing) if self._composing is not None else None
+                if row.id in self._dropped:
+                    continue
+                if made is not None:
+                    return row, made
+                break
+        try:
+            return row, self._composer.compose(row)
+        except NewsletterError as exc:
+            return row, exc
 
     def close(self) -> None:
-        close = getattr(self._made, "close", None)
         with self._lock:
-            if close is not None:
-                close()
+            self._rows = iter(())
+            if self._composing is not None:
+                self._composing.close()
+
+
+@dataclass
+class _Batch:
+    """Claimed rows, re-checked against unsubscribes, their copies being composed."""
+
+    rows: list[Claimed]
+    skipped: list[Outcome]
+    todo: list[Claimed]
+    feed: _Feed
 
 
 class Worker:
@@ -238,25 +279,65 @@ class Worker:
         return self.ledger.next_due(campaign_id)
 
     def _drain(self, campaign_id: int) -> bool:
-        """Send batches of one campaign while it is sending and rows are due."""
+        """Send batches of one campaign while it is sending and rows are due.
+
+        The next batch is claimed and its copies started while this one is on the
+        wire, so the helpers never wait for the ledger. It is only claimed, not sent:
+        a crash still repeats at most the batch in flight.
+        """
         worked = False
-        while not self.stop.is_set():
-            if time.monotonic() < self._quiet_until:
-                break  # the mail server was unavailable: claim nothing until the backoff ends
-            if self.ledger.status(campaign_id) != CampaignStatus.SENDING:
-                break
-            rows = self.ledger.claim(
-                campaign_id, self.owner, batch=self.batch, lease_seconds=self.lease_seconds
-            )
-            if not rows:
-                break
+        batch = self._next_batch(campaign_id)
+        while batch is not None:
             worked = True
-            composer = self._composer(campaign_id, rows)
-            if composer is None:
+            batch = self._send_batch(campaign_id, batch)
+            if batch is None:
                 break
-            if not self._send_batch(campaign_id, rows, composer):
+            if self.ledger.status(campaign_id) != CampaignStatus.SENDING:  # paused meanwhile
+                self._give_back(batch)
                 break
+            self._recheck(campaign_id, batch)
         return worked
+
+    def _recheck(self, campaign_id: int, batch: _Batch) -> None:
+        """Skip people who left while their batch waited, so the check stays at send time."""
+        late = self.ledger.blocked(campaign_id, batch.todo)
+        if late:
+            batch.feed.drop(set(late))
+            batch.skipped += [
+                Outcome(rid, RecipientState.SKIPPED, reply=w) for rid, w in late.items()
+            ]
+            batch.todo = [row for row in batch.todo if row.id not in late]
+
+    def _next_batch(self, campaign_id: int) -> _Batch | None:
+        """Claim due rows, re-check each person, start composing (None: nothing to do now)."""
+        if self.stop.is_set() or time.monotonic() < self._quiet_until:
+            return None  # stopping, or the mail server is unavailable until the backoff ends
+        if self.ledger.status(campaign_id) != CampaignStatus.SENDING:
+            return None
+        rows = self.ledger.claim(
+            campaign_id, self.owner, batch=self.batch, lease_seconds=self.lease_seconds
+        )
+        if not rows:
+            return None
+        composer = self._composer(campaign_id, rows)
+        if composer is None:
+            return None
+        skip = self.ledger.blocked(campaign_id, rows)
+        skipped = [Outcome(rid, RecipientState.SKIPPED, reply=why) for rid, why in skip.items()]
+        todo = [row for row in rows if row.id not in skip]
+        composing = None
+        if self.pool is not None and len(todo) >= self.pool_from:
+            composing = self.pool.compose(campaign_id, todo)
+        return _Batch(rows, skipped, todo, _Feed(todo, composer, composing))
+
+    def _give_back(self, batch: _Batch, retry_at: datetime | None = None, reason: str = "") -> None:
+        """Settle a batch that will not be sent now: skips are final, the rest queued."""
+        batch.feed.close()
+        released = [
+            Outcome(row.id, RecipientState.QUEUED, reply=reason, next_attempt_at=retry_at)
+            for row in batch.todo
+        ]
+        self.ledger.settle(self.owner, batch.skipped + released)
 
     def _composer(self, campaign_id: int, rows: list[Claimed]) -> Composer | None:
         composer = self._composers.get(campaign_id)
@@ -273,29 +354,31 @@ class Worker:
 
     # -- one batch --------------------------------------------------------------------
 
-    def _send_batch(self, campaign_id: int, rows: list[Claimed], composer: Composer) -> bool:
-        """Send one claimed batch and settle every row; False if the campaign must pause."""
+    def _send_batch(self, campaign_id: int, batch: _Batch) -> _Batch | None:
+        """Send one batch and settle every row; return the next batch, claimed meanwhile.
+
+        None when there is nothing more to send now, or the campaign must pause.
+        """
         report = BatchReport(campaign_id)
-        skip = self.ledger.blocked(campaign_id, rows)
-        outcomes = [Outcome(rid, RecipientState.SKIPPED, reply=why) for rid, why in skip.items()]
-        todo = [row for row in rows if row.id not in skip]
+        outcomes = list(batch.skipped)
+        todo, feed = batch.todo, batch.feed
         abort = _Abort()
-        feed = _Feed(self._made(campaign_id, todo, composer))
         lanes = min(self.connections, max(1, len(todo)))
         results: list[list[tuple[Claimed, Outcome, Delivery | None]]] = [[] for _ in range(lanes)]
+        following: _Batch | None = None
         try:
-            if lanes == 1:
-                results[0] = self._lane(0, feed, abort)
-            else:
-                threads = [
-                    threading.Thread(
-                        target=lambda i=i: results.__setitem__(i, self._lane(i, feed, abort)),
-                        daemon=True,
-                    )
-                    for i in range(lanes)
-                ]
-                for thread in threads:
-                    thread.start()
+            threads = [
+                threading.Thread(
+                    target=lambda i=i: results.__setitem__(i, self._lane(i, feed, abort)),
+                    daemon=True,
+                )
+                for i in range(lanes)
+            ]
+            for thread in threads:
+                thread.start()
+            try:
+                following = self._next_batch(campaign_id)
+            finally:
                 for thread in threads:
                     thread.join()
         finally:
@@ -344,34 +427,19 @@ class Worker:
         if self.on_batch is not None:
             self.on_batch(report)
 
+        if abort.set or self.stop.is_set():
+            if following is not None:
+                self._give_back(following, retry_at, pause_reason)
+            following = None
         if abort.rejected is not None:
             self.ledger.stop(campaign_id, abort.rejected)
             self.stats.stopped_campaigns.append(campaign_id)
-            return False
-        if abort.unavailable is not None:
+        elif abort.unavailable is not None:
             log.warning("transport unavailable (%s); retrying at %s", abort.unavailable, retry_at)
             self.close()
-            return False
-        if report.sent:
+        elif report.sent:
             self._unavailable_streak = 0
-        return True
-
-    def _made(
-        self, campaign_id: int, rows: list[Claimed], composer: Composer
-    ) -> Iterator[tuple[Claimed, Envelope | NewsletterError]]:
-        """Each row with its envelope: from the pool for big batches, else composed here."""
-        if self.pool is not None and len(rows) >= self.pool_from:
-            made = self.pool.compose(campaign_id, rows)
-            try:
-                yield from zip(rows, made, strict=False)
-            finally:
-                made.close()  # cancels what was not composed yet (stop, abort)
-            return
-        for row in rows:
-            try:
-                yield row, composer.compose(row)
-            except NewsletterError as exc:
-                yield row, exc
+        return following
 
     def _lane(
         self, index: int, feed: _Feed, abort: _Abort

@@ -245,6 +245,31 @@ def test_unsubscribe_during_a_send_is_honoured_for_the_rest(
     assert row.state == RecipientState.SKIPPED and "unsubscribed" in row.last_reply
 
 
+def test_unsubscribe_while_the_next_batch_waits_is_honoured(
+    engine: Engine, sessions: sessionmaker[Session], campaign_settings: Settings
+) -> None:
+    """The worker claims the next batch while one is sending; its people are checked again."""
+    seed_audience(engine, 30)
+    cid = new_campaign(sessions)
+    start_campaign(sessions, cid)
+    memory = MemoryTransport()
+    leaving = "reader15@example.net"  # in the second batch of 10
+
+    def after_first_batch(report: BatchReport) -> None:
+        with database.transaction(sessions) as session:
+            person = people.find(session, leaving)
+            if person is not None and person.status == Status.ACTIVE:
+                people.unsubscribe(session, person, Context(form="one-click"))
+
+    make_worker(engine, sessions, campaign_settings, memory, on_batch=after_first_batch).run(
+        once=True
+    )
+    assert memory.to(leaving) == []
+    assert len(memory.sent) == 29
+    row = next(r for r in rows(sessions, cid) if r.email == leaving)
+    assert row.state == RecipientState.SKIPPED and "unsubscribed" in row.last_reply
+
+
 def test_a_stop_request_releases_the_rest_and_a_later_run_finishes_without_duplicates(
     engine: Engine, sessions: sessionmaker[Session], campaign_settings: Settings
 ) -> None:
