@@ -310,3 +310,45 @@ def test_cells_that_copy_would_have_to_escape_are_stored_as_written(
         [plain] = person.all()
         assert plain.created_at == plain.updated_at == events[1].at
         assert plain.created_at.tzinfo is not None and plain.confirmed_at is None
+
+
+@pytest.mark.parametrize("json_each", [True, False], ids=["json-each", "executemany"])
+def test_both_ways_of_writing_a_batch_store_the_same_rows(
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    json_each: bool,
+) -> None:
+    """SQLite older than 3.38 gets the rows bound one by one; the result must not differ."""
+    monkeypatch.setattr(bulk, "_JSON_EACH", json_each)
+    source = _write(
+        tmp_path / "people.csv",
+        "email,name,language,topics\n"
+        "ann@example.org,Ann,de,Ukraine;Nuclear weapons\n"
+        "Bob@Example.org,Bøb \"the\" 'Builder',,\n"
+        "ann@example.org,,,Arms control\n",
+    )
+    summary = import_csv(sessions, source, list_name="All briefings")
+    assert (summary.added, summary.duplicates) == (2, 1)
+    assert _people(sessions) == {
+        "ann@example.org": (
+            "ann@example.org",
+            "Ann",
+            Status.ACTIVE,
+            ["All briefings", "Arms control", "Nuclear weapons", "Ukraine"],
+        ),
+        "bob@example.org": (
+            "Bob@example.org",
+            "Bøb \"the\" 'Builder'",
+            Status.ACTIVE,
+            ["All briefings"],
+        ),
+    }
+    with transaction(sessions) as s:
+        ann = people.lookup(s, "ann@example.org")
+        assert ann.language == "de" and ann.source == "import:people.csv"
+        events = s.scalars(select(ConsentEvent).order_by(ConsentEvent.id)).all()
+        assert [(e.subscriber_id, e.lists) for e in events] == [
+            (ann.id, ["All briefings", "Arms control", "Nuclear weapons", "Ukraine"]),
+            (people.lookup(s, "bob@example.org").id, ["All briefings"]),
+        ]
