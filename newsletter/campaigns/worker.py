@@ -63,6 +63,8 @@ class ComposePool(Protocol):
 
     def compose(self, campaign_id: int, rows: Sequence[Claimed]) -> Composing: ...
 
+    def start(self) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -228,6 +230,8 @@ class Worker:
         then finishes its rows. Deferred rows whose retry time is later are left for
         a long-running worker.
         """
+        if self.pool is not None:
+            self.pool.start()  # before any connection or thread of ours exists
         try:
             while not self.stop.is_set():
                 self.ledger.start_due(only=campaign_ids)
