@@ -1,7 +1,7 @@
 """A background sender for receipts already claimed in their gift's transaction.
 
 The webhook answers Stripe as soon as the gift is committed; rendering, signing and
-writing the mail (a Maildir fsync, or an SMTP exchange) happen on this one thread,
+writing the mail (a Maildir fsync, or an SMTP exchange) happen on its own threads,
 so a slow mail transport never holds an HTTP connection or a request thread. A
 receipt that cannot be sent is released (its gift goes back to "receipt pending")
 and retried after a pause; ``close`` sends whatever is queued before the process
@@ -22,10 +22,12 @@ from newsletter.donations.receipts import Receipt, ReceiptSender, release, send_
 
 log = logging.getLogger(__name__)
 RETRY_AFTER = 30.0  # seconds before a released receipt is tried again
+SENDERS = 2
 
 
 class ReceiptCourier:
-    """Sends queued receipts on a daemon thread; implements ``ReceiptSender`` as a queue."""
+    """Sends queued receipts on daemon threads (``senders`` of them, so one receipt's
+    fsync or SMTP round trip overlaps the next one's rendering)."""
 
     def __init__(
         self,
@@ -33,47 +35,53 @@ class ReceiptCourier:
         sender: ReceiptSender,
         *,
         retry_after: float = RETRY_AFTER,
+        senders: int = SENDERS,
     ) -> None:
         self.sessions = sessions
         self.sender = sender
         self.retry_after = retry_after
+        self.senders = max(1, senders)
         self._queue: queue.Queue[Receipt | None] = queue.Queue()
-        self._released: set[int] = set()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._closed = False
 
     def put(self, receipts: Iterable[Receipt]) -> None:
-        """Queue claimed receipts; they go out in order, after the caller's response.
+        """Queue claimed receipts; they go out after the caller's response.
 
         Once closed (the app is stopping) they are sent here and now instead.
         """
         with self._lock:
             closed = self._closed
-            if not closed and self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="receipt-courier", daemon=True
-                )
-                self._thread.start()
+            if not closed and not self._threads:
+                for n in range(self.senders):
+                    thread = threading.Thread(
+                        target=self._run, name=f"receipt-courier-{n}", daemon=True
+                    )
+                    thread.start()
+                    self._threads.append(thread)
         for receipt in receipts:
             if closed:
-                self._send(receipt)
+                self._send(receipt, set())
             else:
                 self._queue.put(receipt)
 
     def close(self, timeout: float = 30.0) -> None:
-        """Send everything queued, then stop the thread (called at shutdown)."""
+        """Send everything queued, then stop the threads (called at shutdown)."""
         with self._lock:
             self._closed = True
-            thread = self._thread
-        if thread is not None:
+            threads = list(self._threads)
+        for _ in threads:
             self._queue.put(None)
-            thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
+        released: set[int] = set()  # this thread's receipts given back after a failure
         retry_at = 0.0
         while True:
-            wait = max(0.0, retry_at - time.monotonic()) if self._released else None
+            wait = max(0.0, retry_at - time.monotonic()) if released else None
             try:
                 receipt = self._queue.get(timeout=wait)
             except queue.Empty:
@@ -81,13 +89,13 @@ class ReceiptCourier:
             else:
                 if receipt is None:
                     return  # closed: receipts still released stay pending for reconcile
-                if self._send(receipt) and len(self._released) == 1:
+                if self._send(receipt, released) and len(released) == 1:
                     retry_at = time.monotonic() + self.retry_after  # first failure: wait
-            if self._released and time.monotonic() >= retry_at:
-                self._retry()
+            if released and time.monotonic() >= retry_at:
+                self._retry(released)
                 retry_at = time.monotonic() + self.retry_after
 
-    def _send(self, receipt: Receipt) -> bool:
+    def _send(self, receipt: Receipt, released: set[int]) -> bool:
         """Send one claimed receipt; True when it failed and was released for a retry."""
         try:
             self.sender.send(receipt)
@@ -96,17 +104,18 @@ class ReceiptCourier:
             log.exception("receipt for gift %s not sent; retrying later", receipt.gift_id)
         try:
             release(self.sessions, receipt.gift_id)
-            self._released.add(receipt.gift_id)
+            released.add(receipt.gift_id)
         except Exception:
             log.exception("receipt for gift %s could not be released", receipt.gift_id)
         return True
 
-    def _retry(self) -> None:
+    def _retry(self, released: set[int]) -> None:
         """Claim and send the released receipts again (another worker may have won them)."""
-        ids, self._released = sorted(self._released), set()
+        ids = sorted(released)
+        released.clear()
         for gift_id in ids:
             try:
                 send_pending(self.sessions, self.sender, [gift_id])
             except Exception:
                 log.exception("receipt for gift %s still not sent", gift_id)
-                self._released.add(gift_id)
+                released.add(gift_id)
