@@ -153,11 +153,12 @@ class Writer:
         marks = ", ".join("?" * len(_SUBSCRIBER_COLUMNS))
         cursor = self.raw.cursor()
         before = cursor.execute("SELECT max(id) FROM subscribers").fetchone()[0] or 0
-        if _JSON_EACH:
+        status, source = rows[0][4:]
+        if _JSON_EACH and all(row[4] == status and row[5] == source for row in rows):
             cursor.execute(
                 f"INSERT INTO subscribers ({columns}) SELECT value->>0, value->>1, value->>2, "
-                "value->>3, value->>4, value->>5, ?, NULL, ? FROM json_each(?) ORDER BY key",
-                (stamp, stamp, json.dumps(rows)),
+                "value->>3, ?, ?, ?, NULL, ? FROM json_each(?) ORDER BY key",
+                (status, source, stamp, stamp, json.dumps([row[:4] for row in rows])),
             )
         else:
             cursor.executemany(

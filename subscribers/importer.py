@@ -9,6 +9,7 @@ what makes a million rows take seconds rather than hours.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import csv
 import functools
@@ -119,7 +120,9 @@ class _Importer:
         self.writer: Writer = writer_for(session)
         self.label = f"import:{source.path.name}"[:100]
         self._lists: dict[str, MailingList] = {}
-        self._touched = bytearray()
+        self._touched = bytearray()  # one bit per person id met in this file
+        self._starts: list[int] = []  # ... and runs of ids it added, first and last
+        self._ends: list[int] = []
         self._combos: dict[tuple[str, ...], tuple[tuple[int, ...], str]] = {}
         self.base: list[MailingList] = [self._list(list_name)] if list_name else []
 
@@ -138,8 +141,22 @@ class _Importer:
         self._lists[name] = found
         return found
 
+    def _added(self, ids: list[int]) -> None:
+        """Mark people this import has just added as met: a run of consecutive ids (the
+        usual case) is kept as one range instead of one bit at a time."""
+        if ids and ids == list(range(ids[0], ids[0] + len(ids))):
+            at = bisect.bisect_left(self._starts, ids[0])
+            self._starts.insert(at, ids[0])
+            self._ends.insert(at, ids[-1])
+        else:
+            for sid in ids:
+                self._touch(sid)
+
     def _touch(self, sid: int) -> bool:
         """Mark a person as met in this file; True if they had been met already."""
+        at = bisect.bisect_right(self._starts, sid) - 1
+        if at >= 0 and sid <= self._ends[at]:
+            return True
         if sid >= len(self._touched) * 8:
             self._touched.extend(bytes(max(sid // 8 + 1 - len(self._touched), 4096)))
         byte, bit = divmod(sid, 8)
@@ -195,10 +212,10 @@ class _Importer:
         )
         pairs: list[tuple[int, int]] = []
         consent: list[tuple[int, str]] = []
-        add_pair, add_consent, combo, touch = pairs.append, consent.append, self._combo, self._touch
+        add_pair, add_consent, combo = pairs.append, consent.append, self._combo
+        self._added(ids)
         duplicates = 0
         for record, sid in zip(new, ids, strict=True):
-            touch(sid)
             list_ids, names = combo(tuple(record.topics))
             for list_id in list_ids:
                 add_pair((sid, list_id))

@@ -352,3 +352,21 @@ def test_both_ways_of_writing_a_batch_store_the_same_rows(
             (ann.id, ["All briefings", "Arms control", "Nuclear weapons", "Ukraine"]),
             (people.lookup(s, "bob@example.org").id, ["All briefings"]),
         ]
+
+
+@pytest.mark.parametrize("batch", [1, 2, 5000])
+def test_a_person_met_again_in_a_later_batch_is_a_duplicate_not_an_update(
+    sessions: sessionmaker[Session], tmp_path: Path, batch: int
+) -> None:
+    with transaction(sessions) as s:
+        people.add(s, "old@example.org", STAFF, name="Old")
+    source = _write(
+        tmp_path / "people.csv",
+        "email,name\nann@example.org,Ann\nold@example.org,Old\nbob@example.org,Bob\n"
+        "ANN@example.org,Ann\nOLD@example.org,Old\nold@example.org,Older\n",
+    )
+    summary = import_csv(sessions, source, batch_size=batch)
+    counts = (summary.added, summary.updated, summary.unchanged, summary.duplicates)
+    # Each person counts once, as first met: in one batch Old's rows merge into an update.
+    assert counts == ((2, 0, 1, 3) if batch < 5000 else (2, 1, 0, 3))
+    assert _people(sessions)["old@example.org"][1] == "Older"
