@@ -335,6 +335,7 @@ def main() -> None:
         print(f"  one RSA-2048 signature takes {rsa_sign_ms(key_pem):.2f} ms of CPU right now")
 
         rates: list[float] = []
+        ceilings: list[float] = []
         memory: list[tuple[int, Run]] = []
         for count in [args.small] + [args.count] * max(1, args.rounds):
             reset(engine)
@@ -346,6 +347,8 @@ def main() -> None:
             sent, seconds = send_rate(sessions, campaign_id)
             if count == args.count:
                 rates.append(sent / seconds)
+                # What this CPU cost per message would allow if every core were ours.
+                ceilings.append((os.cpu_count() or 1) * sent / (run.cpu + sink_cpu))
             memory.append((count, run))
             print(
                 f"  {count:>7,} recipients: {sent / seconds:,.0f} msg/s end to end "
@@ -379,6 +382,10 @@ def main() -> None:
             f"{min(source_rates):,.0f}-{max(source_rates):,.0f} msg/s; ratio of the best "
             f"runs {max(rates) / max(source_rates):.2f}; load average at the end "
             f"{os.getloadavg()[0]:.2f}"
+        )
+        print(
+            f"CPU-bound ceiling on {os.cpu_count()} idle cores (worker + smtp-sink CPU per "
+            f"message, start-up included): {min(ceilings):,.0f}-{max(ceilings):,.0f} msg/s"
         )
         (small, first), (large, last) = memory[0], memory[-1]
         print(
