@@ -389,7 +389,8 @@ def _dot_stuffed(message: bytes) -> bytes:
     """
     if message.count(b"\n") != message.count(b"\r\n"):
         message = message.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-    stuffed = message.replace(b"\r\n.", b"\r\n..")
+    # Most messages have no line starting with a dot: one scan, no copy.
+    stuffed = message.replace(b"\r\n.", b"\r\n..") if b"\n." in message else message
     if stuffed.startswith(b"."):
         stuffed = b"." + stuffed
     if not stuffed.endswith(b"\r\n"):
