@@ -3,8 +3,10 @@
 The worker only knows small interfaces: a ``Ledger`` for rows, a ``Composer`` per
 campaign that turns a ledger row into an envelope, and a transport factory (one
 transport per concurrent connection). Per-campaign work (rendering, identity, signer)
-happens once, in the composer factory. A stop event (SIGTERM, Ctrl-C) lets the
-message in flight finish, gives back the rest of the batch and returns.
+happens once, in the composer factory. With a ``ComposePool`` big batches are composed
+and signed in helper processes, so this process only talks SMTP and keeps the ledger,
+and the next batch is claimed while the current one is on the wire. A stop event
+(SIGTERM, Ctrl-C) lets the message in flight finish, gives back the rest and returns.
 """
 
 from __future__ import annotations
