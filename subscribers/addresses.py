@@ -42,8 +42,8 @@ def fast_address(text: str) -> tuple[str, str] | None:
     if match is None:
         return None
     local, domain = match.groups()
-    if len(local) > 64 or len(text) > 254 or len(domain) > 253:
-        return None
+    if len(text) > 64 and (len(local) > 64 or len(text) > 254 or len(domain) > 253):
+        return None  # (a text of at most 64 characters cannot break any of these limits)
     domain = domain.lower()
     if "--" in domain or domain.rpartition(".")[2] in _SPECIAL_USE:
         return None  # IDNA hyphen rules and reserved names: let the library decide
