@@ -102,6 +102,10 @@ def prepared_batches(source: CsvSource, size: int) -> Iterator[Prepared]:
     Deliberately in the caller's thread: SQLite releases Python's lock for every
     row it steps, and a busy second thread makes each of those hand-backs wait
     (tried: with a reader thread the inserts got slower, and the import with them).
+    A reader process does not pay off either: pickling a prepared batch across
+    costs about as much as preparing it (measured: 200,000 rows prepared in 3.3 s
+    of CPU, their batches pickled in 3.1 s and unpickled in 4.1 s; as plain tuples
+    still 2 s to unpickle plus the records to rebuild).
     """
     for rows in _chunks(source.rows(), size):
         yield prepare(rows, source.bytes_read)
