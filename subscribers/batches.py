@@ -105,7 +105,9 @@ def prepared_batches(source: CsvSource, size: int) -> Iterator[Prepared]:
     A reader process does not pay off either: pickling a prepared batch across
     costs about as much as preparing it (measured: 200,000 rows prepared in 3.3 s
     of CPU, their batches pickled in 3.1 s and unpickled in 4.1 s; as plain tuples
-    still 2 s to unpickle plus the records to rebuild).
+    still 2 s to unpickle plus the records to rebuild). Nor, on PostgreSQL, does a
+    thread preparing the next batch while the server works: more CPU (GIL hand-offs)
+    and no wall time won on this shared two-core machine.
     """
     for rows in _chunks(source.rows(), size):
         yield prepare(rows, source.bytes_read)
