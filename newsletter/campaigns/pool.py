@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import signal
 import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -72,7 +75,7 @@ class ComposePool:
                 self.processes,
                 mp_context=multiprocessing.get_context("fork" if fork else "spawn"),
                 initializer=_start,
-                initargs=(self.settings, self.inherited if fork else ()),
+                initargs=(self.settings, self.inherited if fork else (), os.getpid()),
             )
         return self._executor
 
@@ -169,12 +172,25 @@ _settings: Settings | None = None
 _composers: dict[int, Composer] = {}
 
 
-def _start(settings: Settings, inherited: tuple[Engine, ...]) -> None:
+def _start(settings: Settings, inherited: tuple[Engine, ...], parent: int) -> None:
     global _settings
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the sending process
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not its inherited stop handler
     _settings = settings
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     for engine in inherited:  # forked: never use, nor close, the parent's connections
         engine.dispose(close=False)
+
+
+def _exit_with(parent: int) -> None:
+    """End this helper when the sending process is gone (killed with SIGKILL, say).
+
+    A helper otherwise waits forever for work from a pipe whose other end it also
+    holds; the claimed rows are taken over by the next worker once their lease ends.
+    """
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def _warm() -> None:

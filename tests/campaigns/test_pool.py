@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from newsletter.campaigns.models import CampaignRecipient, CampaignStatus, Recip
 from newsletter.config import Settings
 from newsletter.mail.dkim import generate_rsa
 from tests.campaigns.conftest import SmtpServer, new_campaign, seed_audience, start_campaign
-from tests.campaigns.test_smtp_delivery import _fresh, _msgid, _worker_env
+from tests.campaigns.test_smtp_delivery import _fresh, _msgid, _wait_for, _worker_env
 
 
 def _signing(cfg: Settings, smtp: SmtpServer, tmp_path: Path) -> tuple[Settings, Any]:
@@ -112,3 +113,50 @@ def test_workers_with_helper_processes_share_a_campaign_on_postgresql(
         _check_delivered_once(smtp_server, sessions, cid, count, dnsfunc)
     finally:
         engine.dispose()
+
+
+def _alive_children(parent: int) -> list[int]:
+    """Processes whose parent is ``parent`` and that have not exited (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_helpers_end_when_their_worker_is_killed(
+    settings: Settings, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    db_url = f"sqlite:///{tmp_path / 'kill.db'}"
+    engine, sessions = _fresh(db_url)
+    seed_audience(engine, 200)
+    cid = new_campaign(sessions)
+    start_campaign(sessions, cid)
+    env = _worker_env(settings, smtp_server, db_url)
+    env["NEWSLETTER_SEND_RATE"] = "20"  # slow enough to be killed mid-campaign
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "worker", "--batch", "64", "--processes", "1"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(lambda: smtp_server.handler.accepted >= 3)
+        helpers = _alive_children(worker.pid)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    assert helpers
+    _wait_for(lambda: not any(_alive(pid) for pid in helpers), timeout=30)
