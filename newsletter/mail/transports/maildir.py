@@ -12,11 +12,14 @@ import os
 import socket
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from newsletter.mail.message import check_value
-from newsletter.mail.transports.base import Delivery, DeliveryStatus, TransportUnavailable
+from newsletter.mail.transports.base import (
+    ClosesOnExit,
+    Delivery,
+    DeliveryStatus,
+    TransportUnavailable,
+)
 
 _counter = itertools.count()
 
@@ -25,7 +28,7 @@ def _hostname() -> str:
     return socket.gethostname().replace("/", r"\057").replace(":", r"\072") or "localhost"
 
 
-class MaildirTransport:
+class MaildirTransport(ClosesOnExit):
     def __init__(self, directory: Path | str) -> None:
         self.directory = Path(directory)
         self._host = _hostname()
@@ -70,14 +73,3 @@ class MaildirTransport:
 
     def close(self) -> None:
         """Nothing is held open between messages."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

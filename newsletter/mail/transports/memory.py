@@ -7,12 +7,10 @@ be unreachable, so callers can be tested against every answer a real server give
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
 from newsletter.errors import TransportError
 from newsletter.mail.message import check_value
-from newsletter.mail.transports.base import Delivery, DeliveryStatus
+from newsletter.mail.transports.base import ClosesOnExit, Delivery, DeliveryStatus
 
 _DEFAULT_REPLIES = {
     DeliveryStatus.SENT: (250, "2.0.0 Ok: kept in memory"),
@@ -28,7 +26,7 @@ class Sent:
     message: bytes
 
 
-class MemoryTransport:
+class MemoryTransport(ClosesOnExit):
     """Records ``(sender, recipient, bytes)`` of every accepted message in ``sent``."""
 
     def __init__(self) -> None:
@@ -65,14 +63,3 @@ class MemoryTransport:
 
     def close(self) -> None:
         self.closed = True
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

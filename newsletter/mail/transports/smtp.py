@@ -25,13 +25,12 @@ import re
 import smtplib
 import ssl
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from newsletter.errors import ConfigError, TransportError
 from newsletter.mail.message import check_value
 from newsletter.mail.transports.base import (
+    ClosesOnExit,
     Delivery,
     DeliveryStatus,
     TransportRejected,
@@ -145,7 +144,7 @@ class _Disconnected(Exception):
     """The server went away before the message itself was sent: safe to retry."""
 
 
-class SmtpTransport:
+class SmtpTransport(ClosesOnExit):
     """One SMTP session reused for every message; not shared between threads."""
 
     def __init__(self, config: SmtpConfig) -> None:
@@ -362,17 +361,6 @@ class SmtpTransport:
             conn.quit()
         except (OSError, smtplib.SMTPException):
             conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _envelope_commands(sender: str, recipient: str) -> bytes:
