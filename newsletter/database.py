@@ -19,9 +19,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsletter.errors import ConfigError
+from newsletter.errors import ConfigError, DatabaseUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -49,12 +50,22 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         parsed = make_url(url)
     except Exception as exc:
         raise ConfigError(f"database URL is not valid: {url!r}") from exc
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
+    safe = parsed.render_as_string(hide_password=True)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        return _server_engine(url, **kwargs)
+    except OSError as exc:
+        raise DatabaseUnavailable(f"cannot create the database {safe}: {exc.strerror}") from None
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise ConfigError(f"database URL {safe} is not usable: {exc}") from None
+
+
+def _server_engine(url: str, **kwargs: Any) -> Engine:
     # No pre-ping: it costs a round trip on every checkout. Connections are recycled
     # before servers or proxies drop idle ones, and a connection found dead mid-query
     # invalidates the pool, so the failed request answers 5xx and its retry reconnects.
@@ -90,8 +101,13 @@ def upgrade(engine: Engine) -> None:
 def open_database(url: str) -> Engine:
     """An engine whose schema is up to date, upgrading it first if needed."""
     engine = make_engine(url)
-    if not is_current(engine):
-        upgrade(engine)
+    try:
+        if not is_current(engine):
+            upgrade(engine)
+    except OperationalError as exc:
+        first_line = str(exc.orig or exc).strip().splitlines()[0]
+        safe = engine.url.render_as_string(hide_password=True)
+        raise DatabaseUnavailable(f"cannot open the database {safe}: {first_line}") from None
     return engine
 
 

@@ -6,6 +6,7 @@ __all__ = [
     "BriefingError",
     "ConfigError",
     "Conflict",
+    "DatabaseUnavailable",
     "HeaderInjection",
     "InvalidAddress",
     "NewsletterError",
@@ -27,6 +28,10 @@ class BriefingError(NewsletterError, ValueError):
         self.line = line
         where = f"{path}:{line}: " if path and line else (f"{path}: " if path else "")
         super().__init__(f"{where}{message}")
+
+
+class DatabaseUnavailable(NewsletterError, ConnectionError):
+    """The database cannot be reached or opened (server down, wrong host, no such folder)."""
 
 
 class HeaderInjection(NewsletterError, ValueError):

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
+import pytest
 from sqlalchemy import Engine, inspect
 
 from newsletter import database
+from newsletter.errors import ConfigError, DatabaseUnavailable
 
 
 def test_migrations_build_every_table_and_are_current(engine: Engine) -> None:
@@ -17,3 +23,30 @@ def test_sqlite_runs_in_wal_mode(tmp_path) -> None:
     eng = database.open_database(f"sqlite:///{tmp_path / 'x.db'}")
     with eng.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_an_unreachable_or_unusable_database_is_one_clear_error(tmp_path) -> None:
+    with pytest.raises(DatabaseUnavailable, match="cannot open the database") as refused:
+        database.open_database("postgresql://postgres:s3cret@127.0.0.1:1/x")
+    assert "\n" not in str(refused.value) and "s3cret" not in str(refused.value)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(DatabaseUnavailable, match="cannot create the database"):
+        database.open_database(f"sqlite:///{blocker}/sub/x.db")
+    with pytest.raises(ConfigError, match="not usable"):
+        database.open_database("nonsense://somewhere/db")
+
+
+def test_the_cli_reports_a_bad_database_in_one_line(tmp_path) -> None:
+    env = {**os.environ, "NEWSLETTER_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "newsletter", "campaign", "list"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: cannot open the database")
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
