@@ -114,6 +114,13 @@ def _delimiter(sample: str) -> tuple[str, Columns | None]:
     return ",", None
 
 
+def require_file(path: Path) -> int:
+    """The file's size in bytes, or ``CsvFileError`` before any work starts."""
+    if not path.is_file():
+        raise CsvFileError(f"{path}: no such file")
+    return path.stat().st_size
+
+
 class CsvSource:
     """Iterate the data rows of a subscriber CSV; see ``rows()``.
 
@@ -121,10 +128,8 @@ class CsvSource:
     """
 
     def __init__(self, path: Path) -> None:
-        if not path.is_file():
-            raise CsvFileError(f"{path}: no such file")
+        self.size = require_file(path)
         self.path = path
-        self.size = path.stat().st_size
         self.encoding = detect_encoding(path)
         self._raw = path.open("rb")
         self._file = io.TextIOWrapper(self._raw, encoding=self.encoding, newline="")

@@ -19,7 +19,7 @@ from newsletter import wiring
 from newsletter.cli.common import console, settings
 from newsletter.database import transaction
 from newsletter.errors import NewsletterError
-from subscribers import consent, exporter, importer, lists, people
+from subscribers import consent, csvfile, exporter, importer, lists, people
 from subscribers.models import Status, Subscriber
 
 app = typer.Typer(
@@ -249,8 +249,8 @@ def import_file(
     errors: Path | None = typer.Option(None, "--errors", help="Where to write rejected rows."),
 ) -> None:
     """Import people from CSV in one transaction: it completes or changes nothing."""
+    size = csvfile.require_file(file)
     sessions = _sessions()
-    size = file.stat().st_size if file.is_file() else 0
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),

@@ -145,6 +145,7 @@ def test_bad_input_is_one_clear_error(
     result = cli(*args)
     assert result.exit_code != 0
     assert isinstance(result.exception, error) and text in str(result.exception)
+    assert "rows/s" not in result.output  # no progress bar for work that never started
 
 
 def test_a_file_without_an_email_column_prints_one_line_and_writes_nothing(
