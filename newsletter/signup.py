@@ -10,17 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from jinja2 import FileSystemLoader, StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
-from mjml import mjml2html
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter import links, wiring
 from newsletter.config import Settings
 from newsletter.database import transaction
+from newsletter.mail import transactional
 from newsletter.mail.message import build_message
+from newsletter.mail.transactional import Rendered
 from newsletter.mail.transports.base import Delivery
 from subscribers import consent, lists, people
 
@@ -47,22 +46,6 @@ class Confirmation:
     topics: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Rendered:
-    subject: str
-    html: str
-    text: str
-
-
-def _environment(settings: Settings, *, html: bool) -> SandboxedEnvironment:
-    return SandboxedEnvironment(
-        loader=FileSystemLoader(str(settings.templates_dir / "email")),
-        autoescape=html,
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-    )
-
-
 def wording(settings: Settings, topics: Iterable[str]) -> str:
     """The sentence the form shows and the consent log keeps, with the chosen topics."""
     chosen = ", ".join(topics)
@@ -76,17 +59,15 @@ def render_confirmation(
 ) -> Rendered:
     """The confirmation email's subject, HTML (MJML) and plain text. Pure."""
     subject = f"Please confirm your subscription to {settings.organisation_name}"
-    values: dict[str, Any] = {
-        "settings": settings,
-        "subject": subject,
-        "name": name,
-        "confirm_url": confirm_url,
-        "topics": list(topics),
-        "valid_days": links.CONFIRM_MAX_AGE // 86400,
-    }
-    mjml = _environment(settings, html=True).get_template("confirm.mjml.j2").render(values)
-    text = _environment(settings, html=False).get_template("confirm.txt.j2").render(values)
-    return Rendered(subject, str(mjml2html(mjml)), text)
+    return transactional.render(
+        settings,
+        "confirm",
+        subject,
+        name=name,
+        confirm_url=confirm_url,
+        topics=list(topics),
+        valid_days=links.CONFIRM_MAX_AGE // 86400,
+    )
 
 
 def confirmation_message(settings: Settings, confirmation: Confirmation) -> bytes:

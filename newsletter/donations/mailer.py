@@ -9,52 +9,18 @@ unsubscribe headers: a receipt is not bulk mail) and the transport from
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
-
-from jinja2 import FileSystemLoader, StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
-from mjml import mjml2html
-
 from newsletter import wiring
 from newsletter.config import Settings
 from newsletter.donations.receipts import Receipt
 from newsletter.errors import TransportError
 from newsletter.mail.dkim import Signer
 from newsletter.mail.message import Identity, build_message
+from newsletter.mail.transactional import Rendered, render
 from newsletter.mail.transports.base import DeliveryStatus
-
-
-@dataclass(frozen=True)
-class Rendered:
-    subject: str
-    html: str
-    text: str
 
 
 class ReceiptNotSent(TransportError):
     """The transport did not accept the receipt; it stays pending for a retry."""
-
-
-@lru_cache(maxsize=8)
-def _environment(templates_dir: Path, html: bool) -> SandboxedEnvironment:
-    """One environment per folder and kind, so templates compile once per process."""
-    return SandboxedEnvironment(
-        loader=FileSystemLoader(str(templates_dir / "email")),
-        autoescape=html,
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-    )
-
-
-def render(settings: Settings, name: str, subject: str, **context: Any) -> Rendered:
-    """``name.mjml.j2`` and ``name.txt.j2`` rendered with ``settings`` and ``context``."""
-    values = {"settings": settings, "subject": subject, **context}
-    mjml = _environment(settings.templates_dir, True).get_template(f"{name}.mjml.j2").render(values)
-    text = _environment(settings.templates_dir, False).get_template(f"{name}.txt.j2").render(values)
-    return Rendered(subject=subject, html=str(mjml2html(mjml)), text=text)
 
 
 def render_receipt(settings: Settings, receipt: Receipt) -> Rendered:
