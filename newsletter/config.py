@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_SECRET = "demo-secret-change-me-in-production"
@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     # Secrets and storage.
     secret_key: SecretStr = SecretStr(DEMO_SECRET)
     database_url: str = "sqlite:///var/newsletter.db"
+    database_pool_size: int = Field(default=10, ge=1)  # open connections per process (PostgreSQL)
     templates_dir: Path = TEMPLATES
     archive_dir: Path = Path("var/archive")  # web archive pages, served at /archive/<slug>
 

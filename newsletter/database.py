@@ -69,6 +69,9 @@ def _server_engine(url: str, **kwargs: Any) -> Engine:
     # No pre-ping: it costs a round trip on every checkout. Connections are recycled
     # before servers or proxies drop idle ones, and a connection found dead mid-query
     # invalidates the pool, so the failed request answers 5xx and its retry reconnects.
+    # A pool smaller than the process's concurrency closes its overflow connections
+    # after each use, and a new PostgreSQL connection costs the server a process
+    # start: size it to the concurrency (``NEWSLETTER_DATABASE_POOL_SIZE``).
     options: dict[str, Any] = {"pool_recycle": 1800, **kwargs}
     return create_engine(url, **options)
 
@@ -98,9 +101,14 @@ def upgrade(engine: Engine) -> None:
     command.upgrade(alembic_config(engine), "heads")
 
 
-def open_database(url: str) -> Engine:
-    """An engine whose schema is up to date, upgrading it first if needed."""
-    engine = make_engine(url)
+def open_database(url: str, pool_size: int | None = None) -> Engine:
+    """An engine whose schema is up to date, upgrading it first if needed.
+
+    ``pool_size`` (server databases only) is how many connections stay open for reuse.
+    """
+    sized = pool_size is not None and not normalise_url(url).startswith("sqlite")
+    options = {"pool_size": pool_size, "max_overflow": pool_size} if sized else {}
+    engine = make_engine(url, **options)
     try:
         if not is_current(engine):
             upgrade(engine)

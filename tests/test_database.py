@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from contextlib import ExitStack
 
 import pytest
 from sqlalchemy import Engine, inspect
@@ -50,3 +51,21 @@ def test_the_cli_reports_a_bad_database_in_one_line(tmp_path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: cannot open the database")
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_postgresql_pool_keeps_as_many_connections_as_configured(pg_url: str) -> None:
+    """Requests served at once up to the pool size reuse their connections: a pool that
+    closed its overflow would make PostgreSQL start a backend for every later request."""
+    eng = database.open_database(pg_url, pool_size=8)
+    try:
+
+        def backends() -> set[int]:
+            with ExitStack() as stack:
+                conns = [stack.enter_context(eng.connect()) for _ in range(8)]
+                return {c.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() for c in conns}
+
+        first = backends()
+        assert len(first) == 8
+        assert backends() == first
+    finally:
+        eng.dispose()

@@ -20,7 +20,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     app = FastAPI(title=settings.organisation_name, docs_url=None, redoc_url=None)
     app.state.settings = settings
-    app.state.engine = database.open_database(settings.database_url)
+    app.state.engine = database.open_database(settings.database_url, settings.database_pool_size)
     app.state.sessions = database.session_factory(app.state.engine)
     app.state.templates = templates(settings)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mailbox
+import shutil
 import stat
 from collections.abc import Callable
 from email.header import decode_header, make_header
@@ -71,6 +72,20 @@ def test_maildir_that_cannot_be_written_is_unavailable(tmp_path: Path, identity:
         MaildirTransport(blocker / "outbox").send(
             "b@example.org", "a@example.com", message_for(identity, "a@example.com")
         )
+
+
+def test_maildir_removed_after_first_delivery_is_made_again(
+    tmp_path: Path, identity: Identity
+) -> None:
+    """Transports are made per message and remember outboxes they made: one that was
+    deleted since (a staff member emptying it) is made again, not an error."""
+    outbox = tmp_path / "outbox"
+    message = message_for(identity, "a@example.com")
+    MaildirTransport(outbox).send("b@example.org", "a@example.com", message)
+    shutil.rmtree(outbox)
+    delivery = MaildirTransport(outbox).send("b@example.org", "a@example.com", message)
+    assert delivery.status is DeliveryStatus.SENT
+    assert len(list((outbox / "new").iterdir())) == 1
 
 
 def test_envelope_line_breaks_are_refused(tmp_path: Path, identity: Identity) -> None:

@@ -11,6 +11,7 @@ import itertools
 import os
 import socket
 import time
+from functools import lru_cache
 from pathlib import Path
 
 from newsletter.mail.message import check_value
@@ -22,8 +23,10 @@ from newsletter.mail.transports.base import (
 )
 
 _counter = itertools.count()
+_prepared: set[Path] = set()  # outboxes known to exist: transports are made per message
 
 
+@lru_cache(maxsize=1)
 def _hostname() -> str:
     return socket.gethostname().replace("/", r"\057").replace(":", r"\072") or "localhost"
 
@@ -32,7 +35,6 @@ class MaildirTransport(ClosesOnExit):
     def __init__(self, directory: Path | str) -> None:
         self.directory = Path(directory)
         self._host = _hostname()
-        self._ready = False
 
     def _prepare(self) -> None:
         try:
@@ -40,7 +42,7 @@ class MaildirTransport(ClosesOnExit):
                 (self.directory / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise TransportUnavailable(f"cannot create the outbox {self.directory}: {exc}") from exc
-        self._ready = True
+        _prepared.add(self.directory)
 
     def _unique_name(self) -> str:
         now = time.time()
@@ -50,7 +52,7 @@ class MaildirTransport(ClosesOnExit):
     def send(self, sender: str, recipient: str, message: bytes) -> Delivery:
         check_value("envelope sender", sender)
         check_value("envelope recipient", recipient)
-        if not self._ready:
+        if self.directory not in _prepared:
             self._prepare()
         envelope = f"Return-Path: <{sender}>\nDelivered-To: {recipient}\n".encode()
         data = envelope + message.replace(b"\r\n", b"\n")
@@ -58,7 +60,11 @@ class MaildirTransport(ClosesOnExit):
         tmp = self.directory / "tmp" / name
         final = self.directory / "new" / name
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileNotFoundError:  # the outbox was removed since it was prepared
+                self._prepare()
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
