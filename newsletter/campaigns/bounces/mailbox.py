@@ -6,9 +6,13 @@ fingerprint), so running the command twice over the same mail counts nothing twi
 
 from __future__ import annotations
 
+import base64
 import imaplib
+import ipaddress
 import mailbox
-from collections.abc import Iterator
+import ssl
+from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -46,26 +50,111 @@ def read(source: str) -> Iterator[bytes]:
     yield path.read_bytes()
 
 
+_TIMEOUT = 60.0  # seconds without an answer before a dead server is an error, not a hang
+
+
 def _imap(url: str) -> Iterator[bytes]:
-    """``imaps://user:password@host[:port]/FOLDER``: every message of FOLDER, read-only."""
+    """``imaps://user:password@host[:port]/FOLDER``: every message of FOLDER, read-only.
+
+    The folder is opened with EXAMINE and bodies fetched with ``BODY.PEEK[]``, so nothing
+    is marked read or changed. ``imaps://`` (port 993) verifies the server's certificate
+    against the system's trusted CAs; ``SSL_CERT_FILE`` names another CA file to trust
+    (a private CA or a self-signed server). ``imap://`` (port 143) is plain only to this
+    machine (localhost, 127.0.0.0/8, ::1); to any other host it upgrades with STARTTLS,
+    verified the same way, and refuses a server that does not offer it, so the password
+    never crosses the network in clear. The folder is a path as the server names it
+    (``INBOX``, ``Returned mail``, ``INBOX.Bounces``), percent-encoded in the URL when it
+    has spaces; non-ASCII names are sent in IMAP's modified UTF-7. Errors name the host
+    and folder, never the credentials, and the connection is always logged out.
+    """
     parts = urlsplit(url)
-    if not parts.hostname or not parts.username:
-        raise ConfigError("an IMAP source looks like imaps://user:password@host/INBOX")
-    folder = unquote(parts.path.lstrip("/")) or "INBOX"
+    shape = "an IMAP source looks like imaps://user:password@host[:port]/INBOX"
     try:
-        client: imaplib.IMAP4 = (
-            imaplib.IMAP4_SSL(parts.hostname, parts.port or 993)
-            if parts.scheme == "imaps"
-            else imaplib.IMAP4(parts.hostname, parts.port or 143)
-        )
-        client.login(unquote(parts.username), unquote(parts.password or ""))
-        client.select(folder, readonly=True)
-        _, data = client.search(None, "ALL")
-        for number in (data[0] or b"").split():
-            _, fetched = client.fetch(number.decode(), "(BODY.PEEK[])")
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"{shape} (the port is a number)") from None
+    if not parts.hostname or not parts.username:
+        raise ConfigError(shape)
+    host = parts.hostname
+    password = unquote(parts.password or "")
+    folder = unquote(parts.path.lstrip("/")) or "INBOX"
+    where = f"cannot read {host}/{folder} over IMAP"
+    context = ssl.create_default_context()  # honours SSL_CERT_FILE / SSL_CERT_DIR
+    client: imaplib.IMAP4 | None = None
+    try:
+        if parts.scheme == "imaps":
+            client = imaplib.IMAP4_SSL(host, port or 993, ssl_context=context, timeout=_TIMEOUT)
+        else:
+            client = imaplib.IMAP4(host, port or 143, timeout=_TIMEOUT)
+            if not _is_local(host):
+                if "STARTTLS" not in client.capabilities:
+                    raise MailboxError(
+                        f"{where}: the server offers no STARTTLS and the password would "
+                        "cross the network in clear; use imaps://"
+                    )
+                client.starttls(context)
+        client.login(unquote(parts.username), password)
+        status, detail = client.select(_quote(_utf7(folder)), readonly=True)
+        if status != "OK":
+            raise MailboxError(f"{where}: {_text(detail) or 'no such folder'}")
+        _, found = client.uid("SEARCH", "ALL")
+        for uid in (found[0] or b"").split():
+            _, fetched = client.uid("FETCH", uid.decode(), "(BODY.PEEK[])")
             for item in fetched:
                 if isinstance(item, tuple):
-                    yield bytes(item[1])
-        client.logout()
+                    # IMAP sends CRLF; a Maildir or mbox holds LF. The same message from
+                    # either source is the same bytes, so its fingerprint is the same too.
+                    yield bytes(item[1]).replace(b"\r\n", b"\n")
+    except MailboxError:
+        raise
     except (OSError, imaplib.IMAP4.error) as exc:
-        raise MailboxError(f"cannot read {parts.hostname}/{folder} over IMAP: {exc}") from None
+        reason = _text(exc.args[:1] if isinstance(exc, imaplib.IMAP4.error) else [exc])
+        if password:
+            reason = reason.replace(password, "***")
+        raise MailboxError(f"{where}: {reason}") from None
+    finally:
+        if client is not None:
+            with suppress(OSError, imaplib.IMAP4.error):
+                client.logout()
+
+
+def _is_local(host: str) -> bool:
+    """This machine, where a plain connection never leaves it."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _quote(name: str) -> str:
+    """An IMAP quoted string: folder names may have spaces (imaplib sends them as given)."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _utf7(name: str) -> str:
+    """IMAP's modified UTF-7 (RFC 3501, 5.1.3): how folder names outside ASCII are spelt."""
+    out: list[str] = []
+    pending: list[str] = []
+
+    def flush() -> None:
+        if pending:
+            coded = base64.b64encode("".join(pending).encode("utf-16-be")).decode("ascii")
+            out.append("&" + coded.rstrip("=").replace("/", ",") + "-")
+            pending.clear()
+
+    for char in name:
+        if " " <= char <= "~":
+            flush()
+            out.append("&-" if char == "&" else char)
+        else:
+            pending.append(char)
+    flush()
+    return "".join(out)
+
+
+def _text(detail: Sequence[object]) -> str:
+    """A server's reply text, one line."""
+    words = (d.decode("utf-8", "replace") if isinstance(d, bytes) else str(d) for d in detail)
+    return " ".join(" ".join(words).split())

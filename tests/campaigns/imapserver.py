@@ -1,0 +1,287 @@
+"""A private Dovecot IMAP server for tests: its own config, port, user and Maildir.
+
+Debian's ``dovecot-imapd`` (``make pytest`` installs it) is started with ``dovecot -F -c``
+on a config written into a scratch folder, so the system's Dovecot, if any, is never
+used or touched. It serves plain IMAP and IMAPS (a certificate from a throwaway CA) on
+free ports of 127.0.0.1, plus plain IMAP on this machine's outside address when it has
+one (to exercise STARTTLS). One user, ``bounces``, with a Maildir under the scratch folder.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import mailbox
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.campaigns.conftest import free_port
+
+DOVECOT = Path("/usr/sbin/dovecot")
+USER = "bounces"
+PASSWORD = "s3cret p@ss/w%rd"  # "@", "/", "%" and a space: the URL must be percent-encoded
+
+
+class DovecotUnavailable(RuntimeError):
+    """Dovecot is not installed or would not start; the message says why."""
+
+
+@dataclass
+class ImapServer:
+    root: Path
+    port: int
+    ssl_port: int
+    outside: str | None  # this machine's non-loopback address, also listened on
+    ca_file: Path  # the CA that signed the server's certificate
+    uid: int
+    gid: int
+
+    @property
+    def maildir(self) -> Path:
+        return self.root / "home" / USER / "Maildir"
+
+    @property
+    def log(self) -> str:
+        return (self.root / "dovecot.log").read_text(encoding="utf-8", errors="replace")
+
+    def url(
+        self,
+        folder: str = "INBOX",
+        *,
+        scheme: str = "imap",
+        host: str = "127.0.0.1",
+        password: str = PASSWORD,
+    ) -> str:
+        port = self.ssl_port if scheme == "imaps" else self.port
+        auth = f"{quote(USER, safe='')}:{quote(password, safe='')}"
+        return f"{scheme}://{auth}@{host}:{port}/{quote(folder, safe='')}"
+
+    def deliver(self, folder: str, messages: list[bytes]) -> None:
+        """Drop messages into ``new/`` of a folder, as a local delivery agent would."""
+        box = mailbox.Maildir(self.maildir, factory=None, create=True)
+        target = box if folder == "INBOX" else box.add_folder(folder)
+        for raw in messages:
+            target.add(raw)
+        self._own(self.maildir)
+
+    def files(self, folder: str) -> dict[str, bytes]:
+        """Every message file of a folder on disk, by ``new/`` or ``cur/`` name."""
+        base = self.maildir if folder == "INBOX" else self.maildir / f".{folder}"
+        return {
+            f"{sub}/{path.name}": path.read_bytes()
+            for sub in ("new", "cur")
+            for path in sorted((base / sub).iterdir())
+        }
+
+    def _own(self, path: Path) -> None:
+        if os.geteuid() != 0:
+            return
+        os.chown(path, self.uid, self.gid)
+        for parent, dirs, names in os.walk(path):
+            for name in dirs + names:
+                os.chown(os.path.join(parent, name), self.uid, self.gid)
+
+
+def outside_address() -> str | None:
+    """A non-loopback IPv4 address of this machine (no packet is sent), if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: only the route is looked up
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+def _certificates(root: Path, names: list[str]) -> Path:
+    """A throwaway CA and a server certificate for ``names``; returns the CA file."""
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "newsletter test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    alt: list[x509.GeneralName] = []
+    for name in names:
+        try:
+            alt.append(x509.IPAddress(ipaddress.ip_address(name)))
+        except ValueError:
+            alt.append(x509.DNSName(name))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    (root / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (root / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    ca_file = root / "ca.pem"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    return ca_file
+
+
+def _config(server: ImapServer, login_user: str, internal_user: str) -> str:
+    listen = ", ".join(a for a in ("127.0.0.1", server.outside) if a)
+    root = server.root
+    return f"""\
+base_dir = {root}/run
+state_dir = {root}/state
+instance_name = newsletter-test-{server.port}
+log_path = {root}/dovecot.log
+protocols = imap
+listen = {listen}
+default_login_user = {login_user}
+default_internal_user = {internal_user}
+first_valid_uid = {min(server.uid, 500)}
+first_valid_gid = 0
+ssl = yes
+ssl_cert = <{root}/cert.pem
+ssl_key = <{root}/key.pem
+auth_mechanisms = plain login
+auth_failure_delay = 0
+mail_location = maildir:~/Maildir
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {root}/passwd
+}}
+# No growing delay for this address after the wrong-password test.
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = {server.port}
+  }}
+  inet_listener imaps {{
+    port = {server.ssl_port}
+    ssl = yes
+  }}
+}}
+"""
+
+
+def _wait_for_greeting(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise DovecotUnavailable(f"dovecot exited with {process.returncode}: {_tail(log)}")
+        with suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
+            if conn.recv(100).startswith(b"* OK"):
+                return
+        time.sleep(0.05)
+    raise DovecotUnavailable(f"dovecot did not greet on port {port} within 20 s: {_tail(log)}")
+
+
+def _tail(log: Path) -> str:
+    try:
+        return " | ".join(log.read_text(errors="replace").splitlines()[-5:])
+    except OSError:
+        return "(no log)"
+
+
+@contextmanager
+def running_dovecot() -> Iterator[ImapServer]:
+    """Start a private Dovecot; stop it and remove its folder afterwards."""
+    if not DOVECOT.is_file():
+        raise DovecotUnavailable(f"{DOVECOT} is missing (make pytest installs dovecot-imapd)")
+    if os.geteuid() == 0:
+        # Dovecot refuses mail access as root: the mailbox belongs to nobody, and the login
+        # and internal processes run as the users Debian's package creates.
+        mail_user, login_user, internal_user = "nobody", "dovenull", "dovecot"
+    else:
+        mail_user = login_user = internal_user = pwd.getpwuid(os.getuid()).pw_name
+    entry = pwd.getpwnam(mail_user)
+    # Not under pytest's tmp_path: its parents are private to root, and Dovecot's
+    # unprivileged processes must reach the passwd file and the Maildir.
+    root = Path(tempfile.mkdtemp(prefix="nl-dovecot-"))
+    root.chmod(0o755)
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        outside = outside_address()
+        server = ImapServer(
+            root=root,
+            port=free_port(),
+            ssl_port=free_port(),
+            outside=outside,
+            ca_file=root / "ca.pem",
+            uid=entry.pw_uid,
+            gid=entry.pw_gid,
+        )
+        _certificates(root, ["localhost", "127.0.0.1", *([outside] if outside else [])])
+        home = root / "home" / USER
+        home.mkdir(parents=True)
+        server._own(root / "home")
+        (root / "passwd").write_text(
+            f"{USER}:{{PLAIN}}{PASSWORD}:{entry.pw_uid}:{entry.pw_gid}::{home}::\n",
+            encoding="utf-8",
+        )
+        config = root / "dovecot.conf"
+        config.write_text(_config(server, login_user, internal_user), encoding="utf-8")
+        with (root / "stderr.log").open("wb") as errors:
+            process = subprocess.Popen(
+                [str(DOVECOT), "-F", "-c", str(config)],
+                stdin=subprocess.DEVNULL,
+                stdout=errors,
+                stderr=errors,
+            )
+        _wait_for_greeting(process, server.port, root / "dovecot.log")
+        yield server
+    finally:
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,237 @@
+"""Returned mail is read from a real IMAP server (a private Dovecot), read-only, as staff would."""
+
+from __future__ import annotations
+
+import imaplib
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from typer.testing import CliRunner
+
+from newsletter.campaigns.bounces import mailbox as source
+from newsletter.campaigns.bounces.mailbox import MailboxError
+from newsletter.campaigns.bounces.parse import parse
+from newsletter.campaigns.bounces.process import events_from_report
+from newsletter.campaigns.models import BounceEvent, BounceKind
+from newsletter.cli import common
+from newsletter.cli.app import app
+from newsletter.config import Settings
+from newsletter.errors import ConfigError
+from tests.campaigns.imapserver import (
+    PASSWORD,
+    USER,
+    DovecotUnavailable,
+    ImapServer,
+    running_dovecot,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EXPECTED = {
+    "rfc3464_user_unknown.eml": BounceKind.HARD,
+    "postfix_user_unknown.eml": BounceKind.HARD,
+    "exim_mailbox_full.eml": BounceKind.SOFT,
+    "outlook_blocked.eml": BounceKind.POLICY,
+    "arf_abuse.eml": BounceKind.COMPLAINT,
+    "out_of_office.eml": None,  # read, but not a bounce
+}
+SAMPLES = {name: (FIXTURES / name).read_bytes() for name in EXPECTED}
+
+
+@pytest.fixture(scope="module")
+def imap() -> Iterator[ImapServer]:
+    """One private Dovecot for the module; each test uses folders of its own."""
+    try:
+        with running_dovecot() as server:
+            yield server
+    except DovecotUnavailable as exc:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"the IMAP tests must run in CI: {exc}")
+        pytest.skip(f"no private Dovecot to test IMAP against: {exc}")
+
+
+@pytest.fixture
+def no_extra_ca(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the system's CAs are trusted, whatever the developer's shell says."""
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+
+
+def _kinds(settings: Settings, messages: list[bytes]) -> Counter[BounceKind | None]:
+    kinds: Counter[BounceKind | None] = Counter()
+    for raw in messages:
+        events = events_from_report(settings, parse(raw), raw)
+        found: list[BounceKind | None] = [e.kind for e in events]
+        kinds.update(found or [None])
+    return kinds
+
+
+def _recorded(engine: Engine) -> Counter[BounceKind]:
+    with engine.connect() as conn:
+        return Counter(BounceKind(kind) for kind in conn.scalars(select(BounceEvent.kind)))
+
+
+def _flags(imap: ImapServer, folder: str) -> list[bytes]:
+    """Each message's flags, looked at through a second, read-only session."""
+    client = imaplib.IMAP4("127.0.0.1", imap.port)
+    try:
+        client.login(USER, PASSWORD)
+        status, _ = client.select(f'"{folder}"', readonly=True)
+        assert status == "OK"
+        _, data = client.fetch("1:*", "(FLAGS)")
+        return [item for item in data if isinstance(item, bytes)]
+    finally:
+        client.logout()
+
+
+def _logouts(imap: ImapServer) -> int:
+    return sum("imap(bounces)" in line and "Logged out" in line for line in imap.log.splitlines())
+
+
+def _wait_for_logouts(imap: ImapServer, count: int) -> int:
+    """Dovecot's log process writes a moment later; poll briefly."""
+    for _ in range(100):
+        if (seen := _logouts(imap)) >= count:
+            return seen
+        time.sleep(0.02)
+    return _logouts(imap)
+
+
+def test_a_folder_with_a_space_is_read_classified_and_left_unread(
+    imap: ImapServer, settings: Settings, no_extra_ca: None
+) -> None:
+    imap.deliver("INBOX", [SAMPLES["out_of_office.eml"]])
+    imap.deliver("Returned mail", list(SAMPLES.values()))
+    on_disk = imap.files("Returned mail")
+
+    first = list(source.read(imap.url("Returned mail")))
+    second = list(source.read(imap.url("Returned mail")))
+
+    # Exactly what was delivered (LF endings, as a Maildir holds it), nothing from INBOX.
+    assert sorted(first) == sorted(SAMPLES.values())
+    assert second == first
+    assert _kinds(settings, first) == Counter(EXPECTED.values())
+    assert list(source.read(imap.url("INBOX"))) == [SAMPLES["out_of_office.eml"]]
+    # Read-only: no \Seen flag, and the files on disk keep their names and bytes.
+    flags = _flags(imap, "Returned mail")
+    assert len(flags) == len(SAMPLES) and not any(b"\\Seen" in f for f in flags)
+    assert imap.files("Returned mail") == on_disk
+
+
+def test_processing_the_folder_twice_records_each_bounce_once(
+    imap: ImapServer, engine: Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = f"Bounces {tmp_path.name}"  # one per database backend
+    imap.deliver(folder, list(SAMPLES.values()))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", db_url)
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "test-secret-key-0123456789")
+    common.settings.cache_clear()
+    try:
+        runner = CliRunner()
+        url = imap.url(folder)
+        first = runner.invoke(app, ["bounces", "process", url])
+        assert first.exit_code == 0, first.output
+        expected = Counter(kind for kind in EXPECTED.values() if kind is not None)
+        assert _recorded(engine) == expected
+        again = runner.invoke(app, ["bounces", "process", url])
+        assert again.exit_code == 0, again.output
+        assert _recorded(engine) == expected
+        with engine.connect() as conn:
+            bob = conn.execute(
+                select(BounceEvent.kind, BounceEvent.status).where(
+                    BounceEvent.email == "bob@mail.example.net"
+                )
+            ).all()
+        assert [tuple(row) for row in bob] == [(BounceKind.HARD, "5.1.1")]
+    finally:
+        common.settings.cache_clear()
+
+
+def test_a_non_ascii_folder_name_is_found(imap: ImapServer) -> None:
+    # Dovecot names Maildir folders in IMAP's modified UTF-7 (RFC 3501): "Rückläufer".
+    imap.deliver("R&APw-ckl&AOQ-ufer", [SAMPLES["arf_abuse.eml"]])
+    assert list(source.read(imap.url("Rückläufer"))) == [SAMPLES["arf_abuse.eml"]]
+
+
+def test_a_wrong_password_is_one_clean_line(imap: ImapServer, tmp_path: Path) -> None:
+    url = imap.url(password="not the password")
+    with pytest.raises(MailboxError) as caught:
+        list(source.read(url))
+    message = str(caught.value)
+    assert message.startswith("cannot read 127.0.0.1/INBOX over IMAP: ")
+    assert "Authentication failed" in message
+    assert "\n" not in message and "not the password" not in message and "b'" not in message
+
+    # The installed command prints that line alone: no traceback, exit status 1.
+    env = dict(os.environ, NEWSLETTER_DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}")
+    command = [sys.executable, "-c", "from newsletter.cli.app import main; main()"]
+    done = subprocess.run(
+        [*command, "bounces", "process", url],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [f"error: {message}"]
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_missing_folder_is_an_error_and_the_session_is_logged_out(imap: ImapServer) -> None:
+    before = _logouts(imap)
+    with pytest.raises(MailboxError, match=r"/Nowhere over IMAP: .*Nowhere"):
+        list(source.read(imap.url("Nowhere")))
+    assert _wait_for_logouts(imap, before + 1) == before + 1
+    # Processing that fails part-way through leaves no session open either.
+    imap.deliver("Stop early", [SAMPLES["arf_abuse.eml"], SAMPLES["out_of_office.eml"]])
+    with pytest.raises(RuntimeError):
+        for _raw in source.read(imap.url("Stop early")):
+            raise RuntimeError("processing failed")
+    assert _wait_for_logouts(imap, before + 2) == before + 2
+
+
+def test_imaps_verifies_the_certificate(
+    imap: ImapServer, monkeypatch: pytest.MonkeyPatch, no_extra_ca: None
+) -> None:
+    imap.deliver("Over TLS", [SAMPLES["postfix_user_unknown.eml"]])
+    url = imap.url("Over TLS", scheme="imaps")
+    with pytest.raises(MailboxError, match="certificate verify failed"):
+        list(source.read(url))
+    monkeypatch.setenv("SSL_CERT_FILE", str(imap.ca_file))
+    assert list(source.read(url)) == [SAMPLES["postfix_user_unknown.eml"]]
+
+
+def test_plain_imap_to_another_host_upgrades_with_starttls(
+    imap: ImapServer, monkeypatch: pytest.MonkeyPatch, no_extra_ca: None
+) -> None:
+    if imap.outside is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("this machine has no non-loopback address to test STARTTLS with")
+        pytest.skip("this machine has no non-loopback address to test STARTTLS with")
+    imap.deliver("Upgraded", [SAMPLES["exim_mailbox_full.eml"]])
+    url = imap.url("Upgraded", host=imap.outside)
+    # The upgrade is attempted and the certificate checked: an unknown CA is refused.
+    with pytest.raises(MailboxError, match="certificate verify failed"):
+        list(source.read(url))
+    monkeypatch.setenv("SSL_CERT_FILE", str(imap.ca_file))
+    assert list(source.read(url)) == [SAMPLES["exim_mailbox_full.eml"]]
+    logins = [line for line in imap.log.splitlines() if f"rip={imap.outside}," in line]
+    assert any("Login: user=<bounces>" in line and ", TLS," in line for line in logins)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["imap://example.org/INBOX", "imaps://user:pw@/INBOX", "imaps://user:pw@host:port/INBOX"],
+)
+def test_a_malformed_imap_url_is_a_config_error(url: str) -> None:
+    with pytest.raises(ConfigError, match="imaps://user:password@host"):
+        list(source.read(url))
