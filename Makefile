@@ -7,7 +7,7 @@ NL      := $(BIN)/newsletter
 OUT     := out/demo
 EXAMPLE := examples/briefings/112-foreign-ministers.md
 
-.PHONY: demo test lint typecheck pytest bench browser clean
+.PHONY: demo test lint typecheck pytest bench browser imapd clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,6 +20,11 @@ browser:
 	@test -x /usr/bin/chromium || { echo "installing Debian's chromium"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); }
 
+# Debian's Dovecot is the real IMAP server the bounce-mailbox tests start privately (never the system one).
+imapd:
+	@test -x /usr/sbin/dovecot || { echo "installing Debian's dovecot-imapd"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null); }
+
 demo: $(STAMP)
 	$(BIN)/python -m newsletter.demo --out $(OUT)
 
@@ -30,7 +35,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) browser
+pytest: $(STAMP) browser imapd
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
