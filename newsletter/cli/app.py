@@ -1,27 +1,122 @@
-"""The ``newsletter`` command line: wires the command groups and turns errors into one line."""
+"""The ``newsletter`` command line: wires the command groups and turns errors into one line.
+
+Each command's module (and with it SQLAlchemy, Stripe, FastAPI, MJML...) is imported only
+when that command runs: ``newsletter --help`` lists the commands from ``COMMANDS`` below,
+so starting the program costs little whatever it is asked to do.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import typer
 from rich.markup import escape
+from typer import _click
+from typer.core import TyperCommand, TyperGroup
 
-from newsletter.cli import (
-    bounces,
-    briefing,
-    campaign,
-    db,
-    dkim,
-    donations,
-    render,
-    send,
-    serve,
-    subscribers,
-    worker,
-)
 from newsletter.cli.common import err_console
 from newsletter.errors import NewsletterError
+
+
+def _briefing(app: typer.Typer) -> None:
+    from newsletter.cli import briefing, render
+
+    render.register(briefing.app)
+    app.add_typer(briefing.app, name="briefing")
+
+
+def _group(module: str) -> Callable[[typer.Typer], None]:
+    """A loader that adds the ``app`` of ``newsletter.cli.MODULE`` as a group."""
+
+    def load(app: typer.Typer) -> None:
+        from importlib import import_module
+
+        app.add_typer(import_module(f"newsletter.cli.{module}").app, name=module)
+
+    return load
+
+
+def _command(module: str) -> Callable[[typer.Typer], None]:
+    """A loader for a top-level command that ``newsletter.cli.MODULE.register`` adds."""
+
+    def load(app: typer.Typer) -> None:
+        from importlib import import_module
+
+        import_module(f"newsletter.cli.{module}").register(app)
+
+    return load
+
+
+@dataclass(frozen=True)
+class Lazy:
+    """A command as the listing shows it, and how to build the real one when it runs."""
+
+    summary: str  # the first paragraph of the command's own help (a test keeps them equal)
+    load: Callable[[typer.Typer], None]
+
+
+COMMANDS: dict[str, Lazy] = {
+    "send-test": Lazy(
+        "Deliver one fully personalised, signed copy through the configured transport.",
+        _command("send"),
+    ),
+    "serve": Lazy(
+        "Serve the subscribe, confirm, preferences, unsubscribe and donation pages.",
+        _command("serve"),
+    ),
+    "worker": Lazy(
+        "Send every due campaign; run several on PostgreSQL to share the work.",
+        _command("worker"),
+    ),
+    "briefing": Lazy("Import, check and render briefing papers.", _briefing),
+    "subscribers": Lazy(
+        "People on the list, lists and topics, import and export.", _group("subscribers")
+    ),
+    "campaign": Lazy("Create, send and follow campaigns.", _group("campaign")),
+    "bounces": Lazy(
+        "Read bounces and complaints; suppress addresses by policy.", _group("bounces")
+    ),
+    "donations": Lazy(
+        "Gifts received through Stripe: list, report, export, reconcile.", _group("donations")
+    ),
+    "dkim": Lazy("DKIM keys that let receivers trust our mail.", _group("dkim")),
+    "db": Lazy("Database schema.", _group("db")),
+}
+
+
+def load_command(name: str) -> _click.Command:
+    """The real command ``name``, converted exactly as if it had been added to ``app``."""
+    scratch = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
+    scratch.callback()(_nothing)  # a callback keeps the scratch app a group
+    COMMANDS[name].load(scratch)
+    group = typer.main.get_command(scratch)
+    assert isinstance(group, TyperGroup)
+    return group.commands[name]
+
+
+def _nothing() -> None:
+    pass
+
+
+class LazyGroup(TyperGroup):
+    """Lists every command by its summary; imports a command's module only to run it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, lazy in COMMANDS.items():
+            self.commands[name] = TyperCommand(name, help=lazy.summary)
+
+    def resolve_command(
+        self, ctx: _click.Context, args: list[str]
+    ) -> tuple[str | None, _click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if name in COMMANDS:
+            command = load_command(name)
+        return name, command, rest
+
 
 app = typer.Typer(
     name="newsletter",
@@ -29,18 +124,13 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=LazyGroup,
 )
-render.register(briefing.app)
-app.add_typer(briefing.app, name="briefing")
-app.add_typer(subscribers.app, name="subscribers")
-app.add_typer(campaign.app, name="campaign")
-app.add_typer(bounces.app, name="bounces")
-app.add_typer(donations.app, name="donations")
-app.add_typer(dkim.app, name="dkim")
-app.add_typer(db.app, name="db")
-send.register(app)
-serve.register(app)
-worker.register(app)
+
+
+@app.callback()
+def _root() -> None:
+    pass
 
 
 def main() -> None:

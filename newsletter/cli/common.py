@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
 from rich.console import Console
 
-from newsletter.config import Settings
 from newsletter.errors import ConfigError
+
+if TYPE_CHECKING:
+    from newsletter.config import Settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -16,7 +18,14 @@ err_console = Console(stderr=True)
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    """Load settings once per process; a bad value becomes one clear ``ConfigError``."""
+    """Load settings once per process; a bad value becomes one clear ``ConfigError``.
+
+    Pydantic is imported here, not at start-up: ``--help`` never needs it.
+    """
+    from pydantic import ValidationError
+
+    from newsletter.config import Settings
+
     try:
         return Settings()
     except ValidationError as exc:
