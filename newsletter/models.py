@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import importlib
 
-for _name in ("subscribers.models", "newsletter.campaigns.models", "newsletter.donations.models"):
+for _name in (
+    "subscribers.models",
+    "newsletter.campaigns.models",
+    "newsletter.donations.models",
+    "newsletter.web.models",
+):
     try:
         importlib.import_module(_name)
     except ModuleNotFoundError as exc:  # a domain not built yet has no tables

@@ -75,6 +75,8 @@ def db_url(migrated_url: str) -> Iterator[str]:
             conn.execute(table.delete())
         if conn.dialect.name == "postgresql":
             for table in Base.metadata.sorted_tables:
+                if "id" not in table.c:
+                    continue
                 conn.execute(
                     text(
                         "SELECT setval(pg_get_serial_sequence(:t, 'id'), 1, false) "

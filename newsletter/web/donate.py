@@ -48,7 +48,9 @@ def gateway(request: Request) -> Gateway | None:
 def _limiter(request: Request, name: str, limit: int, window: float) -> RateLimiter:
     key = f"ratelimit_{name}"
     if not hasattr(request.app.state, key):
-        setattr(request.app.state, key, RateLimiter(limit, window))
+        secret = _settings(request).secret
+        shared = RateLimiter(request.app.state.sessions, name, limit, window, secret=secret)
+        setattr(request.app.state, key, shared)
     limiter: RateLimiter = getattr(request.app.state, key)
     return limiter
 
@@ -145,7 +147,7 @@ async def donate_submit(request: Request) -> Response:
             error="Online giving is not set up yet.",
             **context,
         )
-    if not _limiter(request, "donate", 10, 600).allow(_client(request)):
+    if not await run_in_threadpool(_limiter(request, "donate", 10, 600).allow, _client(request)):
         return _page(
             request,
             "donate.html",
@@ -229,7 +231,7 @@ async def manage_request(request: Request) -> HTMLResponse:
             sent=False,
             error="Please enter the email address you gave with your gift.",
         )
-    if not _limiter(request, "manage", 5, 3600).allow(_client(request)):
+    if not await run_in_threadpool(_limiter(request, "manage", 5, 3600).allow, _client(request)):
         return _page(
             request,
             "donate-manage.html",

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from newsletter import links, signup, tokens, wiring
@@ -60,7 +61,11 @@ def _sessions(request: Request) -> sessionmaker[Session]:
 def _limiters(request: Request) -> tuple[RateLimiter, RateLimiter]:
     state = request.app.state
     if not hasattr(state, "subscribe_limits"):
-        state.subscribe_limits = (RateLimiter(*PER_IP), RateLimiter(*PER_ADDRESS))
+        sessions, secret = _sessions(request), _settings(request).secret
+        state.subscribe_limits = (
+            RateLimiter(sessions, "subscribe-ip", *PER_IP, secret=secret),
+            RateLimiter(sessions, "subscribe-address", *PER_ADDRESS, secret=secret),
+        )
     limits: tuple[RateLimiter, RateLimiter] = state.subscribe_limits
     return limits
 
@@ -132,10 +137,18 @@ def subscribe_form(request: Request) -> HTMLResponse:
     return _subscribe_page(request)
 
 
+# Handlers that read a form are async; their database work runs on the thread pool,
+# so one slow query never stalls every other request of the process.
+
+
 @router.post("/subscribe")
 async def subscribe(request: Request, background: BackgroundTasks) -> Response:
-    settings = _settings(request)
     form = await request.form()
+    return await run_in_threadpool(_subscribe, request, form, background)
+
+
+def _subscribe(request: Request, form: FormData, background: BackgroundTasks) -> Response:
+    settings = _settings(request)
     csrf.check(request, _text(form, csrf.FIELD, 200), settings.secret)
     email, name = _text(form, "email"), _text(form, "name", 200)
     topics = [t for t in form.getlist("topics") if isinstance(t, str)][:50]
@@ -267,9 +280,13 @@ def preferences_page(request: Request, token: str) -> HTMLResponse:
 
 @router.post("/preferences/{token}", response_class=HTMLResponse)
 async def preferences(request: Request, token: str) -> HTMLResponse:
+    form = await request.form()
+    return await run_in_threadpool(_preferences, request, token, form)
+
+
+def _preferences(request: Request, token: str, form: FormData) -> HTMLResponse:
     settings = _settings(request)
     subscriber_id = _token(request, links.PREFERENCES, token)
-    form = await request.form()
     csrf.check(request, _text(form, csrf.FIELD, 200), settings.secret)
     ip, agent = _client(request)
     with transaction(_sessions(request)) as session:
@@ -324,6 +341,12 @@ async def one_click(request: Request, token: str) -> HTMLResponse:
     """Effective at once; answers 200 (never a redirect) as RFC 8058 asks."""
     subscriber_id, payload = _verify(request, links.UNSUBSCRIBE, token)
     form = await request.form()
+    return await run_in_threadpool(_one_click, request, form, subscriber_id, payload)
+
+
+def _one_click(
+    request: Request, form: FormData, subscriber_id: int, payload: dict[str, Any]
+) -> HTMLResponse:
     one_click = _text(form, "List-Unsubscribe") == "One-Click"
     ip, agent = _client(request)
     campaign = payload.get("c")

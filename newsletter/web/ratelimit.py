@@ -1,39 +1,92 @@
-"""A small sliding-window rate limiter, keyed by IP, address or anything else.
+"""A rate limiter shared by every web process, kept in the database.
 
-In-process: each web worker keeps its own window, so N workers allow N times the
-rate. That bounds abuse (flooding a stranger's inbox, card testing) well enough
-without another service to run.
+The limits guard strangers' inboxes (subscribe) and cards (donate): if each of
+four workers kept its own count, an attacker would get four times the rate. So
+the counts live in ``rate_hits``, one row per key and fixed window, and the
+limit applies to a sliding estimate: this window's hits plus the previous
+window's, weighted by how much of it still overlaps. A hit is counted only when
+it is allowed, in one conditional upsert, so concurrent requests in several
+processes cannot overshoot. Keys are stored as HMACs: no address or IP is kept.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import math
+import random
 import time
-from collections import deque
 from collections.abc import Callable
-from threading import Lock
+
+from sqlalchemy import Table, bindparam, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from newsletter.database import transaction
+from newsletter.web.models import RateHit
+
+HITS: Table = RateHit.__table__  # type: ignore[assignment]
+_PREVIOUS = select(HITS.c.hits).where(
+    HITS.c.key == bindparam("p_key"), HITS.c.bucket == bindparam("p_bucket")
+)
+_CLEANUP = delete(HITS).where(HITS.c.expires < bindparam("p_now"))
+CLEANUP_SHARE = 0.01  # share of allowed hits that also delete expired rows
+
+
+_UPSERT = {}
+for _name, _dialect in (("postgresql", postgresql), ("sqlite", sqlite)):
+    _stmt = _dialect.insert(HITS).values(
+        key=bindparam("p_key"),
+        bucket=bindparam("p_bucket"),
+        hits=1,
+        expires=bindparam("p_expires"),
+    )
+    _UPSERT[_name] = _stmt.on_conflict_do_update(
+        index_elements=[HITS.c.key, HITS.c.bucket],
+        set_={"hits": HITS.c.hits + 1},
+        where=HITS.c.hits < bindparam("p_cap"),
+    ).returning(HITS.c.hits)
 
 
 class RateLimiter:
+    """At most ``limit`` hits per key in any ``window`` seconds, across processes."""
+
     def __init__(
-        self, limit: int, window: float, clock: Callable[[], float] = time.monotonic
+        self,
+        sessions: sessionmaker[Session],
+        name: str,
+        limit: int,
+        window: float,
+        *,
+        secret: bytes,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.sessions = sessions
+        self.name = name
         self.limit = limit
         self.window = window
+        self._secret = secret
         self._clock = clock
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = Lock()
+
+    def _key(self, key: str) -> str:
+        message = f"{self.name}\x1f{key}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
     def allow(self, key: str) -> bool:
-        """Record a hit for ``key``; False when it is over the limit in the window."""
+        """Record a hit for ``key`` and say True, or say False when it is over the limit."""
         now = self._clock()
-        with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and now - hits[0] > self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
+        bucket = math.floor(now / self.window)
+        overlap = 1.0 - (now / self.window - bucket)  # of the previous window, still in view
+        digest = self._key(key)
+        with transaction(self.sessions) as session:
+            conn = session.connection()
+            previous = conn.scalar(_PREVIOUS, {"p_key": digest, "p_bucket": bucket - 1}) or 0
+            cap = self.limit - math.floor(previous * overlap)
+            if cap <= 0:
                 return False
-            hits.append(now)
-            if len(self._hits) > 100_000:  # forget idle keys so memory stays bounded
-                for stale in [k for k, v in self._hits.items() if not v]:
-                    del self._hits[stale]
-            return True
+            expires = math.ceil((bucket + 2) * self.window)
+            params = {"p_key": digest, "p_bucket": bucket, "p_expires": expires, "p_cap": cap}
+            counted = conn.execute(_UPSERT[conn.dialect.name], params).first()
+            if counted is not None and random.random() < CLEANUP_SHARE:
+                conn.execute(_CLEANUP, {"p_now": math.floor(now)})
+        return counted is not None
