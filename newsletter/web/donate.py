@@ -243,15 +243,54 @@ async def manage_request(request: Request) -> HTMLResponse:
     return _page(request, "donate-manage.html", sent=True, error="")
 
 
-@router.get("/donate/manage/{token}", response_model=None)
-async def manage_open(request: Request, token: str) -> Response:
-    settings = _settings(request)
-    payload = tokens.verify(settings.secret, MANAGE, token, max_age=MANAGE_MAX_AGE)
+def _manage_customer(request: Request, token: str) -> str:
+    """The Stripe customer a "manage my gift" link was made for; ``TokenError`` otherwise."""
+    payload = tokens.verify(_settings(request).secret, MANAGE, token, max_age=MANAGE_MAX_AGE)
     customer = payload.get("cus")
-    found = gateway(request)
-    if not isinstance(customer, str) or found is None:
+    if not isinstance(customer, str) or not customer:
         raise TokenError("this link cannot be used")
-    url = await run_in_threadpool(
-        found.create_portal_session, customer, f"{settings.public_base_url}/donate"
+    return customer
+
+
+def _not_configured(request: Request) -> HTMLResponse:
+    return _page(
+        request,
+        "error.html",
+        503,
+        title="Gift management is not available",
+        message="Online giving is not set up yet; please contact us instead.",
     )
+
+
+@router.get("/donate/manage/{token}", response_class=HTMLResponse)
+def manage_open(request: Request, token: str) -> HTMLResponse:
+    """The page the emailed link opens: checks the link, asks Stripe nothing.
+
+    Mail scanners follow every link in a message; only the button's POST, which
+    they do not send, opens a billing-portal session.
+    """
+    _manage_customer(request, token)
+    if gateway(request) is None:
+        return _not_configured(request)
+    return _page(request, "donate-manage-open.html", action=f"/donate/manage/{token}")
+
+
+@router.post("/donate/manage/{token}", response_model=None)
+async def manage_portal(request: Request, token: str) -> Response:
+    """The button: a Stripe billing-portal session for the link's customer, then there."""
+    settings = _settings(request)
+    fields = {k: str(v) for k, v in (await request.form()).items()}
+    csrf.check(request, fields.get(csrf.FIELD), settings.secret)
+    customer = _manage_customer(request, token)
+    found = gateway(request)
+    if found is None:
+        return _not_configured(request)
+    try:
+        url = await run_in_threadpool(
+            found.create_portal_session, customer, f"{settings.public_base_url}/donate"
+        )
+    except PaymentProviderError as exc:
+        return _page(
+            request, "error.html", 502, title="Stripe could not be reached", message=str(exc)
+        )
     return RedirectResponse(url, status_code=303)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import mailbox
 import re
+import time
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,11 +14,12 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from newsletter import links
+from newsletter import links, tokens
 from newsletter.config import Settings
 from newsletter.database import transaction
 from newsletter.donations.models import DonationIntent, IntentStatus, RecurringGift
 from newsletter.web.app import create_app
+from newsletter.web.donate import MANAGE
 from subscribers.models import Subscriber
 from tests.donations.conftest import db_sessions, post_event
 from tests.donations.fake_stripe import FakeStripe
@@ -200,9 +204,12 @@ def test_card_testing_is_rate_limited(client: TestClient) -> None:
     assert codes[:10] == [400] * 10 and codes[10] == 429
 
 
-def test_manage_link_opens_the_billing_portal(
-    client: TestClient, stripe_settings: Settings, fake_stripe: FakeStripe
-) -> None:
+def _portal_requests(fake_stripe: FakeStripe) -> int:
+    return sum(1 for _, path, _ in fake_stripe.requests if "billing_portal" in path)
+
+
+def _monthly_donor(client: TestClient, fake_stripe: FakeStripe) -> str:
+    """A monthly gift paid through Checkout and recorded by the webhook; its customer ID."""
     token = _form(client)
     answer = client.post(
         "/donate",
@@ -214,8 +221,16 @@ def test_manage_link_opens_the_billing_portal(
         post_event(client, fake_stripe.event("checkout.session.completed", session)).status_code
         == 200
     )
+    customer: str = session["customer"]
+    return customer
+
+
+def test_manage_link_opens_the_billing_portal_only_from_the_button(
+    client: TestClient, stripe_settings: Settings, fake_stripe: FakeStripe
+) -> None:
+    customer = _monthly_donor(client, fake_stripe)
     with db_sessions(client)() as s:
-        assert s.scalar(select(RecurringGift.customer_id)) == session["customer"]
+        assert s.scalar(select(RecurringGift.customer_id)) == customer
     outbox = mailbox.Maildir(str(stripe_settings.outbox_dir), create=True)
     token = _form(client, "/donate/manage")
     for email in ("mo@example.org", "stranger@example.org"):
@@ -225,12 +240,69 @@ def test_manage_link_opens_the_billing_portal(
     assert len(messages) == 1 and messages[0]["To"] == "mo@example.org"
     body = messages[0].get_payload()[0].get_payload(decode=True).decode()  # type: ignore[index,union-attr]
     link = re.search(r"https://news\.example\.org/donate/manage/\S+", body).group(0)  # type: ignore[union-attr]
-    portal = client.get(link.removeprefix("https://news.example.org"), follow_redirects=False)
-    assert portal.status_code == 303 and portal.headers["location"].startswith(
-        f"{fake_stripe.url}/p/session/"
-    )
-    forged = client.get("/donate/manage/forged.token", follow_redirects=False)
-    assert forged.status_code == 400
+    path = link.removeprefix("https://news.example.org")
+
+    before = _portal_requests(fake_stripe)
+    for _ in range(2):  # a mail scanner, then the donor: GET only shows the button
+        page = client.get(path, follow_redirects=False)
+        assert page.status_code == 200 and "no-store" in page.headers["cache-control"]
+    assert _portal_requests(fake_stripe) == before
+    form = re.search(r'<form method="post" action="([^"]+)"', page.text)
+    assert form and form.group(1) == path
+    assert '<button type="submit">Manage my monthly gift</button>' in page.text
+    csrf_token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+
+    portal = client.post(path, data={"csrf_token": csrf_token}, follow_redirects=False)
+    assert portal.status_code == 303
+    assert portal.headers["location"].startswith(f"{fake_stripe.url}/p/session/")
+    assert _portal_requests(fake_stripe) == before + 1
+    assert fake_stripe.requests[-1][2]["customer"] == customer
+
+
+def test_manage_button_needs_the_forms_csrf_token(
+    client: TestClient, stripe_settings: Settings, fake_stripe: FakeStripe
+) -> None:
+    customer = _monthly_donor(client, fake_stripe)
+    path = "/donate/manage/" + tokens.sign(stripe_settings.secret, MANAGE, {"cus": customer})
+    assert client.get(path).status_code == 200  # the browser now has a CSRF cookie
+    before = _portal_requests(fake_stripe)
+    for data in ({}, {"csrf_token": ""}, {"csrf_token": "0" * 64}):
+        refused = client.post(path, data=data, follow_redirects=False)
+        assert refused.status_code == 400 and "form has expired" in refused.text
+    assert _portal_requests(fake_stripe) == before
+
+
+def _with_body(token: str, payload: dict[str, object]) -> str:
+    """``token``'s signature on another payload: what someone guessing a customer would try."""
+    body = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+    return f"{body}.{token.split('.', 1)[1]}"
+
+
+def test_manage_links_that_are_forged_expired_or_for_something_else(
+    client: TestClient, stripe_settings: Settings, fake_stripe: FakeStripe
+) -> None:
+    customer = _monthly_donor(client, fake_stripe)
+    secret = stripe_settings.secret
+    real = tokens.sign(secret, MANAGE, {"cus": customer})
+    bad = {
+        "forged": "forged.token",
+        "another customer": _with_body(real, {"cus": "cus_someone_else", "iat": int(time.time())}),
+        "other key": tokens.sign(b"not-our-secret", MANAGE, {"cus": customer}),
+        "expired": tokens.sign(secret, MANAGE, {"cus": customer}, now=time.time() - 2 * 3600),
+        "other purpose": tokens.sign(secret, links.PREFERENCES, {"cus": customer}),
+        "no customer": tokens.sign(secret, MANAGE, {"s": 1}),
+    }
+    csrf_token = _form(client, "/donate/manage")
+    before = _portal_requests(fake_stripe)
+    for why, token in bad.items():
+        page = client.get(f"/donate/manage/{token}", follow_redirects=False)
+        assert page.status_code == 400 and "Link not valid" in page.text, why
+        assert "<form" not in page.text, why
+        post = client.post(
+            f"/donate/manage/{token}", data={"csrf_token": csrf_token}, follow_redirects=False
+        )
+        assert post.status_code == 400 and "Link not valid" in post.text, why
+    assert _portal_requests(fake_stripe) == before
 
 
 def test_live_key_rejects_test_events(stripe_settings: Settings, fake_stripe: FakeStripe) -> None:

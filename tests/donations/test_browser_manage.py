@@ -1,0 +1,83 @@
+"""Through real Chromium without JavaScript: the emailed "manage my gift" link and its button."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from pydantic import SecretStr
+
+from newsletter import tokens
+from newsletter.config import Settings
+from newsletter.web.app import create_app
+from newsletter.web.donate import MANAGE
+from tests.donations.conftest import SECRET_KEY, WEBHOOK_SECRET
+from tests.donations.fake_stripe import FakeStripe
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served(settings: Settings, fake_stripe: FakeStripe) -> Iterator[Settings]:
+    """The web app under uvicorn on a free port, talking to the fake Stripe."""
+    port = _free_port()
+    settings = settings.model_copy(
+        update={
+            "public_base_url": f"http://127.0.0.1:{port}",
+            "stripe_secret_key": SecretStr(SECRET_KEY),
+            "stripe_webhook_secret": SecretStr(WEBHOOK_SECRET),
+            "stripe_api_base": fake_stripe.url,
+        }
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield settings
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.mark.browser
+def test_the_link_shows_a_button_that_opens_the_portal(
+    served: Settings, fake_stripe: FakeStripe
+) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (make browser)")
+    customer = "cus_" + secrets.token_hex(7)  # a donor who has paid through Checkout
+    fake_stripe.customers.add(customer)
+    link = f"{served.public_base_url}/donate/manage/"
+    link += tokens.sign(served.secret, MANAGE, {"cus": customer})
+    portals = sum(1 for _, path, _ in fake_stripe.requests if "billing_portal" in path)
+
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(java_script_enabled=False)  # the page must not need it
+        page.goto(link)
+        assert page.get_by_role("heading", level=1).inner_text() == "Manage your monthly gift"
+        assert page.url == link  # opening the link went nowhere else
+        assert sum(1 for _, p, _ in fake_stripe.requests if "billing_portal" in p) == portals
+        page.get_by_role("button", name="Manage my monthly gift").click()
+        page.wait_for_url(re.compile(re.escape(fake_stripe.url) + r"/p/session/bps_\w+"))
+        browser.close()
+    assert sum(1 for _, p, _ in fake_stripe.requests if "billing_portal" in p) == portals + 1
+    assert fake_stripe.requests[-1][2]["customer"] == customer
