@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import quopri
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
-from newsletter.briefing.model import Briefing
 from newsletter.cli.common import console, settings
-from newsletter.config import Settings
-from newsletter.digest import Digest, archive, render_digest
-from newsletter.digest.render import sample_person
 from newsletter.errors import NewsletterError
+
+if TYPE_CHECKING:  # the renderer (Jinja2, MJML) loads only when something is rendered
+    from newsletter.briefing.model import Briefing
+    from newsletter.config import Settings
+    from newsletter.digest import Digest
 
 CLIP_BYTES = 100_000
 
@@ -35,6 +36,7 @@ def _write(path: Path, data: str | bytes) -> int:
 def _preview_eml(digest: Digest, briefing: Briefing, config: Settings) -> bytes:
     """The complete message the sample subscriber would receive, DKIM-signed if configured."""
     from newsletter import wiring
+    from newsletter.digest.render import sample_person
     from newsletter.mail.message import build_message
 
     person = sample_person(config, briefing)
@@ -56,6 +58,7 @@ def render_files(file: Path, out: Path, config: Settings) -> tuple[list[tuple[Pa
     """Parse, render and write; returns each written path with its size in bytes,
     and the size of the HTML part once quoted-printable encoded (what Gmail counts)."""
     from newsletter.briefing import markdown
+    from newsletter.digest import archive, render_digest
 
     briefing = markdown.load(file)
     digest = render_digest(briefing, config)
@@ -86,6 +89,8 @@ def register(briefing_app: typer.Typer) -> None:
         out: Path = typer.Option(Path("out"), "--out", "-o", help="Directory to write into."),
     ) -> None:
         """Render the digest email (MJML, HTML, text), the web page and a preview message."""
+        from rich.table import Table
+
         config = settings()
         written, encoded = render_files(file, out, config)
         table = Table(box=None, pad_edge=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from newsletter import database
 from newsletter.cli.common import console, settings
 
 
@@ -22,6 +21,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the subscribe, confirm, preferences, unsubscribe and donation pages."""
         import uvicorn
+
+        from newsletter import database
 
         config = settings()
         if config.uses_demo_secret:
