@@ -6,6 +6,7 @@ no Stripe keys. Secrets are ``SecretStr`` so they never show up in logs or ``rep
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -115,6 +116,47 @@ class Settings(BaseSettings):
         """The HMAC key for every signed token."""
         return self.secret_key.get_secret_value().encode()
 
+    def public(self) -> PublicSettings:
+        """What templates staff may restyle (emails, web pages) see, as ``settings``."""
+        return PublicSettings(
+            organisation_name=self.organisation_name,
+            organisation_legal_name=self.organisation_legal_name,
+            postal_address=self.postal_address,
+            charity_statement=self.charity_statement,
+            brand_colour=self.brand_colour,
+            logo_url=self.logo_url,
+            public_base_url=self.public_base_url,
+            language=self.language,
+            sender_name=self.sender_name,
+            sender_address=self.sender_address,
+            receipt_wording=self.receipt_wording,
+            gift_aid=self.gift_aid,
+            gift_aid_wording=self.gift_aid_wording,
+        )
+
     @property
     def uses_demo_secret(self) -> bool:
         return self.secret_key.get_secret_value() == DEMO_SECRET
+
+
+@dataclass(frozen=True)
+class PublicSettings:
+    """The organisation's public face and wording, nothing else.
+
+    Templates get this instead of ``Settings``: a restyled template can never print
+    the secret key, a Stripe key, the SMTP password or the database URL.
+    """
+
+    organisation_name: str
+    organisation_legal_name: str
+    postal_address: str
+    charity_statement: str
+    brand_colour: str
+    logo_url: str
+    public_base_url: str
+    language: str
+    sender_name: str
+    sender_address: str
+    receipt_wording: str
+    gift_aid: bool
+    gift_aid_wording: str

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import FileSystemLoader
+from jinja2.sandbox import SandboxedEnvironment
 
 from newsletter import database
 from newsletter.config import Settings
@@ -12,8 +14,10 @@ from newsletter.errors import NewsletterError, NotFound, TokenError
 
 
 def templates(settings: Settings) -> Jinja2Templates:
-    """Page templates from ``templates/web`` (staff may restyle them), autoescaped."""
-    return Jinja2Templates(directory=str(settings.templates_dir / "web"))
+    """Page templates from ``templates/web``: staff may restyle them, so they are
+    sandboxed, autoescaped and given ``Settings.public()``, never the secrets."""
+    loader = FileSystemLoader(str(settings.templates_dir / "web"))
+    return Jinja2Templates(env=SandboxedEnvironment(loader=loader, autoescape=True))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -30,7 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title = "Link not valid" if isinstance(exc, TokenError) else "Something is not right"
         return HTMLResponse(
             app.state.templates.get_template("error.html").render(
-                settings=settings, title=title, message=str(exc)
+                settings=settings.public(), title=title, message=str(exc)
             ),
             status_code=status,
         )

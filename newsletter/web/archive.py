@@ -45,7 +45,7 @@ def entries(archive_dir: Path) -> list[Entry]:
 def home(request: Request) -> HTMLResponse:
     state = request.app.state
     page = state.templates.get_template("home.html").render(
-        settings=state.settings, briefings=entries(state.settings.archive_dir)
+        settings=state.settings.public(), briefings=entries(state.settings.archive_dir)
     )
     return HTMLResponse(page)
 

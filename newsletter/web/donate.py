@@ -64,7 +64,10 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTM
     response = HTMLResponse("", status_code=status)
     token = csrf.issue(request, response, settings.secret)
     body = request.app.state.templates.get_template(name).render(
-        settings=settings, csrf_field=csrf.FIELD, csrf_token=token, request=request, **context
+        settings=settings.public(),
+        csrf_field=csrf.FIELD,
+        csrf_token=token,
+        **context,
     )
     response.body = response.render(body)
     response.headers["content-length"] = str(len(response.body))

@@ -77,7 +77,7 @@ def _client(request: Request) -> tuple[str, str]:
 
 def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     html = request.app.state.templates.get_template(template).render(
-        settings=_settings(request), **context
+        settings=_settings(request).public(), **context
     )
     return HTMLResponse(html, status_code=status)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 from fastapi.testclient import TestClient
 
 from newsletter.briefing import markdown
@@ -32,3 +34,21 @@ def test_unknown_or_hostile_archive_paths_are_not_found(settings: Settings) -> N
     client = TestClient(create_app(settings))
     for path in ("/archive/nope", "/archive/..%2Fnewsletter.db", "/archive/A_B"):
         assert client.get(path).status_code == 404
+
+
+def test_restyled_page_templates_cannot_reach_secrets(settings: Settings, tmp_path) -> None:
+    """Page templates are staff-editable: they see the public settings only, sandboxed."""
+    templates = tmp_path / "templates"
+    shutil.copytree(settings.templates_dir, templates)
+    (templates / "web" / "home.html").write_text(
+        "{{ settings.organisation_name }}|{{ settings.secret_key }}|{{ settings.database_url }}"
+        "|{{ settings.__class__ }}|{{ settings.stripe_secret_key }}"
+    )
+    restyled = settings.model_copy(
+        update={"templates_dir": templates, "stripe_secret_key": "sk_test_hidden"}
+    )
+    page = TestClient(create_app(restyled)).get("/")
+    assert page.status_code == 200
+    assert page.text.startswith(settings.organisation_name + "|")
+    for secret in ("test-secret-key", "sk_test_hidden", "sqlite", "newsletter.db", "Settings"):
+        assert secret not in page.text
