@@ -7,7 +7,7 @@ costs three HMACs for the personal links, a few string joins, building and signi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,9 +20,10 @@ from newsletter.campaigns.manager import LintRefused, get
 from newsletter.campaigns.worker import Envelope
 from newsletter.config import Settings
 from newsletter.digest import Digest, Personal, publish, render_digest
+from newsletter.digest.personalise import personal_values
 from newsletter.links import RecipientLinks, recipient_links
 from newsletter.mail.dkim import Signer
-from newsletter.mail.message import Identity, build_message
+from newsletter.mail.message import Filled, Identity, PartTemplate, build_message
 
 
 def lint_errors(briefing: Briefing, digest: Digest | None = None) -> list[lint.Problem]:
@@ -54,20 +55,33 @@ class CampaignComposer:
     digest: Digest
     identity: Identity
     signer: Signer | None
+    # The digest's parts encoded once, but for the lines that hold personal values.
+    html_part: PartTemplate = field(init=False, repr=False)
+    text_part: PartTemplate = field(init=False, repr=False)
 
-    def personal(self, row: Claimed) -> tuple[str, str, RecipientLinks]:
-        """This recipient's (html, text) and links."""
-        links = recipient_links(
+    def __post_init__(self) -> None:
+        html, text = self.digest.html_template, self.digest.text_template
+        object.__setattr__(self, "html_part", PartTemplate(html.parts, html.slots))
+        object.__setattr__(self, "text_part", PartTemplate(text.parts, text.slots))
+
+    def _links(self, row: Claimed) -> RecipientLinks:
+        return recipient_links(
             self.settings,
             subscriber_id=row.subscriber_id,
             campaign_id=self.campaign_id,
             briefing_slug=self.briefing_slug,
         )
+
+    def personal(self, row: Claimed) -> tuple[str, str, RecipientLinks]:
+        """This recipient's (html, text) and links."""
+        links = self._links(row)
         html, text = self.digest.personalise(Personal(row.name, row.email, links))
         return html, text, links
 
     def compose(self, row: Claimed) -> Envelope:
-        html, text, links = self.personal(row)
+        links = self._links(row)
+        html_values, text_values = personal_values(Personal(row.name, row.email, links))
+        html, text = Filled(self.html_part, html_values), Filled(self.text_part, text_values)
         message_id = verp.message_id(self.settings, self.campaign_id, row.subscriber_id)
         sender = verp.return_path(self.settings, self.campaign_id, row.subscriber_id)
         message = build_message(

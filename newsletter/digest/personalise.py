@@ -97,3 +97,9 @@ def html_values(values: Mapping[str, str]) -> dict[str, str]:
     """The same values HTML-escaped, quotes included (they may sit in attributes)."""
     escape = html.escape
     return {key: escape(value) for key, value in values.items()}
+
+
+def personal_values(person: Personal) -> tuple[dict[str, str], dict[str, str]]:
+    """(HTML values, text values): what ``Digest.personalise`` fills its templates with."""
+    values = text_values(person)
+    return html_values(values), values

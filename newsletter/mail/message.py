@@ -18,7 +18,6 @@ Rules kept here (RFC 5322, 2045-2047, 2369, 8058):
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import re
 import secrets
@@ -31,13 +30,20 @@ from functools import cached_property, lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
-from newsletter.errors import HeaderInjection, InvalidAddress, NewsletterError
+from newsletter.errors import HeaderInjection, InvalidAddress
 from newsletter.mail.dkim import Signer
+from newsletter.mail.qp import Filled, MessageError, PartTemplate, _PartEncoder
 
-__all__ = ["Identity", "MessageError", "build_message", "check_address"]
+__all__ = [
+    "Filled",
+    "Identity",
+    "MessageError",
+    "PartTemplate",
+    "build_message",
+    "check_address",
+]
 
 MAX_LINE = 998
-_CACHE_LINES = 20_000  # repeated body lines remembered per campaign (a few MB at most)
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -49,7 +55,6 @@ _BREAKS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
 _HEADER_NAME = re.compile(r"[!-9;-~]+")
 _URI = re.compile(r"[!-;=?-~]+")  # printable ASCII without space, '<' and '>'
 _MSGID = re.compile(r"<[!-;=?-~]+@[!-;=?-~]+>")
-_BLANK_RUN = re.compile(rb"([ \t]{2,}|\t)")
 _Q_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
 
 # Set by the caller's own headers only; ``extra_headers`` may never repeat them.
@@ -61,10 +66,6 @@ _RESERVED = frozenset(
         "precedence", "return-path", "dkim-signature",
     )
 )  # fmt: skip
-
-
-class MessageError(NewsletterError, ValueError):
-    """A message that cannot be built as asked (reserved header, over-long line, bad URL)."""
 
 
 def check_value(what: str, value: str) -> str:
@@ -172,92 +173,6 @@ def _date(when: datetime | None) -> str:
     return _date_cache[1]
 
 
-def _quote(line: str) -> bytes:
-    """One source line as quoted-printable physical lines, CRLF-terminated.
-
-    The output is already in DKIM "relaxed" body form: quoted-printable never ends a
-    line in a blank, and runs of blanks (indentation) and tabs are written as ``=20``
-    / ``=09`` so there is nothing to collapse. Signing then hashes the body as it is.
-    """
-    try:
-        raw = line.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise MessageError(f"body text is not valid Unicode ({exc.reason})") from None
-    if b"  " in raw or b"\t" in raw:
-        return _quote_blanks(raw)
-    return binascii.b2a_qp(raw, istext=True).replace(b"\n", b"\r\n") + b"\r\n"
-
-
-def _quote_blanks(raw: bytes) -> bytes:
-    """Quoted-printable (lines <= 76) keeping only single spaces literal.
-
-    Each run of blanks becomes one literal space and ``=20``/``=09`` for the rest;
-    the text between runs is encoded by ``b2a_qp`` (in C), then the line is wrapped.
-    """
-    pieces = []
-    for i, part in enumerate(_BLANK_RUN.split(raw)):
-        if i % 2:  # a run of blanks, or a tab
-            head = b" " if part[0] == 0x20 else b"=09"
-            pieces.append(head + part[1:].replace(b" ", b"=20").replace(b"\t", b"=09"))
-        elif part:
-            pieces.append(binascii.b2a_qp(part, istext=True).replace(b"=\n", b""))
-    encoded = b"".join(pieces)
-    lines = []
-    start, end = 0, len(encoded)
-    while end - start > 76:
-        cut = start + 75  # room for the soft break's "="; never split an "=XX"
-        if encoded[cut - 1] == 0x3D:
-            cut -= 1
-        elif encoded[cut - 2] == 0x3D:
-            cut -= 2
-        lines.append(encoded[start:cut] + b"=")
-        start = cut
-    lines.append(encoded[start:])
-    return b"\r\n".join(lines) + b"\r\n"
-
-
-class _PartEncoder:
-    """Quoted-printable for one body part, remembering the lines that repeat.
-
-    Personalised copies differ in a handful of lines (greeting, links); the rest of a
-    50 KB digest comes from the cache instead of being encoded again. A line enters
-    the cache the second time it is seen, so one-off personal lines never fill it.
-    Safe to share between threads: entries are only ever added.
-    """
-
-    def __init__(self, limit: int = _CACHE_LINES) -> None:
-        self._qp: dict[str, bytes] = {}
-        self._seen_once: set[str] = set()
-        self._limit = limit
-
-    def encode(self, text: str) -> bytes:
-        """The quoted-printable body, CRLF-terminated."""
-        if "\r" in text:
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-        lines = text.split("\n")
-        cache = self._qp
-        try:  # every line seen before: one look-up per line
-            return b"".join(map(cache.__getitem__, lines))
-        except KeyError:
-            pass
-        fresh: dict[str, bytes] = {}
-        seen = self._seen_once
-        for line in set(lines).difference(cache):
-            quoted = _quote(line)
-            if line in seen and len(cache) < self._limit:
-                cache[line] = quoted
-            else:
-                fresh[line] = quoted
-                if len(seen) >= self._limit:
-                    seen.clear()
-                seen.add(line)
-        if not fresh:
-            return b"".join(map(cache.__getitem__, lines))
-        merged = cache.copy()
-        merged.update(fresh)
-        return b"".join(map(merged.__getitem__, lines))
-
-
 @dataclass(frozen=True)
 class _Skeleton:
     from_line: bytes
@@ -363,8 +278,8 @@ def build_message(
     to_address: str,
     to_name: str,
     subject: str,
-    html: str,
-    text: str,
+    html: str | Filled,
+    text: str | Filled,
     unsubscribe_url: str | None,
     unsubscribe_mailto: str | None,
     message_id: str | None = None,

@@ -281,7 +281,7 @@ def test_personalised_copies_share_one_identity_correctly(identity: Identity) ->
 def test_a_full_line_cache_still_encodes_correctly() -> None:
     import quopri
 
-    from newsletter.mail.message import _PartEncoder
+    from newsletter.mail.qp import _PartEncoder
 
     encoder = _PartEncoder(limit=2)
     for n in range(8):

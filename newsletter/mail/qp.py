@@ -1,0 +1,319 @@
+"""Quoted-printable body parts, in DKIM relaxed form, built as cheaply as possible.
+
+A campaign sends thousands of copies of one digest that differ in a few lines (the
+greeting, the personal links). ``_PartEncoder`` remembers the encoded form of lines
+it has seen twice; ``PartTemplate`` goes further for a template with known holes:
+every line without a hole is encoded once, and a copy only encodes the lines that
+hold a personal value. Both give exactly the bytes of encoding the filled-in text
+line by line with ``_quote``, which the tests check.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from newsletter.errors import NewsletterError
+
+__all__ = ["Filled", "MessageError", "PartTemplate", "encode_text"]
+
+CACHE_LINES = 20_000  # repeated body lines remembered per campaign (a few MB at most)
+_BLANK_RUN = re.compile(rb"([ \t]{2,}|\t)")
+
+
+class MessageError(NewsletterError, ValueError):
+    """A message that cannot be built as asked (reserved header, over-long line, bad URL)."""
+
+
+def _quote(line: str) -> bytes:
+    """One source line as quoted-printable physical lines, CRLF-terminated.
+
+    The output is already in DKIM "relaxed" body form: quoted-printable never ends a
+    line in a blank, and runs of blanks (indentation) and tabs are written as ``=20``
+    / ``=09`` so there is nothing to collapse. Signing then hashes the body as it is.
+    """
+    try:
+        raw = line.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise MessageError(f"body text is not valid Unicode ({exc.reason})") from None
+    if b"  " in raw or b"\t" in raw:
+        return _quote_blanks(raw)
+    return binascii.b2a_qp(raw, istext=True).replace(b"\n", b"\r\n") + b"\r\n"
+
+
+def _quote_blanks(raw: bytes) -> bytes:
+    """Quoted-printable (lines <= 76) keeping only single spaces literal.
+
+    Each run of blanks becomes one literal space and ``=20``/``=09`` for the rest.
+    The blanks to encode are marked with 0xFF (space) and 0xFE (tab), bytes UTF-8
+    never holds, so one ``b2a_qp`` call (in C) encodes the whole line, and their
+    ``=FF``/``=FE`` become ``=20``/``=09``. ``b2a_qp`` encodes a dot that ends its
+    input or precedes a NUL (at a line start); where the run-by-run encoding could
+    meet such a dot, it is used instead, so both always give the same bytes.
+    """
+    if b"." in raw and (
+        raw.endswith(b".") or b".  " in raw or b".\t" in raw or b". \t" in raw or b".\0" in raw
+    ):
+        return _quote_blank_pieces(raw)
+    encoded = binascii.b2a_qp(_mark(raw), istext=True).replace(b"=\n", b"")
+    return _wrap(encoded.replace(b"=FF", b"=20").replace(b"=FE", b"=09"))
+
+
+def _mark(raw: bytes) -> bytes:
+    """Tabs as 0xFE, and as 0xFF every space that follows a blank (see _quote_blanks)."""
+    if b"  " not in raw and b"\t" not in raw:
+        return raw
+    marked = raw.replace(b"\t", b"\xfe").replace(b"  ", b" \xff")
+    while b"\xff " in marked or b"\xfe " in marked:
+        marked = marked.replace(b"\xff ", b"\xff\xff").replace(b"\xfe ", b"\xfe\xff")
+    return marked
+
+
+def _inner(raw: bytes) -> bytes:
+    """The unwrapped encoding of text inside a line, neither end of it the line's end.
+
+    The "a" after it stands for what follows: so a last dot or blank is not taken as
+    the end of the line (``b2a_qp`` encodes those there). Callers keep blanks off the
+    ends, so no run of blanks reaches across two pieces.
+    """
+    encoded = binascii.b2a_qp(_mark(raw) + b"a", istext=True).replace(b"=\n", b"")[:-1]
+    return encoded.replace(b"=FF", b"=20").replace(b"=FE", b"=09")
+
+
+def _quote_blank_pieces(raw: bytes) -> bytes:
+    """``_quote_blanks`` run by run: each run of blanks and each text between runs."""
+    pieces = []
+    for i, part in enumerate(_BLANK_RUN.split(raw)):
+        if i % 2:  # a run of blanks, or a tab
+            head = b" " if part[0] == 0x20 else b"=09"
+            pieces.append(head + part[1:].replace(b" ", b"=20").replace(b"\t", b"=09"))
+        elif part:
+            pieces.append(binascii.b2a_qp(part, istext=True).replace(b"=\n", b""))
+    return _wrap(b"".join(pieces))
+
+
+def _wrap(encoded: bytes, *, like_b2a: bool = False) -> bytes:
+    """Soft line breaks every 75 characters at most, never inside an ``=XX``.
+
+    A last line of 76 is kept whole; ``like_b2a`` breaks it when it ends in an
+    ``=XX``, as ``b2a_qp`` itself does, so its output is reproduced exactly.
+    """
+    lines = []
+    start, end = 0, len(encoded)
+    while end - start > 76 or (like_b2a and end - start == 76 and encoded[end - 3] == 0x3D):
+        cut = start + 75  # room for the soft break's "="; never split an "=XX"
+        if encoded[cut - 1] == 0x3D:
+            cut -= 1
+        elif encoded[cut - 2] == 0x3D:
+            cut -= 2
+        lines.append(encoded[start:cut] + b"=")
+        start = cut
+    lines.append(encoded[start:])
+    return b"\r\n".join(lines) + b"\r\n"
+
+
+class _PartEncoder:
+    """Quoted-printable for one body part, remembering the lines that repeat.
+
+    Personalised copies differ in a handful of lines (greeting, links); the rest of a
+    50 KB digest comes from the cache instead of being encoded again. A line enters
+    the cache the second time it is seen, so one-off personal lines never fill it.
+    Safe to share between threads: entries are only ever added.
+    """
+
+    def __init__(self, limit: int = CACHE_LINES) -> None:
+        self._qp: dict[str, bytes] = {}
+        self._seen_once: set[str] = set()
+        self._limit = limit
+
+    def encode(self, text: str | Filled) -> bytes:
+        """The quoted-printable body, CRLF-terminated."""
+        if isinstance(text, Filled):
+            return text.encode()
+        lines = _lines(text)
+        cache = self._qp
+        try:  # every line seen before: one look-up per line
+            return b"".join(map(cache.__getitem__, lines))
+        except KeyError:
+            pass
+        fresh: dict[str, bytes] = {}
+        seen = self._seen_once
+        for line in set(lines).difference(cache):
+            quoted = _quote(line)
+            if line in seen and len(cache) < self._limit:
+                cache[line] = quoted
+            else:
+                fresh[line] = quoted
+                if len(seen) >= self._limit:
+                    seen.clear()
+                seen.add(line)
+        if not fresh:
+            return b"".join(map(cache.__getitem__, lines))
+        get = cache.get  # an encoded line is never empty: it ends in CRLF
+        return b"".join([get(line) or fresh[line] for line in lines])
+
+
+def _lines(text: str) -> list[str]:
+    """The source lines of a body part: any of CRLF, CR, LF ends a line."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.split("\n")
+
+
+def encode_text(text: str) -> bytes:
+    """The straightforward encoding of a whole part (no cache): the reference."""
+    return b"".join(map(_quote, _lines(text)))
+
+
+# A line that holds personal values: where it goes in the part, its literal pieces
+# with (index, slot name) holes; and, when the line can be encoded piece by piece,
+# its pieces encoded (a slot as its name) and whether it has runs of blanks.
+_Line = tuple[
+    int, tuple[str, ...], tuple[tuple[int, str], ...], tuple[bytes | str, ...] | None, bool
+]
+_BLANKS = (" ", "\t")
+
+
+def _dot_before_blanks(text: str) -> bool:
+    """A dot then a run of blanks: ``_quote_blanks`` may encode that dot (see there)."""
+    return "." in text and (".  " in text or ".\t" in text or ". \t" in text)
+
+
+def _piecewise(row: list[str | tuple[str]]) -> tuple[bytes | str, ...] | None:
+    """A line's pieces encoded once, slots left as names; None if it must be whole.
+
+    Piece by piece is exact when no run of blanks reaches across a slot (values
+    never start or end with a blank), the line
+    does not end in a blank or a dot, no dot precedes a run of blanks, and there is
+    no NUL (``b2a_qp`` may encode a dot before one). Values are checked likewise.
+    """
+    out: list[bytes | str] = []
+    last = len(row) - 1
+    for j, piece in enumerate(row):
+        if not isinstance(piece, str):
+            out.append(piece[0])
+            continue
+        if "\0" in piece or _dot_before_blanks(piece):
+            return None
+        if j == last and piece.endswith((*_BLANKS, ".")):
+            return None
+        if piece:
+            out.append(_inner(piece.encode("utf-8")))
+    return tuple(out)
+
+
+def _piecewise_values(values: Mapping[str, str]) -> dict[str, bytes] | None:
+    """Each value's encoding as a piece of a line, or None if one cannot be a piece."""
+    out = {}
+    for name, value in values.items():
+        if (
+            not value
+            or value.startswith(_BLANKS)
+            or value.endswith((*_BLANKS, "."))
+            or "\0" in value
+            or _dot_before_blanks(value)
+            or "\n" in value
+            or "\r" in value
+        ):
+            return None
+        try:
+            out[name] = _inner(value.encode("utf-8"))
+        except UnicodeEncodeError:
+            return None
+    return out
+
+
+class PartTemplate:
+    """A body part with holes, encoded once except for the lines that hold a hole.
+
+    ``parts`` alternates literal text and slot names as ``re.split`` with one group
+    gives them (``slots`` lists the (index, name) of the names). A copy then costs the
+    encoding of a few lines and one join. Values with a line break in them would
+    change the line structure, so such a copy (and a template with CR in it, or one
+    that cannot be encoded at all) takes the straightforward path instead.
+    """
+
+    __slots__ = ("_chunks", "_fast", "_lines", "_parts", "_slots")
+
+    def __init__(self, parts: Sequence[str], slots: Sequence[tuple[int, str]]) -> None:
+        self._parts = tuple(parts)
+        self._slots = tuple(slots)
+        self._chunks: list[bytes] = []
+        self._lines: list[_Line] = []
+        names = dict(self._slots)
+        literals = (p for i, p in enumerate(self._parts) if i not in names)
+        self._fast = not any("\r" in p for p in literals)
+        if self._fast:
+            try:
+                self._compile(names)
+            except MessageError:  # not encodable: every copy fails the same way
+                self._fast = False
+
+    def _compile(self, names: dict[int, str]) -> None:
+        rows: list[list[str | tuple[str]]] = [[]]  # a slot is a 1-tuple holding its name
+        for i, part in enumerate(self._parts):
+            if i in names:
+                rows[-1].append((names[i],))
+                continue
+            first, *rest = part.split("\n")
+            rows[-1].append(first)
+            rows.extend([line] for line in rest)
+        static: list[str] = []
+        for row in rows:
+            if all(isinstance(piece, str) for piece in row):
+                static.append("".join(piece for piece in row if isinstance(piece, str)))
+                continue
+            if static:
+                self._chunks.append(b"".join(map(_quote, static)))
+                static = []
+            pieces = tuple(p if isinstance(p, str) else "" for p in row)
+            holes = tuple((j, p[0]) for j, p in enumerate(row) if not isinstance(p, str))
+            blanks = any("  " in p or "\t" in p for p in pieces)
+            self._lines.append((len(self._chunks), pieces, holes, _piecewise(row), blanks))
+            self._chunks.append(b"")
+        if static:
+            self._chunks.append(b"".join(map(_quote, static)))
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        """The filled-in text, as the straightforward path sees it."""
+        out = list(self._parts)
+        for index, name in self._slots:
+            out[index] = values[name]
+        return "".join(out)
+
+    def encode(self, values: Mapping[str, str]) -> bytes:
+        """The quoted-printable part for these values, CRLF-terminated."""
+        if not self._fast or any("\n" in v or "\r" in v for v in values.values()):
+            return encode_text(self.fill(values))
+        out = self._chunks.copy()
+        encoded = _piecewise_values(values)
+        blanky = {name for name, v in values.items() if "  " in v or "\t" in v}
+        for index, pieces, holes, segments, blanks in self._lines:
+            if segments is not None and encoded is not None:
+                joined = b"".join([encoded[s] if isinstance(s, str) else s for s in segments])
+                if blanky and not blanks:
+                    blanks = any(name in blanky for _, name in holes)
+                # A line with runs of blanks goes through _quote_blanks, others b2a_qp.
+                out[index] = _wrap(joined, like_b2a=not blanks)
+                continue
+            line = list(pieces)
+            for j, name in holes:
+                line[j] = values[name]
+            out[index] = _quote("".join(line))
+        return b"".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Filled:
+    """A body part given as a template and its values instead of as finished text."""
+
+    template: PartTemplate
+    values: Mapping[str, str]
+
+    def encode(self) -> bytes:
+        return self.template.encode(self.values)
+
+    def text(self) -> str:
+        return self.template.fill(self.values)
