@@ -100,6 +100,8 @@ def _wrap(encoded: bytes, *, like_b2a: bool = False) -> bytes:
     A last line of 76 is kept whole; ``like_b2a`` breaks it when it ends in an
     ``=XX``, as ``b2a_qp`` itself does, so its output is reproduced exactly.
     """
+    if len(encoded) < 76:
+        return encoded + b"\r\n"
     lines = []
     start, end = 0, len(encoded)
     while end - start > 76 or (like_b2a and end - start == 76 and encoded[end - 3] == 0x3D):
