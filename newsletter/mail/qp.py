@@ -171,10 +171,8 @@ def encode_text(text: str) -> bytes:
 
 # A line that holds personal values: where it goes in the part, its literal pieces
 # with (index, slot name) holes; and, when the line can be encoded piece by piece,
-# its pieces encoded (a slot as its name) and whether it has runs of blanks.
-_Line = tuple[
-    int, tuple[str, ...], tuple[tuple[int, str], ...], tuple[bytes | str, ...] | None, bool
-]
+# the same pieces encoded (empty at the holes) and whether it has runs of blanks.
+_Line = tuple[int, tuple[str, ...], tuple[tuple[int, str], ...], tuple[bytes, ...] | None, bool]
 _BLANKS = (" ", "\t")
 
 
@@ -183,26 +181,25 @@ def _dot_before_blanks(text: str) -> bool:
     return "." in text and (".  " in text or ".\t" in text or ". \t" in text)
 
 
-def _piecewise(row: list[str | tuple[str]]) -> tuple[bytes | str, ...] | None:
-    """A line's pieces encoded once, slots left as names; None if it must be whole.
+def _piecewise(row: list[str | tuple[str]]) -> tuple[bytes, ...] | None:
+    """A line's pieces encoded once, slots left empty; None if it must be whole.
 
     Piece by piece is exact when no run of blanks reaches across a slot (values
-    never start or end with a blank), the line
-    does not end in a blank or a dot, no dot precedes a run of blanks, and there is
-    no NUL (``b2a_qp`` may encode a dot before one). Values are checked likewise.
+    never start or end with a blank), the line does not end in a blank or a dot,
+    no dot precedes a run of blanks, and there is no NUL (``b2a_qp`` may encode a
+    dot before one). Values are checked likewise.
     """
-    out: list[bytes | str] = []
+    out: list[bytes] = []
     last = len(row) - 1
     for j, piece in enumerate(row):
         if not isinstance(piece, str):
-            out.append(piece[0])
+            out.append(b"")
             continue
         if "\0" in piece or _dot_before_blanks(piece):
             return None
         if j == last and piece.endswith((*_BLANKS, ".")):
             return None
-        if piece:
-            out.append(_inner(piece.encode("utf-8")))
+        out.append(_inner(piece.encode("utf-8")) if piece else b"")
     return tuple(out)
 
 
@@ -294,7 +291,10 @@ class PartTemplate:
         blanky = {name for name, v in values.items() if "  " in v or "\t" in v}
         for index, pieces, holes, segments, blanks in self._lines:
             if segments is not None and encoded is not None:
-                joined = b"".join([encoded[s] if isinstance(s, str) else s for s in segments])
+                filled = list(segments)
+                for j, name in holes:
+                    filled[j] = encoded[name]
+                joined = b"".join(filled)
                 if blanky and not blanks:
                     blanks = any(name in blanky for _, name in holes)
                 # A line with runs of blanks goes through _quote_blanks, others b2a_qp.
