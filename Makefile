@@ -7,13 +7,20 @@ NL      := $(BIN)/newsletter
 OUT     := out/demo
 EXAMPLE := examples/briefings/112-foreign-ministers.md
 
-.PHONY: demo test lint typecheck pytest bench browser imapd clean
+.PHONY: demo test lint typecheck pytest bench browser imapd clean lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
+
+# Re-pin constraints.txt to the newest releases pyproject.toml allows (then run make test).
+lock:
+	rm -rf /tmp/newsletter-lock && $(PY) -m venv /tmp/newsletter-lock
+	/tmp/newsletter-lock/bin/pip install --quiet -e '.[test]'
+	{ sed -n '1,2p' constraints.txt; /tmp/newsletter-lock/bin/pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 # Debian's Chromium drives the page and email rendering tests (Playwright never downloads a browser).
 browser:
