@@ -209,7 +209,7 @@ def run(label: str, db_url: str, args: argparse.Namespace) -> bool:
         f"gifts {rows}/{expected_rows} lost {lost} doubled {doubled} | "
         f"server CPU {cpu * 1000 / len(bodies):.2f} ms/event | shutdown {drain:.1f} s | "
         f"total {total}/{expected_total} | events stored {stored}/"
-        f"{len(events)} | receipts claimed {receipts}, in the outbox {mailed}"
+        f"{len(events)} | receipts marked sent {receipts}, in the outbox {mailed}"
     )
     return (
         receipts == mailed == (expected_rows if args.receipts else 0)

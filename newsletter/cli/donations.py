@@ -39,7 +39,7 @@ def list_gifts(
             gift.status,
             gift.donor_email or "-",
             "-" if gift.campaign_id is None else str(gift.campaign_id),
-            "sent" if gift.receipt_sent_at else "pending",
+            "sent" if gift.receipt_sent_at else "sending" if gift.receipt_claimed_at else "pending",
         )
     console.print(table if rows else "No gifts recorded yet.")
 

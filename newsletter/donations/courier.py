@@ -5,7 +5,9 @@ writing the mail (a Maildir fsync, or an SMTP exchange) happen on its own thread
 so a slow mail transport never holds an HTTP connection or a request thread. A
 receipt that cannot be sent is released (its gift goes back to "receipt pending")
 and retried after a pause; ``close`` sends whatever is queued before the process
-exits, so a graceful shutdown loses nothing.
+exits, so a graceful shutdown loses nothing. Sent receipts are marked in batches
+while the queue is busy; if the process dies first, their claims lapse and
+``donations reconcile`` sends them again, so a crash loses none.
 """
 
 from __future__ import annotations
@@ -18,11 +20,18 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsletter.donations.receipts import Receipt, ReceiptSender, release, send_pending
+from newsletter.donations.receipts import (
+    Receipt,
+    ReceiptSender,
+    mark_sent,
+    release,
+    send_pending,
+)
 
 log = logging.getLogger(__name__)
 RETRY_AFTER = 30.0  # seconds before a released receipt is tried again
 SENDERS = 2
+MARK_EVERY = 20  # receipts marked sent per statement while a queue is busy
 
 
 class ReceiptCourier:
@@ -62,7 +71,8 @@ class ReceiptCourier:
                     self._threads.append(thread)
         for receipt in receipts:
             if closed:
-                self._send(receipt, set())
+                if not self._send(receipt, set()):
+                    self._mark([receipt.gift_id])
             else:
                 self._queue.put(receipt)
 
@@ -79,8 +89,11 @@ class ReceiptCourier:
 
     def _run(self) -> None:
         released: set[int] = set()  # this thread's receipts given back after a failure
+        sent: list[int] = []  # mailed, not yet marked sent
         retry_at = 0.0
         while True:
+            if sent and (len(sent) >= MARK_EVERY or self._queue.empty()):
+                self._mark(sent)
             wait = max(0.0, retry_at - time.monotonic()) if released else None
             try:
                 receipt = self._queue.get(timeout=wait)
@@ -88,12 +101,24 @@ class ReceiptCourier:
                 pass  # time to retry the released ones
             else:
                 if receipt is None:
+                    self._mark(sent)
                     return  # closed: receipts still released stay pending for reconcile
-                if self._send(receipt, released) and len(released) == 1:
-                    retry_at = time.monotonic() + self.retry_after  # first failure: wait
+                if self._send(receipt, released):
+                    if len(released) == 1:
+                        retry_at = time.monotonic() + self.retry_after  # first failure: wait
+                else:
+                    sent.append(receipt.gift_id)
             if released and time.monotonic() >= retry_at:
                 self._retry(released)
                 retry_at = time.monotonic() + self.retry_after
+
+    def _mark(self, sent: list[int]) -> None:
+        """Mark a batch sent; if that fails the claims lapse and reconcile resends them."""
+        try:
+            mark_sent(self.sessions, sent)
+        except Exception:
+            log.exception("receipts for gifts %s sent but not marked", sent)
+        sent.clear()
 
     def _send(self, receipt: Receipt, released: set[int]) -> bool:
         """Send one claimed receipt; True when it failed and was released for a retry."""

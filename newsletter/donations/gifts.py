@@ -247,7 +247,7 @@ def add_gift(session: Session, values: dict[str, Any], claim_receipt: bool) -> E
     """Insert the gift unless its ``source_id`` is recorded; fold early refunds into it."""
     claimed = claim_receipt and bool(values["donor_email"])
     # claimed with the gift: nobody else sends it
-    values["receipt_sent_at"] = datetime.now(UTC) if claimed else None
+    values["receipt_claimed_at"] = datetime.now(UTC) if claimed else None
     values.update(status=GiftStatus.PAID, refunded_minor=0, disputed_minor=0, created_at=utcnow())
     conn = session.connection()
     gift_id = conn.execute(_GIFT_INSERT[conn.dialect.name], values).scalar()

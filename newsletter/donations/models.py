@@ -122,6 +122,10 @@ class Gift(Base):
     disputed_minor: Mapped[int] = mapped_column(Integer, default=0)
     livemode: Mapped[bool] = mapped_column(Boolean, default=False)
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A receipt is claimed (by the webhook's transaction, or by reconcile) before it is
+    # mailed, and marked sent once the transport took it; a claim whose sender died
+    # is taken over after ``receipts.CLAIM_LEASE``.
+    receipt_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     receipt_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

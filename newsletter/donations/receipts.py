@@ -1,9 +1,11 @@
 """Thank-you receipts: what one says, and sending each exactly once.
 
-A gift's ``receipt_sent_at`` is claimed with a conditional UPDATE in its own
-short transaction before the mail goes out; if sending fails the claim is
-released so ``donations reconcile`` (or the next delivery) tries again. Two
-workers can never both win the claim, so nobody gets two receipts.
+A gift's receipt is *claimed* (``receipt_claimed_at``) before the mail goes out:
+in the gift's own transaction by the webhook, or by a conditional UPDATE here, so
+two workers never both send it. It is marked *sent* (``receipt_sent_at``) once the
+transport took it. A failure releases the claim at once; a claim whose process
+died is taken over after ``CLAIM_LEASE``, so a crash loses no receipt (the rare
+price: a receipt mailed just before a crash, not yet marked, goes out twice).
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.database import transaction
@@ -57,12 +59,23 @@ def receipt_for(gift: Gift) -> Receipt:
     )
 
 
+CLAIM_LEASE = timedelta(minutes=15)  # a claim older than this was left by a dead process
+
+
+def _unclaimed(now: datetime) -> ColumnElement[bool]:
+    """Receipts owed and free to claim: never claimed, or claimed by a process long gone."""
+    return (
+        Gift.receipt_sent_at.is_(None)
+        & (Gift.donor_email != "")
+        & or_(Gift.receipt_claimed_at.is_(None), Gift.receipt_claimed_at < now - CLAIM_LEASE)
+    )
+
+
 def _claim(sessions: sessionmaker[Session], gift_id: int) -> Receipt | None:
+    now = datetime.now(UTC)
     with transaction(sessions) as session:
         claimed = session.execute(
-            update(Gift)
-            .where(Gift.id == gift_id, Gift.receipt_sent_at.is_(None), Gift.donor_email != "")
-            .values(receipt_sent_at=datetime.now(UTC))
+            update(Gift).where(Gift.id == gift_id, _unclaimed(now)).values(receipt_claimed_at=now)
         )
         if getattr(claimed, "rowcount", 0) != 1:
             return None
@@ -70,41 +83,51 @@ def _claim(sessions: sessionmaker[Session], gift_id: int) -> Receipt | None:
         return receipt_for(gift) if gift is not None else None
 
 
-def _release(sessions: sessionmaker[Session], gift_id: int) -> None:
-    with transaction(sessions) as session:
-        session.execute(update(Gift).where(Gift.id == gift_id).values(receipt_sent_at=None))
-
-
 def release(sessions: sessionmaker[Session], gift_id: int) -> None:
     """Give a claimed receipt back, so the next ``send_pending`` sends it."""
-    _release(sessions, gift_id)
+    with transaction(sessions) as session:
+        session.execute(
+            update(Gift)
+            .where(Gift.id == gift_id, Gift.receipt_sent_at.is_(None))
+            .values(receipt_claimed_at=None)
+        )
+
+
+def mark_sent(sessions: sessionmaker[Session], gift_ids: Iterable[int]) -> None:
+    """Record that the transport took these receipts (one statement for a batch)."""
+    ids = list(gift_ids)
+    if ids:
+        with transaction(sessions) as session:
+            session.execute(
+                update(Gift)
+                .where(Gift.id.in_(ids), Gift.receipt_sent_at.is_(None))
+                .values(receipt_sent_at=datetime.now(UTC))
+            )
 
 
 def deliver_claimed(
     sessions: sessionmaker[Session], sender: ReceiptSender, receipts: Iterable[Receipt]
 ) -> int:
     """Send receipts already claimed in the gift's own transaction; release any that fail."""
-    sent = 0
+    sent: list[int] = []
     for receipt in receipts:
         try:
             sender.send(receipt)
         except Exception:
             log.exception("receipt for gift %s not sent; it stays pending", receipt.gift_id)
-            _release(sessions, receipt.gift_id)
+            release(sessions, receipt.gift_id)
             continue
-        sent += 1
-    return sent
+        sent.append(receipt.gift_id)
+    mark_sent(sessions, sent)
+    return len(sent)
 
 
 def pending(sessions: sessionmaker[Session], limit: int = 500) -> list[int]:
-    """Gifts with an address whose receipt has not gone out."""
+    """Gifts with an address whose receipt is owed and not being sent by a live process."""
     with sessions() as session:
         return list(
             session.scalars(
-                select(Gift.id)
-                .where(Gift.receipt_sent_at.is_(None), Gift.donor_email != "")
-                .order_by(Gift.id)
-                .limit(limit)
+                select(Gift.id).where(_unclaimed(datetime.now(UTC))).order_by(Gift.id).limit(limit)
             )
         )
 
@@ -117,11 +140,12 @@ def send_pending(
     for gift_id in pending(sessions) if gift_ids is None else gift_ids:
         receipt = _claim(sessions, gift_id)
         if receipt is None:
-            continue  # already sent, being sent by another worker, or no address
+            continue  # already sent, being sent by a live worker, or no address
         try:
             sender.send(receipt)
         except Exception:
-            _release(sessions, gift_id)
+            release(sessions, gift_id)
             raise
+        mark_sent(sessions, [gift_id])
         sent += 1
     return sent

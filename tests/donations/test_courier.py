@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import mailbox
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
+from newsletter.database import transaction
 from newsletter.donations.courier import ReceiptCourier
 from newsletter.donations.events import parse
-from newsletter.donations.receipts import Receipt
+from newsletter.donations.models import Gift
+from newsletter.donations.receipts import CLAIM_LEASE, Receipt, send_pending
 from newsletter.donations.webhook import WebhookProcessor
 from newsletter.web.app import create_app
 from tests.donations.conftest import WEBHOOK_SECRET, RecordingSender, post_event
@@ -82,3 +86,45 @@ def test_a_receipt_still_refused_at_shutdown_stays_pending(
     courier.close()
     assert sender.sent == []
     assert gifts(sessions)[0].receipt_sent_at is None  # reconcile will send it
+    assert gifts(sessions)[0].receipt_claimed_at is None  # released, not left claimed
+
+
+def test_a_receipt_claimed_by_a_process_that_died_is_sent_after_the_lease(
+    sessions: sessionmaker[Session], stripe_settings: Settings, fake_stripe: FakeStripe
+) -> None:
+    """The webhook committed the gift with its receipt claimed, then its process died
+    before the courier mailed it: reconcile leaves it to a live claimant, then takes it
+    over once the claim has lapsed, and sends it exactly once."""
+    [receipt] = _claimed(sessions, stripe_settings, fake_stripe, amount=700)
+    [gift] = gifts(sessions)
+    assert gift.receipt_claimed_at is not None and gift.receipt_sent_at is None
+    sender = RecordingSender()
+    assert send_pending(sessions, sender) == 0  # maybe still being sent by a live process
+    with transaction(sessions) as session:
+        session.execute(
+            update(Gift)
+            .where(Gift.id == receipt.gift_id)
+            .values(receipt_claimed_at=datetime.now(UTC) - CLAIM_LEASE - timedelta(seconds=1))
+        )
+    assert send_pending(sessions, sender) == 1
+    assert send_pending(sessions, sender) == 0
+    assert [r.gift_id for r in sender.sent] == [receipt.gift_id]
+    assert gifts(sessions)[0].receipt_sent_at is not None
+
+
+def test_the_courier_marks_receipts_sent_only_after_mailing_them(
+    sessions: sessionmaker[Session], stripe_settings: Settings, fake_stripe: FakeStripe
+) -> None:
+    receipts = _claimed(sessions, stripe_settings, fake_stripe, amount=500)
+    marked_when_sending: list[object] = []
+
+    class Watching(RecordingSender):
+        def send(self, receipt: Receipt) -> None:
+            marked_when_sending.append(gifts(sessions)[0].receipt_sent_at)
+            super().send(receipt)
+
+    courier = ReceiptCourier(sessions, Watching())
+    courier.put(receipts)
+    courier.close()
+    assert marked_when_sending == [None]
+    assert gifts(sessions)[0].receipt_sent_at is not None
