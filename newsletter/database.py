@@ -97,7 +97,7 @@ def is_current(engine: Engine) -> bool:
 
 
 def upgrade(engine: Engine) -> None:
-    """Apply all migrations (every branch: subscribers, campaigns, donations)."""
+    """Apply all migrations (every branch: subscribers, campaigns, donations, web)."""
     command.upgrade(alembic_config(engine), "heads")
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
-from typer import _click
 from typer.core import TyperCommand, TyperGroup
+
+if TYPE_CHECKING:  # typer's own copy of click (a private module): for annotations only
+    from typer import _click
 
 from newsletter.cli.common import err_console
 from newsletter.errors import NewsletterError
