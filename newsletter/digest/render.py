@@ -8,7 +8,7 @@ and :meth:`Digest.personalise` only joins strings. No I/O besides reading templa
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -112,41 +112,6 @@ def sample_person(settings: Settings, briefing: Briefing) -> Personal:
 
 
 @dataclass(frozen=True)
-class Brand:
-    """The public face of the organisation: all templates see of the settings.
-
-    Templates get this as ``settings`` (the web base template reads the same names), so
-    a restyled template can never print a secret key or a database URL.
-    """
-
-    organisation_name: str
-    organisation_legal_name: str
-    postal_address: str
-    charity_statement: str
-    brand_colour: str
-    logo_url: str
-    public_base_url: str
-    language: str
-    sender_name: str
-    sender_address: str
-
-    @classmethod
-    def from_settings(cls, settings: Settings, *, language: str | None = None) -> Brand:
-        return cls(
-            organisation_name=settings.organisation_name,
-            organisation_legal_name=settings.organisation_legal_name,
-            postal_address=settings.postal_address,
-            charity_statement=settings.charity_statement,
-            brand_colour=settings.brand_colour,
-            logo_url=settings.logo_url,
-            public_base_url=settings.public_base_url,
-            language=language or settings.language,
-            sender_name=settings.sender_name,
-            sender_address=settings.sender_address,
-        )
-
-
-@dataclass(frozen=True)
 class Theme:
     """Colours derived from ``settings.brand_colour`` so templates need no arithmetic."""
 
@@ -192,7 +157,8 @@ def render_digest(briefing: Briefing, settings: Settings) -> Digest:
     slots = Slots.fresh()
     email = email_view(briefing)
     theme = Theme.from_brand(settings.brand_colour)
-    brand = Brand.from_settings(settings, language=email.language)
+    # templates see only the public settings, in the briefing's own language
+    brand = replace(settings.public(), language=email.language or settings.language)
     context = {"briefing": email, "settings": brand, "slot": slots, "theme": theme}
     mjml_source = _render(env, MJML_TEMPLATE, **context)
     html_template = SplitTemplate.split(_compile_mjml(mjml_source), slots)
