@@ -25,8 +25,7 @@ from newsletter.digest.personalise import (
     Personal,
     Slots,
     SplitTemplate,
-    html_values,
-    text_values,
+    personal_values,
 )
 from newsletter.digest.view import email_view, page_view
 from newsletter.errors import NewsletterError
@@ -100,8 +99,8 @@ class Digest:
 
     def personalise(self, person: Personal) -> tuple[str, str]:
         """(html, text) for one recipient: a few string joins, no rendering."""
-        values = text_values(person)
-        return self.html_template.fill(html_values(values)), self.text_template.fill(values)
+        html_slots, text_slots = personal_values(person)
+        return self.html_template.fill(html_slots), self.text_template.fill(text_slots)
 
 
 def sample_person(settings: Settings, briefing: Briefing) -> Personal:
@@ -172,8 +171,7 @@ def render_digest(briefing: Briefing, settings: Settings) -> Digest:
         settings=brand,
         donate_url=f"{settings.public_base_url}/donate",
     )
-    sample = text_values(sample_person(settings, briefing))
-    sample_html = html_values(sample)
+    sample_html, sample = personal_values(sample_person(settings, briefing))
     return Digest(
         subject=email.subject,
         slug=briefing.slug,
