@@ -247,7 +247,7 @@ class PartTemplate:
         if self._fast:
             try:
                 self._compile(names)
-            except MessageError:  # not encodable: every copy fails the same way
+            except (MessageError, UnicodeEncodeError):  # not encodable: every copy fails alike
                 self._fast = False
 
     def _compile(self, names: dict[int, str]) -> None:

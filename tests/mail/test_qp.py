@@ -101,3 +101,22 @@ def test_the_line_cache_gives_the_straightforward_bytes(texts: list[str]) -> Non
     encoder = _PartEncoder(limit=5)
     for text in texts + texts:  # the second round finds lines in the cache
         assert encoder.encode(text) == encode_text(text)
+
+
+def test_a_template_that_cannot_be_encoded_fails_per_copy_like_the_plain_path() -> None:
+    """A lone surrogate in the literal text: building the template must not fail (the
+    campaign would not even start); each copy then fails as the plain path does."""
+    part = template(["Dear ", " \ud800 end\n"], ["name"])
+    values = {"name": "Ann"}
+    try:
+        encode_text(part.fill(values))
+    except Exception as plain:
+        expected: type[BaseException] = type(plain)
+    else:
+        raise AssertionError("the plain path encoded a lone surrogate")
+    try:
+        part.encode(values)
+    except expected:
+        pass
+    else:
+        raise AssertionError("the template encoded what the plain path could not")
