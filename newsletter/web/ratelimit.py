@@ -17,6 +17,7 @@ import math
 import random
 import time
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,7 +34,7 @@ _CLEANUP = delete(HITS).where(HITS.c.expires < bindparam("p_now"))
 CLEANUP_SHARE = 0.01  # share of allowed hits that also delete expired rows
 
 
-_UPSERT = {}
+_UPSERT: dict[str, Any] = {}
 for _name, _dialect in (("postgresql", postgresql), ("sqlite", sqlite)):
     _stmt = _dialect.insert(HITS).values(
         key=bindparam("p_key"),
@@ -49,7 +50,11 @@ for _name, _dialect in (("postgresql", postgresql), ("sqlite", sqlite)):
 
 
 class RateLimiter:
-    """At most ``limit`` hits per key in any ``window`` seconds, across processes."""
+    """About ``limit`` hits per key per ``window`` seconds, across processes.
+
+    The sliding estimate is exact for steady traffic; a burst timed just before and
+    just after a window boundary can get up to twice the limit, never more.
+    """
 
     def __init__(
         self,

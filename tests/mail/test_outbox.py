@@ -86,6 +86,10 @@ def test_maildir_removed_after_first_delivery_is_made_again(
     delivery = MaildirTransport(outbox).send("b@example.org", "a@example.com", message)
     assert delivery.status is DeliveryStatus.SENT
     assert len(list((outbox / "new").iterdir())) == 1
+    shutil.rmtree(outbox / "new")  # only the folder read by mail clients
+    delivery = MaildirTransport(outbox).send("b@example.org", "a@example.com", message)
+    assert delivery.status is DeliveryStatus.SENT
+    assert len(list((outbox / "new").iterdir())) == 1 and not list((outbox / "tmp").iterdir())
 
 
 def test_envelope_line_breaks_are_refused(tmp_path: Path, identity: Identity) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -65,7 +66,7 @@ def test_concurrent_hits_never_overshoot(sessions: sessionmaker[Session]) -> Non
 
 
 def test_keys_are_stored_as_hmacs_and_expired_rows_go(
-    sessions: sessionmaker[Session], monkeypatch
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = Clock()
     one = limiter(sessions, clock)

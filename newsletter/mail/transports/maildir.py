@@ -69,7 +69,11 @@ class MaildirTransport(ClosesOnExit):
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.rename(tmp, final)
+            try:
+                os.rename(tmp, final)
+            except FileNotFoundError:  # new/ was removed since the outbox was prepared
+                self._prepare()
+                os.rename(tmp, final)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise TransportUnavailable(
