@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ from newsletter.config import Settings
 from subscribers.models import MailingList, Subscriber, Subscription
 from subscribers.orm import utcnow
 from tests.conftest import EXAMPLE_BRIEFING
+from tests.local import free_port as free_port
 
 CLEAN_SOURCE = EXAMPLE_BRIEFING.read_text(encoding="utf-8").replace(
     "](#)", "](https://www.natowatch.org/)"
@@ -133,12 +133,6 @@ class RecordingHandler:
                 self.received[rcpt.lower()] += 1
             self.messages.append(envelope.original_content or envelope.content)
         return "250 2.0.0 Message accepted"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

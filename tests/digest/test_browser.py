@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from newsletter.digest import Digest
+from tests.local import CHROMIUM as LOCAL_CHROMIUM
+from tests.local import CHROMIUM_ARGS as ARGS
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+CHROMIUM = Path(LOCAL_CHROMIUM)
 PHONE, DESKTOP = 375, 1024
 
 pytestmark = pytest.mark.browser

@@ -15,6 +15,7 @@ from newsletter.config import Settings
 from newsletter.donations.receipts import Receipt
 from newsletter.web.app import create_app
 from tests.donations.fake_stripe import FakeStripe, sign
+from tests.local import free_port, serving
 
 WEBHOOK_SECRET = "whsec_test_0123456789abcdef"
 SECRET_KEY = "sk_test_51FakeKeyForTheLocalFakeStripeServer"
@@ -36,6 +37,24 @@ def stripe_settings(settings: Settings, fake_stripe: FakeStripe, db_url: str) ->
             "stripe_api_base": fake_stripe.url,
         }
     )
+
+
+@pytest.fixture
+def served(settings: Settings, fake_stripe: FakeStripe) -> Iterator[Settings]:
+    """The web app under a real uvicorn on a free port, talking to the fake Stripe;
+    settings whose base URL points at it. One database is enough here (the SQLite file
+    of ``settings``): the database cases run on both backends in the other tests."""
+    port = free_port()
+    settings = settings.model_copy(
+        update={
+            "public_base_url": f"http://127.0.0.1:{port}",
+            "stripe_secret_key": SecretStr(SECRET_KEY),
+            "stripe_webhook_secret": SecretStr(WEBHOOK_SECRET),
+            "stripe_api_base": fake_stripe.url,
+        }
+    )
+    with serving(create_app(settings), port):
+        yield settings
 
 
 @pytest.fixture

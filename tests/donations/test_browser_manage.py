@@ -4,56 +4,16 @@ from __future__ import annotations
 
 import re
 import secrets
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from pydantic import SecretStr
 
 from newsletter import tokens
 from newsletter.config import Settings
-from newsletter.web.app import create_app
 from newsletter.web.donate import MANAGE
-from tests.donations.conftest import SECRET_KEY, WEBHOOK_SECRET
 from tests.donations.fake_stripe import FakeStripe
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def served(settings: Settings, fake_stripe: FakeStripe) -> Iterator[Settings]:
-    """The web app under uvicorn on a free port, talking to the fake Stripe."""
-    port = _free_port()
-    settings = settings.model_copy(
-        update={
-            "public_base_url": f"http://127.0.0.1:{port}",
-            "stripe_secret_key": SecretStr(SECRET_KEY),
-            "stripe_webhook_secret": SecretStr(WEBHOOK_SECRET),
-            "stripe_api_base": fake_stripe.url,
-        }
-    )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield settings
-    server.should_exit = True
-    thread.join(10)
+from tests.local import CHROMIUM
+from tests.local import CHROMIUM_ARGS as ARGS
 
 
 @pytest.mark.browser

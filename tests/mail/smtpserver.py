@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import socket
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.local import free_port as free_port
 
 
 @dataclass
@@ -84,13 +85,6 @@ class ScriptedHandler:
     @property
     def sessions(self) -> set[int]:
         return {r.session for r in self.received}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:

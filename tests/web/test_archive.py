@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
@@ -36,7 +37,7 @@ def test_unknown_or_hostile_archive_paths_are_not_found(settings: Settings) -> N
         assert client.get(path).status_code == 404
 
 
-def test_restyled_page_templates_cannot_reach_secrets(settings: Settings, tmp_path) -> None:
+def test_restyled_page_templates_cannot_reach_secrets(settings: Settings, tmp_path: Path) -> None:
     """Page templates are staff-editable: they see the public settings only, sandboxed."""
     templates = tmp_path / "templates"
     shutil.copytree(settings.templates_dir, templates)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -20,21 +19,14 @@ import pytest
 from newsletter.database import open_database, session_factory, transaction
 from subscribers import lists, people
 from subscribers.models import Status
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.local import CHROMIUM, free_port
+from tests.local import CHROMIUM_ARGS as ARGS
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
     """`newsletter serve` in a child process: (base URL, Maildir outbox, database URL)."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     db_url = f"sqlite:///{tmp_path / 'newsletter.db'}"
     outbox = tmp_path / "outbox"
