@@ -16,11 +16,13 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 # Re-pin constraints.txt to the newest releases pyproject.toml allows (then run make test).
+# The scratch venv gets a fresh private directory (no fixed /tmp name another user could own).
 lock:
-	rm -rf /tmp/newsletter-lock && $(PY) -m venv /tmp/newsletter-lock
-	/tmp/newsletter-lock/bin/pip install --quiet -e '.[test]'
-	{ sed -n '1,2p' constraints.txt; /tmp/newsletter-lock/bin/pip freeze --exclude-editable; } > constraints.txt.new
-	mv constraints.txt.new constraints.txt
+	@venv=$$(mktemp -d) && trap 'rm -rf "$$venv"' EXIT && \
+	  $(PY) -m venv "$$venv" && \
+	  "$$venv/bin/pip" install --quiet -e '.[test]' && \
+	  { sed -n '1,2p' constraints.txt; "$$venv/bin/pip" freeze --exclude-editable; } > constraints.txt.new && \
+	  mv constraints.txt.new constraints.txt
 
 # Debian's Chromium drives the page and email rendering tests (Playwright never downloads a browser).
 browser:
@@ -28,9 +30,14 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); }
 
 # Debian's Dovecot is the real IMAP server the bounce-mailbox tests start privately (never the system one).
+# Installing the package starts and enables the system Dovecot (ports 143/993 on every interface, also
+# through dovecot.socket); the tests never use it, so it is stopped and disabled right after installing.
 imapd:
-	@test -x /usr/sbin/dovecot || { echo "installing Debian's dovecot-imapd"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null); }
+	@test -x /usr/sbin/dovecot || { echo "installing Debian's dovecot-imapd (its system service left stopped)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null && \
+	  { systemctl disable --now dovecot.socket dovecot.service 2>/dev/null || true; \
+	    service dovecot stop >/dev/null 2>&1 || true; \
+	    update-rc.d dovecot disable >/dev/null 2>&1 || true; }; }
 
 demo: $(STAMP)
 	$(BIN)/python -m newsletter.demo --out $(OUT)
