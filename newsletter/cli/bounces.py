@@ -19,7 +19,12 @@ app = typer.Typer(
 @app.command("process")
 def process_(
     source: str = typer.Argument(
-        ..., help="A Maildir, an mbox file, a folder of .eml files, or imaps://user:pw@host/INBOX."
+        ...,
+        help=(
+            "A Maildir, an mbox file, a folder of .eml files, or imaps://user:pw@host/INBOX "
+            "(imap:// is plain only to this machine and uses STARTTLS elsewhere; add "
+            "?starttls=1 to use STARTTLS to this machine too)."
+        ),
     ),
 ) -> None:
     """Parse DSN bounces and ARF complaints, record them, suppress per the policy."""

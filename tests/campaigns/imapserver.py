@@ -2,24 +2,27 @@
 
 Debian's ``dovecot-imapd`` (``make pytest`` installs it) is started with ``dovecot -F -c``
 on a config written into a scratch folder, so the system's Dovecot, if any, is never
-used or touched. It serves plain IMAP and IMAPS (a certificate from a throwaway CA) on
-free ports of 127.0.0.1, plus plain IMAP on this machine's outside address when it has
-one (to exercise STARTTLS). One user, ``bounces``, with a Maildir under the scratch folder.
+used or touched. It serves plain IMAP (offering STARTTLS) and IMAPS, with a certificate
+from a throwaway CA, on free ports of 127.0.0.1 only. One Maildir under the scratch
+folder; the user ``bounces`` owns it, and :meth:`ImapServer.user` adds more names for the
+same Maildir, so a test can find its own sessions in Dovecot's log.
 """
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
+import itertools
 import mailbox
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +38,7 @@ from tests.campaigns.conftest import free_port
 DOVECOT = Path("/usr/sbin/dovecot")
 USER = "bounces"
 PASSWORD = "s3cret p@ss/w%rd"  # "@", "/", "%" and a space: the URL must be percent-encoded
+SPARE_USERS = 100  # more names for USER's Maildir, one per session a test wants to follow
 
 
 class DovecotUnavailable(RuntimeError):
@@ -46,10 +50,10 @@ class ImapServer:
     root: Path
     port: int
     ssl_port: int
-    outside: str | None  # this machine's non-loopback address, also listened on
     ca_file: Path  # the CA that signed the server's certificate
     uid: int
     gid: int
+    users_given: int = 0
 
     @property
     def maildir(self) -> Path:
@@ -64,12 +68,44 @@ class ImapServer:
         folder: str = "INBOX",
         *,
         scheme: str = "imap",
-        host: str = "127.0.0.1",
+        user: str = USER,
         password: str = PASSWORD,
+        query: str = "",
     ) -> str:
         port = self.ssl_port if scheme == "imaps" else self.port
-        auth = f"{quote(USER, safe='')}:{quote(password, safe='')}"
-        return f"{scheme}://{auth}@{host}:{port}/{quote(folder, safe='')}"
+        auth = f"{quote(user, safe='')}:{quote(password, safe='')}"
+        tail = f"?{query}" if query else ""
+        return f"{scheme}://{auth}@127.0.0.1:{port}/{quote(folder, safe='')}{tail}"
+
+    def user(self) -> str:
+        """A login name no other session used, for the same Maildir: its log lines belong
+        to one test alone. (Written into the passwd file up front: Dovecot may not notice
+        a change made within the same second.)"""
+        self.users_given += 1
+        if self.users_given > SPARE_USERS:
+            raise RuntimeError(f"only {SPARE_USERS} spare users; raise SPARE_USERS")
+        return f"{USER}-{self.users_given}"
+
+    def logins(self, user: str, count: int = 1, timeout: float = 10.0) -> list[str]:
+        """Dovecot's log line for each successful login of ``user`` (polled, see below)."""
+        marker = f"Login: user=<{user}>,"
+        return _poll(lambda: [ln for ln in self.log.splitlines() if marker in ln], count, timeout)
+
+    def session_ends(self, user: str, count: int = 1, timeout: float = 10.0) -> list[str]:
+        """How the IMAP sessions of ``user`` ended: "Disconnected: Logged out ..." after a
+        LOGOUT, "Disconnected: Connection closed ..." when the client just went away.
+
+        Dovecot's log process writes a moment after the session ends, later still on a
+        loaded machine: poll until ``count`` lines are there or ``timeout`` passes, then
+        return every one seen, so a missing or extra session shows in the caller's assert.
+        """
+        pattern = re.compile(rf"imap\({re.escape(user)}\)<[^>]*><[^>]*>: (?:Info: )?(.*)$")
+
+        def ends() -> list[str]:
+            found = (pattern.search(line) for line in self.log.splitlines())
+            return [m.group(1) for m in found if m and m.group(1).startswith(_ENDS)]
+
+        return _poll(ends, count, timeout)
 
     def deliver(self, folder: str, messages: list[bytes]) -> None:
         """Drop messages into ``new/`` of a folder, as a local delivery agent would."""
@@ -97,15 +133,15 @@ class ImapServer:
                 os.chown(os.path.join(parent, name), self.uid, self.gid)
 
 
-def outside_address() -> str | None:
-    """A non-loopback IPv4 address of this machine (no packet is sent), if it has one."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: only the route is looked up
-        except OSError:
-            return None
-        address = str(probe.getsockname()[0])
-    return None if ipaddress.ip_address(address).is_loopback else address
+_ENDS = ("Logged out", "Disconnected")
+
+
+def _poll(collect: Callable[[], list[str]], count: int, timeout: float) -> list[str]:
+    """``collect()`` once it has ``count`` items, or whatever it has after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while len(found := collect()) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
 
 
 def _certificates(root: Path, names: list[str]) -> Path:
@@ -165,7 +201,6 @@ def _certificates(root: Path, names: list[str]) -> Path:
 
 
 def _config(server: ImapServer, login_user: str, internal_user: str) -> str:
-    listen = ", ".join(a for a in ("127.0.0.1", server.outside) if a)
     root = server.root
     return f"""\
 base_dir = {root}/run
@@ -173,7 +208,8 @@ state_dir = {root}/state
 instance_name = newsletter-test-{server.port}
 log_path = {root}/dovecot.log
 protocols = imap
-listen = {listen}
+# The one address free_port() probes, so a port it found free is free here too.
+listen = 127.0.0.1
 default_login_user = {login_user}
 default_internal_user = {internal_user}
 first_valid_uid = {min(server.uid, 500)}
@@ -184,6 +220,9 @@ ssl_key = <{root}/key.pem
 auth_mechanisms = plain login
 auth_failure_delay = 0
 mail_location = maildir:~/Maildir
+# A message Dovecot cannot read ends FETCH with a NO reply (as many servers answer),
+# instead of Dovecot's default of dropping the connection.
+imap_fetch_failure = no-after
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {root}/passwd
@@ -229,6 +268,42 @@ def _tail(log: Path) -> str:
         return "(no log)"
 
 
+def _two_free_ports() -> tuple[int, int]:
+    """Two distinct ports free on 127.0.0.1, the one address Dovecot listens on."""
+    port = free_port()
+    while (ssl_port := free_port()) == port:
+        pass
+    return port, ssl_port
+
+
+def _start(server: ImapServer, login_user: str, internal_user: str) -> subprocess.Popen[bytes]:
+    """Dovecot in the foreground on ``server``'s ports, once it greets."""
+    config = server.root / "dovecot.conf"
+    config.write_text(_config(server, login_user, internal_user), encoding="utf-8")
+    with (server.root / "stderr.log").open("ab") as errors:
+        process = subprocess.Popen(
+            [str(DOVECOT), "-F", "-c", str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=errors,
+            stderr=errors,
+        )
+    try:
+        _wait_for_greeting(process, server.port, server.root / "dovecot.log")
+    except BaseException:
+        _stop(process)
+        raise
+    return process
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def running_dovecot() -> Iterator[ImapServer]:
     """Start a private Dovecot; stop it and remove its folder afterwards."""
@@ -242,46 +317,46 @@ def running_dovecot() -> Iterator[ImapServer]:
         mail_user = login_user = internal_user = pwd.getpwuid(os.getuid()).pw_name
     entry = pwd.getpwnam(mail_user)
     # Not under pytest's tmp_path: its parents are private to root, and Dovecot's
-    # unprivileged processes must reach the passwd file and the Maildir.
-    root = Path(tempfile.mkdtemp(prefix="nl-dovecot-"))
+    # unprivileged processes must reach the passwd file and the Maildir. Directly under
+    # /tmp, whatever TMPDIR says, so Dovecot's Unix sockets under run/ stay within the
+    # 108-byte limit of a socket path.
+    root = Path(tempfile.mkdtemp(prefix="nl-dovecot-", dir="/tmp"))
     root.chmod(0o755)
     process: subprocess.Popen[bytes] | None = None
     try:
-        outside = outside_address()
+        port, ssl_port = _two_free_ports()
         server = ImapServer(
             root=root,
-            port=free_port(),
-            ssl_port=free_port(),
-            outside=outside,
+            port=port,
+            ssl_port=ssl_port,
             ca_file=root / "ca.pem",
             uid=entry.pw_uid,
             gid=entry.pw_gid,
         )
-        _certificates(root, ["localhost", "127.0.0.1", *([outside] if outside else [])])
+        _certificates(root, ["localhost", "127.0.0.1"])
         home = root / "home" / USER
         home.mkdir(parents=True)
         server._own(root / "home")
+        names = [USER, *(f"{USER}-{n}" for n in range(1, SPARE_USERS + 1))]
         (root / "passwd").write_text(
-            f"{USER}:{{PLAIN}}{PASSWORD}:{entry.pw_uid}:{entry.pw_gid}::{home}::\n",
+            "".join(
+                f"{name}:{{PLAIN}}{PASSWORD}:{entry.pw_uid}:{entry.pw_gid}::{home}::\n"
+                for name in names
+            ),
             encoding="utf-8",
         )
-        config = root / "dovecot.conf"
-        config.write_text(_config(server, login_user, internal_user), encoding="utf-8")
-        with (root / "stderr.log").open("wb") as errors:
-            process = subprocess.Popen(
-                [str(DOVECOT), "-F", "-c", str(config)],
-                stdin=subprocess.DEVNULL,
-                stdout=errors,
-                stderr=errors,
-            )
-        _wait_for_greeting(process, server.port, root / "dovecot.log")
+        for attempt in itertools.count(1):
+            try:
+                process = _start(server, login_user, internal_user)
+                break
+            except DovecotUnavailable:
+                # A free port can be taken by someone else before Dovecot binds it.
+                logs = _tail(root / "dovecot.log") + _tail(root / "stderr.log")
+                if attempt == 3 or "Address already in use" not in logs:
+                    raise
+                server.port, server.ssl_port = _two_free_ports()
         yield server
     finally:
         if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _stop(process)
         shutil.rmtree(root, ignore_errors=True)

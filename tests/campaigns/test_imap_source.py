@@ -6,10 +6,10 @@ import imaplib
 import os
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -90,17 +90,17 @@ def _flags(imap: ImapServer, folder: str) -> list[bytes]:
         client.logout()
 
 
-def _logouts(imap: ImapServer) -> int:
-    return sum("imap(bounces)" in line and "Logged out" in line for line in imap.log.splitlines())
+def _ends(imap: ImapServer, user: str) -> list[str]:
+    """How each session of ``user`` ended, in short: "Logged out" after a LOGOUT,
+    "Connection closed (...)" when the client dropped the connection instead."""
+    ends = imap.session_ends(user)
+    return [end.removeprefix("Disconnected: ").split(" in=")[0] for end in ends]
 
 
-def _wait_for_logouts(imap: ImapServer, count: int) -> int:
-    """Dovecot's log process writes a moment later; poll briefly."""
-    for _ in range(100):
-        if (seen := _logouts(imap)) >= count:
-            return seen
-        time.sleep(0.02)
-    return _logouts(imap)
+def _numbered(count: int) -> list[bytes]:
+    """``count`` distinct messages (a header line apart)."""
+    body = SAMPLES["out_of_office.eml"]
+    return [b"X-Serial: %d\n" % n + body for n in range(count)]
 
 
 def test_a_folder_with_a_space_is_read_classified_and_left_unread(
@@ -187,16 +187,69 @@ def test_a_wrong_password_is_one_clean_line(imap: ImapServer, tmp_path: Path) ->
 
 
 def test_a_missing_folder_is_an_error_and_the_session_is_logged_out(imap: ImapServer) -> None:
-    before = _logouts(imap)
+    user = imap.user()
     with pytest.raises(MailboxError, match=r"/Nowhere over IMAP: .*Nowhere"):
-        list(source.read(imap.url("Nowhere")))
-    assert _wait_for_logouts(imap, before + 1) == before + 1
+        list(source.read(imap.url("Nowhere", user=user)))
+    assert _ends(imap, user) == ["Logged out"]
     # Processing that fails part-way through leaves no session open either.
     imap.deliver("Stop early", [SAMPLES["arf_abuse.eml"], SAMPLES["out_of_office.eml"]])
+    user = imap.user()
     with pytest.raises(RuntimeError):
-        for _raw in source.read(imap.url("Stop early")):
+        for _raw in source.read(imap.url("Stop early", user=user)):
             raise RuntimeError("processing failed")
-    assert _wait_for_logouts(imap, before + 2) == before + 2
+    assert _ends(imap, user) == ["Logged out"]
+
+
+def test_a_large_folder_is_fetched_in_batches_as_it_is_read(
+    imap: ImapServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    delivered = _numbered(250)
+    imap.deliver("Many", delivered)
+    fetches: list[int] = []
+    real_uid = imaplib.IMAP4.uid
+
+    def counting_uid(client: imaplib.IMAP4, command: str, *args: str) -> tuple[str, list[Any]]:
+        if command == "FETCH":
+            fetches.append(len(args[0].split(",")))
+        return real_uid(client, command, *args)
+
+    monkeypatch.setattr(imaplib.IMAP4, "uid", counting_uid)
+    messages = source.read(imap.url("Many"))
+    first = next(messages)
+    assert fetches == [100]  # one batch asked for, not the whole folder
+    rest = list(messages)
+    assert fetches == [100, 100, 50]
+    assert sorted([first, *rest]) == sorted(delivered)
+
+
+def test_a_refused_search_is_an_error_not_an_empty_folder(
+    imap: ImapServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    imap.deliver("Unsearchable", [SAMPLES["arf_abuse.eml"]])
+    real_uid = imaplib.IMAP4.uid
+
+    def refusing_search(client: imaplib.IMAP4, command: str, *args: str) -> tuple[str, list[Any]]:
+        if command == "SEARCH":  # as a server answers when its index is broken
+            return "NO", [b"Search failed: index is corrupted"]
+        return real_uid(client, command, *args)
+
+    monkeypatch.setattr(imaplib.IMAP4, "uid", refusing_search)
+    user = imap.user()
+    with pytest.raises(
+        MailboxError, match=r"Unsearchable over IMAP: the search failed: .*corrupted"
+    ):
+        list(source.read(imap.url("Unsearchable", user=user)))
+    assert _ends(imap, user) == ["Logged out"]
+
+
+def test_a_message_the_server_cannot_read_is_an_error_not_skipped(imap: ImapServer) -> None:
+    imap.deliver("Unreadable", [SAMPLES["arf_abuse.eml"], SAMPLES["exim_mailbox_full.eml"]])
+    victim = next((imap.maildir / ".Unreadable" / "new").iterdir())
+    victim.chmod(0)  # listed, but its body cannot be read: FETCH ends with NO
+    user = imap.user()
+    with pytest.raises(MailboxError, match="Unreadable over IMAP: fetching messages failed: "):
+        list(source.read(imap.url("Unreadable", user=user)))
+    assert _ends(imap, user) == ["Logged out"]
 
 
 def test_imaps_verifies_the_certificate(
@@ -210,22 +263,74 @@ def test_imaps_verifies_the_certificate(
     assert list(source.read(url)) == [SAMPLES["postfix_user_unknown.eml"]]
 
 
+def test_starttls_on_request_upgrades_even_to_this_machine(
+    imap: ImapServer, monkeypatch: pytest.MonkeyPatch, no_extra_ca: None
+) -> None:
+    imap.deliver("Upgraded", [SAMPLES["exim_mailbox_full.eml"]])
+    # The upgrade is attempted and the certificate checked: an unknown CA is refused
+    # before the password is sent.
+    refused = imap.user()
+    with pytest.raises(MailboxError, match="certificate verify failed"):
+        list(source.read(imap.url("Upgraded", user=refused, query="starttls=1")))
+    monkeypatch.setenv("SSL_CERT_FILE", str(imap.ca_file))
+    trusted = imap.user()
+    url = imap.url("Upgraded", user=trusted, query="starttls=1")
+    assert list(source.read(url)) == [SAMPLES["exim_mailbox_full.eml"]]
+    # Dovecot itself saw the login arrive over TLS; without the option it stays plain.
+    [login] = imap.logins(trusted)
+    assert ", TLS," in login
+    plain = imap.user()
+    assert list(source.read(imap.url("Upgraded", user=plain))) == [SAMPLES["exim_mailbox_full.eml"]]
+    [login] = imap.logins(plain)
+    assert "TLS" not in login
+    assert imap.logins(refused, count=0) == []
+
+
 def test_plain_imap_to_another_host_upgrades_with_starttls(
     imap: ImapServer, monkeypatch: pytest.MonkeyPatch, no_extra_ca: None
 ) -> None:
-    if imap.outside is None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("this machine has no non-loopback address to test STARTTLS with")
-        pytest.skip("this machine has no non-loopback address to test STARTTLS with")
-    imap.deliver("Upgraded", [SAMPLES["exim_mailbox_full.eml"]])
-    url = imap.url("Upgraded", host=imap.outside)
-    # The upgrade is attempted and the certificate checked: an unknown CA is refused.
+    # The private server listens on 127.0.0.1 only; the address stands in for another host.
+    monkeypatch.setattr(source, "_is_local", lambda host: False)
+    imap.deliver("Remote", [SAMPLES["rfc3464_user_unknown.eml"]])
     with pytest.raises(MailboxError, match="certificate verify failed"):
-        list(source.read(url))
+        list(source.read(imap.url("Remote")))
     monkeypatch.setenv("SSL_CERT_FILE", str(imap.ca_file))
-    assert list(source.read(url)) == [SAMPLES["exim_mailbox_full.eml"]]
-    logins = [line for line in imap.log.splitlines() if f"rip={imap.outside}," in line]
-    assert any("Login: user=<bounces>" in line and ", TLS," in line for line in logins)
+    user = imap.user()
+    assert list(source.read(imap.url("Remote", user=user))) == [SAMPLES["rfc3464_user_unknown.eml"]]
+    [login] = imap.logins(user)
+    assert ", TLS," in login
+
+
+@pytest.mark.parametrize(
+    ("host", "local"),
+    [
+        ("localhost", True),
+        ("LocalHost", True),
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("192.0.2.1", False),
+        ("2001:db8::1", False),
+        ("mail.example.org", False),
+        ("localhost.example.org", False),
+    ],
+)
+def test_only_loopback_counts_as_this_machine(host: str, local: bool) -> None:
+    assert source._is_local(host) is local
+
+
+@pytest.mark.parametrize(
+    ("url", "complaint"),
+    [
+        ("imap://u:pw@127.0.0.1/INBOX?starttls=yes", "takes only the value 1"),
+        ("imap://u:pw@127.0.0.1/INBOX?starttls=1&starttls=0", "takes only the value 1"),
+        ("imap://u:pw@127.0.0.1/INBOX?startls=1", "unknown IMAP URL option 'startls'"),
+        ("imaps://u:pw@127.0.0.1/INBOX?starttls=1", "imaps:// is already encrypted"),
+    ],
+)
+def test_a_bad_imap_url_option_is_a_config_error(url: str, complaint: str) -> None:
+    with pytest.raises(ConfigError, match=complaint):
+        list(source.read(url))
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from newsletter.errors import ConfigError, NewsletterError, NotFound
 
@@ -51,6 +51,7 @@ def read(source: str) -> Iterator[bytes]:
 
 
 _TIMEOUT = 60.0  # seconds without an answer before a dead server is an error, not a hang
+_BATCH = 100  # messages per UID FETCH: few round trips, and never the whole folder in memory
 
 
 def _imap(url: str) -> Iterator[bytes]:
@@ -58,14 +59,19 @@ def _imap(url: str) -> Iterator[bytes]:
 
     The folder is opened with EXAMINE and bodies fetched with ``BODY.PEEK[]``, so nothing
     is marked read or changed. ``imaps://`` (port 993) verifies the server's certificate
-    against the system's trusted CAs; ``SSL_CERT_FILE`` names another CA file to trust
-    (a private CA or a self-signed server). ``imap://`` (port 143) is plain only to this
-    machine (localhost, 127.0.0.0/8, ::1); to any other host it upgrades with STARTTLS,
-    verified the same way, and refuses a server that does not offer it, so the password
-    never crosses the network in clear. The folder is a path as the server names it
-    (``INBOX``, ``Returned mail``, ``INBOX.Bounces``), percent-encoded in the URL when it
-    has spaces; non-ASCII names are sent in IMAP's modified UTF-7. Errors name the host
-    and folder, never the credentials, and the connection is always logged out.
+    against the system's trusted CAs. For a private CA or a self-signed server, point
+    ``SSL_CERT_FILE`` to a bundle that includes it along with the public CAs: OpenSSL reads
+    that file *instead of* its default CA file (only the CA directory, or ``SSL_CERT_DIR``,
+    still counts besides it). ``imap://`` (port 143) is plain only
+    to this machine (localhost, 127.0.0.0/8, ::1); to any other host it upgrades with
+    STARTTLS, verified the same way, and refuses a server that does not offer it, so the
+    password never crosses the network in clear. ``imap://...?starttls=1`` asks for that
+    upgrade to this machine too (a local server that insists on TLS, or a tunnel whose far
+    end is elsewhere). The folder is a path as the server names it (``INBOX``,
+    ``Returned mail``, ``INBOX.Bounces``), percent-encoded in the URL when it has spaces;
+    non-ASCII names are sent in IMAP's modified UTF-7. Messages are fetched
+    100 at a time, so a large folder costs few round trips and bounded memory. Errors
+    name the host and folder, never the credentials, and the connection is always logged out.
     """
     parts = urlsplit(url)
     shape = "an IMAP source looks like imaps://user:password@host[:port]/INBOX"
@@ -75,6 +81,7 @@ def _imap(url: str) -> Iterator[bytes]:
         raise ConfigError(f"{shape} (the port is a number)") from None
     if not parts.hostname or not parts.username:
         raise ConfigError(shape)
+    starttls = _starttls_option(parts.scheme, parts.query)
     host = parts.hostname
     password = unquote(parts.password or "")
     folder = unquote(parts.path.lstrip("/")) or "INBOX"
@@ -86,7 +93,7 @@ def _imap(url: str) -> Iterator[bytes]:
             client = imaplib.IMAP4_SSL(host, port or 993, ssl_context=context, timeout=_TIMEOUT)
         else:
             client = imaplib.IMAP4(host, port or 143, timeout=_TIMEOUT)
-            if not _is_local(host):
+            if starttls or not _is_local(host):
                 if "STARTTLS" not in client.capabilities:
                     raise MailboxError(
                         f"{where}: the server offers no STARTTLS and the password would "
@@ -97,9 +104,15 @@ def _imap(url: str) -> Iterator[bytes]:
         status, detail = client.select(_quote(_utf7(folder)), readonly=True)
         if status != "OK":
             raise MailboxError(f"{where}: {_text(detail) or 'no such folder'}")
-        _, found = client.uid("SEARCH", "ALL")
-        for uid in (found[0] or b"").split():
-            _, fetched = client.uid("FETCH", uid.decode(), "(BODY.PEEK[])")
+        status, found = client.uid("SEARCH", "ALL")
+        if status != "OK":
+            raise MailboxError(f"{where}: the search failed: {_text(found)}")
+        uids = b" ".join(line for line in found if isinstance(line, bytes)).split()
+        for start in range(0, len(uids), _BATCH):
+            batch = b",".join(uids[start : start + _BATCH]).decode("ascii")
+            status, fetched = client.uid("FETCH", batch, "(BODY.PEEK[])")
+            if status != "OK":
+                raise MailboxError(f"{where}: fetching messages failed: {_text(fetched)}")
             for item in fetched:
                 if isinstance(item, tuple):
                     # IMAP sends CRLF; a Maildir or mbox holds LF. The same message from
@@ -116,6 +129,26 @@ def _imap(url: str) -> Iterator[bytes]:
         if client is not None:
             with suppress(OSError, imaplib.IMAP4.error):
                 client.logout()
+
+
+def _starttls_option(scheme: str, query: str) -> bool:
+    """Whether the URL asks for STARTTLS even to this machine (``?starttls=1``).
+
+    Anything else in the query is refused rather than ignored: a misspelt option would
+    otherwise silently leave a connection plain.
+    """
+    options = parse_qs(query, keep_blank_values=True)
+    unknown = sorted(set(options) - {"starttls"})
+    if unknown:
+        raise ConfigError(f"unknown IMAP URL option {unknown[0]!r} (only starttls=1 is known)")
+    values = options.get("starttls", [])
+    if not values:
+        return False
+    if values != ["1"]:
+        raise ConfigError("the IMAP URL option starttls takes only the value 1")
+    if scheme == "imaps":
+        raise ConfigError("starttls=1 is for imap://; imaps:// is already encrypted")
+    return True
 
 
 def _is_local(host: str) -> bool:
