@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.campaigns.conftest import free_port
+from tests.local import free_port
 
 DOVECOT = Path("/usr/sbin/dovecot")
 USER = "bounces"
