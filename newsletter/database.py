@@ -43,6 +43,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+FOREIGN_KEYS_OFF = "newsletter.foreign_keys_off"
+"""Set in a SQLite connection's ``info`` by whoever turns its foreign keys off."""
+
+
+def _sqlite_checkin(dbapi_connection: Any, record: Any) -> None:
+    """Foreign keys back on for a connection returned with them off (the pragma is
+    ignored inside a transaction, so this runs after the pool's rollback)."""
+    if dbapi_connection is not None and record.info.pop(FOREIGN_KEYS_OFF, False):
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Build an engine; SQLite files get their folder created and WAL switched on."""
     url = normalise_url(url)
@@ -57,6 +68,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
             event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "checkin", _sqlite_checkin)
             return engine
         return _server_engine(url, **kwargs)
     except OSError as exc:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
+from newsletter.database import FOREIGN_KEYS_OFF
 from subscribers.addresses import address_hash
 from subscribers.models import Subscriber
 
@@ -43,11 +44,39 @@ _SUBSCRIBER_COLUMNS = (
 _CONSENT_COLUMNS = ("subscriber_id", "action", "lists", "at", "ip", "user_agent", "form", "wording")
 _SUBSCRIPTION_COLUMNS = ("subscriber_id", "list_id", "subscribed", "updated_at")
 
+_WRITTEN = ("subscribers", "subscriptions", "consent_log")
+
 Existing = tuple[int, str, str, str]  # id, status, name, language
+
+
+class BrokenReference(RuntimeError):
+    """A written row refers to a person or list that does not exist (a bug, not bad input)."""
+
+
+def _reference_checks(cursor: Any, table: str) -> list[str]:
+    """Queries finding a row of ``table`` after a rowid whose foreign key has no parent;
+    read from the schema, so a key added later is checked too."""
+    keys: dict[int, list[tuple[str, str, str]]] = {}
+    for row in cursor.execute(f"PRAGMA foreign_key_list({table})").fetchall():
+        keys.setdefault(row[0], []).append((row[2], row[3], row[4]))
+    checks = []
+    for columns in keys.values():
+        parent = columns[0][0]
+        on = " AND ".join(f'p."{to or "rowid"}" = c."{child}"' for _, child, to in columns)
+        present = " AND ".join(f'c."{child}" IS NOT NULL' for _, child, _ in columns)
+        checks.append(
+            f"SELECT c.rowid, '{parent}' FROM \"{table}\" AS c WHERE c.rowid > ? AND {present} "
+            f'AND NOT EXISTS (SELECT 1 FROM "{parent}" AS p WHERE {on}) LIMIT 1'
+        )
+    return checks
 
 
 class Writer:
     """Batch operations for SQLite (and the base for PostgreSQL)."""
+
+    overlaps = False
+    """Whether the file is best read ahead in a thread while this database works (see
+    ``read_ahead``): not for SQLite, which hands Python's lock back for every row."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -63,21 +92,56 @@ class Writer:
         self._suppressions: set[str] | None = None
         self.triggers_skipped = False
         self._query_suppressions = False
+        self._cache_size = 0
+        self._first_new: dict[str, int] = {}  # foreign keys off: table -> its last old rowid
 
     def _sql(self, statement: str) -> str:
         return statement
 
     def start(self) -> None:
-        """A bigger page cache while importing: B-tree pages of the indexes stay in memory
-        instead of spilling to the WAL again and again (the import is one transaction)."""
+        """Prepare the connection, before the import's first statement.
+
+        A bigger page cache: B-tree pages of the indexes stay in memory instead of
+        spilling to the WAL again and again (the import is one transaction). And no
+        foreign-key checks row by row: every row the import writes refers to a person
+        or list it has just written or read in the same transaction, so ``finish``
+        checks the new rows once, in bulk, and fails the import if any is broken. The
+        pragma works only outside a transaction, so it is left alone inside one; the
+        pool turns the checks back on when the connection is returned.
+        """
         cursor = self.raw.cursor()
         self._cache_size = cursor.execute("PRAGMA cache_size").fetchone()[0]
         cursor.execute(f"PRAGMA cache_size = -{_SQLITE_CACHE_KB}")
+        if not self.raw.in_transaction and cursor.execute("PRAGMA foreign_keys").fetchone()[0]:
+            self._first_new = {
+                table: cursor.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]
+                for table in _WRITTEN
+            }
+            self.conn.info[FOREIGN_KEYS_OFF] = True
+            cursor.execute("PRAGMA foreign_keys = OFF")
         cursor.close()
 
-    def finish(self) -> None:
+    def finish(self, *, verify: bool = True) -> None:
+        """Undo ``start`` where a transaction allows it; check the new rows' references."""
         cursor = self.raw.cursor()
         cursor.execute(f"PRAGMA cache_size = {int(self._cache_size)}")
+        cursor.close()
+        if verify and self._first_new:
+            self.check_references()
+
+    def check_references(self) -> None:
+        """Raise ``BrokenReference`` if a row written since ``start`` refers to a missing
+        parent (what SQLite's own checks would have refused row by row)."""
+        cursor = self.raw.cursor()
+        for table, after in self._first_new.items():
+            for sql in _reference_checks(cursor, table):
+                found = cursor.execute(sql, (after,)).fetchone()
+                if found is not None:
+                    cursor.close()
+                    raise BrokenReference(
+                        f"{table} row {found[0]} refers to a missing row of {found[1]}; "
+                        "nothing was imported"
+                    )
         cursor.close()
 
     def _select_in(self, statement: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -232,6 +296,8 @@ class Writer:
 class PostgresWriter(Writer):
     """``= ANY(array)`` look-ups and ``COPY`` for new rows."""
 
+    overlaps = True
+
     def _sql(self, statement: str) -> str:
         return statement.replace("?", "%s")
 
@@ -256,7 +322,7 @@ class PostgresWriter(Writer):
                 cursor.execute("RELEASE SAVEPOINT newsletter_bulk")
                 self.triggers_skipped = True
 
-    def finish(self) -> None:
+    def finish(self, *, verify: bool = True) -> None:
         if self.triggers_skipped:
             with self.raw.cursor() as cursor:
                 cursor.execute("SET LOCAL session_replication_role = DEFAULT")

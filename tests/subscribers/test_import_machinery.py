@@ -1,0 +1,177 @@
+"""What makes a big import fast must not show: foreign keys, the garbage collector, threads."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from subscribers import bulk
+from subscribers.batches import Prepared, read_ahead
+from subscribers.importer import import_csv
+from subscribers.models import ConsentEvent, Subscriber, Subscription
+
+ROWS = "email,topics\nann@example.org,Ukraine\nbob@example.org,\ncid@example.org,Ukraine;NATO\n"
+
+
+def _source(tmp_path: Path) -> Path:
+    path = tmp_path / "people.csv"
+    path.write_text(ROWS, encoding="utf-8")
+    return path
+
+
+def _counts(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
+    with sessions() as s:
+        return (
+            s.scalar(select(func.count()).select_from(Subscriber)) or 0,
+            s.scalar(select(func.count()).select_from(Subscription)) or 0,
+            s.scalar(select(func.count()).select_from(ConsentEvent)) or 0,
+        )
+
+
+def _foreign_keys(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one())
+
+
+@pytest.fixture
+def sqlite_only(db_url: str) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("SQLite's foreign-key pragma")
+
+
+@pytest.mark.usefixtures("sqlite_only")
+def test_sqlite_checks_new_rows_in_bulk_and_pooled_connections_get_checks_back(
+    engine: Engine, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    during: list[int] = []
+
+    def progress(_rows: int, _bytes: int) -> None:
+        with sessions() as other:  # the same pool, so possibly the same kind of connection
+            during.append(int(other.execute(text("PRAGMA foreign_keys")).scalar_one()))
+
+    summary = import_csv(sessions, _source(tmp_path), list_name="All", progress=progress)
+    assert summary.added == 3 and _counts(sessions) == (3, 6, 3)
+    assert during == [1]  # only the importing connection has them off
+    for _ in range(3):  # every pooled connection, whichever the pool hands out
+        assert _foreign_keys(engine) == 1
+
+
+@pytest.mark.usefixtures("sqlite_only")
+def test_a_broken_reference_fails_the_import_and_writes_nothing(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With SQLite's row-by-row checks off, a consent row pointing nowhere (a bug) is
+    still caught before the commit."""
+    real = bulk.Writer.insert_consent
+
+    def off_by_far(
+        self: bulk.Writer, entries: list[tuple[int, str]], *args: Any
+    ) -> None:  # every event for someone who does not exist
+        real(self, [(sid + 10_000, names) for sid, names in entries], *args)
+
+    monkeypatch.setattr(bulk.Writer, "insert_consent", off_by_far)
+    with pytest.raises(bulk.BrokenReference, match=r"consent_log row .* subscribers"):
+        import_csv(sessions, _source(tmp_path), list_name="All")
+    assert _counts(sessions) == (0, 0, 0)
+    assert not (tmp_path / "people.errors.csv").exists()
+    assert _foreign_keys(engine) == 1
+
+
+@pytest.mark.usefixtures("sqlite_only")
+def test_the_bulk_check_finds_each_kind_of_orphan(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        writer = bulk.writer_for(session)
+        writer.start()
+        raw = writer.raw
+        assert raw.execute("PRAGMA foreign_keys").fetchone()[0] == 0
+        raw.execute(
+            "INSERT INTO subscriptions (subscriber_id, list_id, subscribed, updated_at) "
+            "VALUES (77, 88, 1, '2026-01-01')"
+        )
+        with pytest.raises(
+            bulk.BrokenReference, match=r"subscriptions row 1 .* (subscribers|lists)"
+        ):
+            writer.finish()
+        session.rollback()
+
+
+@pytest.mark.usefixtures("sqlite_only")
+def test_inside_a_transaction_sqlite_keeps_checking_row_by_row(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session:
+        session.execute(text("DELETE FROM suppressions"))  # a write: the transaction is open
+        writer = bulk.writer_for(session)
+        writer.start()
+        assert writer.raw.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        writer.finish()
+        session.rollback()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_is_paused_only_while_importing(
+    sessions: sessionmaker[Session], tmp_path: Path, enabled: bool
+) -> None:
+    during: list[bool] = []
+    (gc.enable if enabled else gc.disable)()
+    try:
+        import_csv(sessions, _source(tmp_path), progress=lambda *_: during.append(gc.isenabled()))
+        assert during == [False] and gc.isenabled() is enabled
+        (tmp_path / "bad.csv").write_text("no email column\nx\n", encoding="utf-8")
+        with pytest.raises(ValueError, match="no email column"):
+            import_csv(sessions, tmp_path / "bad.csv")
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
+
+
+def _batches(count: int, fail_at: int = -1) -> Iterator[Prepared]:
+    for number in range(count):
+        if number == fail_at:
+            raise OSError("disk went away")
+        yield Prepared(number, 0, {}, [])
+
+
+def _readers() -> int:
+    return sum(t.name == "import-read-ahead" for t in threading.enumerate())
+
+
+def test_read_ahead_keeps_order_and_restores_the_switch_interval() -> None:
+    interval = sys.getswitchinterval()
+    assert [batch.rows for batch in read_ahead(_batches(50))] == list(range(50))
+    assert sys.getswitchinterval() == interval and _readers() == 0
+
+
+def test_read_ahead_raises_the_readers_error_in_the_caller() -> None:
+    got: list[int] = []
+    with pytest.raises(OSError, match="disk went away"):
+        for batch in read_ahead(_batches(10, fail_at=4)):
+            got.append(batch.rows)
+    assert got == [0, 1, 2, 3] and _readers() == 0
+
+
+def test_leaving_early_stops_the_reader() -> None:
+    made: list[int] = []
+
+    def endless() -> Iterator[Prepared]:
+        number = 0
+        while True:
+            made.append(number)
+            yield Prepared(number, 0, {}, [])
+            number += 1
+
+    batches = read_ahead(endless(), depth=2)
+    assert next(batches).rows == 0
+    batches.close()  # what a ``for`` loop left by an exception does
+    assert _readers() == 0 and len(made) <= 5
