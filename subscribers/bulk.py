@@ -74,6 +74,8 @@ def _reference_checks(cursor: Any, table: str) -> list[str]:
 class Writer:
     """Batch operations for SQLite (and the base for PostgreSQL)."""
 
+    batch_size = 5000
+    """Rows a batch: bigger ones did not make SQLite faster, only the process bigger."""
     overlaps = False
     """Whether the file is best read ahead in a thread while this database works (see
     ``read_ahead``): not for SQLite, which hands Python's lock back for every row."""
@@ -296,6 +298,10 @@ class Writer:
 class PostgresWriter(Writer):
     """``= ANY(array)`` look-ups and ``COPY`` for new rows."""
 
+    batch_size = 20_000
+    """Fewer, bigger statements: 4 times fewer round trips, each of which the server
+    runs while the client waits (measured on a million rows: 24 s instead of 26 s,
+    peak memory 165 MB instead of 97 MB, with the file read ahead)."""
     overlaps = True
 
     def _sql(self, statement: str) -> str:

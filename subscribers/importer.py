@@ -299,10 +299,11 @@ def import_csv(
     errors_path: Path | None = None,
     default_language: str = "en",
     progress: Progress | None = None,
-    batch_size: int = 5000,
+    batch_size: int | None = None,
 ) -> Summary:
     """Import ``path`` in one transaction; see the module docstring.
 
+    ``batch_size`` (rows a batch) defaults to what suits the database best.
     Raises ``CsvFileError`` (nothing written) for a file that is missing, empty or
     has no email column.
     """
@@ -322,7 +323,7 @@ def import_csv(
                     list_name=list_name,
                     default_language=default_language,
                 )
-                batches = prepared_batches(source, batch_size)
+                batches = prepared_batches(source, batch_size or importer.writer.batch_size)
                 if importer.writer.overlaps:
                     batches = read_ahead(batches)
                 try:
