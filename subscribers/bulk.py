@@ -4,7 +4,8 @@ They run on the DB-API connection underneath the session (same transaction),
 because SQLAlchemy's per-parameter processing costs more than SQLite's own
 insert at a million rows. SQLite gets one ``INSERT ... SELECT`` over a JSON array
 per table and batch; PostgreSQL gets ``COPY`` text, with ids drawn from the
-sequence in one round trip. Either way the database's own work (three tables, six
+sequence in one round trip, sent by a thread so the next batch is being prepared
+while the server takes it in. Either way the database's own work (three tables, six
 indexes, foreign keys) is now the larger part of an import.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -122,6 +124,9 @@ class Writer:
             self.conn.info[FOREIGN_KEYS_OFF] = True
             cursor.execute("PRAGMA foreign_keys = OFF")
         cursor.close()
+
+    def drain(self) -> None:
+        """Wait for writes still under way (none here: see ``PostgresWriter``)."""
 
     def finish(self, *, verify: bool = True) -> None:
         """Undo ``start`` where a transaction allows it; check the new rows' references."""
@@ -304,6 +309,11 @@ class PostgresWriter(Writer):
     peak memory 165 MB instead of 97 MB, with the file read ahead)."""
     overlaps = True
 
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self._sender: ThreadPoolExecutor | None = None
+        self._sent: list[Future[None]] = []
+
     def _sql(self, statement: str) -> str:
         return statement.replace("?", "%s")
 
@@ -328,14 +338,45 @@ class PostgresWriter(Writer):
                 cursor.execute("RELEASE SAVEPOINT newsletter_bulk")
                 self.triggers_skipped = True
 
+    def _send_later(self, statement: str, data: str) -> None:
+        """COPY ``data`` from a thread while this one goes on preparing the next
+        statement; every other statement waits for it first (``drain``), so the
+        server sees them in the order made, on the one connection and transaction."""
+        if self._sender is None:
+            self._sender = ThreadPoolExecutor(1, thread_name_prefix="import-copy")
+        self._sent.append(self._sender.submit(self._send, statement, data))
+
+    def _send(self, statement: str, data: str) -> None:
+        with self.raw.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.write(data)
+
+    def drain(self) -> None:
+        """Wait for every COPY sent in the background; raise the first one's error."""
+        sent, self._sent = self._sent, []
+        errors = [future.exception() for future in sent]
+        for error in errors:
+            if error is not None:
+                raise error
+
     def finish(self, *, verify: bool = True) -> None:
+        try:
+            self.drain()
+        finally:
+            if self._sender is not None:
+                self._sender.shutdown()
+                self._sender = None
         if self.triggers_skipped:
             with self.raw.cursor() as cursor:
                 cursor.execute("SET LOCAL session_replication_role = DEFAULT")
 
+    def _many(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.drain()
+        super()._many(statement, rows)
+
     def _select_in(self, statement: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:
         """Strings travel as one newline-joined text split by the server: psycopg's
         dumping of a Python list as an array costs more than the look-up itself."""
+        self.drain()
         with self.raw.cursor() as cursor:
             joined = "\n".join(values) if values and isinstance(values[0], str) else None
             if joined is not None and joined.count("\n") == len(values) - 1:
@@ -371,16 +412,18 @@ class PostgresWriter(Writer):
             and data.count("\\") == count * nulls
             and "\r" not in data
         )
+        if plain:
+            self._send_later(statement, data)
+            return
+        self.drain()
         with self.raw.cursor() as cursor, cursor.copy(statement) as copy:
-            if plain:
-                copy.write(data)
-            else:
-                for row in rows():
-                    copy.write_row(row)
+            for row in rows():
+                copy.write_row(row)
 
     def insert_subscribers(self, rows: list[tuple[str, ...]], stamp: Any) -> list[int]:
         if not rows:
             return []
+        self.drain()
         with self.raw.cursor() as cursor:
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence('subscribers', 'id')) "

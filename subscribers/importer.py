@@ -135,6 +135,7 @@ class _Importer:
         slug = lists.slugify(name)
         found = self._lists.get(slug)
         if found is None:
+            self.writer.drain()  # the session's statements come after the writer's
             found = lists.find(self.session, name)
             if found is None:
                 found = lists.create(self.session, name)
@@ -332,14 +333,15 @@ def import_csv(
                         importer.batch(batch)
                         if progress is not None:
                             progress(summary.rows, batch.bytes_read)
-                except _INTEGRITY as exc:
-                    raise ImportConflict(
-                        "the list changed during the import (the same address was added "
-                        "elsewhere at the same moment); nothing was imported: run it again"
-                    ) from exc
-                except BaseException:
+                    importer.writer.drain()
+                except BaseException as exc:
                     with contextlib.suppress(Exception):  # the transaction may be aborted
                         importer.writer.finish(verify=False)
+                    if isinstance(exc, _INTEGRITY):
+                        raise ImportConflict(
+                            "the list changed during the import (the same address was added "
+                            "elsewhere at the same moment); nothing was imported: run it again"
+                        ) from exc
                     raise
                 finally:
                     batches.close()  # stops a reader thread before the file is closed

@@ -9,13 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from subscribers import bulk
 from subscribers.batches import Prepared, read_ahead
-from subscribers.importer import import_csv
+from subscribers.importer import ImportConflict, import_csv
 from subscribers.models import ConsentEvent, Subscriber, Subscription
 
 ROWS = "email,topics\nann@example.org,Ukraine\nbob@example.org,\ncid@example.org,Ukraine;NATO\n"
@@ -175,3 +176,32 @@ def test_leaving_early_stops_the_reader() -> None:
     assert next(batches).rows == 0
     batches.close()  # what a ``for`` loop left by an exception does
     assert _readers() == 0 and len(made) <= 5
+
+
+def _copy_threads() -> int:
+    return sum(t.name.startswith("import-copy") for t in threading.enumerate())
+
+
+def test_a_write_that_fails_late_is_a_conflict_and_writes_nothing(
+    sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same address added "elsewhere" between the look-up and the insert (here: a
+    look-up that never finds anyone) fails the import however late the insert fails
+    (on PostgreSQL, in the thread that sends the COPY)."""
+    monkeypatch.setattr(bulk.Writer, "existing", lambda self, keys: {})
+    path = tmp_path / "again.csv"
+    path.write_text("email\nann@example.org\nbob@example.org\nANN@example.org\n", "utf-8")
+    with pytest.raises(ImportConflict, match="nothing was imported"):
+        import_csv(sessions, path, batch_size=1)
+    assert _counts(sessions) == (0, 0, 0) and _copy_threads() == 0
+
+
+def test_an_error_in_a_background_copy_reaches_the_caller(
+    db_url: str, sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("COPY is PostgreSQL's")
+    monkeypatch.setattr(bulk, "_copy_time", lambda stamp: "soon")
+    with pytest.raises(psycopg.DataError, match="soon"):
+        import_csv(sessions, _source(tmp_path), list_name="All", batch_size=2)
+    assert _counts(sessions) == (0, 0, 0) and _copy_threads() == 0
