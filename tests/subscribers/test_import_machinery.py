@@ -42,13 +42,7 @@ def _foreign_keys(engine: Engine) -> int:
         return int(conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one())
 
 
-@pytest.fixture
-def sqlite_only(db_url: str) -> None:
-    if not db_url.startswith("sqlite"):
-        pytest.skip("SQLite's foreign-key pragma")
-
-
-@pytest.mark.usefixtures("sqlite_only")
+@pytest.mark.backend("sqlite")  # its foreign-key pragma
 def test_sqlite_checks_new_rows_in_bulk_and_pooled_connections_get_checks_back(
     engine: Engine, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
@@ -65,7 +59,7 @@ def test_sqlite_checks_new_rows_in_bulk_and_pooled_connections_get_checks_back(
         assert _foreign_keys(engine) == 1
 
 
-@pytest.mark.usefixtures("sqlite_only")
+@pytest.mark.backend("sqlite")  # its foreign-key pragma
 def test_a_broken_reference_fails_the_import_and_writes_nothing(
     engine: Engine,
     sessions: sessionmaker[Session],
@@ -89,7 +83,7 @@ def test_a_broken_reference_fails_the_import_and_writes_nothing(
     assert _foreign_keys(engine) == 1
 
 
-@pytest.mark.usefixtures("sqlite_only")
+@pytest.mark.backend("sqlite")  # its foreign-key pragma
 def test_the_bulk_check_finds_each_kind_of_orphan(sessions: sessionmaker[Session]) -> None:
     with sessions() as session:
         writer = bulk.writer_for(session)
@@ -107,7 +101,7 @@ def test_the_bulk_check_finds_each_kind_of_orphan(sessions: sessionmaker[Session
         session.rollback()
 
 
-@pytest.mark.usefixtures("sqlite_only")
+@pytest.mark.backend("sqlite")  # its foreign-key pragma
 def test_inside_a_transaction_sqlite_keeps_checking_row_by_row(
     sessions: sessionmaker[Session],
 ) -> None:
@@ -196,11 +190,10 @@ def test_a_write_that_fails_late_is_a_conflict_and_writes_nothing(
     assert _counts(sessions) == (0, 0, 0) and _copy_threads() == 0
 
 
+@pytest.mark.backend("postgresql")  # COPY is PostgreSQL's
 def test_an_error_in_a_background_copy_reaches_the_caller(
     db_url: str, sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("COPY is PostgreSQL's")
     monkeypatch.setattr(bulk, "_copy_time", lambda stamp: "soon")
     with pytest.raises(psycopg.DataError, match="soon"):
         import_csv(sessions, _source(tmp_path), list_name="All", batch_size=2)
