@@ -6,7 +6,7 @@ so a slow mail transport never holds an HTTP connection or a request thread. A
 receipt that cannot be sent is released (its gift goes back to "receipt pending")
 and retried after a pause; ``close`` sends whatever is queued before the process
 exits, so a graceful shutdown loses nothing. Sent receipts are marked in batches
-while the queue is busy; if the process dies first, their claims lapse and
+(at most half a second late); if the process dies first, their claims lapse and
 ``donations reconcile`` sends them again, so a crash loses none.
 """
 
@@ -31,7 +31,8 @@ from newsletter.donations.receipts import (
 log = logging.getLogger(__name__)
 RETRY_AFTER = 30.0  # seconds before a released receipt is tried again
 SENDERS = 2
-MARK_EVERY = 20  # receipts marked sent per statement while a queue is busy
+MARK_EVERY = 50  # receipts marked sent in one statement at most...
+MARK_AFTER = 0.5  # ...and at the latest this many seconds after the first was mailed
 
 
 class ReceiptCourier:
@@ -90,15 +91,17 @@ class ReceiptCourier:
     def _run(self) -> None:
         released: set[int] = set()  # this thread's receipts given back after a failure
         sent: list[int] = []  # mailed, not yet marked sent
-        retry_at = 0.0
+        retry_at = mark_at = 0.0
         while True:
-            if sent and (len(sent) >= MARK_EVERY or self._queue.empty()):
+            now = time.monotonic()
+            if sent and (len(sent) >= MARK_EVERY or now >= mark_at):
                 self._mark(sent)
-            wait = max(0.0, retry_at - time.monotonic()) if released else None
+            deadlines = ([retry_at] if released else []) + ([mark_at] if sent else [])
+            wait = max(0.0, min(deadlines) - now) if deadlines else None
             try:
                 receipt = self._queue.get(timeout=wait)
             except queue.Empty:
-                pass  # time to retry the released ones
+                pass  # time to retry the released ones, or to mark the sent ones
             else:
                 if receipt is None:
                     self._mark(sent)
@@ -107,6 +110,8 @@ class ReceiptCourier:
                     if len(released) == 1:
                         retry_at = time.monotonic() + self.retry_after  # first failure: wait
                 else:
+                    if not sent:
+                        mark_at = time.monotonic() + MARK_AFTER
                     sent.append(receipt.gift_id)
             if released and time.monotonic() >= retry_at:
                 self._retry(released)

@@ -3,8 +3,9 @@
 400 for anything that is not a genuine event for this account and mode (Stripe
 stops retrying), 503 while no webhook secret is configured and 500 for any other
 failure, so Stripe retries and nothing is lost. Receipts claimed with a new gift go
-to the app's ``ReceiptCourier``: the answer never waits for the mail, and the
-courier sends what is queued before the app shuts down.
+to the app's ``ReceiptCourier``: the answer never waits for the mail, the mail is
+rendered and written in a helper process (``ProcessMailer``), and the courier
+sends what is queued before the app shuts down.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from newsletter.config import Settings
 from newsletter.donations.courier import ReceiptCourier
 from newsletter.donations.mailer import DonorMailer
+from newsletter.donations.process_mailer import ProcessMailer
 from newsletter.donations.webhook import WebhookProcessor, WebhookRejected, processor_for
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     courier: ReceiptCourier | None = getattr(app.state, "receipt_courier", None)
     if courier is not None:
         await run_in_threadpool(courier.close)
+        await run_in_threadpool(app.state.receipt_mailer.close)
 
 
 router = APIRouter(lifespan=_lifespan)
@@ -42,7 +45,8 @@ def processor(request: Request) -> WebhookProcessor | None:
     if not hasattr(state, "stripe_webhooks"):
         settings: Settings = state.settings
         mailer = DonorMailer(settings)
-        state.receipt_courier = ReceiptCourier(state.sessions, mailer)
+        state.receipt_mailer = ProcessMailer(settings)
+        state.receipt_courier = ReceiptCourier(state.sessions, state.receipt_mailer)
         state.stripe_webhooks = processor_for(settings, state.sessions, mailer)
     found: WebhookProcessor | None = state.stripe_webhooks
     return found

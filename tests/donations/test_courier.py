@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mailbox
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -128,3 +129,18 @@ def test_the_courier_marks_receipts_sent_only_after_mailing_them(
     courier.close()
     assert marked_when_sending == [None]
     assert gifts(sessions)[0].receipt_sent_at is not None
+
+
+def test_a_running_courier_marks_a_lone_receipt_sent_without_waiting_for_more(
+    sessions: sessionmaker[Session], stripe_settings: Settings, fake_stripe: FakeStripe
+) -> None:
+    receipts = _claimed(sessions, stripe_settings, fake_stripe, amount=300)
+    courier = ReceiptCourier(sessions, RecordingSender())
+    courier.put(receipts)
+    deadline = time.monotonic() + 10
+    while gifts(sessions)[0].receipt_sent_at is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert gifts(sessions)[0].receipt_sent_at is not None  # marked before any shutdown
+    finally:
+        courier.close()

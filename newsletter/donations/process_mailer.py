@@ -1,0 +1,86 @@
+"""Receipts rendered and mailed in a helper process, beside the web process.
+
+Rendering templates and writing mail are CPU work; done on threads of the web
+process they compete with every request for the interpreter lock, and under a
+burst of webhooks that costs more than the work itself. A one-process pool
+(spawned, never forked from a threaded server) does it instead: the web process
+only hands over a small ``Receipt`` and waits on a pipe.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from newsletter.config import Settings
+from newsletter.donations.mailer import DonorMailer
+from newsletter.donations.receipts import Receipt
+
+_mailer: DonorMailer | None = None
+
+
+def _start(settings: Settings) -> None:
+    global _mailer
+    _mailer = DonorMailer(settings)
+    parent = os.getppid()
+    threading.Thread(target=_orphan_watch, args=(parent,), daemon=True).start()
+
+
+def _orphan_watch(parent: int) -> None:
+    """Leave when the web process is gone (even killed): its claims lapse, reconcile
+    resends; a helper outliving it would only hold memory."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def _send(receipt: Receipt) -> None:
+    assert _mailer is not None, "the helper process was not started with settings"
+    _mailer.send(receipt)
+
+
+class ProcessMailer:
+    """A ``ReceiptSender`` whose sends run in one spawned helper process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start,
+                    initargs=(self.settings,),
+                )
+            return self._pool
+
+    def send(self, receipt: Receipt) -> None:
+        """Raises what the helper raised (the receipt is then released and retried)."""
+        pool = self._executor()
+        try:
+            pool.submit(_send, receipt).result()
+        except BrokenProcessPool:
+            with self._lock:  # the helper died: the next receipt starts a new one
+                if self._pool is pool:
+                    self._pool = None
+            raise
+
+    def _pids(self) -> list[int]:
+        """The helper's process id (for tests that check it leaves)."""
+        pool = self._pool
+        return [] if pool is None else [p.pid for p in getattr(pool, "_processes", {}).values()]
+
+    def close(self) -> None:
+        """Stop the helper once the courier has sent what was queued."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
