@@ -2,17 +2,44 @@
 
 from __future__ import annotations
 
+import importlib
+import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import NoReturn
 
+import pytest
 import uvicorn
 from fastapi import FastAPI
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def missing(reason: str) -> NoReturn:
+    """A real peer is not there: an error in CI (``make test`` installs it), else a skip."""
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+def playwright_api() -> ModuleType:
+    """Playwright's sync API, with Debian's Chromium present (``make browser``)."""
+    try:
+        api = importlib.import_module("playwright.sync_api")
+    except ImportError:
+        missing("playwright is not installed")
+    if not Path(CHROMIUM).exists():
+        missing("Debian's chromium is not installed (make browser)")
+    return api
 
 
 def free_port() -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 from newsletter.digest import Digest
 from tests.local import CHROMIUM as LOCAL_CHROMIUM
 from tests.local import CHROMIUM_ARGS as ARGS
+from tests.local import missing
 
 CHROMIUM = Path(LOCAL_CHROMIUM)
 PHONE, DESKTOP = 375, 1024
@@ -21,9 +21,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("Chromium is required in CI: run `make browser`")
-        pytest.skip("Debian's chromium is not installed (make browser)")
+        missing("Debian's chromium is not installed (make browser)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -23,7 +23,7 @@ from subscribers.models import Subscriber
 from tests.conftest import EXAMPLE_BRIEFING
 from tests.donations.conftest import WEBHOOK_SECRET
 from tests.donations.fake_stripe import FakeStripe, sign
-from tests.local import CHROMIUM
+from tests.local import CHROMIUM, playwright_api
 from tests.local import CHROMIUM_ARGS as ARGS
 
 CAMPAIGN = 112
@@ -33,9 +33,7 @@ CAMPAIGN = 112
 def test_donate_now_from_the_digest_to_the_report(
     served: Settings, fake_stripe: FakeStripe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make browser)")
+    sync_api = playwright_api()
     sessions = session_factory(make_engine(served.database_url))
     with transaction(sessions) as session:
         reader = Subscriber(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from pathlib import Path
 
 import pytest
 
@@ -12,7 +11,7 @@ from newsletter import tokens
 from newsletter.config import Settings
 from newsletter.web.donate import MANAGE
 from tests.donations.fake_stripe import FakeStripe
-from tests.local import CHROMIUM
+from tests.local import CHROMIUM, playwright_api
 from tests.local import CHROMIUM_ARGS as ARGS
 
 
@@ -20,9 +19,7 @@ from tests.local import CHROMIUM_ARGS as ARGS
 def test_the_link_shows_a_button_that_opens_the_portal(
     served: Settings, fake_stripe: FakeStripe
 ) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make browser)")
+    sync_api = playwright_api()
     customer = "cus_" + secrets.token_hex(7)  # a donor who has paid through Checkout
     fake_stripe.customers.add(customer)
     link = f"{served.public_base_url}/donate/manage/"

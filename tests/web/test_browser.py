@@ -19,7 +19,7 @@ import pytest
 from newsletter.database import open_database, session_factory, transaction
 from subscribers import lists, people
 from subscribers.models import Status
-from tests.local import CHROMIUM, free_port
+from tests.local import CHROMIUM, free_port, playwright_api
 from tests.local import CHROMIUM_ARGS as ARGS
 
 
@@ -89,9 +89,7 @@ def _confirmation_link(outbox: Path, base: str) -> str:
 def test_a_reader_subscribes_confirms_chooses_topics_and_leaves(
     server: tuple[str, Path, str],
 ) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make browser)")
+    sync_api = playwright_api()
     base, outbox, db_url = server
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
