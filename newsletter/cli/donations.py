@@ -10,7 +10,7 @@ from rich.table import Table
 
 from newsletter import wiring
 from newsletter.cli.common import console, settings
-from newsletter.donations import reports
+from newsletter.donations import receipts, reports
 from newsletter.donations.amounts import format_amount
 from newsletter.donations.mailer import DonorMailer
 from newsletter.donations.reconcile import reconcile as run_reconcile
@@ -39,7 +39,7 @@ def list_gifts(
             gift.status,
             gift.donor_email or "-",
             "-" if gift.campaign_id is None else str(gift.campaign_id),
-            "sent" if gift.receipt_sent_at else "sending" if gift.receipt_claimed_at else "pending",
+            receipts.state(gift),
         )
     console.print(table if rows else "No gifts recorded yet.")
 

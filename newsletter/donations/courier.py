@@ -6,7 +6,7 @@ so a slow mail transport never holds an HTTP connection or a request thread. A
 receipt that cannot be sent is released (its gift goes back to "receipt pending")
 and retried after a pause; ``close`` sends whatever is queued before the process
 exits, so a graceful shutdown loses nothing. Sent receipts are marked in batches
-(at most half a second late); if the process dies first, their claims lapse and
+(about half a second late); if the process dies first, their claims lapse and
 ``donations reconcile`` sends them again, so a crash loses none.
 """
 
@@ -26,9 +26,11 @@ from newsletter.donations.receipts import (
     mark_sent,
     release,
     send_pending,
+    still_ours,
 )
 
 log = logging.getLogger(__name__)
+SENT, FAILED, TAKEN = "sent", "failed", "taken"  # what became of one queued receipt
 RETRY_AFTER = 30.0  # seconds before a released receipt is tried again
 SENDERS = 2
 MARK_EVERY = 50  # receipts marked sent in one statement at most...
@@ -36,8 +38,8 @@ MARK_AFTER = 0.5  # ...and at the latest this many seconds after the first was m
 
 
 class ReceiptCourier:
-    """Sends queued receipts on daemon threads (``senders`` of them, so one receipt's
-    fsync or SMTP round trip overlaps the next one's rendering)."""
+    """Sends queued receipts on daemon threads (``senders`` of them, so the next receipt
+    is already handed over while the mailer is busy with one)."""
 
     def __init__(
         self,
@@ -72,7 +74,7 @@ class ReceiptCourier:
                     self._threads.append(thread)
         for receipt in receipts:
             if closed:
-                if not self._send(receipt, set()):
+                if self._send(receipt, set()) == SENT:
                     self._mark([receipt.gift_id])
             else:
                 self._queue.put(receipt)
@@ -106,10 +108,10 @@ class ReceiptCourier:
                 if receipt is None:
                     self._mark(sent)
                     return  # closed: receipts still released stay pending for reconcile
-                if self._send(receipt, released):
-                    if len(released) == 1:
-                        retry_at = time.monotonic() + self.retry_after  # first failure: wait
-                else:
+                outcome = self._send(receipt, released)
+                if outcome == FAILED and len(released) == 1:
+                    retry_at = time.monotonic() + self.retry_after  # first failure: wait
+                elif outcome == SENT:
                     if not sent:
                         mark_at = time.monotonic() + MARK_AFTER
                     sent.append(receipt.gift_id)
@@ -125,19 +127,29 @@ class ReceiptCourier:
             log.exception("receipts for gifts %s sent but not marked", sent)
         sent.clear()
 
-    def _send(self, receipt: Receipt, released: set[int]) -> bool:
-        """Send one claimed receipt; True when it failed and was released for a retry."""
+    def _send(self, queued: Receipt, released: set[int]) -> str:
+        """Send one claimed receipt: SENT; FAILED (released for a retry); or TAKEN, when
+        it waited so long that its claim lapsed and another process took it over."""
+        try:
+            receipt = still_ours(self.sessions, queued)
+        except Exception:
+            log.exception(
+                "receipt for gift %s: claim not checked; reconcile sends it", queued.gift_id
+            )
+            return TAKEN
+        if receipt is None:
+            return TAKEN
         try:
             self.sender.send(receipt)
-            return False
-        except Exception:
+            return SENT
+        except BaseException:  # a helper interrupted by a signal included: never lose the thread
             log.exception("receipt for gift %s not sent; retrying later", receipt.gift_id)
         try:
-            release(self.sessions, receipt.gift_id)
+            release(self.sessions, receipt)
             released.add(receipt.gift_id)
         except Exception:
             log.exception("receipt for gift %s could not be released", receipt.gift_id)
-        return True
+        return FAILED
 
     def _retry(self, released: set[int]) -> None:
         """Claim and send the released receipts again (another worker may have won them)."""

@@ -247,7 +247,8 @@ def add_gift(session: Session, values: dict[str, Any], claim_receipt: bool) -> E
     """Insert the gift unless its ``source_id`` is recorded; fold early refunds into it."""
     claimed = claim_receipt and bool(values["donor_email"])
     # claimed with the gift: nobody else sends it
-    values["receipt_claimed_at"] = datetime.now(UTC) if claimed else None
+    claimed_at = datetime.now(UTC) if claimed else None
+    values["receipt_claimed_at"] = claimed_at
     values.update(status=GiftStatus.PAID, refunded_minor=0, disputed_minor=0, created_at=utcnow())
     conn = session.connection()
     gift_id = conn.execute(_GIFT_INSERT[conn.dialect.name], values).scalar()
@@ -266,6 +267,7 @@ def add_gift(session: Session, values: dict[str, Any], claim_receipt: bool) -> E
                 paid_on=values["paid_at"].date(),
                 reference=values["source_id"],
                 campaign_id=values["campaign_id"],
+                claimed_at=claimed_at,
             )
         )
     return Effect("gift recorded", [gift_id], owed)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -19,12 +20,17 @@ from concurrent.futures.process import BrokenProcessPool
 from newsletter.config import Settings
 from newsletter.donations.mailer import DonorMailer
 from newsletter.donations.receipts import Receipt
+from newsletter.mail.transports.base import TransportUnavailable
 
 _mailer: DonorMailer | None = None
 
 
 def _start(settings: Settings) -> None:
     global _mailer
+    # Ctrl-C or a service stop reaches the whole process group: the helper ignores it
+    # and is stopped by the web process once the courier has sent what was queued.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _mailer = DonorMailer(settings)
     parent = os.getppid()
     threading.Thread(target=_orphan_watch, args=(parent,), daemon=True).start()
@@ -50,9 +56,12 @@ class ProcessMailer:
         self.settings = settings
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._closed = False
 
     def _executor(self) -> ProcessPoolExecutor:
         with self._lock:
+            if self._closed:
+                raise TransportUnavailable("the receipt helper has stopped (shutting down)")
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(
                     max_workers=1,
@@ -81,6 +90,6 @@ class ProcessMailer:
     def close(self) -> None:
         """Stop the helper once the courier has sent what was queued."""
         with self._lock:
-            pool, self._pool = self._pool, None
+            pool, self._pool, self._closed = self._pool, None, True
         if pool is not None:
-            pool.shutdown(wait=True)
+            pool.shutdown(wait=True, cancel_futures=True)

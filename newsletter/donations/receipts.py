@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
@@ -38,6 +38,7 @@ class Receipt:
     paid_on: date
     reference: str
     campaign_id: int | None
+    claimed_at: datetime | None = None  # the claim this copy was taken under (its token)
 
 
 class ReceiptSender(Protocol):
@@ -56,10 +57,14 @@ def receipt_for(gift: Gift) -> Receipt:
         paid_on=gift.paid_at.date(),
         reference=gift.source_id,
         campaign_id=gift.campaign_id,
+        claimed_at=gift.receipt_claimed_at,
     )
 
 
 CLAIM_LEASE = timedelta(minutes=15)  # a claim older than this was left by a dead process
+# A queued receipt whose claim is older than this is re-claimed before it is mailed:
+# the rest of the lease outlasts any one SMTP exchange, so nobody can take it meanwhile.
+RECLAIM_AFTER = timedelta(minutes=10)
 
 
 def _unclaimed(now: datetime) -> ColumnElement[bool]:
@@ -69,6 +74,16 @@ def _unclaimed(now: datetime) -> ColumnElement[bool]:
         & (Gift.donor_email != "")
         & or_(Gift.receipt_claimed_at.is_(None), Gift.receipt_claimed_at < now - CLAIM_LEASE)
     )
+
+
+def state(gift: Gift) -> str:
+    """What staff see: sent, sending (claimed by a live process) or pending."""
+    if gift.receipt_sent_at is not None:
+        return "sent"
+    claimed = gift.receipt_claimed_at
+    if claimed is not None and datetime.now(UTC) - claimed < CLAIM_LEASE:
+        return "sending"
+    return "pending"
 
 
 def _claim(sessions: sessionmaker[Session], gift_id: int) -> Receipt | None:
@@ -83,14 +98,40 @@ def _claim(sessions: sessionmaker[Session], gift_id: int) -> Receipt | None:
         return receipt_for(gift) if gift is not None else None
 
 
-def release(sessions: sessionmaker[Session], gift_id: int) -> None:
-    """Give a claimed receipt back, so the next ``send_pending`` sends it."""
+def release(sessions: sessionmaker[Session], receipt: Receipt) -> None:
+    """Give a claimed receipt back, so the next ``send_pending`` sends it (unless
+    someone else has claimed it since: then it is theirs)."""
     with transaction(sessions) as session:
         session.execute(
             update(Gift)
-            .where(Gift.id == gift_id, Gift.receipt_sent_at.is_(None))
+            .where(
+                Gift.id == receipt.gift_id,
+                Gift.receipt_sent_at.is_(None),
+                Gift.receipt_claimed_at == receipt.claimed_at,
+            )
             .values(receipt_claimed_at=None)
         )
+
+
+def still_ours(sessions: sessionmaker[Session], receipt: Receipt) -> Receipt | None:
+    """``receipt`` if its claim is still good to send under, renewed when it has aged;
+    None if it lapsed and another process claimed (or sent) it meanwhile."""
+    now = datetime.now(UTC)
+    if receipt.claimed_at is not None and now - receipt.claimed_at < RECLAIM_AFTER:
+        return receipt
+    with transaction(sessions) as session:
+        renewed = session.execute(
+            update(Gift)
+            .where(
+                Gift.id == receipt.gift_id,
+                Gift.receipt_sent_at.is_(None),
+                or_(Gift.receipt_claimed_at == receipt.claimed_at, _unclaimed(now)),
+            )
+            .values(receipt_claimed_at=now)
+        )
+    if getattr(renewed, "rowcount", 0) != 1:
+        return None
+    return replace(receipt, claimed_at=now)
 
 
 def mark_sent(sessions: sessionmaker[Session], gift_ids: Iterable[int]) -> None:
@@ -110,12 +151,15 @@ def deliver_claimed(
 ) -> int:
     """Send receipts already claimed in the gift's own transaction; release any that fail."""
     sent: list[int] = []
-    for receipt in receipts:
+    for claimed in receipts:
+        receipt = still_ours(sessions, claimed)
+        if receipt is None:
+            continue  # its claim lapsed and another process has it
         try:
             sender.send(receipt)
         except Exception:
             log.exception("receipt for gift %s not sent; it stays pending", receipt.gift_id)
-            release(sessions, receipt.gift_id)
+            release(sessions, receipt)
             continue
         sent.append(receipt.gift_id)
     mark_sent(sessions, sent)
@@ -144,7 +188,7 @@ def send_pending(
         try:
             sender.send(receipt)
         except Exception:
-            release(sessions, gift_id)
+            release(sessions, receipt)
             raise
         mark_sent(sessions, [gift_id])
         sent += 1

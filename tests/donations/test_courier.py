@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mailbox
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,13 @@ from newsletter.database import transaction
 from newsletter.donations.courier import ReceiptCourier
 from newsletter.donations.events import parse
 from newsletter.donations.models import Gift
-from newsletter.donations.receipts import CLAIM_LEASE, Receipt, send_pending
+from newsletter.donations.receipts import (
+    CLAIM_LEASE,
+    RECLAIM_AFTER,
+    Receipt,
+    release,
+    send_pending,
+)
 from newsletter.donations.webhook import WebhookProcessor
 from newsletter.web.app import create_app
 from tests.donations.conftest import WEBHOOK_SECRET, RecordingSender, post_event
@@ -144,3 +151,64 @@ def test_a_running_courier_marks_a_lone_receipt_sent_without_waiting_for_more(
         assert gifts(sessions)[0].receipt_sent_at is not None  # marked before any shutdown
     finally:
         courier.close()
+
+
+def _age_claim(sessions: sessionmaker[Session], gift_id: int, age: timedelta) -> None:
+    with transaction(sessions) as session:
+        session.execute(
+            update(Gift)
+            .where(Gift.id == gift_id)
+            .values(receipt_claimed_at=datetime.now(UTC) - age)
+        )
+
+
+def test_a_receipt_queued_past_its_lease_and_taken_over_is_not_sent_twice(
+    sessions: sessionmaker[Session], stripe_settings: Settings, fake_stripe: FakeStripe
+) -> None:
+    """The courier fell a lease behind; reconcile took the receipt over and sent it;
+    the courier's stale copy must then go nowhere."""
+    [queued] = _claimed(sessions, stripe_settings, fake_stripe, amount=800)
+    assert queued.claimed_at is not None
+    _age_claim(sessions, queued.gift_id, CLAIM_LEASE + timedelta(minutes=1))
+    reconcile, courier_sender = RecordingSender(), RecordingSender()
+    assert send_pending(sessions, reconcile) == 1
+    stale = replace(queued, claimed_at=queued.claimed_at - CLAIM_LEASE - timedelta(minutes=1))
+    courier = ReceiptCourier(sessions, courier_sender)
+    courier.put([stale])
+    courier.close()
+    assert len(reconcile.sent) == 1 and courier_sender.sent == []
+
+
+def test_an_aged_claim_still_held_is_renewed_then_sent(
+    sessions: sessionmaker[Session], stripe_settings: Settings, fake_stripe: FakeStripe
+) -> None:
+    [queued] = _claimed(sessions, stripe_settings, fake_stripe, amount=600)
+    assert queued.claimed_at is not None
+    older = queued.claimed_at - RECLAIM_AFTER
+    with transaction(sessions) as session:
+        session.execute(
+            update(Gift).where(Gift.id == queued.gift_id).values(receipt_claimed_at=older)
+        )
+    sender = RecordingSender()
+    courier = ReceiptCourier(sessions, sender)
+    courier.put([replace(queued, claimed_at=older)])
+    courier.close()
+    assert [r.gift_id for r in sender.sent] == [queued.gift_id]
+    [sent] = sender.sent
+    assert sent.claimed_at is not None and sent.claimed_at > older  # sent under a renewed claim
+    assert gifts(sessions)[0].receipt_sent_at is not None
+
+
+def test_release_leaves_another_process_s_claim_alone(
+    sessions: sessionmaker[Session], stripe_settings: Settings, fake_stripe: FakeStripe
+) -> None:
+    [mine] = _claimed(sessions, stripe_settings, fake_stripe, amount=400)
+    theirs = datetime.now(UTC) + timedelta(seconds=5)
+    with transaction(sessions) as session:
+        session.execute(
+            update(Gift).where(Gift.id == mine.gift_id).values(receipt_claimed_at=theirs)
+        )
+    release(sessions, mine)
+    assert gifts(sessions)[0].receipt_claimed_at == theirs
+    release(sessions, replace(mine, claimed_at=theirs))
+    assert gifts(sessions)[0].receipt_claimed_at is None
