@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.errors import ConfigError, DatabaseUnavailable
+from subscribers.orm import FOREIGN_KEYS_OFF
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -41,10 +42,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-FOREIGN_KEYS_OFF = "newsletter.foreign_keys_off"
-"""Set in a SQLite connection's ``info`` by whoever turns its foreign keys off."""
 
 
 def _sqlite_checkin(dbapi_connection: Any, record: Any) -> None:

@@ -119,6 +119,17 @@ _DONE = object()
 _SWITCH_INTERVAL = 0.0005
 
 
+def _next(ready: queue.Queue[object], thread: threading.Thread) -> object:
+    """The next item, or an error if the thread ended without handing one over (it
+    could not even pass on its own failure): never wait for it forever."""
+    while True:
+        try:
+            return ready.get(timeout=0.5)
+        except queue.Empty:
+            if not thread.is_alive() and ready.empty():
+                raise RuntimeError("the import's reading thread stopped unexpectedly") from None
+
+
 def read_ahead(batches: Iterator[Prepared], depth: int = 2) -> Generator[Prepared, None, None]:
     """``batches`` produced by a thread, up to ``depth`` ahead of the caller.
 
@@ -156,7 +167,7 @@ def read_ahead(batches: Iterator[Prepared], depth: int = 2) -> Generator[Prepare
     thread = threading.Thread(target=produce, name="import-read-ahead", daemon=True)
     thread.start()
     try:
-        while (item := ready.get()) is not _DONE:
+        while (item := _next(ready, thread)) is not _DONE:
             if isinstance(item, BaseException):
                 raise item
             yield item  # type: ignore[misc]

@@ -21,9 +21,10 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from newsletter.database import FOREIGN_KEYS_OFF
 from subscribers.addresses import address_hash
+from subscribers.errors import Conflict
 from subscribers.models import Subscriber
+from subscribers.orm import FOREIGN_KEYS_OFF
 
 _CHUNK = 5000
 # A batch's new rows go to SQLite as one JSON array read by ``json_each`` in a
@@ -51,8 +52,9 @@ _WRITTEN = ("subscribers", "subscriptions", "consent_log")
 Existing = tuple[int, str, str, str]  # id, status, name, language
 
 
-class BrokenReference(RuntimeError):
-    """A written row refers to a person or list that does not exist (a bug, not bad input)."""
+class BrokenReference(Conflict):
+    """A written row refers to a person or list that no longer exists: removed by
+    someone else while the import ran. Nothing is committed; running it again works."""
 
 
 def _reference_checks(cursor: Any, table: str) -> list[str]:
@@ -146,8 +148,8 @@ class Writer:
                 if found is not None:
                     cursor.close()
                     raise BrokenReference(
-                        f"{table} row {found[0]} refers to a missing row of {found[1]}; "
-                        "nothing was imported"
+                        f"{table} row {found[0]} refers to a missing row of {found[1]} (removed "
+                        "while the import ran?); nothing was imported: run it again"
                     )
         cursor.close()
 

@@ -126,7 +126,11 @@ class _Importer:
         self._starts: list[int] = []  # ... and runs of ids it added, first and last
         self._ends: list[int] = []
         self._combos: dict[tuple[str, ...], tuple[tuple[int, ...], str]] = {}
-        self.base: list[MailingList] = [self._list(list_name)] if list_name else []
+        try:
+            self.base: list[MailingList] = [self._list(list_name)] if list_name else []
+        except BaseException:
+            self.writer.finish(verify=False)  # the pooled connection gets its settings back
+            raise
 
     def _list(self, name: str) -> MailingList:
         found = self._lists.get(name)

@@ -21,6 +21,10 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
+FOREIGN_KEYS_OFF = "newsletter.foreign_keys_off"
+"""Set in a SQLite connection's ``info`` by whoever turns its foreign keys off; the
+engine's check-in hook turns them back on before the pool hands the connection out."""
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)

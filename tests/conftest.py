@@ -120,6 +120,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     kept, dropped = [], []
     for item in items:
         marker = item.get_closest_marker("backend")
+        if marker is not None and marker.args[0] not in ("sqlite", "postgresql"):
+            raise pytest.UsageError(f"{item.nodeid}: backend is sqlite or postgresql")
         params = getattr(item, "callspec", None)
         backend = params.params.get("migrated_url") if params is not None else None
         if marker is not None and backend is not None and backend != marker.args[0]:

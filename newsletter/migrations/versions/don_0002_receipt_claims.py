@@ -21,5 +21,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("donations") as batch:
-        batch.drop_column("receipt_claimed_at")
+    # Not batch mode: on SQLite it rebuilds the table, and dropping the old one would
+    # fire donation_adjustments' ON DELETE SET NULL, unlinking every refund.
+    op.execute("ALTER TABLE donations DROP COLUMN receipt_claimed_at")
