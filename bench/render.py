@@ -94,9 +94,10 @@ def main() -> None:
     people = [Personal(f"Reader {i}", f"reader{i}@example.com", links(i)) for i in range(count)]
     copies = [digest.personalise(p) for p in people]
 
-    def build(ident: Identity, i: int, signer: Signer | None) -> bytes:
-        html, text = copies[i]
-        person = people[i]
+    def message(
+        ident: Identity, person: Personal, copy: tuple[str, str], signer: Signer | None
+    ) -> bytes:
+        html, text = copy
         return build_message(
             ident,
             to_address=person.email,
@@ -109,23 +110,15 @@ def main() -> None:
             signer=signer,
         )
 
+    def build(ident: Identity, i: int, signer: Signer | None) -> bytes:
+        return message(ident, people[i], copies[i], signer)
+
     def end_to_end(signer: Signer | None) -> Callable[[int], object]:
         ident = wiring.identity(settings, campaign=next(campaign_ids))  # cold line cache
 
         def one(i: int) -> bytes:
             person = Personal(f"Reader {i}", f"reader{i}@example.com", links(i))
-            html, text = digest.personalise(person)
-            return build_message(
-                ident,
-                to_address=person.email,
-                to_name=person.name,
-                subject=digest.subject,
-                html=html,
-                text=text,
-                unsubscribe_url=person.links.unsubscribe,
-                unsubscribe_mailto=person.links.unsubscribe_mailto,
-                signer=signer,
-            )
+            return message(ident, person, digest.personalise(person), signer)
 
         return one
 
