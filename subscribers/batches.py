@@ -10,7 +10,6 @@ import contextlib
 import functools
 import itertools
 import queue
-import sys
 import threading
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from subscribers.addresses import fast_address, normalise
 from subscribers.csvfile import CsvSource, Row
 from subscribers.errors import InvalidAddress
 from subscribers.lists import slugify
+from subscribers.tuning import QUICK_SWITCHES
 
 NO_ADDRESS = "no address"
 INVALID = "invalid address"
@@ -116,7 +116,6 @@ def prepared_batches(source: CsvSource, size: int) -> Generator[Prepared, None, 
 
 
 _DONE = object()
-_SWITCH_INTERVAL = 0.0005
 
 
 def _next(ready: queue.Queue[object], thread: threading.Thread) -> object:
@@ -162,19 +161,17 @@ def read_ahead(batches: Iterator[Prepared], depth: int = 2) -> Generator[Prepare
         except BaseException as exc:  # handed to the consumer, raised there
             offer(exc)
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(interval, _SWITCH_INTERVAL))
-    thread = threading.Thread(target=produce, name="import-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while (item := _next(ready, thread)) is not _DONE:
-            if isinstance(item, BaseException):
-                raise item
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        with contextlib.suppress(queue.Empty):
-            while True:  # unblock a producer waiting on a full queue
-                ready.get_nowait()
-        thread.join()
-        sys.setswitchinterval(interval)
+    with QUICK_SWITCHES.held():
+        thread = threading.Thread(target=produce, name="import-read-ahead", daemon=True)
+        thread.start()
+        try:
+            while (item := _next(ready, thread)) is not _DONE:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item  # type: ignore[misc]
+        finally:
+            stop.set()
+            with contextlib.suppress(queue.Empty):
+                while True:  # unblock a producer waiting on a full queue
+                    ready.get_nowait()
+            thread.join()

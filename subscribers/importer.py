@@ -13,7 +13,6 @@ import bisect
 import contextlib
 import csv
 import functools
-import gc
 import json
 import sqlite3
 from collections import Counter
@@ -34,6 +33,7 @@ from subscribers.errors import Conflict
 from subscribers.models import BLOCKED, MailingList, Status
 from subscribers.orm import utcnow
 from subscribers.people import clean_language
+from subscribers.tuning import COLLECTOR_OFF
 
 Progress = Callable[[int, int], None]
 """Called after each batch with (rows read so far, bytes read so far)."""
@@ -286,13 +286,8 @@ def _collector_paused() -> Iterator[None]:
     again: a third of the CPU time of a million-row import, for nothing to collect.
     Any cycle made meanwhile is collected once the collector runs again.
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with COLLECTOR_OFF.held():
         yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def import_csv(
