@@ -37,21 +37,9 @@ def _preview_eml(digest: Digest, briefing: Briefing, config: Settings) -> bytes:
     """The complete message the sample subscriber would receive, DKIM-signed if configured."""
     from newsletter import wiring
     from newsletter.digest.render import sample_person
-    from newsletter.mail.message import build_message
 
     person = sample_person(config, briefing)
-    html, text = digest.personalise(person)
-    return build_message(
-        wiring.identity(config, kind="preview"),
-        to_address=person.email,
-        to_name=person.name,
-        subject=digest.subject,
-        html=html,
-        text=text,
-        unsubscribe_url=person.links.unsubscribe,
-        unsubscribe_mailto=person.links.unsubscribe_mailto,
-        signer=wiring.signer(config),
-    )
+    return digest.message(wiring.identity(config, kind="preview"), person, wiring.signer(config))
 
 
 def render_files(file: Path, out: Path, config: Settings) -> tuple[list[tuple[Path, int]], int]:

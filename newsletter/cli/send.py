@@ -25,7 +25,7 @@ def send_test(
     from newsletter.briefing import markdown
     from newsletter.digest import Personal, render_digest
     from newsletter.links import recipient_links
-    from newsletter.mail.message import build_message, check_address
+    from newsletter.mail.message import check_address
 
     cfg = settings()
     address = check_address(to.strip(), "--to address")
@@ -34,18 +34,8 @@ def send_test(
     briefing = markdown.load(file)
     digest = render_digest(briefing, cfg)
     links = recipient_links(cfg, subscriber_id=0, campaign_id=None, briefing_slug=briefing.slug)
-    html, text = digest.personalise(Personal(name, address, links))
-    message = build_message(
-        wiring.identity(cfg, kind="test"),
-        to_address=address,
-        to_name=name,
-        subject=digest.subject,
-        html=html,
-        text=text,
-        unsubscribe_url=links.unsubscribe,
-        unsubscribe_mailto=links.unsubscribe_mailto,
-        signer=signer,
-    )
+    person = Personal(name, address, links)
+    message = digest.message(wiring.identity(cfg, kind="test"), person, signer)
     with transport:
         result = transport.send(cfg.sender_address, address, message)
     if result.status is not DeliveryStatus.SENT:

@@ -30,6 +30,8 @@ from newsletter.digest.personalise import (
 from newsletter.digest.view import email_view, page_view
 from newsletter.errors import NewsletterError
 from newsletter.links import recipient_links
+from newsletter.mail.dkim import Signer
+from newsletter.mail.message import Identity, build_message
 
 MJML_TEMPLATE = "digest.mjml.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
@@ -101,6 +103,22 @@ class Digest:
         """(html, text) for one recipient: a few string joins, no rendering."""
         html_slots, text_slots = personal_values(person)
         return self.html_template.fill(html_slots), self.text_template.fill(text_slots)
+
+    def message(self, identity: Identity, person: Personal, signer: Signer | None = None) -> bytes:
+        """The whole email for one reader (preview, test send, benchmarks). Campaigns
+        build theirs from parts encoded once per campaign (``campaigns.composer``)."""
+        html, text = self.personalise(person)
+        return build_message(
+            identity,
+            to_address=person.email,
+            to_name=person.name,
+            subject=self.subject,
+            html=html,
+            text=text,
+            unsubscribe_url=person.links.unsubscribe,
+            unsubscribe_mailto=person.links.unsubscribe_mailto,
+            signer=signer,
+        )
 
 
 def sample_person(settings: Settings, briefing: Briefing) -> Personal:
