@@ -4,31 +4,11 @@ from __future__ import annotations
 
 import email
 import email.policy
-import sys
-from pathlib import Path
 
 import pytest
 
-from newsletter.cli import common
-from newsletter.cli.app import main
+from tests.cli import run_cli as _run
 from tests.conftest import EXAMPLE_BRIEFING
-
-
-def _run(args: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> int:
-    monkeypatch.chdir(tmp_path)  # no developer .env, relative var/ under tmp
-    monkeypatch.setenv("NEWSLETTER_ARCHIVE_DIR", str(tmp_path / "archive"))
-    monkeypatch.setenv("NEWSLETTER_PUBLIC_BASE_URL", "https://news.example.org")
-    monkeypatch.setattr(sys, "argv", ["newsletter", *args])
-    monkeypatch.setattr(common.console, "width", 250)  # a wide terminal: no wrapping
-    monkeypatch.setattr(common.err_console, "width", 250)
-    common.settings.cache_clear()
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    finally:
-        common.settings.cache_clear()
-    return 0
 
 
 def test_render_writes_every_file_and_prints_sizes(monkeypatch, tmp_path, capsys) -> None:

@@ -4,36 +4,15 @@ from __future__ import annotations
 
 import re
 import stat
-import sys
 from pathlib import Path
 
 import dkim
 import pytest
 
-from newsletter.cli import common
-from newsletter.cli.app import main
+from tests.cli import run_cli as run
 from tests.conftest import EXAMPLE_BRIEFING
 from tests.mail.conftest import parse
 from tests.mail.smtpserver import Server
-
-
-def run(args: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> int:
-    monkeypatch.chdir(tmp_path)  # no developer .env; var/ lands under tmp
-    monkeypatch.setenv("NEWSLETTER_PUBLIC_BASE_URL", "https://news.example.org")
-    monkeypatch.setenv("NEWSLETTER_ARCHIVE_DIR", str(tmp_path / "archive"))
-    for key, value in env.items():
-        monkeypatch.setenv(f"NEWSLETTER_{key.upper()}", value)
-    monkeypatch.setattr(sys, "argv", ["newsletter", *args])
-    monkeypatch.setattr(common.console, "width", 400)
-    monkeypatch.setattr(common.err_console, "width", 400)
-    common.settings.cache_clear()
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    finally:
-        common.settings.cache_clear()
-    return 0
 
 
 def published(output: str) -> dict[str, bytes]:
