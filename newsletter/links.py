@@ -47,10 +47,15 @@ def recipient_links(
     return RecipientLinks(
         unsubscribe=f"{base}/u/{unsub}",
         unsubscribe_mailto=f"mailto:{settings.sender_address}?subject=unsubscribe",
-        preferences=f"{base}/preferences/{tokens.sign(secret, PREFERENCES, who)}",
+        preferences=preferences_url(settings, subscriber_id),
         donate=f"{base}/donate?{urlencode(donate_query)}",
         browser=archive_url(settings, briefing_slug),
     )
+
+
+def preferences_url(settings: Settings, subscriber_id: int) -> str:
+    token = tokens.sign(settings.secret, PREFERENCES, {"s": subscriber_id})
+    return f"{settings.public_base_url}/preferences/{token}"
 
 
 def confirm_url(settings: Settings, subscriber_id: int) -> str:

@@ -235,12 +235,11 @@ def confirm(request: Request, token: str) -> HTMLResponse:
         )
         person = people.confirm(session, subscriber_id, context, issued_at=issued)
         email = person.email
-    preferences = tokens.sign(settings.secret, links.PREFERENCES, {"s": subscriber_id})
     return _page(
         request,
         "confirmed.html",
         email=email,
-        preferences_url=f"{settings.public_base_url}/preferences/{preferences}",
+        preferences_url=links.preferences_url(settings, subscriber_id),
     )
 
 
@@ -326,13 +325,12 @@ def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
     subscriber_id = _token(request, links.UNSUBSCRIBE, token)
     with transaction(_sessions(request)) as session:
         email = people.get(session, subscriber_id).email
-    preferences = tokens.sign(settings.secret, links.PREFERENCES, {"s": subscriber_id})
     return _page(
         request,
         "unsubscribe.html",
         email=email,
         action=f"/u/{token}",
-        preferences_url=f"{settings.public_base_url}/preferences/{preferences}",
+        preferences_url=links.preferences_url(settings, subscriber_id),
     )
 
 
