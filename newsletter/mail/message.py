@@ -255,6 +255,17 @@ class Identity:
 
 
 _MIME = b"MIME-Version: 1.0\r\n"
+
+
+class CrlfMessage(bytes):
+    """A message as ``build_message`` makes it: every line already ends in CRLF.
+
+    The type carries that fact to the transport, across process boundaries too (it
+    pickles as itself), so SMTP need not search each 45 KB copy for bare LFs, which
+    was a tenth of the sending process's time.
+    """
+
+
 _AUTO = b"Auto-Submitted: auto-generated\r\n"
 _BULK = b"Precedence: bulk\r\n"
 _ONE_CLICK = b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
@@ -287,7 +298,7 @@ def build_message(
     extra_headers: Mapping[str, str] | None = None,
     signer: Signer | None = None,
     date: datetime | None = None,
-) -> bytes:
+) -> CrlfMessage:
     """The complete message as CRLF bytes, DKIM-signed last when ``signer`` is given.
 
     A message with an unsubscribe URL is bulk mail (List-Id, RFC 8058 one-click
@@ -345,11 +356,11 @@ def build_message(
     html_qp = sk.html.encode(html)
     body = (sk.text_head, text_qp, sk.html_head, html_qp, sk.tail)
     if signer is None:
-        return b"".join((*lines, b"\r\n", *body))
+        return CrlfMessage(b"".join((*lines, b"\r\n", *body)))
     # The body is built in relaxed canonical form (see _quote), so it is hashed as it
     # is: no second, canonicalised copy of every message.
     digest = hashlib.sha256()
     for part in body:
         digest.update(part)
     bh = digest.digest()
-    return b"".join((signer.signature_fields(lines, bh), *lines, b"\r\n", *body))
+    return CrlfMessage(b"".join((signer.signature_fields(lines, bh), *lines, b"\r\n", *body)))

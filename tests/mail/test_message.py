@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from newsletter.errors import HeaderInjection, InvalidAddress
 from newsletter.mail.dkim import relaxed_body
-from newsletter.mail.message import Identity, MessageError, build_message
+from newsletter.mail.message import CrlfMessage, Identity, MessageError, build_message
 from tests.mail.conftest import parse
 
 UNSUB = "https://news.example.org/u/" + "eyJzIjo0MiwiYyI6MTEyfQ" * 10 + ".c2lnbmF0dXJl"
@@ -256,6 +256,9 @@ def test_any_text_survives_the_trip(text: str, html: str, subject: str, name: st
         unsubscribe_mailto=None,
     )
     assert all(len(line) <= 998 for line in message.split(b"\r\n"))
+    # Its type promises the SMTP transport CRLF line ends throughout: no bare CR or LF.
+    assert isinstance(message, CrlfMessage)
+    assert message.count(b"\n") == message.count(b"\r") == message.count(b"\r\n")
     body = message.split(b"\r\n\r\n", 1)[1]
     assert relaxed_body(body) == body  # what the signer hashes without canonicalising
     parsed = parse(message)

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import dkim
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from newsletter.errors import ConfigError
 from newsletter.mail.dkim import Signer
-from newsletter.mail.message import Identity, build_message
+from newsletter.mail.message import CrlfMessage, Identity, build_message
 from newsletter.mail.transports.base import DeliveryStatus, TransportRejected, TransportUnavailable
-from newsletter.mail.transports.smtp import SmtpConfig, SmtpTransport
+from newsletter.mail.transports.smtp import SmtpConfig, SmtpTransport, _dot_stuffed
 from tests.mail.conftest import parse
 from tests.mail.dkimcheck import verify_all
 from tests.mail.smtpserver import Server, free_port, self_signed
@@ -71,6 +73,22 @@ def test_lf_messages_and_leading_dots_arrive_as_sent(server: Server) -> None:
         assert transport.send(SENDER, "b@example.com", raw).status is DeliveryStatus.SENT
     (got,) = server.handler.received
     assert got.data == raw.replace(b"\n", b"\r\n") + b"\r\n"
+
+
+@given(
+    lines=st.lists(
+        st.sampled_from([b"", b".", b"..", b".x", b"a.b", b"\xc3\xab", b" ."]), min_size=1
+    )
+)
+def test_dot_stuffing_is_rfc_5321_for_any_message(lines: list[bytes]) -> None:
+    """RFC 5321 4.5.2: CRLF line ends, one more dot before each line that starts with a
+    dot, then the lone dot; the same whether or not the message comes typed as CRLF."""
+    crlf = b"".join(line + b"\r\n" for line in lines)
+    stuffed = [b"." + line if line.startswith(b".") else line for line in lines]
+    expected = b"".join(line + b"\r\n" for line in stuffed) + b".\r\n"
+    assert _dot_stuffed(CrlfMessage(crlf)) == expected
+    assert _dot_stuffed(crlf) == expected
+    assert _dot_stuffed(b"".join(line + b"\n" for line in lines)) == expected
 
 
 def test_one_connection_carries_many_messages(server: Server, identity: Identity) -> None:
