@@ -249,16 +249,19 @@ class Ledger:
                 )
             }
             hashes = {address_hash(p.email_key): p.id for p in people}
-            suppressed = set(
-                conn.scalars(select(_SUP.c.address_hash).where(_SUP.c.address_hash.in_(hashes)))
-            )
+            suppressed = {
+                hashes[h]
+                for h in conn.scalars(
+                    select(_SUP.c.address_hash).where(_SUP.c.address_hash.in_(hashes))
+                )
+            }
         for person in people:
             row = by_subscriber[person.id]
             if person.status in BLOCKED:
                 reasons[row.id] = f"skipped: subscriber is now {person.status}"
             elif any((person.id, list_id) not in still for list_id in lists):
                 reasons[row.id] = "skipped: unsubscribed from the list"
-            elif address_hash(person.email_key) in suppressed:
+            elif person.id in suppressed:
                 reasons[row.id] = "skipped: address is suppressed"
         present = {p.id for p in people}
         for row in rows:

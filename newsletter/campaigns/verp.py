@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from newsletter.config import Settings
 
-_MAC_CHARS = 16  # 80 bits of HMAC-SHA256 in base32
+_MAC_BYTES = 10  # 80 bits of HMAC-SHA256: 16 characters of base32
 _TOKEN = re.compile(r"bounces\+c(\d+)-s(\d+)-([a-z2-7]{16})@", re.IGNORECASE)
 _MSGID = re.compile(r"<c(\d+)\.s(\d+)\.([a-z2-7]{16})@", re.IGNORECASE)
 
@@ -34,7 +34,7 @@ def _mac(secret: bytes, purpose: str, campaign_id: int, subscriber_id: int) -> s
     digest = hmac.new(
         secret, f"{purpose}.{campaign_id}.{subscriber_id}".encode(), hashlib.sha256
     ).digest()
-    return base64.b32encode(digest).decode("ascii").lower()[:_MAC_CHARS]
+    return base64.b32encode(digest[:_MAC_BYTES]).decode("ascii").lower()
 
 
 def domain(settings: Settings) -> str:

@@ -252,6 +252,41 @@ def test_unsubscribe_during_a_send_is_honoured_for_the_rest(
     assert row.state == RecipientState.SKIPPED and "unsubscribed" in row.last_reply
 
 
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [("bounced", "subscriber is now bounced"), ("suppressed", "address is suppressed")],
+)
+def test_a_bounce_or_suppression_during_a_send_is_honoured_for_the_rest(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    campaign_settings: Settings,
+    event: str,
+    reason: str,
+) -> None:
+    seed_audience(engine, 30)
+    cid = new_campaign(sessions)
+    start_campaign(sessions, cid)
+    memory = MemoryTransport()
+    leaving = "reader25@example.net"
+
+    def after_first_batch(report: BatchReport) -> None:
+        with database.transaction(sessions) as session:
+            person = people.find(session, leaving)
+            assert person is not None
+            if event == "bounced":
+                people.mark(session, person, Status.BOUNCED, "550 5.1.1 no such user")
+            else:  # a second call keeps the first entry
+                suppression.suppress(session, person.email_key, "manual")
+
+    make_worker(engine, sessions, campaign_settings, memory, on_batch=after_first_batch).run(
+        once=True
+    )
+    assert memory.to(leaving) == []
+    assert len(memory.sent) == 29
+    row = next(r for r in rows(sessions, cid) if r.email == leaving)
+    assert row.state == RecipientState.SKIPPED and reason in row.last_reply
+
+
 def test_a_stop_request_releases_the_rest_and_a_later_run_finishes_without_duplicates(
     engine: Engine, sessions: sessionmaker[Session], campaign_settings: Settings
 ) -> None:
