@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from email.message import EmailMessage
 from email.policy import default
 
-import httpx
+import httpx2
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -47,10 +47,10 @@ def _csrf(page: str) -> str:
     return match.group(1)
 
 
-def _subscribe(client: TestClient, address: str, **extra: object) -> httpx.Response:
+def _subscribe(client: TestClient, address: str, **extra: object) -> httpx2.Response:
     token = _csrf(client.get("/subscribe").text)
     form = {"csrf_token": token, "email": address, "name": "Ann", "topics": ["ukraine"], **extra}
-    answer: httpx.Response = client.post("/subscribe", data=form, follow_redirects=False)
+    answer: httpx2.Response = client.post("/subscribe", data=form, follow_redirects=False)
     return answer
 
 
