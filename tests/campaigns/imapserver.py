@@ -53,6 +53,7 @@ class ImapServer:
     ca_file: Path  # the CA that signed the server's certificate
     uid: int
     gid: int
+    tls: bool = True  # False: no TLS at all, so no STARTTLS either (as some old servers)
     users_given: int = 0
 
     @property
@@ -106,6 +107,11 @@ class ImapServer:
             return [m.group(1) for m in found if m and m.group(1).startswith(_ENDS)]
 
         return _poll(ends, count, timeout)
+
+    def login_refusals(self, count: int, timeout: float = 10.0) -> list[str]:
+        """The log lines of connections that logged out before any login, polled."""
+        marker = "imap-login: Info: Disconnected: Aborted login by logging out (no auth"
+        return _poll(lambda: [ln for ln in self.log.splitlines() if marker in ln], count, timeout)
 
     def deliver(self, folder: str, messages: list[bytes]) -> None:
         """Drop messages into ``new/`` of a folder, as a local delivery agent would."""
@@ -202,6 +208,9 @@ def _certificates(root: Path, names: list[str]) -> Path:
 
 def _config(server: ImapServer, login_user: str, internal_user: str) -> str:
     root = server.root
+    tls = f"ssl = yes\nssl_cert = <{root}/cert.pem\nssl_key = <{root}/key.pem"
+    if not server.tls:  # and the imaps listener is off (port 0)
+        tls = "ssl = no"
     return f"""\
 base_dir = {root}/run
 state_dir = {root}/state
@@ -214,9 +223,7 @@ default_login_user = {login_user}
 default_internal_user = {internal_user}
 first_valid_uid = {min(server.uid, 500)}
 first_valid_gid = 0
-ssl = yes
-ssl_cert = <{root}/cert.pem
-ssl_key = <{root}/key.pem
+{tls}
 auth_mechanisms = plain login
 auth_failure_delay = 0
 mail_location = maildir:~/Maildir
@@ -242,8 +249,8 @@ service imap-login {{
     port = {server.port}
   }}
   inet_listener imaps {{
-    port = {server.ssl_port}
-    ssl = yes
+    port = {server.ssl_port if server.tls else 0}
+    ssl = {"yes" if server.tls else "no"}
   }}
 }}
 """
@@ -305,7 +312,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running_dovecot() -> Iterator[ImapServer]:
+def running_dovecot(*, tls: bool = True) -> Iterator[ImapServer]:
     """Start a private Dovecot; stop it and remove its folder afterwards."""
     if not DOVECOT.is_file():
         raise DovecotUnavailable(f"{DOVECOT} is missing (make pytest installs dovecot-imapd)")
@@ -332,6 +339,7 @@ def running_dovecot() -> Iterator[ImapServer]:
             ca_file=root / "ca.pem",
             uid=entry.pw_uid,
             gid=entry.pw_gid,
+            tls=tls,
         )
         _certificates(root, ["localhost", "127.0.0.1"])
         home = root / "home" / USER

@@ -300,6 +300,29 @@ def test_plain_imap_to_another_host_upgrades_with_starttls(
     assert ", TLS," in login
 
 
+def test_a_server_without_starttls_is_refused_before_the_password_is_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    try:
+        with running_dovecot(tls=False) as plain_only:
+            plain_only.deliver("Plain", [SAMPLES["arf_abuse.eml"]])
+            # To this machine, plain IMAP is allowed: the server works.
+            assert list(source.read(plain_only.url("Plain"))) == [SAMPLES["arf_abuse.eml"]]
+            asked = plain_only.user()
+            with pytest.raises(MailboxError, match="offers no STARTTLS"):
+                list(source.read(plain_only.url("Plain", user=asked, query="starttls=1")))
+            monkeypatch.setattr(source, "_is_local", lambda host: False)
+            remote = plain_only.user()
+            with pytest.raises(MailboxError, match="offers no STARTTLS"):
+                list(source.read(plain_only.url("Plain", user=remote)))
+            # Both sessions logged out politely without a login attempt, and once Dovecot
+            # has logged that, the absence of a login line means something.
+            assert len(plain_only.login_refusals(count=2)) == 2, plain_only.log
+            assert plain_only.logins(asked, count=0) == plain_only.logins(remote, count=0) == []
+    except DovecotUnavailable as exc:
+        missing(f"no private Dovecot to test IMAP against: {exc}")
+
+
 @pytest.mark.parametrize(
     ("host", "local"),
     [
