@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEMO_SECRET)
     database_url: str = "sqlite:///var/newsletter.db"
     database_pool_size: int = Field(default=10, ge=1)  # open connections per process (PostgreSQL)
+    # Seconds a web request waits for a free connection before answering 503 "busy".
+    database_pool_timeout: float = Field(default=5.0, gt=0)
     templates_dir: Path = TEMPLATES
     archive_dir: Path = Path("var/archive")  # web archive pages, served at /archive/<slug>
 

@@ -110,13 +110,18 @@ def upgrade(engine: Engine) -> None:
     command.upgrade(alembic_config(engine), "heads")
 
 
-def open_database(url: str, pool_size: int | None = None) -> Engine:
+def open_database(
+    url: str, pool_size: int | None = None, pool_timeout: float | None = None
+) -> Engine:
     """An engine whose schema is up to date, upgrading it first if needed.
 
-    ``pool_size`` (server databases only) is how many connections stay open for reuse.
+    ``pool_size`` (server databases only) is how many connections stay open for reuse;
+    ``pool_timeout`` how long a caller waits for one before SQLAlchemy's ``TimeoutError``.
     """
     sized = pool_size is not None and not normalise_url(url).startswith("sqlite")
-    options = {"pool_size": pool_size, "max_overflow": pool_size} if sized else {}
+    options: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size} if sized else {}
+    if pool_timeout is not None:
+        options["pool_timeout"] = pool_timeout
     engine = make_engine(url, **options)
     try:
         if not is_current(engine):

@@ -7,10 +7,13 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import FileSystemLoader
 from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from newsletter import database
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError, NotFound, TokenError
+
+BUSY_RETRY_AFTER = 5  # seconds, in the Retry-After of a 503 when the database pool is full
 
 
 def templates(settings: Settings) -> Jinja2Templates:
@@ -24,7 +27,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     app = FastAPI(title=settings.organisation_name, docs_url=None, redoc_url=None)
     app.state.settings = settings
-    app.state.engine = database.open_database(settings.database_url, settings.database_pool_size)
+    app.state.engine = database.open_database(
+        settings.database_url, settings.database_pool_size, settings.database_pool_timeout
+    )
     app.state.sessions = database.session_factory(app.state.engine)
     app.state.templates = templates(settings)
 
@@ -37,6 +42,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings=settings.public(), title=title, message=str(exc)
             ),
             status_code=status,
+        )
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(request: Request, exc: PoolTimeout) -> Response:
+        """Every database connection is taken: say so now rather than hang, and let
+        the client (a reader's browser, Stripe's retries) come back in a moment."""
+        return HTMLResponse(
+            app.state.templates.get_template("error.html").render(
+                settings=settings.public(),
+                title="Busy",
+                message="Too many requests at once. Please try again in a few seconds.",
+            ),
+            status_code=503,
+            headers={"Retry-After": str(BUSY_RETRY_AFTER)},
         )
 
     from newsletter.web import archive, donate, public, stripe_webhook

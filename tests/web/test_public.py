@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter import links, tokens
@@ -270,3 +271,40 @@ def test_preference_centre(site: tuple[TestClient, MemoryTransport, Settings]) -
     assert leave.status_code == 200 and "You are unsubscribed" in leave.text
     assert _person(client, "pref@example.org")[1] == Status.UNSUBSCRIBED
     assert "You are unsubscribed and receive no briefings" in client.get(path).text
+
+
+def test_a_full_connection_pool_answers_503_at_once_and_recovers(
+    settings: Settings, db_url: str
+) -> None:
+    """Every connection taken (a burst of slow requests): a request gets 503 with
+    Retry-After after the short pool wait, not a 500 after half a minute."""
+    settings = settings.model_copy(
+        update={"database_url": db_url, "database_pool_size": 1, "database_pool_timeout": 0.2}
+    )
+    app = create_app(settings)
+    engine = app.state.engine
+    with transaction(app.state.sessions) as s:
+        sid = people.add(s, "busy@example.org", consent.Context(form="test")).id
+    token = tokens.sign(settings.secret, links.UNSUBSCRIBE, {"s": sid, "c": 1})
+    held = []
+    try:
+        with TestClient(app) as client:
+            while True:  # take every connection the pool will give
+                try:
+                    held.append(engine.connect())
+                except PoolTimeout:
+                    break
+            busy = client.post(f"/u/{token}", data={"List-Unsubscribe": "One-Click"})
+            assert busy.status_code == 503
+            assert busy.headers["retry-after"] == "5" and "try again" in busy.text
+            for conn in held:
+                conn.close()
+            held.clear()
+            done = client.post(f"/u/{token}", data={"List-Unsubscribe": "One-Click"})
+            assert done.status_code == 200
+    finally:
+        for conn in held:
+            conn.close()
+        engine.dispose()
+    with transaction(app.state.sessions) as s:
+        assert people.lookup(s, "busy@example.org").status == Status.UNSUBSCRIBED
