@@ -167,8 +167,11 @@ class CsvSource:
     def rows(self) -> Iterator[Row]:
         """Data rows after the header; blank lines skipped.
 
-        A quote that is never closed swallows the rest of the file: such a last
-        record is not returned, and ``truncated_line`` gives its first line.
+        A quote that is never closed swallows the rest of the file. When it sits on
+        the file's last line (the file ends mid-row) that record is not returned and
+        ``truncated_line`` gives its line; anywhere else it would silently drop every
+        row after it, so it raises ``CsvFileError`` naming its line, as does any
+        other error of the CSV reader (such as a cell over the field size limit).
         """
         reader = csv.reader(self._file, delimiter=self.delimiter)
         make = self._maker()
@@ -176,23 +179,48 @@ class CsvSource:
         previous_end = 0
         pending: Row | None = None
         self.truncated_line = 0
-        for cells in reader:
-            start = previous_end + 1
-            previous_end = reader.line_num
-            first = cells[0] if cells else ""
-            if (not first or first.isspace()) and not "".join(cells).strip():
-                continue  # blank (the first cell is nearly always the address: cheap test)
-            if not seen_header:
-                seen_header = True
-                continue
-            if pending is not None:
-                yield pending
-            pending = make(start, cells)
+        try:
+            for cells in reader:
+                start = previous_end + 1
+                previous_end = reader.line_num
+                first = cells[0] if cells else ""
+                if (not first or first.isspace()) and not "".join(cells).strip():
+                    continue  # blank (the first cell is nearly always the address: cheap test)
+                if not seen_header:
+                    seen_header = True
+                    continue
+                if pending is not None:
+                    yield pending
+                pending = make(start, cells)
+        except csv.Error as exc:
+            raise self._broken(previous_end + 1, exc) from None
         if pending is not None:
-            if self._cut_off(pending.line):
+            cut = self._cut_off(pending.line)
+            if cut == _SWALLOWS:
+                raise self._unclosed(pending.line)
+            if cut == _ENDS_MID_ROW:
                 self.truncated_line = pending.line
             else:
                 yield pending
+
+    def _unclosed(self, line: int) -> CsvFileError:
+        return CsvFileError(
+            f'{self.path}: line {line}: a quote (") is never closed, so every row after it '
+            "would be read as part of one cell; nothing was imported (close or remove "
+            "that quote and import again)"
+        )
+
+    def _broken(self, line: int, exc: csv.Error) -> CsvFileError:
+        """The reader's error as a ``CsvFileError`` naming the line its record starts on."""
+        if "field larger than field limit" in str(exc):
+            return CsvFileError(
+                f"{self.path}: line {line}: a cell longer than {csv.field_size_limit():,} "
+                'characters, most likely a quote (") that is never closed; nothing was '
+                "imported (close or remove that quote and import again)"
+            )
+        return CsvFileError(
+            f"{self.path}: line {line}: not readable as CSV ({exc}); nothing was imported"
+        )
 
     def _maker(self) -> Callable[[int, list[str]], Row]:
         """A function turning cells into a ``Row``, specialised for this header (hot path)."""
@@ -226,23 +254,30 @@ class CsvSource:
 
         return make
 
-    def _cut_off(self, line: int) -> bool:
+    def _cut_off(self, line: int) -> str:
         """Re-read the last record (from ``line`` to the end) strictly; see ``_cut_off``."""
         with self.path.open(encoding=self.encoding, newline="") as again:
             raw = list(itertools.islice(again, line - 1, None))
         return _cut_off(raw, self.delimiter)
 
 
-def _cut_off(raw: list[str], delimiter: str) -> bool:
-    """True for a last record whose quote was never closed (the file ends mid-row).
+_COMPLETE = "complete"
+_ENDS_MID_ROW = "ends mid-row"
+_SWALLOWS = "swallows rows"
+
+
+def _cut_off(raw: list[str], delimiter: str) -> str:
+    """Whether a last record's quote was never closed, and if so whether lines follow.
 
     The lenient reader glues such a record together silently; a strict re-read of
     just that record tells an unclosed quote from a merely missing final newline.
+    An unclosed quote on the last line means the file ends mid-row; one followed by
+    more lines with text would swallow what were meant as rows of their own.
     """
     if not raw or '"' not in raw[0]:
-        return False
+        return _COMPLETE
     try:
         list(csv.reader(raw, delimiter=delimiter, strict=True))
     except csv.Error:
-        return True
-    return False
+        return _SWALLOWS if any(line.strip() for line in raw[1:]) else _ENDS_MID_ROW
+    return _COMPLETE
