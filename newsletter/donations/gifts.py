@@ -304,7 +304,14 @@ def _fold_adjustments(session: Session, gift_id: int, values: dict[str, Any]) ->
 
 
 def checkout_paid(session: Session, event: DonationEvent, claim: bool) -> Effect:
-    """A paid Checkout Session: a one-time gift, or the start of a monthly gift."""
+    """A paid Checkout Session: a one-time gift, or the start of a monthly gift.
+
+    A session that names no intent of ours (another integration on the same Stripe
+    account: a shop sale, a membership) is no donation; its subscription then stays
+    unknown, so its invoices are ignored too, in either order.
+    """
+    if not event.intent:
+        return Effect("ignored: not a checkout from our donate form")
     intent = intent_row(session, event, IntentStatus.COMPLETED)
     campaign, subscriber = attribution(session, event, intent)
     if event.mode == "subscription":

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.donations.receipts import Receipt
+from newsletter.donations.webhook import WebhookProcessor
 from newsletter.web.app import create_app
 from tests.donations.fake_stripe import FakeStripe, sign
 from tests.local import free_port, serving
@@ -88,6 +89,22 @@ def post_event(client: TestClient, event: dict[str, Any]) -> Any:
         content=body,
         headers={"Stripe-Signature": header, "Content-Type": "application/json"},
     )
+
+
+@pytest.fixture
+def sender() -> RecordingSender:
+    return RecordingSender()
+
+
+@pytest.fixture
+def processor(sessions: sessionmaker[Session], sender: RecordingSender) -> WebhookProcessor:
+    return WebhookProcessor(sessions, secrets=[WEBHOOK_SECRET], livemode=False, receipts=sender)
+
+
+def deliver(processor: WebhookProcessor, event: dict[str, Any]) -> Any:
+    """One signed delivery straight to the processor, as the endpoint makes it."""
+    body, header = signed(event)
+    return processor.handle(body, header)
 
 
 def db_sessions(client: TestClient) -> sessionmaker[Session]:

@@ -25,27 +25,12 @@ from tests.donations.conftest import (
     WEBHOOK_SECRET,
     RecordingSender,
     db_sessions,
+    deliver,
     post_event,
     signed,
 )
 from tests.donations.fake_stripe import FakeStripe, sign
 from tests.donations.helpers import completed, event_rows, gifts, start
-
-
-@pytest.fixture
-def sender() -> RecordingSender:
-    return RecordingSender()
-
-
-@pytest.fixture
-def processor(sessions: sessionmaker[Session], sender: RecordingSender) -> WebhookProcessor:
-    return WebhookProcessor(sessions, secrets=[WEBHOOK_SECRET], livemode=False, receipts=sender)
-
-
-def deliver(processor: WebhookProcessor, event: dict[str, Any]) -> Any:
-    body, header = signed(event)
-    return processor.handle(body, header)
-
 
 # -- signatures ---------------------------------------------------------------
 

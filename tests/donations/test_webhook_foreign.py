@@ -1,0 +1,72 @@
+"""Other integrations on the same Stripe account (a shop, a membership) are no donations."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from newsletter.donations.models import RecurringGift
+from newsletter.donations.webhook import WebhookProcessor
+from tests.donations.conftest import RecordingSender, deliver
+from tests.donations.fake_stripe import FakeStripe
+from tests.donations.helpers import gifts
+
+
+def foreign_checkout(fake: FakeStripe, mode: str) -> dict[str, Any]:
+    """A paid session some other integration created: no intent, no client_reference_id."""
+    session: dict[str, Any] = copy.deepcopy(fake.fixtures["checkout.session"])
+    session.update(
+        id=f"cs_test_shop_{mode}",
+        mode=mode,
+        status="complete",
+        payment_status="paid",
+        amount_total=1500,
+        currency="gbp",
+        metadata={},
+        client_reference_id=None,
+        customer="cus_member",
+        customer_details={"email": "m@example.org", "name": "M"},
+        payment_intent="pi_shop" if mode == "payment" else None,
+        subscription="sub_membership" if mode == "subscription" else None,
+        livemode=False,
+    )
+    return session
+
+
+def test_a_shop_sale_is_no_gift_and_gets_no_receipt(
+    processor: WebhookProcessor,
+    sender: RecordingSender,
+    sessions: sessionmaker[Session],
+    fake_stripe: FakeStripe,
+) -> None:
+    sale = foreign_checkout(fake_stripe, "payment")
+    result = deliver(processor, fake_stripe.event("checkout.session.completed", sale))
+    assert result.outcome.startswith("ignored")
+    assert gifts(sessions) == [] and sender.sent == []
+
+
+@pytest.mark.parametrize("invoice_first", [False, True])
+def test_a_membership_and_its_invoices_are_no_gifts_in_either_order(
+    processor: WebhookProcessor,
+    sender: RecordingSender,
+    sessions: sessionmaker[Session],
+    fake_stripe: FakeStripe,
+    invoice_first: bool,
+) -> None:
+    member = foreign_checkout(fake_stripe, "subscription")
+    checkout = fake_stripe.event("checkout.session.completed", member)
+    invoice = fake_stripe.event("invoice.paid", fake_stripe.invoice(member))
+    renewal = fake_stripe.event(
+        "invoice.paid", fake_stripe.invoice(member, reason="subscription_cycle")
+    )
+    order = [invoice, checkout, renewal] if invoice_first else [checkout, invoice, renewal]
+    for event in order:
+        outcome = deliver(processor, event).outcome
+        assert outcome.startswith(("ignored", "not a subscription")), outcome
+    assert gifts(sessions) == [] and sender.sent == []
+    with sessions() as session:
+        assert session.scalar(select(RecurringGift)) is None
