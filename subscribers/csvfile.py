@@ -1,7 +1,8 @@
 """Reading subscriber CSV files of unknown origin: encoding, delimiter, header, rows.
 
-Spreadsheets export UTF-8 with or without a byte-order mark, Latin-1, commas or
-semicolons; staff should not have to know which. The file is streamed row by row,
+Spreadsheets export UTF-8 with or without a byte-order mark, Windows-1252 (Excel's
+default on Windows) or Latin-1, commas or semicolons; staff should not have to know
+which. The file is streamed row by row,
 so its size does not matter.
 """
 
@@ -37,8 +38,29 @@ class CsvFileError(NewsletterError, ValueError):
     """A file that cannot be read as a subscriber CSV (no email column, empty, unreadable)."""
 
 
+WINDOWS_1252 = "cp1252"
+DECODE_ERRORS = "subscribers-latin1-fallback"
+"""Decoding errors handler: bytes a codec leaves undefined (five in Windows-1252) as Latin-1."""
+
+
+def _as_latin1(exc: UnicodeError) -> tuple[str, int]:
+    """Decode the bytes a codec has no character for as Latin-1 (never fails)."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return exc.object[exc.start : exc.end].decode("latin-1"), exc.end
+
+
+codecs.register_error(DECODE_ERRORS, _as_latin1)
+
+
 def detect_encoding(path: Path) -> str:
-    """``utf-8-sig`` when there is a BOM, ``utf-8`` when the whole file decodes, else Latin-1."""
+    """``utf-8-sig`` when there is a BOM, ``utf-8`` when the whole file decodes, else
+    Windows-1252.
+
+    Windows-1252 is Latin-1 with printable characters (’ € “ ” …) where Latin-1
+    has invalid control codes, so a Latin-1 file reads the same as either, and an
+    Excel file with curly quotes reads right only as Windows-1252.
+    """
     with path.open("rb") as raw:
         if raw.read(3) == codecs.BOM_UTF8:
             return "utf-8-sig"
@@ -49,7 +71,7 @@ def detect_encoding(path: Path) -> str:
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            return "latin-1"
+            return WINDOWS_1252
     return "utf-8"
 
 
@@ -132,7 +154,9 @@ class CsvSource:
         self.path = path
         self.encoding = detect_encoding(path)
         self._raw = path.open("rb")
-        self._file = io.TextIOWrapper(self._raw, encoding=self.encoding, newline="")
+        self._file = io.TextIOWrapper(
+            self._raw, encoding=self.encoding, errors=DECODE_ERRORS, newline=""
+        )
         sample = self._file.read(_SAMPLE)
         if not sample.strip():
             self._file.close()
@@ -256,7 +280,7 @@ class CsvSource:
 
     def _cut_off(self, line: int) -> str:
         """Re-read the last record (from ``line`` to the end) strictly; see ``_cut_off``."""
-        with self.path.open(encoding=self.encoding, newline="") as again:
+        with self.path.open(encoding=self.encoding, errors=DECODE_ERRORS, newline="") as again:
             raw = list(itertools.islice(again, line - 1, None))
         return _cut_off(raw, self.delimiter)
 

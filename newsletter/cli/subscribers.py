@@ -280,6 +280,13 @@ def import_file(
     _print_summary(summary)
 
 
+_ENCODINGS = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8 (with byte-order mark)",
+    csvfile.WINDOWS_1252: "Windows-1252",
+}
+
+
 def _print_summary(summary: importer.Summary) -> None:
     title = "dry run: nothing was changed" if summary.dry_run else "import complete"
     table = Table("", "rows", title=title, title_justify="left")
@@ -292,7 +299,8 @@ def _print_summary(summary: importer.Summary) -> None:
     table.add_row("[bold]total[/]", f"[bold]{summary.rows:,}[/]")
     console.print(table)
     delimiter = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}[summary.delimiter]
-    console.print(f"read as {summary.encoding}, {delimiter}-separated", highlight=False)
+    encoding = _ENCODINGS.get(summary.encoding, summary.encoding)
+    console.print(f"read as {encoding}, {delimiter}-separated", highlight=False)
     if summary.lists_created:
         console.print(f"new lists: {', '.join(summary.lists_created)}", highlight=False)
     if summary.errors_path:

@@ -50,3 +50,20 @@ def test_a_quote_left_open_on_the_last_line_only_skips_that_row(
     summary = import_csv(sessions, source)
     assert summary.skipped == {CUT_OFF: 1}
     assert _emails(sessions) == ["a@example.org"]
+
+
+def test_windows_1252_text_from_excel_keeps_its_curly_quotes_and_euro_sign(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    source = tmp_path / "excel.csv"
+    text = "email,name\nob@example.org,O\u2019Brien \u201c\u20ac\u201d\nz@example.org,Zo\u00eb\n"
+    source.write_bytes(text.encode("cp1252") + b"odd@example.org,A\x81B\n")
+    summary = import_csv(sessions, source)
+    assert summary.encoding == "cp1252" and summary.added == 3
+    with transaction(sessions) as s:
+        names = {e: n for e, n in s.execute(select(Subscriber.email, Subscriber.name))}
+    assert names == {
+        "ob@example.org": "O\u2019Brien \u201c\u20ac\u201d",
+        "z@example.org": "Zo\u00eb",
+        "odd@example.org": "A\x81B",  # undefined in Windows-1252: read as Latin-1
+    }

@@ -1,0 +1,42 @@
+"""``newsletter subscribers ...``: what staff see for unusual files, archived lists and
+requests about personal data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from newsletter.cli import common
+from newsletter.cli.app import app
+
+
+class Cli:
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str) -> Result:
+        return self.runner.invoke(app, ["subscribers", *args])
+
+    def ok(self, *args: str) -> str:
+        result = self(*args)
+        assert result.exit_code == 0, (result.output, result.exception)
+        return result.output
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db_url: str) -> Iterator[Cli]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", db_url)
+    monkeypatch.setattr(common.console, "width", 250)
+    common.settings.cache_clear()
+    yield Cli()
+    common.settings.cache_clear()
+
+
+def test_the_import_summary_names_windows_1252(cli: Cli, tmp_path: Path) -> None:
+    source = tmp_path / "excel.csv"
+    source.write_bytes("email,name\nob@example.org,O\u2019Brien\n".encode("cp1252"))
+    assert "read as Windows-1252, comma-separated" in cli.ok("import", str(source))
