@@ -45,6 +45,8 @@ MINIMUM_MINOR: dict[str, int] = {
 }  # fmt: skip
 #: Stripe's largest amount: eight digits in minor units.
 MAXIMUM_MINOR = 99_999_999
+#: Digits before the point beyond which a typed amount is refused outright.
+_MAX_DIGITS = 12
 
 SYMBOLS = {"gbp": "£", "usd": "$", "eur": "€", "jpy": "¥", "aud": "A$", "cad": "C$", "chf": "CHF "}
 
@@ -105,6 +107,9 @@ def parse(text: str, currency: str) -> int:
         raise InvalidAmount("please enter the amount as a number, for example 25") from None
     if not amount.is_finite() or amount <= 0:
         raise InvalidAmount("please enter an amount greater than zero")
+    if amount.adjusted() >= _MAX_DIGITS:
+        # quantizing this many digits overflows Decimal's precision; nobody gives it anyway
+        raise InvalidAmount("please enter a smaller amount")
     if amount != amount.quantize(Decimal(1).scaleb(-exponent(currency)), rounding=ROUND_HALF_UP):
         unit = "whole amounts" if exponent(currency) == 0 else "at most two decimals"
         raise InvalidAmount(f"please enter {unit} for {currency.upper()}")

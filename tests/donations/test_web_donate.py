@@ -114,6 +114,8 @@ def test_csrf_and_amount_checks(client: TestClient) -> None:
         ("0.50", "smallest gift we can take is £1"),
         ("20000", "largest gift"),
         ("ten", "as a number"),
+        ("1e30", "smaller amount"),
+        ("1" * 30, "smaller amount"),
     ):
         answer = client.post(
             "/donate",
@@ -127,6 +129,10 @@ def test_csrf_and_amount_checks(client: TestClient) -> None:
         assert answer.status_code == 400 and message in answer.text
     with db_sessions(client)() as session:
         assert session.scalar(select(DonationIntent)) is None
+    # a link with an absurd amount still shows the form, without that amount
+    for absurd in ("1e30", "9" * 30):
+        page = client.get("/donate", params={"amount": absurd})
+        assert page.status_code == 200 and absurd not in page.text
 
 
 def test_yen_has_no_minor_unit(stripe_settings: Settings, fake_stripe: FakeStripe) -> None:
