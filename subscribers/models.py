@@ -39,6 +39,8 @@ BLOCKED = frozenset({Status.UNSUBSCRIBED, Status.BOUNCED, Status.COMPLAINED})
 
 class Subscriber(Base):
     __tablename__ = "subscribers"
+    # On SQLite, a deleted person's id (which their links carry) is never reused.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 import newsletter.models  # noqa: F401  (every table on the metadata)
@@ -73,6 +73,8 @@ def db_url(migrated_url: str) -> Iterator[str]:
     with engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
+        if conn.dialect.name == "sqlite" and inspect(conn).has_table("sqlite_sequence"):
+            conn.execute(text("DELETE FROM sqlite_sequence"))  # AUTOINCREMENT starts at 1
         if conn.dialect.name == "postgresql":
             for table in Base.metadata.sorted_tables:
                 if "id" not in table.c:

@@ -15,11 +15,24 @@ from subscribers.orm import Base
 engine: Engine = context.config.attributes["engine"]
 
 with engine.connect() as connection:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # SQLite changes a table by rebuilding it; with enforcement on, dropping the old
+        # table would cascade to every row that refers to it. Off for the migration
+        # (the pragma only works outside a transaction), checked in bulk at the end.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
     )
     with context.begin_transaction():
         context.run_migrations()
+    if sqlite:
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            connection.rollback()
+            raise RuntimeError(f"the migration left rows that refer to nothing: {broken[:5]}")
     connection.commit()
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")

@@ -1,0 +1,71 @@
+"""A deleted person's id, which their links carry, never goes to anyone else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+
+from newsletter import database, links, tokens
+from newsletter.config import Settings
+from newsletter.web.app import create_app
+from subscribers import consent, lists, people
+from subscribers.models import ConsentEvent, Status, Subscription
+
+CONTEXT = consent.Context(form="test")
+
+
+def test_an_erased_persons_links_never_reach_the_next_person(
+    settings: Settings, db_url: str
+) -> None:
+    settings = settings.model_copy(update={"database_url": db_url})
+    app = create_app(settings)
+    sessions = app.state.sessions
+    try:
+        with database.transaction(sessions) as s:
+            people.add(s, "first@example.org", CONTEXT)
+            gone = people.add(s, "alice@example.org", CONTEXT).id
+        unsubscribe = tokens.sign(settings.secret, links.UNSUBSCRIBE, {"s": gone, "c": 1})
+        preferences = links.preferences_url(settings, gone)
+        with database.transaction(sessions) as s:
+            assert people.erase(s, "alice@example.org", CONTEXT)
+        with database.transaction(sessions) as s:
+            carol = people.add(s, "carol@example.org", CONTEXT, name="Carol Secret").id
+        assert carol > gone
+        with TestClient(app) as client:
+            page = client.get(preferences.removeprefix(settings.public_base_url))
+            assert "carol@example.org" not in page.text and "Carol" not in page.text
+            client.post(f"/u/{unsubscribe}", data={"List-Unsubscribe": "One-Click"})
+        with database.transaction(sessions) as s:
+            assert people.lookup(s, "carol@example.org").status == Status.ACTIVE
+    finally:
+        app.state.engine.dispose()
+
+
+def test_the_sqlite_rebuild_keeps_every_row_and_what_points_at_it(tmp_path: Path) -> None:
+    """An existing SQLite database upgraded in place: people, their subscriptions and
+    consent history all survive (dropping the old table must not cascade), and from
+    then on the newest person's id is not reused."""
+    engine: Engine = database.open_database(f"sqlite:///{tmp_path / 'old.db'}")
+    command.downgrade(database.alembic_config(engine), "sub_0001")  # the table as it was
+    sessions = database.session_factory(engine)
+    with database.transaction(sessions) as s:
+        topic = lists.create(s, "Ukraine")
+        for n in range(3):
+            people.add(s, f"reader{n}@example.org", CONTEXT, topics=[topic.slug])
+    with database.transaction(sessions) as s:
+        before = s.scalar(select(func.count()).select_from(ConsentEvent))
+    database.upgrade(engine)
+    assert database.is_current(engine)
+    with database.transaction(sessions) as s:
+        assert s.scalar(select(func.count()).select_from(Subscription)) == 3
+        assert s.scalar(select(func.count()).select_from(ConsentEvent)) == before
+        assert [p.id for p in people.search(s)] == [1, 2, 3]
+        people.remove(s, people.lookup(s, "reader2@example.org"))
+    with database.transaction(sessions) as s:
+        assert people.add(s, "next@example.org", CONTEXT).id == 4
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
