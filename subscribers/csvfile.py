@@ -34,6 +34,26 @@ _TOPIC_SPLIT = re.compile(r"[;|]")
 _KNOWN_TOPIC_CELLS = 10_000
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """``cell`` with a ``'`` in front when a spreadsheet would run it as a formula.
+
+    A file written here is opened by staff in Excel or LibreOffice, which execute a
+    cell starting with one of ``= + - @`` (or a tab or carriage return before one)
+    as a formula: a name such as ``=HYPERLINK(...)`` typed into a signup form could
+    send data elsewhere. A leading quote makes it text (OWASP's advice for CSV
+    injection); the importer takes that quote off again, so exports round-trip.
+    """
+    return f"'{cell}" if cell.startswith(_FORMULA_STARTS) else cell
+
+
+def _unescape(cell: str) -> str:
+    """Undo ``spreadsheet_safe``: drop the ``'`` it puts before a formula character."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] and cell[1] in _FORMULA_STARTS else cell
+
+
 class CsvFileError(NewsletterError, ValueError):
     """A file that cannot be read as a subscriber CSV (no email column, empty, unreadable)."""
 
@@ -259,18 +279,24 @@ class CsvSource:
             name = cells[name_at].strip() if 0 <= name_at < n else ""
             if split_name:
                 name = f"{_pick(cells, c.first)} {_pick(cells, c.last)}".strip()
+            if name[:1] == "'":
+                name = _unescape(name)
             if "  " in name or "\n" in name or "\t" in name or "\r" in name:
                 name = " ".join(name.split())
             topics_cell = cells[topics_at] if 0 <= topics_at < n else ""
             topics = known.get(topics_cell)
             if topics is None:
-                topics = tuple(t for t in (p.strip() for p in split_topics(topics_cell)) if t)
+                cell = _unescape(topics_cell.lstrip())
+                topics = tuple(t for t in (p.strip() for p in split_topics(cell)) if t)
                 if len(known) < _KNOWN_TOPIC_CELLS:
                     known[topics_cell] = topics
+            email = cells[email_at].strip() if email_at < n else ""
+            if email[:1] == "'":
+                email = _unescape(email)
             return Row(
                 line,
                 cells,
-                cells[email_at].strip() if email_at < n else "",
+                email,
                 name,
                 cells[language_at].strip() if 0 <= language_at < n else "",
                 topics,

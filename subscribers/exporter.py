@@ -2,7 +2,8 @@
 
 The CSV uses the importer's own columns, so an export can be imported elsewhere;
 by default only active people are exported, so a copy of the list can never bring
-back someone who left.
+back someone who left. Cells a spreadsheet would run as formulas get a leading
+``'`` (see ``csvfile.spreadsheet_safe``), which the importer takes off again.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from subscribers import consent, suppression
 from subscribers.addresses import normalise
+from subscribers.csvfile import spreadsheet_safe
 from subscribers.models import MailingList, Status, Subscriber, Subscription
 
 HEADER = ["email", "name", "language", "topics", "status", "created_at", "confirmed_at"]
@@ -49,17 +51,16 @@ def export_csv(
         for partition in session.scalars(query.execution_options(yield_per=2000)).partitions():
             topics = _topics(session, [p.id for p in partition])
             for person in partition:
-                writer.writerow(
-                    [
-                        person.email,
-                        person.name,
-                        person.language,
-                        ";".join(topics.get(person.id, [])),
-                        person.status,
-                        _iso(person.created_at),
-                        _iso(person.confirmed_at),
-                    ]
-                )
+                row = [
+                    person.email,
+                    person.name,
+                    person.language,
+                    ";".join(topics.get(person.id, [])),
+                    person.status,
+                    _iso(person.created_at),
+                    _iso(person.confirmed_at),
+                ]
+                writer.writerow([spreadsheet_safe(cell) for cell in row])
                 count += 1
     return count
 

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from subscribers import lists
 from subscribers.batches import Prepared, Record, prepared_batches, read_ahead
 from subscribers.bulk import Existing, Writer, writer_for
-from subscribers.csvfile import CsvFileError, CsvSource, Row
+from subscribers.csvfile import CsvFileError, CsvSource, Row, spreadsheet_safe
 from subscribers.errors import Conflict
 from subscribers.models import BLOCKED, MailingList, Status
 from subscribers.orm import utcnow
@@ -67,7 +67,10 @@ class Summary:
 
 
 class _Rejects:
-    """The error CSV: written only when a row is rejected; removed if the import fails."""
+    """The error CSV: written only when a row is rejected; removed if the import fails.
+
+    Staff open it in a spreadsheet, so cells that would run as formulas are quoted.
+    """
 
     def __init__(self, path: Path, header: list[str]) -> None:
         self.path = path
@@ -86,8 +89,8 @@ class _Rejects:
                     "nothing was imported (choose another place with --errors)"
                 ) from None
             self._writer = csv.writer(self._file)
-            self._writer.writerow(["line", "reason", *self._header])
-        self._writer.writerow([line, reason, *cells])
+            self._writer.writerow(["line", "reason", *map(spreadsheet_safe, self._header)])
+        self._writer.writerow([line, spreadsheet_safe(reason), *map(spreadsheet_safe, cells)])
         self.count += 1
 
     def close(self, *, keep: bool) -> Path | None:

@@ -210,7 +210,12 @@ def export(
     list_name: str | None = typer.Option(None, "--list", help="Only people on this list."),
     status: str = typer.Option("active", help="Status to export, or 'all'."),
 ) -> None:
-    """Write people to CSV (same columns the importer reads)."""
+    """Write people to CSV (same columns the importer reads).
+
+    A cell starting with = + - @ (or a tab or carriage return) gets a ' in front,
+    so a spreadsheet shows it as text instead of running it as a formula; `import`
+    takes that ' off again.
+    """
     chosen_status = None if status.lower() == "all" else _status(status)
     with transaction(_sessions()) as session:
         chosen = lists.get(session, list_name) if list_name else None

@@ -40,3 +40,7 @@ def test_the_import_summary_names_windows_1252(cli: Cli, tmp_path: Path) -> None
     source = tmp_path / "excel.csv"
     source.write_bytes("email,name\nob@example.org,O\u2019Brien\n".encode("cp1252"))
     assert "read as Windows-1252, comma-separated" in cli.ok("import", str(source))
+
+
+def test_export_help_says_formulas_are_quoted(cli: Cli) -> None:
+    assert "running it as a formula" in " ".join(cli.ok("export", "--help").split())

