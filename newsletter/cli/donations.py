@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from newsletter.cli.common import console, settings
 from newsletter.donations import receipts, reports
 from newsletter.donations.amounts import format_amount
 from newsletter.donations.mailer import DonorMailer
+from newsletter.donations.reconcile import parse_since
 from newsletter.donations.reconcile import reconcile as run_reconcile
 from newsletter.donations.webhook import processor_for
 from newsletter.errors import ConfigError
@@ -99,8 +101,16 @@ def export(
 
 
 @app.command()
-def reconcile() -> None:
-    """List Stripe events since the last one seen, apply any missed, send owed receipts."""
+def reconcile(
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        help="How far back to look: a duration (36h, 3d, 2w) or a UTC date (2026-11-01). "
+        "Default: the last 7 days; Stripe keeps events for 30.",
+    ),
+) -> None:
+    """List Stripe's recent events, apply any the webhook missed, send owed receipts."""
+    start = parse_since(since, time.time()) if since is not None else None
     config = settings()
     gateway = wiring.stripe_gateway(config)
     if gateway is None:
@@ -110,7 +120,7 @@ def reconcile() -> None:
     if processor is None:
         raise ConfigError("NEWSLETTER_STRIPE_WEBHOOK_SECRET is not set")
     with console.status("Asking Stripe for events..."):
-        outcome = run_reconcile(sessions, gateway, processor)
+        outcome = run_reconcile(sessions, gateway, processor, since=start)
     console.print(
         f"Stripe events since {datetime.fromtimestamp(outcome.since, UTC):%Y-%m-%d %H:%M} UTC:"
     )

@@ -1,26 +1,58 @@
 """Catching up with Stripe: apply any event the webhook missed (endpoint down, bad secret).
 
-Lists events since the newest one we stored (with a small overlap, since Stripe's
-clock and ours may disagree) and feeds unseen ones through the same exactly-once
-path as the webhook; then sends any receipt still owed.
+Lists every event of a fixed window (by default the last week: Stripe retries a
+failed delivery for three days, so an event missing after that will never come)
+and feeds each through the same exactly-once path as the webhook, which skips
+the ones already stored. A window anchored on the newest stored event would
+miss everything lost before one successful delivery. Then sends any receipt
+still owed.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.donations.events import HANDLED_TYPES, MalformedEvent, parse
 from newsletter.donations.gateway import Gateway
-from newsletter.donations.models import StripeEventRecord
 from newsletter.donations.receipts import send_pending
 from newsletter.donations.webhook import Result, WebhookProcessor
+from newsletter.errors import NewsletterError
 
-OVERLAP = 300  # seconds re-read before the newest stored event
-FIRST_LOOK_BACK = 30 * 24 * 3600  # Stripe keeps events for 30 days
+DAY = 24 * 3600
+RETENTION = 30 * DAY  # Stripe keeps events for 30 days
+DEFAULT_WINDOW = 7 * DAY  # Stripe's three days of retries, and days of slack for cron
+_DURATION = re.compile(r"(\d+)\s*([hdw])")
+_UNITS = {"h": 3600, "d": DAY, "w": 7 * DAY}
+
+
+class BadSince(NewsletterError, ValueError):
+    """A ``--since`` that is neither a duration (``36h``, ``3d``, ``2w``) nor a date."""
+
+
+def parse_since(text: str, now: float) -> int:
+    """The Unix time ``text`` names: a duration back from ``now``, or a UTC date/time."""
+    cleaned = text.strip().lower()
+    found = _DURATION.fullmatch(cleaned)
+    if found:
+        return int(now) - int(found.group(1)) * _UNITS[found.group(2)]
+    try:
+        moment = (
+            datetime.fromisoformat(cleaned)
+            if "t" in cleaned or " " in cleaned
+            else datetime.combine(date.fromisoformat(cleaned), datetime.min.time())
+        )
+    except ValueError:
+        raise BadSince(
+            f"--since {text!r}: give a duration such as 36h, 3d or 2w, or a date (2026-11-01)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
 
 
 @dataclass
@@ -35,22 +67,19 @@ class Reconciliation:
     receipts_sent: int = 0
 
 
-def last_seen(sessions: sessionmaker[Session]) -> int | None:
-    with sessions() as session:
-        newest: int | None = session.scalar(select(func.max(StripeEventRecord.created)))
-    return newest
-
-
 def reconcile(
     sessions: sessionmaker[Session],
     gateway: Gateway,
     processor: WebhookProcessor,
     *,
+    since: int | None = None,
     now: float | None = None,
 ) -> Reconciliation:
-    newest = last_seen(sessions)
+    """Apply every event Stripe lists from ``since`` (default: ``DEFAULT_WINDOW`` ago,
+    never before Stripe's retention) that we have not stored yet."""
     clock = int(time.time() if now is None else now)
-    since = max(0, newest - OVERLAP) if newest is not None else clock - FIRST_LOOK_BACK
+    start = clock - DEFAULT_WINDOW if since is None else since
+    since = max(start, clock - RETENTION)
     outcome = Reconciliation(since=since)
     for data in gateway.list_events(created_gte=since, types=list(HANDLED_TYPES)):
         outcome.listed += 1

@@ -1,0 +1,79 @@
+"""Reconcile reads a fixed window of Stripe's events, so nothing lost in an outage stays lost."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from newsletter.cli.app import app as cli
+from newsletter.config import Settings
+from newsletter.donations.events import parse
+from newsletter.donations.gateway import StripeGateway
+from newsletter.donations.reconcile import DAY, BadSince, parse_since, reconcile
+from newsletter.donations.webhook import WebhookProcessor
+from tests.donations.conftest import SECRET_KEY, WEBHOOK_SECRET, RecordingSender
+from tests.donations.fake_stripe import FakeStripe
+from tests.donations.helpers import gifts, start
+
+
+def _processor(sessions: sessionmaker[Session]) -> WebhookProcessor:
+    return WebhookProcessor(
+        sessions, secrets=[WEBHOOK_SECRET], livemode=False, receipts=RecordingSender()
+    )
+
+
+def _paid_event(
+    sessions: sessionmaker[Session], settings: Settings, fake: FakeStripe, amount: int, at: int
+) -> dict[str, object]:
+    paid = fake.pay(start(sessions, settings, fake, amount=amount))
+    return fake.event("checkout.session.completed", paid, created=at)
+
+
+def test_events_lost_before_the_newest_delivery_are_applied(
+    sessions: sessionmaker[Session], stripe_settings: Settings, fake_stripe: FakeStripe
+) -> None:
+    """An outage long enough for Stripe to give up, then one delivery that got through."""
+    fake_stripe.events.clear()
+    processor = _processor(sessions)
+    now = int(time.time())
+    _paid_event(sessions, stripe_settings, fake_stripe, 2600, now - 4 * DAY)  # lost
+    processor.process(parse(_paid_event(sessions, stripe_settings, fake_stripe, 1500, now)))
+    gateway = StripeGateway(SECRET_KEY, api_base=fake_stripe.url, retries=0)
+    outcome = reconcile(sessions, gateway, processor)
+    assert (len(outcome.applied), outcome.already) == (1, 1)
+    assert sorted(g.amount_minor for g in gifts(sessions)) == [1500, 2600]
+
+
+def test_the_window_defaults_to_a_week_and_since_widens_it(
+    sessions: sessionmaker[Session], stripe_settings: Settings, fake_stripe: FakeStripe
+) -> None:
+    fake_stripe.events.clear()
+    processor = _processor(sessions)
+    now = int(time.time())
+    _paid_event(sessions, stripe_settings, fake_stripe, 3100, now - 10 * DAY)
+    gateway = StripeGateway(SECRET_KEY, api_base=fake_stripe.url, retries=0)
+    assert reconcile(sessions, gateway, processor, now=now).listed == 0
+    wider = reconcile(sessions, gateway, processor, since=parse_since("2w", now), now=now)
+    assert wider.listed == 1 and [g.amount_minor for g in gifts(sessions)] == [3100]
+    # never further back than Stripe keeps events
+    assert reconcile(sessions, gateway, processor, since=0, now=now).since == now - 30 * DAY
+
+
+def test_since_takes_durations_and_dates() -> None:
+    now = 1_800_000_000
+    assert parse_since("36h", now) == now - 36 * 3600
+    assert parse_since("3d", now) == now - 3 * DAY
+    assert parse_since("2w", now) == now - 14 * DAY
+    assert parse_since("2026-11-01", now) == 1_793_491_200
+    assert parse_since("2026-11-01T01:00+01:00", now) == 1_793_491_200
+    for bad in ("yesterday", "3x", "", "2026-13-01"):
+        with pytest.raises(BadSince):
+            parse_since(bad, now)
+
+
+def test_cli_refuses_a_since_it_cannot_read() -> None:
+    result = CliRunner().invoke(cli, ["donations", "reconcile", "--since", "lately"])
+    assert isinstance(result.exception, BadSince)
