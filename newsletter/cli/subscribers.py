@@ -238,7 +238,10 @@ def export_person(
     if output is None:
         print(text)
     else:
-        output.write_text(text + "\n", encoding="utf-8")
+        try:
+            output.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise NewsletterError(f"cannot write {output}: {exc.strerror}") from None
         console.print(f"wrote {output}", highlight=False)
 
 

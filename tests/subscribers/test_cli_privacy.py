@@ -11,6 +11,7 @@ from typer.testing import CliRunner, Result
 
 from newsletter.cli import common
 from newsletter.cli.app import app
+from newsletter.errors import NewsletterError
 
 
 class Cli:
@@ -44,3 +45,11 @@ def test_the_import_summary_names_windows_1252(cli: Cli, tmp_path: Path) -> None
 
 def test_export_help_says_formulas_are_quoted(cli: Cli) -> None:
     assert "running it as a formula" in " ".join(cli.ok("export", "--help").split())
+
+
+def test_export_person_to_a_missing_folder_is_one_clear_error(cli: Cli) -> None:
+    cli.ok("add", "ann@example.org")
+    result = cli("export-person", "ann@example.org", "-o", "/nonexistent/dir/x.json")
+    assert result.exit_code != 0
+    assert isinstance(result.exception, NewsletterError)
+    assert "cannot write /nonexistent/dir/x.json" in str(result.exception)
