@@ -171,6 +171,34 @@ def update(
     return changed
 
 
+def leave_list(
+    session: Session, person: Subscriber, mailing_list: MailingList, context: consent.Context
+) -> bool:
+    """Take a person off one list, archived or not; True if they were on it.
+
+    Unlike ``set_lists`` (a form that no longer shows an archived list leaves it
+    alone), this names the list explicitly, so an archived list is changed too:
+    it keeps its subscriptions for when it is brought back.
+    """
+    sub = session.scalar(
+        select(Subscription).where(
+            Subscription.subscriber_id == person.id,
+            Subscription.list_id == mailing_list.id,
+            Subscription.subscribed.is_(True),
+        )
+    )
+    if sub is None:
+        return False
+    now = utcnow()
+    sub.subscribed = False
+    sub.updated_at = now
+    person.updated_at = now
+    session.flush()
+    names = [m.name for m in subscribed_lists(session, person)]
+    consent.record(session, person.id, consent.PREFERENCES, context, names)
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class Request:
     """The outcome of a subscribe form: who, and whether to send them a confirmation."""

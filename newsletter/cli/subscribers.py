@@ -157,10 +157,10 @@ def remove(
         person = people.lookup(session, address)
         if list_name:
             target = lists.get(session, list_name)
-            keep = [m for m in people.subscribed_lists(session, person) if m.id != target.id]
-            changed = people.update(session, person, _staff("remove"), topics=keep)
+            changed = people.leave_list(session, person, target, _staff("remove"))
             note = "removed from" if changed else "was not on"
-            console.print(f"{person.email} {note} {target.name}", highlight=False)
+            archived = " (an archived list)" if target.archived else ""
+            console.print(f"{person.email} {note} {target.name}{archived}", highlight=False)
             return
         email = person.email
         people.remove(session, person)

@@ -53,3 +53,16 @@ def test_export_person_to_a_missing_folder_is_one_clear_error(cli: Cli) -> None:
     assert result.exit_code != 0
     assert isinstance(result.exception, NewsletterError)
     assert "cannot write /nonexistent/dir/x.json" in str(result.exception)
+
+
+def test_remove_from_an_archived_list_takes_the_person_off_it(cli: Cli) -> None:
+    cli.ok("add", "ann@example.org", "-t", "Old campaign", "-t", "Ukraine")
+    cli.ok("lists", "archive", "Old campaign")
+    said = cli.ok("remove", "ann@example.org", "--list", "Old campaign")
+    assert "ann@example.org removed from Old campaign (an archived list)" in said
+    shown = " ".join(cli.ok("show", "ann@example.org").split())
+    assert "lists Ukraine" in shown and "Old campaign" not in shown.split("consent log")[0]
+    assert "was not on Old campaign" in cli.ok(
+        "remove", "ann@example.org", "--list", "Old campaign"
+    )
+    assert "removed from Ukraine" in cli.ok("remove", "ann@example.org", "--list", "Ukraine")
