@@ -140,3 +140,44 @@ def test_reactivation_lifts_the_suppression_and_starts_a_clean_slate(
         assert not suppression.is_suppressed(session, PEOPLE[104])
         process.apply(session, cfg, [_soft(104, 3)], now=utcnow() + timedelta(seconds=1))
     assert _status(sessions, 104) == Status.ACTIVE  # the two old bounces no longer count
+
+
+def _forged_complaint(address: str) -> bytes:
+    """An abuse report that names a subscriber but carries none of our tokens."""
+    return (
+        "From: abuse@evil.example.com\r\nTo: abuse@example.org\r\n"
+        "Message-ID: <forged-arf@evil.example.com>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=feedback-report; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: message/feedback-report\r\n\r\n"
+        f"Feedback-Type: abuse\r\nVersion: 1\r\nOriginal-Rcpt-To: <{address}>\r\n\r\n"
+        "--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"From: briefings@example.org\r\nTo: {address}\r\n"
+        "Message-ID: <c7.s102.aaaaaaaaaaaaaaaa@example.org>\r\n\r\n--b--\r\n"
+    ).encode()
+
+
+def test_forged_reports_naming_a_subscriber_suppress_nobody(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    _setup(sessions)
+    cfg = settings.model_copy(update={"hard_bounce_limit": 1, "complaint_limit": 1})
+    bounce = (FIXTURES / "forged_token.eml").read_bytes()
+    bounce = bounce.replace(b"somebody-else@example.net", PEOPLE[101].encode())
+    events = []
+    for raw in (bounce, _forged_complaint(PEOPLE[102])):
+        events += process.events_from_report(cfg, parse.parse(raw), raw)
+    assert {(e.kind, e.email) for e in events} == {
+        (BounceKind.HARD, PEOPLE[101]),
+        (BounceKind.COMPLAINT, PEOPLE[102]),
+    }
+    with database.transaction(sessions) as session:
+        summary = process.apply(session, cfg, events)
+    assert summary.unidentified == 2 and not summary.events and not summary.suppressed
+    assert _status(sessions, 101) == _status(sessions, 102) == Status.ACTIVE
+    with sessions() as session:
+        assert not suppression.is_suppressed(session, PEOPLE[101])
+        assert not suppression.is_suppressed(session, PEOPLE[102])
+        kept = list(session.scalars(select(BounceEvent).order_by(BounceEvent.email)))
+    assert [(e.email, e.subscriber_id) for e in kept] == [(PEOPLE[101], None), (PEOPLE[102], None)]
+    assert all(e.evidence.startswith(process.UNVERIFIED) for e in kept)
+    assert "5.1.1" in kept[0].evidence and "abuse" in kept[1].evidence

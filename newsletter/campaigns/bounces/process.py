@@ -149,13 +149,18 @@ def events_from_smtp(campaign_id: int, failures: Sequence[tuple[Claimed, Deliver
 
 
 def _identify(session: Session, event: Event) -> Subscriber | None:
-    if event.subscriber_id is not None:
-        return session.get(Subscriber, event.subscriber_id)
-    if event.email:
-        return session.scalar(
-            select(Subscriber).where(Subscriber.email_key == event.email.strip().lower())
-        )
-    return None
+    """Only a verified VERP token or Message-ID names a subscriber, never the report's text.
+
+    The bounce and abuse addresses are public, so anyone can send a report naming any
+    address in Final-Recipient or Original-Rcpt-To; trusting that would let them get
+    any reader suppressed.
+    """
+    if event.subscriber_id is None:
+        return None
+    return session.get(Subscriber, event.subscriber_id)
+
+
+UNVERIFIED = "not traced to our mail (no valid return-path token or Message-ID); nobody marked"
 
 
 def _clean_slate_since(session: Session, subscriber_id: int) -> datetime | None:
@@ -194,7 +199,11 @@ def _over_limit(
 def apply(
     session: Session, settings: Settings, events: Iterable[Event], *, now: datetime | None = None
 ) -> Summary:
-    """Store events and suppress the people the policy says to; idempotent per event."""
+    """Store events and suppress the people the policy says to; idempotent per event.
+
+    Events not traced to a subscriber by a verified token are stored as unidentified
+    (with their evidence, for staff to review) and never mark or suppress anyone.
+    """
     now = now or utcnow()
     summary = Summary()
     for event in events:
@@ -204,6 +213,7 @@ def apply(
             summary.duplicates += 1
             continue
         person = _identify(session, event)
+        evidence = event.evidence if person else f"{UNVERIFIED}: {event.evidence}"[:2000]
         campaign_id = event.campaign_id
         if campaign_id is not None and session.get(Campaign, campaign_id) is None:
             campaign_id = None  # a campaign deleted since (or a bounce from another install)
@@ -217,15 +227,16 @@ def apply(
                 status=event.status[:16],
                 diagnostic=event.diagnostic[:2000],
                 source=event.source,
-                evidence=event.evidence,
+                evidence=evidence,
                 received_at=now,
             )
         )
         session.flush()
-        summary.events[event.kind] += 1
         if person is None:
+            # Kept for staff to review, but not counted as anyone's bounce or complaint.
             summary.unidentified += 1
             continue
+        summary.events[event.kind] += 1
         if event.kind == BounceKind.POLICY or person.status != Status.ACTIVE:
             continue
         if _over_limit(session, settings, person, event.kind, now):
