@@ -16,6 +16,8 @@ overwrite the new owner's result.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -53,6 +55,8 @@ _SUB = cast(Table, Subscription.__table__)
 _SUP = cast(Table, Suppression.__table__)
 
 UNSETTLED = (RecipientState.QUEUED, RecipientState.SENDING, RecipientState.DEFERRED)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +319,20 @@ class Ledger:
             result = conn.execute(stmt, params)
         return int(result.rowcount or 0)
 
+    def renew(self, owner: str, lease_seconds: float, now: datetime | None = None) -> int:
+        """Extend the lease of every row ``owner`` is still sending; how many there are.
+
+        Rows another worker has taken over carry its name, so they are left alone.
+        """
+        now = now or utcnow()
+        with self.engine.begin() as conn:
+            renewed = conn.execute(
+                update(_R)
+                .where(_R.c.lease_owner == owner, _R.c.state == RecipientState.SENDING)
+                .values(lease_until=now + timedelta(seconds=lease_seconds))
+            ).rowcount
+        return int(renewed)
+
     def release(self, owner: str, row_ids: Iterable[int], retry_at: datetime | None = None) -> None:
         """Give back claimed rows that were not tried (shutdown, pause, stop, backoff)."""
         self.settle(
@@ -384,3 +402,30 @@ class Ledger:
                 .limit(limit)
             ).all()
         return [CampaignRecipient(**row._mapping) for row in rows]
+
+
+class LeaseKeeper:
+    """Renews an owner's leases three times per lease, from a thread, until closed.
+
+    A worker claims its next batch while the one before it is on the wire, and a slow
+    server can keep a batch longer than a lease: without renewal another worker (or
+    this one) would claim rows that are still being sent and mail them again. A worker
+    that dies stops renewing, so its rows are still taken over once their lease ends.
+    """
+
+    def __init__(self, ledger: Ledger, owner: str, lease_seconds: float) -> None:
+        self._ledger, self._owner, self._lease = ledger, owner, lease_seconds
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.wait(self._lease / 3):
+            try:
+                self._ledger.renew(self._owner, self._lease)
+            except Exception:  # the database is away for a moment: try again next time
+                log.warning("could not renew the leases of %s", self._owner, exc_info=True)
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from newsletter.campaigns.ledger import Claimed, Ledger, Outcome
+from newsletter.campaigns.ledger import Claimed, LeaseKeeper, Ledger, Outcome
 from newsletter.campaigns.models import CampaignStatus, RecipientState
 from newsletter.campaigns.throttle import RateLimiter, backoff
 from newsletter.errors import NewsletterError
@@ -234,6 +234,7 @@ class Worker:
         """
         if self.pool is not None:
             self.pool.start()  # before any connection or thread of ours exists
+        keeper = LeaseKeeper(self.ledger, self.owner, self.lease_seconds)
         try:
             while not self.stop.is_set():
                 self.ledger.start_due(only=campaign_ids)
@@ -257,6 +258,7 @@ class Worker:
                 if not worked:
                     self.stop.wait(self._idle_delay(waiting))
         finally:
+            keeper.close()
             self.close()
             if self.pool is not None:
                 self.pool.close()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import email
 import email.policy
 import threading
+import time
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -285,6 +287,41 @@ def test_a_bounce_or_suppression_during_a_send_is_honoured_for_the_rest(
     assert len(memory.sent) == 29
     row = next(r for r in rows(sessions, cid) if r.email == leaving)
     assert row.state == RecipientState.SKIPPED and reason in row.last_reply
+
+
+def test_a_batch_slower_than_its_lease_is_not_taken_over_while_it_is_sent(
+    engine: Engine, sessions: sessionmaker[Session], campaign_settings: Settings
+) -> None:
+    """A slow server holds each batch (and the next one, claimed early) longer than a
+    lease: the live worker renews its leases, so two workers still mail each person
+    once."""
+    seed_audience(engine, 24)
+    cid = new_campaign(sessions)
+    start_campaign(sessions, cid)
+    memory = MemoryTransport()
+    lock = threading.Lock()
+    original_send = memory.send
+
+    def slow_send(sender: str, recipient: str, message: bytes):
+        time.sleep(0.12)  # 4 copies: 0.48 s a batch, against a lease of 0.3 s
+        with lock:
+            return original_send(sender, recipient, message)
+
+    memory.send = slow_send  # type: ignore[method-assign]
+    workers = [
+        make_worker(
+            engine, sessions, campaign_settings, memory, owner=name, batch=4, lease_seconds=0.3
+        )
+        for name in ("A", "B")
+    ]
+    threads = [threading.Thread(target=w.run, kwargs={"once": True}) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sent = Counter(m.recipient for m in memory.sent)
+    assert len(sent) == 24 and set(sent.values()) == {1}
+    assert all(r.state == RecipientState.SENT for r in rows(sessions, cid))
 
 
 def test_a_stop_request_releases_the_rest_and_a_later_run_finishes_without_duplicates(
