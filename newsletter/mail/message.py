@@ -261,8 +261,8 @@ class CrlfMessage(bytes):
     """A message as ``build_message`` makes it: every line already ends in CRLF.
 
     The type carries that fact to the transport, across process boundaries too (it
-    pickles as itself), so SMTP need not search each 45 KB copy for bare LFs, which
-    was a tenth of the sending process's time.
+    pickles as itself), so SMTP need not search each 45 KB copy for bare LFs: about
+    60 µs of the sending process's CPU per copy, a sixth of all it did.
     """
 
 
