@@ -244,6 +244,36 @@ def test_refused_sender_and_relay_inside_a_pipelined_group(
     assert [r.recipients for r in server.handler.received] == [["a@example.com"]]
 
 
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_sender_refused_at_rcpt_stops_the_campaign_but_recipient_policy_does_not(
+    identity: Identity, pipelining: bool
+) -> None:
+    verp = "bounces+c1-s2-abcdefghijklmnop@example.org"
+    with Server() as server:
+        server.handler.pipelining = pipelining
+        server.handler.rcpt_replies = {
+            "denied@example.com": (
+                "554 5.7.1 <denied@example.com>: Recipient address rejected: Access denied"
+            ),
+            "a@example.com": (
+                f"553 5.7.1 <{verp}>: Sender address rejected: not owned by user news@example.org"
+            ),
+            "b@example.com": f"550 5.7.1 <{verp}>... Not allowed to send from here",
+        }
+        with transport_for(server) as transport:
+            denied = transport.send(
+                verp, "denied@example.com", message_for(identity, "d@example.com")
+            )
+            assert (denied.status, denied.code) == (DeliveryStatus.PERMANENT, 554)
+            for to in ("a@example.com", "b@example.com"):
+                with pytest.raises(TransportRejected, match="refused the sender") as caught:
+                    transport.send(verp, to, message_for(identity, to))
+                assert verp in str(caught.value)
+            ok = transport.send(verp, "ok@example.com", message_for(identity, "ok@example.com"))
+        assert ok.status is DeliveryStatus.SENT
+        assert [r.recipients for r in server.handler.received] == [["ok@example.com"]]
+
+
 def test_refused_connection_is_unavailable(identity: Identity) -> None:
     transport = SmtpTransport.from_url(f"smtp://127.0.0.1:{free_port()}?timeout=2")
     with pytest.raises(TransportUnavailable, match="cannot reach"):

@@ -15,7 +15,7 @@ and their three replies come back together: two round trips per message, not fou
 Replies map to what a campaign must do next: 2xx sent; 4xx transient (try later);
 5xx permanent for this recipient. What is not about the recipient raises instead:
 unreachable, timed out or 421 -> ``TransportUnavailable``; bad login (535), a sender
-or session refused by policy (5.7.x) -> ``TransportRejected``.
+or session refused by policy (5.7.x, also when refused at RCPT) -> ``TransportRejected``.
 """
 
 from __future__ import annotations
@@ -320,6 +320,12 @@ class SmtpTransport(ClosesOnExit):
             raise TransportRejected(
                 f"{self.config.where} will not relay for us: {rcpt_code} {rcpt_text}"
             )
+        if rcpt_code >= 500 and _about_sender(rcpt_text, sender):
+            self._reset(conn)
+            raise TransportRejected(
+                f"{self.config.where} refused the sender {sender} (at RCPT, so for every "
+                f"recipient): {rcpt_code} {rcpt_text}"
+            )
         self._reset(conn)
         status = DeliveryStatus.TRANSIENT if rcpt_code < 500 else DeliveryStatus.PERMANENT
         return Delivery(status, rcpt_code, rcpt_text)
@@ -361,6 +367,19 @@ class SmtpTransport(ClosesOnExit):
             conn.quit()
         except (OSError, smtplib.SMTPException):
             conn.close()
+
+
+def _about_sender(text: str, sender: str) -> bool:
+    """Is a RCPT refusal really about our sender (Postfix checks sender rules at RCPT)?
+
+    ``553 5.7.1 <bounces+...>: Sender address rejected: not owned by user`` would
+    come back for every recipient, so it must not be taken as each one's failure;
+    ``5.7.1 Recipient address rejected: Access denied`` is about the recipient.
+    """
+    lowered = text.lower()
+    if "sender address rejected" in lowered:
+        return True
+    return bool(_POLICY.match(text)) and ("sender" in lowered or sender.lower() in lowered)
 
 
 def _envelope_commands(sender: str, recipient: str) -> bytes:
