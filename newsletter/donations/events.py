@@ -25,6 +25,10 @@ class Kind(enum.StrEnum):
     SUBSCRIPTION_DELETED = "customer.subscription.deleted"
     CHARGE_REFUNDED = "charge.refunded"
     DISPUTE_CREATED = "charge.dispute.created"
+    DISPUTE_UPDATED = "charge.dispute.updated"
+    DISPUTE_FUNDS_WITHDRAWN = "charge.dispute.funds_withdrawn"
+    DISPUTE_FUNDS_REINSTATED = "charge.dispute.funds_reinstated"
+    DISPUTE_CLOSED = "charge.dispute.closed"
     OTHER = "other"
 
 
@@ -60,7 +64,7 @@ class DonationEvent:
     payment_intent_id: str = ""
     invoice_id: str = ""
     charge_id: str = ""
-    status: str = ""  # subscription status
+    status: str = ""  # subscription, invoice or dispute status
     refunded_minor: int = 0
     disputed_minor: int = 0
 
@@ -186,7 +190,7 @@ def _dispute(obj: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "charge_id": _str(obj.get("charge")),
         "payment_intent_id": _str(obj.get("payment_intent")),
-        "disputed_minor": _int(obj.get("amount")),
+        "disputed_minor": _int(obj.get("amount")),  # the amount in dispute
         "currency": _str(obj.get("currency")),
         "status": _str(obj.get("status")),
     }
@@ -203,7 +207,22 @@ _MAPPERS = {
     Kind.SUBSCRIPTION_DELETED: _subscription,
     Kind.CHARGE_REFUNDED: _charge,
     Kind.DISPUTE_CREATED: _dispute,
+    Kind.DISPUTE_UPDATED: _dispute,
+    Kind.DISPUTE_FUNDS_WITHDRAWN: _dispute,
+    Kind.DISPUTE_FUNDS_REINSTATED: _dispute,
+    Kind.DISPUTE_CLOSED: _dispute,
 }
+
+#: The dispute events: each carries the dispute as it stands.
+DISPUTE_KINDS = frozenset(
+    [
+        Kind.DISPUTE_CREATED,
+        Kind.DISPUTE_UPDATED,
+        Kind.DISPUTE_FUNDS_WITHDRAWN,
+        Kind.DISPUTE_FUNDS_REINSTATED,
+        Kind.DISPUTE_CLOSED,
+    ]
+)
 
 
 def parse(event: Mapping[str, Any]) -> DonationEvent:

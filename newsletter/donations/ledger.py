@@ -4,17 +4,18 @@ Gifts themselves (the busy path) are recorded in ``gifts``; this module dispatch
 and handles the rarer status, refund and dispute events. Every effect is written
 so that applying it twice, or after a later event, leaves the same rows: gifts
 are keyed by the Stripe object that proves the payment, refunds and disputes
-store Stripe's running totals (never increments), and a subscription's status
-only moves forward in Stripe's event time.
+store Stripe's running totals (never increments), a dispute only moves forward
+through its stages, and a subscription's status only moves forward in Stripe's
+event time.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from newsletter.donations import gifts
-from newsletter.donations.events import DonationEvent, Kind
+from newsletter.donations.events import DISPUTE_KINDS, DonationEvent, Kind
 from newsletter.donations.gifts import Effect
 from newsletter.donations.models import (
     ChargeAdjustment,
@@ -41,15 +42,54 @@ def _set_intent_status(intent: DonationIntent | None, status: IntentStatus) -> N
         intent.status = status
 
 
-def _adjust(gift: Gift, adjustment: ChargeAdjustment) -> None:
-    gift.refunded_minor = max(gift.refunded_minor, adjustment.refunded_minor)
-    gift.disputed_minor = max(gift.disputed_minor, adjustment.disputed_minor)
+#: Each dispute status Stripe reports: how far along it is (a later stage is never
+#: overwritten by an earlier one arriving late) and whether the money is withheld.
+#: Inquiries (``warning_*``) take no money; a chargeback takes it until it is won.
+DISPUTE_STAGES: dict[str, tuple[int, bool]] = {
+    "warning_needs_response": (1, False),
+    "warning_under_review": (2, False),
+    "needs_response": (3, True),
+    "under_review": (4, True),
+    "warning_closed": (5, False),
+    "won": (5, False),
+    "prevented": (5, False),
+    "lost": (5, True),
+    "funds_reinstated": (5, False),
+}
+_UNKNOWN_STAGE = (0, True)  # a status we do not know: assume the money is gone
+
+
+def _dispute_stage(status: str) -> tuple[int, bool]:
+    return DISPUTE_STAGES.get(status, _UNKNOWN_STAGE) if status else (-1, False)
+
+
+def _record_dispute(adjustment: ChargeAdjustment, event: DonationEvent) -> None:
+    status = "funds_reinstated" if event.kind is Kind.DISPUTE_FUNDS_REINSTATED else event.status
+    stage, withheld = _dispute_stage(status)
+    if stage < _dispute_stage(adjustment.dispute_status)[0]:
+        return  # an older state of the dispute, delivered late
+    adjustment.dispute_status = status
+    adjustment.disputed_minor = event.disputed_minor if withheld else 0
+
+
+def _adjust(session: Session, gift: Gift) -> None:
+    """The gift's refunds and dispute as its charges' adjustments now stand."""
+    refunded, disputed = session.execute(
+        select(
+            func.coalesce(func.max(ChargeAdjustment.refunded_minor), 0),
+            func.coalesce(func.max(ChargeAdjustment.disputed_minor), 0),
+        ).where(ChargeAdjustment.gift_id == gift.id)
+    ).one()
+    gift.refunded_minor = max(gift.refunded_minor, refunded)
+    gift.disputed_minor = disputed
     if gift.disputed_minor:
         gift.status = GiftStatus.DISPUTED
     elif gift.refunded_minor >= gift.amount_minor:
         gift.status = GiftStatus.REFUNDED
     elif gift.refunded_minor:
         gift.status = GiftStatus.PARTIALLY_REFUNDED
+    else:
+        gift.status = GiftStatus.PAID
 
 
 def _find_recurring(session: Session, subscription_id: str) -> RecurringGift | None:
@@ -96,8 +136,8 @@ def _charge_adjusted(session: Session, event: DonationEvent) -> Effect:
     adjustment.payment_intent_id = adjustment.payment_intent_id or event.payment_intent_id or None
     adjustment.invoice_id = adjustment.invoice_id or event.invoice_id or None
     adjustment.refunded_minor = max(adjustment.refunded_minor, event.refunded_minor)
-    adjustment.disputed_minor = max(adjustment.disputed_minor, event.disputed_minor)
-    session.flush()
+    if event.kind in DISPUTE_KINDS:
+        _record_dispute(adjustment, event)
     gift = None
     if adjustment.payment_intent_id:
         gift = session.scalar(
@@ -112,7 +152,8 @@ def _charge_adjusted(session: Session, event: DonationEvent) -> Effect:
     if gift is None:
         return Effect("kept until the payment is known")
     adjustment.gift_id = gift.id
-    _adjust(gift, adjustment)
+    session.flush()
+    _adjust(session, gift)
     return Effect("refund recorded" if event.kind is Kind.CHARGE_REFUNDED else "dispute recorded")
 
 
@@ -142,6 +183,6 @@ def apply(session: Session, event: DonationEvent, *, claim_receipts: bool = Fals
         return _subscription_status(session, event, event.status or "active")
     if kind is Kind.SUBSCRIPTION_DELETED:
         return _subscription_status(session, event, "canceled")
-    if kind in (Kind.CHARGE_REFUNDED, Kind.DISPUTE_CREATED):
+    if kind is Kind.CHARGE_REFUNDED or kind in DISPUTE_KINDS:
         return _charge_adjusted(session, event)
     return Effect("ignored")

@@ -137,6 +137,9 @@ class Gift(Base):
 class ChargeAdjustment(Base):
     """Refunds and disputes per Stripe charge, kept even when the gift is not known yet.
 
+    ``disputed_minor`` is what a dispute withholds now: the whole amount while a
+    chargeback is open or lost, nothing for an inquiry or once the dispute is won.
+
     Stripe may announce a refund before we have seen the payment; the adjustment
     waits here and is applied the moment the gift is recorded.
     """
@@ -149,6 +152,8 @@ class ChargeAdjustment(Base):
     invoice_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     refunded_minor: Mapped[int] = mapped_column(Integer, default=0)
     disputed_minor: Mapped[int] = mapped_column(Integer, default=0)
+    #: The dispute's latest Stripe status (``ledger.DISPUTE_STAGES``); "" while none.
+    dispute_status: Mapped[str] = mapped_column(String(40), default="", server_default="")
     gift_id: Mapped[int | None] = mapped_column(
         ForeignKey("donations.id", ondelete="SET NULL"), nullable=True
     )

@@ -270,7 +270,8 @@ class FakeStripe:
         )
         return obj
 
-    def dispute(self, charge: dict[str, Any]) -> dict[str, Any]:
+    def dispute(self, charge: dict[str, Any], status: str = "needs_response") -> dict[str, Any]:
+        """A dispute of ``charge`` as it stands in ``status``."""
         obj: dict[str, Any] = copy.deepcopy(self.fixtures["dispute"])
         obj.update(
             id="dp_" + secrets.token_hex(12),
@@ -278,7 +279,7 @@ class FakeStripe:
             amount=charge["amount"],
             payment_intent=charge["payment_intent"],
             currency=charge["currency"],
-            status="needs_response",
+            status=status,
             livemode=False,
         )
         return obj
