@@ -228,16 +228,16 @@ def test_refused_recipient_inside_a_pipelined_group(server: Server, identity: Id
     assert len(server.handler.sessions) == 1
 
 
-def test_refused_sender_and_relay_inside_a_pipelined_group(
+def test_refused_relay_and_deferred_sender_inside_a_pipelined_group(
     server: Server, identity: Identity
 ) -> None:
     server.handler.rcpt_replies["far@example.net"] = "554 5.7.1 Relay access denied"
     with transport_for(server) as transport:
         with pytest.raises(TransportRejected, match="relay"):
             transport.send(SENDER, "far@example.net", message_for(identity, "far@example.net"))
-        server.handler.mail_reply = "451 4.3.0 Try again later"
-        late = transport.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
-        assert (late.status, late.code) == (DeliveryStatus.TRANSIENT, 451)
+        server.handler.mail_reply = "451 4.7.1 Sender rate limit exceeded"
+        with pytest.raises(TransportUnavailable, match=r"451 4\.7\.1 Sender rate limit"):
+            transport.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
         server.handler.mail_reply = None
         ok = transport.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
         assert ok.status is DeliveryStatus.SENT
@@ -272,6 +272,20 @@ def test_sender_refused_at_rcpt_stops_the_campaign_but_recipient_policy_does_not
             ok = transport.send(verp, "ok@example.com", message_for(identity, "ok@example.com"))
         assert ok.status is DeliveryStatus.SENT
         assert [r.recipients for r in server.handler.received] == [["ok@example.com"]]
+
+
+def test_sender_deferred_at_mail_is_unavailable_not_a_recipient_failure(
+    identity: Identity,
+) -> None:
+    with Server() as server:
+        server.handler.pipelining = False
+        server.handler.mail_reply = "451 4.7.1 Sender rate limit exceeded"
+        with transport_for(server) as transport:
+            with pytest.raises(TransportUnavailable, match="rate limit"):
+                transport.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
+            server.handler.mail_reply = None
+            ok = transport.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
+        assert ok.status is DeliveryStatus.SENT
 
 
 def test_refused_connection_is_unavailable(identity: Identity) -> None:

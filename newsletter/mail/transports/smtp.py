@@ -14,8 +14,9 @@ and their three replies come back together: two round trips per message, not fou
 
 Replies map to what a campaign must do next: 2xx sent; 4xx transient (try later);
 5xx permanent for this recipient. What is not about the recipient raises instead:
-unreachable, timed out or 421 -> ``TransportUnavailable``; bad login (535), a sender
-or session refused by policy (5.7.x, also when refused at RCPT) -> ``TransportRejected``.
+unreachable, timed out, 421 or a 4xx to MAIL FROM -> ``TransportUnavailable``; bad
+login (535), a sender or session refused by policy (5.7.x, also when refused at RCPT)
+-> ``TransportRejected``.
 """
 
 from __future__ import annotations
@@ -311,8 +312,9 @@ class SmtpTransport(ClosesOnExit):
                 f"{self.config.where} refused the sender {sender}: {mail_code} {mail_text}"
             )
         if mail_code >= 400:
-            self._reset(conn)
-            return Delivery(DeliveryStatus.TRANSIENT, mail_code, mail_text)
+            # About our sender or session (a rate limit, say), not this recipient: charging
+            # every recipient a retry would use up their budgets while the server cools off.
+            raise self._unavailable(f"the sender {sender} was deferred: {mail_code} {mail_text}")
         if rcpt_code == 530 or (
             rcpt_code >= 500 and _POLICY.match(rcpt_text) and "relay" in rcpt_text.lower()
         ):
