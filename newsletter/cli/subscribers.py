@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsletter import wiring
+from newsletter import privacy, wiring
 from newsletter.cli.common import console, settings
 from newsletter.database import transaction
 from newsletter.errors import NewsletterError
@@ -193,15 +193,29 @@ def erase(
     address: str = typer.Argument(..., help="Email address."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
-    """Right to erasure: remove everything about a person, keep only a suppression hash."""
+    """Right to erasure: remove the person, their bounce reports and the address in the
+    send records; keep only a suppression hash.
+
+    Donation and Gift Aid records are kept: the charity must be able to show them to
+    HMRC, which can check Gift Aid claims for six years after the accounting period.
+    """
     if not yes and not typer.confirm(f"Erase everything about {address}? This cannot be undone"):
         raise typer.Exit(1)
     with transaction(_sessions()) as session:
-        removed = people.erase(session, address, _staff("erase", "Erasure request"))
-    what = "erased" if removed else "was not on the list; now suppressed"
+        done = privacy.erase(session, address, _staff("erase", "Erasure request"))
+    what = "erased" if done.person else "was not on the list; now suppressed"
     console.print(
-        f"{address.strip()} {what} (its hash stays on the suppression list)", highlight=False
+        f"{address.strip()} {what} (its hash stays on the suppression list); "
+        f"{done.bounce_events:,} bounce reports deleted, "
+        f"address removed from {done.recipients_blanked:,} send records",
+        highlight=False,
     )
+    if done.gifts_kept or done.declarations_kept:
+        console.print(
+            f"kept {done.gifts_kept:,} gifts and {done.declarations_kept:,} Gift Aid "
+            f"declarations: {privacy.DONATIONS_KEPT}",
+            highlight=False,
+        )
 
 
 @app.command("export")

@@ -7,10 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
+from newsletter import database
+from newsletter.campaigns.models import BounceEvent
 from newsletter.cli import common
 from newsletter.cli.app import app
+from newsletter.database import transaction
+from newsletter.donations.models import Gift
 from newsletter.errors import NewsletterError
 
 
@@ -66,3 +71,27 @@ def test_remove_from_an_archived_list_takes_the_person_off_it(cli: Cli) -> None:
         "remove", "ann@example.org", "--list", "Old campaign"
     )
     assert "removed from Ukraine" in cli.ok("remove", "ann@example.org", "--list", "Ukraine")
+
+
+def test_erase_deletes_bounce_reports_and_says_donations_are_kept(cli: Cli, db_url: str) -> None:
+    cli.ok("add", "dana@example.org")
+    engine = database.make_engine(db_url)
+    with transaction(database.session_factory(engine)) as s:
+        s.add(BounceEvent(fingerprint="f1", email="dana@example.org", kind="soft"))
+        s.add(
+            Gift(
+                source_id="cs_1",
+                frequency="once",
+                amount_minor=1,
+                currency="gbp",
+                donor_email="dana@example.org",
+            )
+        )
+    said = " ".join(cli.ok("erase", "dana@example.org", "--yes").split())
+    assert "dana@example.org erased" in said and "1 bounce reports deleted" in said
+    assert "kept 1 gifts and 0 Gift Aid declarations" in said and "HMRC" in said
+    assert "HMRC" in " ".join(cli.ok("erase", "--help").split())
+    with transaction(database.session_factory(engine)) as s:
+        assert s.scalars(select(BounceEvent)).all() == []
+        assert s.scalar(select(Gift.donor_email)) == "dana@example.org"
+    engine.dispose()

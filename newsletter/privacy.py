@@ -1,0 +1,122 @@
+"""Data-protection requests across every domain: erasure.
+
+``subscribers`` knows only its own tables (people, subscriptions, consent log,
+suppression). A person also appears in the campaign ledger (which briefings were
+sent to which address), in bounce reports (raw delivery-status text naming the
+address) and in donation records. This module answers for all of them, looking
+rows up both by subscriber id and by address, since a bounce or a gift can name
+an address that is no longer linked to anyone.
+
+Donation records are never erased here: a charity must keep its gift and Gift
+Aid records to show HMRC, which can audit claims for years afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, false, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from newsletter.campaigns.models import BounceEvent, CampaignRecipient
+from newsletter.donations.models import DonationIntent, Gift, RecurringGift
+from subscribers import consent, people
+from subscribers.addresses import normalise
+
+DONATIONS_KEPT = (
+    "donation and Gift Aid records are kept: the charity must be able to show them "
+    "to HMRC, which can check Gift Aid claims for six years after the accounting "
+    "period they belong to"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """What an erasure removed, and the donation records it kept (see ``DONATIONS_KEPT``)."""
+
+    person: bool
+    bounce_events: int
+    recipients_blanked: int
+    gifts_kept: int
+    declarations_kept: int
+
+
+def _matches(column: Any, key: str) -> ColumnElement[bool]:
+    return func.lower(column) == key
+
+
+def _person_id(session: Session, key: str) -> int | None:
+    person = people.find(session, key)
+    return person.id if person is not None else None
+
+
+def _by(column: Any, sid: int | None) -> ColumnElement[bool]:
+    return column == sid if sid is not None else false()
+
+
+def _bounces(sid: int | None, key: str) -> ColumnElement[bool]:
+    """Bounce events of the person: linked to them, or naming the address anywhere."""
+    return or_(
+        _by(BounceEvent.subscriber_id, sid),
+        _matches(BounceEvent.email, key),
+        func.lower(BounceEvent.diagnostic).contains(key, autoescape=True),
+        func.lower(BounceEvent.evidence).contains(key, autoescape=True),
+    )
+
+
+def _recipients(sid: int | None, key: str) -> ColumnElement[bool]:
+    return or_(_by(CampaignRecipient.subscriber_id, sid), _matches(CampaignRecipient.email, key))
+
+
+def _gifts(sid: int | None, key: str) -> ColumnElement[bool]:
+    return or_(_by(Gift.subscriber_id, sid), _matches(Gift.donor_email, key))
+
+
+def _recurring(sid: int | None, key: str) -> ColumnElement[bool]:
+    return or_(_by(RecurringGift.subscriber_id, sid), _matches(RecurringGift.donor_email, key))
+
+
+def _intents(sid: int | None, key: str) -> ColumnElement[bool]:
+    """Donation forms of the person: an intent holds no address, so also those behind
+    a gift or monthly gift that names it."""
+    return or_(
+        _by(DonationIntent.subscriber_id, sid),
+        DonationIntent.id.in_(select(Gift.intent_id).where(_gifts(sid, key))),
+        DonationIntent.id.in_(select(RecurringGift.intent_id).where(_recurring(sid, key))),
+    )
+
+
+def _count(session: Session, model: Any, where: ColumnElement[bool]) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(where)) or 0
+
+
+def erase(session: Session, address: str, context: consent.Context) -> Erased:
+    """The right to erasure everywhere: ``subscribers.people.erase`` plus bounce events
+    (deleted) and the campaign ledger's address and name (blanked).
+
+    Runs in the caller's transaction, so the erasure happens completely or not at all.
+    """
+    key = normalise(address).key
+    sid = _person_id(session, key)
+    gifts = _count(session, Gift, _gifts(sid, key)) + _count(
+        session, RecurringGift, _recurring(sid, key)
+    )
+    declarations = _count(
+        session, DonationIntent, _intents(sid, key) & DonationIntent.gift_aid.is_(True)
+    )
+    bounced = session.execute(delete(BounceEvent).where(_bounces(sid, key)))
+    blanked = session.execute(
+        update(CampaignRecipient)
+        .where(_recipients(sid, key))
+        .values(email="", name="", last_reply="")
+        .execution_options(synchronize_session=False)
+    )
+    removed = people.erase(session, address, context)
+    return Erased(
+        person=removed,
+        bounce_events=bounced.rowcount,  # type: ignore[attr-defined]
+        recipients_blanked=blanked.rowcount,  # type: ignore[attr-defined]
+        gifts_kept=gifts,
+        declarations_kept=declarations,
+    )
