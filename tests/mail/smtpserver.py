@@ -130,6 +130,7 @@ class Server:
         implicit_tls: tuple[Path, Path] | None = None,
     ) -> None:
         self.handler = ScriptedHandler()
+        self.auth_reply: str | None = None  # then AUTH fails with this reply, e.g. "454 ..."
         self.port = free_port()
         kwargs: dict[str, Any] = {}
         if credentials is not None:
@@ -148,6 +149,8 @@ class Server:
     def _authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
     ) -> AuthResult:
+        if self.auth_reply is not None:
+            return AuthResult(success=False, handled=False, message=self.auth_reply)
         ok = (
             isinstance(data, LoginPassword)
             and (

@@ -318,6 +318,20 @@ def test_login_and_bad_login(identity: Identity) -> None:
         assert "wrong" not in str(caught.value)
 
 
+def test_temporary_login_failure_is_unavailable_not_a_rejection(identity: Identity) -> None:
+    with Server(credentials=("mailer", "pw")) as server:
+        server.auth_reply = "454 4.7.0 Temporary authentication failure"
+        transport = SmtpTransport.from_url(
+            f"smtp://mailer:pw@127.0.0.1:{server.port}?starttls=0&timeout=5"
+        )
+        with pytest.raises(TransportUnavailable, match="454"):
+            transport.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
+        server.auth_reply = None
+        with transport:
+            sent = transport.send(SENDER, "a@example.com", message_for(identity, "a@example.com"))
+        assert sent.status is DeliveryStatus.SENT
+
+
 def test_starttls_with_verified_certificate_and_login(tmp_path: Path, identity: Identity) -> None:
     cert, key = self_signed(tmp_path)
     with Server(credentials=("mailer", "pw"), tls=(cert, key)) as server:

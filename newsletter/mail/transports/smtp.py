@@ -14,8 +14,8 @@ and their three replies come back together: two round trips per message, not fou
 
 Replies map to what a campaign must do next: 2xx sent; 4xx transient (try later);
 5xx permanent for this recipient. What is not about the recipient raises instead:
-unreachable, timed out, 421 or a 4xx to MAIL FROM -> ``TransportUnavailable``; bad
-login (535), a sender or session refused by policy (5.7.x, also when refused at RCPT)
+unreachable, timed out, 421, a 4xx to AUTH or to MAIL FROM -> ``TransportUnavailable``;
+bad login (535), a sender or session refused by policy (5.7.x, also when refused at RCPT)
 -> ``TransportRejected``.
 """
 
@@ -190,7 +190,9 @@ class SmtpTransport(ClosesOnExit):
                 conn.login(cfg.username, cfg.password or "")
         except smtplib.SMTPAuthenticationError as exc:
             _close_quietly(conn)
-            raise TransportRejected(
+            # 454 is the server's trouble checking the password (try later), not a bad login.
+            kind = TransportRejected if exc.smtp_code >= 500 else TransportUnavailable
+            raise kind(
                 f"{cfg.where} refused the login for {cfg.username}: {exc.smtp_code} "
                 f"{_text(exc.smtp_error)}"
             ) from None
