@@ -1,4 +1,4 @@
-"""Data-protection requests across every domain: erasure.
+"""Data-protection requests across every domain: erasure and the right of access.
 
 ``subscribers`` knows only its own tables (people, subscriptions, consent log,
 suppression). A person also appears in the campaign ledger (which briefings were
@@ -14,14 +14,15 @@ Aid records to show HMRC, which can audit claims for years afterwards.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from newsletter.campaigns.models import BounceEvent, CampaignRecipient
+from newsletter.campaigns.models import BounceEvent, Campaign, CampaignRecipient
 from newsletter.donations.models import DonationIntent, Gift, RecurringGift
-from subscribers import consent, people
+from subscribers import consent, exporter, people
 from subscribers.addresses import normalise
 
 DONATIONS_KEPT = (
@@ -120,3 +121,107 @@ def erase(session: Session, address: str, context: consent.Context) -> Erased:
         gifts_kept=gifts,
         declarations_kept=declarations,
     )
+
+
+def _plain(row: Any, fields: list[str]) -> dict[str, Any]:
+    """The named attributes of a row, with times as ISO 8601 text (for ``json.dumps``)."""
+    out: dict[str, Any] = {}
+    for name in fields:
+        value = getattr(row, name)
+        out[name] = value.isoformat() if isinstance(value, datetime) else value
+    return out
+
+
+_RECIPIENT = [
+    "campaign_id",
+    "email",
+    "name",
+    "state",
+    "attempts",
+    "last_code",
+    "last_reply",
+    "message_id",
+    "sent_at",
+]
+_BOUNCE = [
+    "campaign_id",
+    "email",
+    "kind",
+    "status",
+    "diagnostic",
+    "source",
+    "evidence",
+    "received_at",
+]
+_GIFT = [
+    "frequency",
+    "amount_minor",
+    "currency",
+    "status",
+    "refunded_minor",
+    "donor_email",
+    "donor_name",
+    "campaign_id",
+    "paid_at",
+    "receipt_sent_at",
+]
+_RECURRING = [
+    "amount_minor",
+    "currency",
+    "status",
+    "donor_email",
+    "donor_name",
+    "campaign_id",
+    "created_at",
+    "canceled_at",
+]
+_INTENT = [
+    "public_id",
+    "amount_minor",
+    "currency",
+    "frequency",
+    "status",
+    "note",
+    "gift_aid",
+    "gift_aid_name",
+    "gift_aid_address",
+    "gift_aid_postcode",
+    "gift_aid_wording",
+    "gift_aid_version",
+    "created_at",
+]
+
+
+def export_person(session: Session, address: str) -> dict[str, Any]:
+    """Everything held about one address (the right of access), ready for ``json.dumps``:
+    ``exporter.person_record`` plus briefings sent, bounce reports and donations."""
+    held = exporter.person_record(session, address)
+    key = normalise(address).key
+    sid = held["subscriber"]["id"] if held["subscriber"] else None
+    sent = session.execute(
+        select(CampaignRecipient, Campaign.subject, Campaign.briefing_slug)
+        .join(Campaign, Campaign.id == CampaignRecipient.campaign_id)
+        .where(_recipients(sid, key))
+        .order_by(CampaignRecipient.id)
+    )
+    held["campaigns"] = [
+        {"subject": subject, "briefing": slug, **_plain(row, _RECIPIENT)}
+        for row, subject, slug in sent
+    ]
+    bounces = session.scalars(
+        select(BounceEvent).where(_bounces(sid, key)).order_by(BounceEvent.id)
+    )
+    held["bounces"] = [_plain(event, _BOUNCE) for event in bounces]
+    gifts = session.scalars(select(Gift).where(_gifts(sid, key)).order_by(Gift.id))
+    monthly = session.scalars(
+        select(RecurringGift).where(_recurring(sid, key)).order_by(RecurringGift.id)
+    )
+    forms = session.scalars(
+        select(DonationIntent).where(_intents(sid, key)).order_by(DonationIntent.id)
+    )
+    held["donations"] = {
+        "gifts": [_plain(gift, _GIFT) for gift in gifts],
+        "monthly_gifts": [_plain(gift, _RECURRING) for gift in monthly],
+        "donation_forms_and_gift_aid_declarations": [_plain(form, _INTENT) for form in forms],
+    }
+    return held

@@ -245,9 +245,10 @@ def export_person(
     address: str = typer.Argument(..., help="Email address."),
     output: Path | None = typer.Option(None, "--output", "-o", help="JSON file (default: print)."),
 ) -> None:
-    """Right of access: everything held about one person, as JSON."""
+    """Right of access: everything held about one person, as JSON (details, lists,
+    consent log, briefings sent, bounce reports, donations and Gift Aid declarations)."""
     with transaction(_sessions()) as session:
-        record = exporter.person_record(session, address)
+        record = privacy.export_person(session, address)
     text = json.dumps(record, indent=2, ensure_ascii=False)
     if output is None:
         print(text)

@@ -3,6 +3,7 @@ requests about personal data."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,6 +88,9 @@ def test_erase_deletes_bounce_reports_and_says_donations_are_kept(cli: Cli, db_u
                 donor_email="dana@example.org",
             )
         )
+    held = json.loads(cli.ok("export-person", "dana@example.org"))
+    assert [b["kind"] for b in held["bounces"]] == ["soft"]
+    assert len(held["donations"]["gifts"]) == 1 and held["campaigns"] == []
     said = " ".join(cli.ok("erase", "dana@example.org", "--yes").split())
     assert "dana@example.org erased" in said and "1 bounce reports deleted" in said
     assert "kept 1 gifts and 0 Gift Aid declarations" in said and "HMRC" in said
@@ -95,3 +99,5 @@ def test_erase_deletes_bounce_reports_and_says_donations_are_kept(cli: Cli, db_u
         assert s.scalars(select(BounceEvent)).all() == []
         assert s.scalar(select(Gift.donor_email)) == "dana@example.org"
     engine.dispose()
+    after = json.loads(cli.ok("export-person", "dana@example.org"))
+    assert after["bounces"] == [] and len(after["donations"]["gifts"]) == 1

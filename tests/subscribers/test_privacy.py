@@ -1,7 +1,8 @@
-"""Erasure across every table that names a person."""
+"""Erasure and the right of access across every table that names a person."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -89,6 +90,28 @@ def _dana(s: Session) -> None:
     s.add(RecurringGift(subscription_id="sub_1", subscriber_id=dana.id, amount_minor=500))
 
 
+def test_the_right_of_access_covers_sends_bounces_and_donations(
+    sessions: sessionmaker[Session],
+) -> None:
+    with transaction(sessions) as s:
+        _dana(s)
+        held = json.loads(json.dumps(privacy.export_person(s, "dana@EXAMPLE.org")))
+    assert held["subscriber"]["name"] == "Dana Donor"
+    [sent] = held["campaigns"]
+    assert (sent["subject"], sent["briefing"], sent["email"]) == (
+        "Foreign ministers",
+        "b-112",
+        "Dana@example.org",
+    )
+    assert sent["message_id"] == "<1@news.example.org>" and sent["sent_at"].startswith("2026-03-04")
+    assert sorted(b["kind"] for b in held["bounces"]) == ["hard", "soft"]
+    donations = held["donations"]
+    assert [g["donor_name"] for g in donations["gifts"]] == ["Dana Donor"]
+    assert [g["amount_minor"] for g in donations["monthly_gifts"]] == [500]
+    [declaration] = donations["donation_forms_and_gift_aid_declarations"]
+    assert declaration["gift_aid"] and declaration["gift_aid_address"] == "1 High St"
+
+
 def test_erasure_removes_bounces_and_sends_but_keeps_donations(
     sessions: sessionmaker[Session],
 ) -> None:
@@ -107,3 +130,6 @@ def test_erasure_removes_bounces_and_sends_but_keeps_donations(
         assert not any("dana" in t.lower() for t in texts) and "other@example.org Other" in texts
         assert s.scalar(select(func.count()).select_from(Gift)) == 1
         assert s.scalar(select(DonationIntent.gift_aid_name)) == "Dana Donor"
+        held = privacy.export_person(s, "dana@example.org")
+    assert held["subscriber"] is None and held["bounces"] == [] and held["campaigns"] == []
+    assert [g["donor_email"] for g in held["donations"]["gifts"]] == ["dana@example.org"]
