@@ -18,6 +18,7 @@ from newsletter.cli.app import app
 from newsletter.database import transaction
 from newsletter.donations.models import Gift
 from newsletter.errors import NewsletterError
+from subscribers.csvfile import CsvFileError
 
 
 class Cli:
@@ -101,3 +102,15 @@ def test_erase_deletes_bounce_reports_and_says_donations_are_kept(cli: Cli, db_u
     engine.dispose()
     after = json.loads(cli.ok("export-person", "dana@example.org"))
     assert after["bounces"] == [] and len(after["donations"]["gifts"]) == 1
+
+
+def test_a_stray_quote_before_a_large_rest_is_one_error_naming_its_line(
+    cli: Cli, tmp_path: Path
+) -> None:
+    source = tmp_path / "big.csv"
+    rows = "".join(f"p{i}@example.org,Person {i}\n" for i in range(20_000))
+    source.write_text(f'email,name\na@example.org,"The Boss\n{rows}')
+    result = cli("import", str(source))
+    assert result.exit_code != 0 and isinstance(result.exception, CsvFileError)
+    assert "line 2: a cell longer than" in str(result.exception)
+    assert "0 shown" in cli.ok("list")
