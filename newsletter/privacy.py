@@ -97,6 +97,8 @@ def erase(session: Session, address: str, context: consent.Context) -> Erased:
     (deleted) and the campaign ledger's address and name (blanked).
 
     Runs in the caller's transaction, so the erasure happens completely or not at all.
+    The other tables are cleared first, while their rows still carry the person's id
+    (deleting the person nulls it in bounce events).
     """
     key = normalise(address).key
     sid = _person_id(session, key)
