@@ -2,8 +2,7 @@
 
 Spreadsheets export UTF-8 with or without a byte-order mark, Windows-1252 (Excel's
 default on Windows) or Latin-1, commas or semicolons; staff should not have to know
-which. The file is streamed row by row,
-so its size does not matter.
+which. The file is streamed row by row, so its size does not matter.
 """
 
 from __future__ import annotations
@@ -41,8 +40,8 @@ def spreadsheet_safe(cell: str) -> str:
     """``cell`` with a ``'`` in front when a spreadsheet would run it as a formula.
 
     A file written here is opened by staff in Excel or LibreOffice, which execute a
-    cell starting with one of ``= + - @`` (or a tab or carriage return before one)
-    as a formula: a name such as ``=HYPERLINK(...)`` typed into a signup form could
+    cell starting with one of ``= + - @`` as a formula (and may drop a leading tab or
+    carriage return before one): a name such as ``=HYPERLINK(...)`` typed into a signup form could
     send data elsewhere. A leading quote makes it text (OWASP's advice for CSV
     injection); the importer takes that quote off again, so exports round-trip.
     """
