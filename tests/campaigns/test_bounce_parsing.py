@@ -34,6 +34,7 @@ def _events(settings: Settings, name: str):
         ("outlook_mailbox_unavailable.eml", BounceKind.HARD, 108, "heidi@hotmail.com"),
         ("arf_abuse.eml", BounceKind.COMPLAINT, 109, ""),
         ("arf_headers_only.eml", BounceKind.COMPLAINT, 103, "carol@slow.example.net"),
+        ("rfc6591_dmarc_failure.eml", BounceKind.POLICY, 107, "grace@outlook.com"),
     ],
 )
 def test_samples_are_classified_and_traced_to_the_recipient(
@@ -98,6 +99,21 @@ def test_delayed_is_not_a_bounce_and_not_spam_is_not_a_complaint() -> None:
     assert classify("4.4.1", action="delayed") is None
     assert classify_feedback("not-spam") is None
     assert classify_feedback("abuse") == BounceKind.COMPLAINT
+
+
+@pytest.mark.parametrize(
+    ("feedback_type", "kind"),
+    [
+        ("abuse", BounceKind.COMPLAINT),
+        ("Other", BounceKind.COMPLAINT),
+        ("auth-failure", BounceKind.POLICY),
+        ("fraud", BounceKind.POLICY),
+        ("virus", BounceKind.POLICY),
+        ("not-spam", None),
+    ],
+)
+def test_only_abuse_reports_are_complaints(feedback_type: str, kind: BounceKind | None) -> None:
+    assert classify_feedback(feedback_type) == kind
 
 
 def test_verp_round_trip_and_case_insensitivity(settings: Settings) -> None:

@@ -6,7 +6,9 @@
   rejection of *our* mail (reputation, authentication, content), never blamed on the
   address;
 - 4.x.x: soft;
-- ``delayed``, ``delivered``, ``relayed`` and ``expanded`` actions are not bounces.
+- ``delayed``, ``delivered``, ``relayed`` and ``expanded`` actions are not bounces;
+- feedback reports: ``abuse`` and ``other`` are complaints, ``not-spam`` is nothing, and
+  the rest (``auth-failure``, ``fraud``, ``virus``) are policy events.
 """
 
 from __future__ import annotations
@@ -67,6 +69,18 @@ def classify(
     return BounceKind.HARD
 
 
+#: Feedback types (RFC 5965) in which the reader tells their provider they object to our mail.
+COMPLAINT_TYPES = frozenset({"abuse", "other"})
+
+
 def classify_feedback(feedback_type: str) -> BounceKind | None:
-    """ARF: every report type except ``not-spam`` is a complaint about us mailing this person."""
-    return None if feedback_type.strip().lower() == "not-spam" else BounceKind.COMPLAINT
+    """ARF: only ``abuse`` (and ``other``) is a reader's complaint; ``not-spam`` is nothing.
+
+    ``auth-failure`` (RFC 6591: a DMARC, DKIM or SPF failure, perhaps a forgery of our
+    domain), ``fraud`` and ``virus`` are about the message or whoever sent it, not a
+    sign that the reader does not want us: recorded as policy, never blamed on the address.
+    """
+    kind = feedback_type.strip().lower()
+    if kind == "not-spam":
+        return None
+    return BounceKind.COMPLAINT if kind in COMPLAINT_TYPES else BounceKind.POLICY
