@@ -11,7 +11,8 @@ Rules kept here (RFC 5322, 2045-2047, 2369, 8058):
 * text/plain first, then text/html, both UTF-8 quoted-printable (lines <= 76);
 * exactly one From, To, Subject, Date, Message-ID; no header line over 998;
 * ``List-Unsubscribe`` / ``List-Unsubscribe-Post`` written verbatim, never as
-  encoded words; non-ASCII names and subjects as RFC 2047 encoded words;
+  encoded words; ``List-Unsubscribe-Post`` only for an https:// URL (RFC 8058 3.1);
+* non-ASCII names and subjects as RFC 2047 encoded words;
 * any CR, LF or other control character in a value raises ``HeaderInjection``.
 """
 
@@ -302,9 +303,10 @@ def build_message(
     """The complete message as CRLF bytes, DKIM-signed last when ``signer`` is given.
 
     A message with an unsubscribe URL is bulk mail (List-Id, RFC 8058 one-click
-    headers, ``Precedence: bulk``); without one it is transactional (a confirmation,
-    a receipt). ``return_path`` is only validated: the envelope sender belongs to the
-    transport, and RFC 5321 leaves the Return-Path field to the final delivery server.
+    headers when the URL is https://, ``Precedence: bulk``); without one it is
+    transactional (a confirmation, a receipt). ``return_path`` is only validated: the
+    envelope sender belongs to the transport, and RFC 5321 leaves the Return-Path
+    field to the final delivery server.
     """
     sk = identity._skeleton
     if return_path is not None:
@@ -337,7 +339,8 @@ def build_message(
         if unsubscribe_mailto is not None:
             targets.append(_uri("unsubscribe mailto", unsubscribe_mailto, ("mailto:",)))
         lines.append(f"List-Unsubscribe: <{'>, <'.join(targets)}>\r\n".encode())
-        if unsubscribe_url is not None:
+        if unsubscribe_url is not None and unsubscribe_url.startswith("https://"):
+            # RFC 8058 3.1: one-click only for an HTTPS URI (a local http:// demo gets none).
             lines.append(_ONE_CLICK)
     if sk.feedback_line:
         lines.append(sk.feedback_line)

@@ -106,6 +106,19 @@ def test_one_click_unsubscribe_headers_are_never_encoded_or_folded(identity: Ide
     assert parsed["List-Id"] == "NATO Watch <briefings.example.org>"
 
 
+def test_one_click_is_offered_only_for_an_https_url(identity: Identity) -> None:
+    """RFC 8058 3.1: the one-click POST needs HTTPS; a plain http:// link is still listed."""
+    local = "http://127.0.0.1:8000/u/" + "x" * 40
+    plain = parse(bulk(identity, unsubscribe_url=local))
+    assert str(plain["List-Unsubscribe"]) == f"<{local}>, <{MAILTO}>"
+    assert plain["List-Unsubscribe-Post"] is None
+    secure = parse(bulk(identity, unsubscribe_mailto=None))
+    assert str(secure["List-Unsubscribe"]) == f"<{UNSUB}>"
+    assert secure["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    mail_only = parse(bulk(identity, unsubscribe_url=None))
+    assert mail_only["List-Unsubscribe-Post"] is None
+
+
 def test_bulk_and_transactional_headers(identity: Identity) -> None:
     one, two = parse(bulk(identity)), parse(bulk(identity, to_address="sam@example.net"))
     assert one["Feedback-ID"] == two["Feedback-ID"] == "112:digest:natowatch"
