@@ -245,7 +245,7 @@ def test_refused_relay_and_deferred_sender_inside_a_pipelined_group(
 
 
 @pytest.mark.parametrize("pipelining", [True, False])
-def test_sender_refused_at_rcpt_stops_the_campaign_but_recipient_policy_does_not(
+def test_sender_refused_at_rcpt_stops_or_defers_the_campaign_but_recipient_policy_does_not(
     identity: Identity, pipelining: bool
 ) -> None:
     verp = "bounces+c1-s2-abcdefghijklmnop@example.org"
@@ -259,6 +259,7 @@ def test_sender_refused_at_rcpt_stops_the_campaign_but_recipient_policy_does_not
                 f"553 5.7.1 <{verp}>: Sender address rejected: not owned by user news@example.org"
             ),
             "b@example.com": f"550 5.7.1 <{verp}>... Not allowed to send from here",
+            "c@example.com": f"450 4.1.8 <{verp}>: Sender address rejected: Domain not found",
         }
         with transport_for(server) as transport:
             denied = transport.send(
@@ -269,6 +270,9 @@ def test_sender_refused_at_rcpt_stops_the_campaign_but_recipient_policy_does_not
                 with pytest.raises(TransportRejected, match="refused the sender") as caught:
                     transport.send(verp, to, message_for(identity, to))
                 assert verp in str(caught.value)
+            # The same refusal for now: back off, charging no recipient a retry.
+            with pytest.raises(TransportUnavailable, match="Sender address rejected"):
+                transport.send(verp, "c@example.com", message_for(identity, "c@example.com"))
             ok = transport.send(verp, "ok@example.com", message_for(identity, "ok@example.com"))
         assert ok.status is DeliveryStatus.SENT
         assert [r.recipients for r in server.handler.received] == [["ok@example.com"]]

@@ -324,12 +324,12 @@ class SmtpTransport(ClosesOnExit):
             raise TransportRejected(
                 f"{self.config.where} will not relay for us: {rcpt_code} {rcpt_text}"
             )
-        if rcpt_code >= 500 and _about_sender(rcpt_text, sender):
+        if _about_sender(rcpt_text, sender):
             self._reset(conn)
-            raise TransportRejected(
-                f"{self.config.where} refused the sender {sender} (at RCPT, so for every "
-                f"recipient): {rcpt_code} {rcpt_text}"
-            )
+            refusal = f"the sender {sender} (at RCPT, so for every recipient): {rcpt_code}"
+            if rcpt_code < 500:  # for now (greylisting, a lookup that timed out): back off
+                raise self._unavailable(f"{refusal} {rcpt_text}")
+            raise TransportRejected(f"{self.config.where} refused {refusal} {rcpt_text}")
         self._reset(conn)
         status = DeliveryStatus.TRANSIENT if rcpt_code < 500 else DeliveryStatus.PERMANENT
         return Delivery(status, rcpt_code, rcpt_text)
