@@ -45,7 +45,7 @@ def process_(
         total.unidentified += done.unidentified
         total.suppressed.extend(done.suppressed)
     table = Table(
-        "read", "hard", "soft", "policy", "complaints", "already seen", "not ours/not a bounce"
+        "read", "hard", "soft", "policy", "complaints", "already seen", "untraced", "not a report"
     )
     table.add_row(
         str(total.messages),
@@ -54,9 +54,17 @@ def process_(
         str(total.events["policy"]),
         str(total.events["complaint"]),
         str(total.duplicates),
-        str(total.not_reports + total.unidentified),
+        str(total.unidentified),
+        str(total.not_reports),
     )
     console.print(table)
+    if total.unidentified:
+        console.print(
+            f"{total.unidentified} report(s) not traced to a subscriber (no token or "
+            "Message-ID of ours: forged, or forwarded without our headers; or the person is "
+            "gone): kept for review, nobody was marked. See them with: newsletter bounces list",
+            highlight=False,
+        )
     for address, reason in total.suppressed:
         console.print(f"suppressed {address} ({reason})", highlight=False)
     if total.suppressed:

@@ -150,13 +150,22 @@ def test_bad_input_is_one_clear_error(cli_env: Path, engine: Engine) -> None:
 def test_bounces_process_suppresses_by_policy(cli_env: Path, engine: Engine) -> None:
     seed_audience(engine, 1)
     box = mailbox.Maildir(cli_env / "bounces", create=True)
-    for name in ("exim_plaintext.eml", "out_of_office.eml", "postfix_delayed.eml"):
+    for name in (
+        "exim_plaintext.eml",
+        "out_of_office.eml",
+        "postfix_delayed.eml",
+        "forged_token.eml",
+    ):
         box.add((FIXTURES / name).read_bytes())
     done = run("bounces", "process", str(cli_env / "bounces"))
     assert done.exit_code == 0, done.output
     # The bounce names campaign 7 / subscriber 105, who do not exist here: recorded, nobody
     # suppressed, and the other two messages are not bounces.
     assert "suppressed" not in done.output
+    # That one and the forged one are kept apart, and staff are told where to look.
+    said = " ".join(done.output.split())  # as the terminal's width wrapped it
+    assert "2 report(s) not traced to a subscriber" in said
+    assert "nobody was marked" in said
     listed = run("bounces", "list", "--address", "erin@gone.example.com")
     assert listed.exit_code == 0 and "5.1.1" in listed.output and "hard" in listed.output
     missing = run("bounces", "process", str(cli_env / "nowhere"))
