@@ -54,6 +54,8 @@ class Gateway(Protocol):
 
     def list_events(self, *, created_gte: int, types: list[str]) -> Iterator[dict[str, Any]]: ...
 
+    def invoice_payment_intent(self, invoice_id: str) -> str: ...
+
 
 class StripeGateway:
     """``Gateway`` over ``stripe.StripeClient``; ``api_base`` points tests at a local fake."""
@@ -123,3 +125,21 @@ class StripeGateway:
 
         found: list[dict[str, Any]] = self._call("list events", fetch)
         yield from sorted(found, key=lambda e: (e.get("created", 0), e.get("id", "")))
+
+    def invoice_payment_intent(self, invoice_id: str) -> str:
+        """The payment intent that paid ``invoice_id`` ("" if none did).
+
+        Since API version 2025-03-31.basil an invoice names neither its payment
+        intent nor its charge, and lists its ``payments`` only when expanded, so
+        refunds of an instalment could not be matched to its gift without this.
+        """
+        page = self._call(
+            "list an invoice's payments",
+            self.client.v1.invoice_payments.list,
+            params={"invoice": invoice_id, "status": "paid", "limit": 10},
+        )
+        for payment in page.data:
+            found = payment.payment.payment_intent if payment.payment else None
+            if found:
+                return found if isinstance(found, str) else str(found.id)
+        return ""

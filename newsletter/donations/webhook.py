@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import stripe
@@ -25,11 +25,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from newsletter import wiring
 from newsletter.config import Settings
 from newsletter.database import transaction
 from newsletter.donations import ledger
-from newsletter.donations.events import DonationEvent, MalformedEvent, parse
-from newsletter.donations.models import StripeEventRecord
+from newsletter.donations.events import DonationEvent, Kind, MalformedEvent, parse
+from newsletter.donations.models import RecurringGift, StripeEventRecord
 from newsletter.donations.receipts import Receipt, ReceiptSender, deliver_claimed
 from newsletter.errors import NewsletterError
 from subscribers.orm import utcnow
@@ -107,8 +108,11 @@ class WebhookProcessor:
         livemode: bool,
         receipts: ReceiptSender | None = None,
         tolerance: int = TOLERANCE,
+        payments: Callable[[str], str] | None = None,
     ) -> None:
+        """``payments`` finds the payment intent that paid an invoice (Stripe's API)."""
         self.sessions = sessions
+        self.payments = payments
         self.secrets = [s for s in secrets if s]
         self.livemode = livemode
         self.receipts = receipts
@@ -133,11 +137,40 @@ class WebhookProcessor:
         return self.process(event, receipts=receipts)
 
     def process(self, event: DonationEvent, *, receipts: bool = True) -> Result:
-        """Apply ``event`` exactly once (also used by reconcile), then send new receipts."""
-        result = self._apply_once(event)
+        """Apply ``event`` exactly once (also used by reconcile), then send new receipts.
+
+        Raises ``PaymentProviderError`` if Stripe cannot say what paid an instalment:
+        nothing is recorded then, and Stripe's retry (or reconcile) applies it later.
+        """
+        result = self._apply_once(self._with_payment(event))
         if receipts:
             self.send_receipts(result)
         return result
+
+    def _with_payment(self, event: DonationEvent) -> DonationEvent:
+        """An instalment of ours with its payment intent, which newer API versions leave
+        out of the invoice; without it a later refund could never find the gift."""
+        if (
+            event.kind is not Kind.INVOICE_PAID
+            or event.payment_intent_id
+            or not (event.invoice_id and event.subscription_id and event.amount_minor > 0)
+            or self.payments is None
+            or not self._ours(event)
+            or self.seen(event.event_id)
+        ):
+            return event
+        return replace(event, payment_intent_id=self.payments(event.invoice_id))
+
+    def _ours(self, event: DonationEvent) -> bool:
+        if event.intent:
+            return True
+        with self.sessions() as session:
+            found = session.scalar(
+                select(RecurringGift.id).where(
+                    RecurringGift.subscription_id == event.subscription_id
+                )
+            )
+        return found is not None
 
     def send_receipts(self, result: Result) -> None:
         """Receipts for the gifts ``result`` recorded; a failure leaves them pending
@@ -201,9 +234,11 @@ def processor_for(
     if secret is None or not secret.get_secret_value().strip():
         return None
     key = settings.stripe_secret_key
+    gateway = wiring.stripe_gateway(settings)
     return WebhookProcessor(
         sessions,
         secrets=[s.strip() for s in secret.get_secret_value().split(",")],
         livemode=expected_livemode(key.get_secret_value() if key else None),
         receipts=receipts if settings.donation_receipts else None,
+        payments=gateway.invoice_payment_intent if gateway is not None else None,
     )

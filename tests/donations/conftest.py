@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
+from newsletter.donations.gateway import StripeGateway
 from newsletter.donations.receipts import Receipt
 from newsletter.donations.webhook import WebhookProcessor
 from newsletter.web.app import create_app
@@ -97,8 +98,17 @@ def sender() -> RecordingSender:
 
 
 @pytest.fixture
-def processor(sessions: sessionmaker[Session], sender: RecordingSender) -> WebhookProcessor:
-    return WebhookProcessor(sessions, secrets=[WEBHOOK_SECRET], livemode=False, receipts=sender)
+def processor(
+    sessions: sessionmaker[Session], sender: RecordingSender, fake_stripe: FakeStripe
+) -> WebhookProcessor:
+    gateway = StripeGateway(SECRET_KEY, api_base=fake_stripe.url, retries=0)
+    return WebhookProcessor(
+        sessions,
+        secrets=[WEBHOOK_SECRET],
+        livemode=False,
+        receipts=sender,
+        payments=gateway.invoice_payment_intent,
+    )
 
 
 def deliver(processor: WebhookProcessor, event: dict[str, Any]) -> Any:

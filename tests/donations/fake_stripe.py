@@ -49,6 +49,9 @@ class FakeStripe:
         self.events: list[dict[str, Any]] = []
         self.idempotency: dict[str, tuple[str, int, dict[str, Any]]] = {}
         self.requests: list[tuple[str, str, dict[str, Any]]] = []
+        self.invoice_payments: dict[str, list[dict[str, Any]]] = {}
+        #: path -> how many of the next requests to it fail with a 500 (an outage)
+        self.outages: dict[str, int] = {}
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -173,6 +176,34 @@ class FakeStripe:
             "data": found[:limit],
         }
 
+    def list_invoice_payments(self, params: dict[str, Any]) -> dict[str, Any]:
+        allowed = {"created", "ending_before", "expand", "invoice", "limit", "payment"}
+        refuse_unknown(params, allowed | {"starting_after", "status"}, "")
+        limit = integer_param(params.get("limit", "10"), "limit", 1)
+        if limit > 100:
+            raise invalid("This value must be less than or equal to 100.", "limit")
+        status = params.get("status")
+        if status is not None and status not in ("canceled", "open", "paid"):
+            raise invalid("Invalid status: must be one of canceled, open, or paid", "status")
+        invoice = params.get("invoice")
+        if invoice is not None and invoice not in self.invoice_payments:
+            raise StripeFailure(
+                404, f"No such invoice: '{invoice}'", "invoice", code="resource_missing"
+            )
+        every = [p for ps in self.invoice_payments.values() for p in ps]  # lock held
+        found = [
+            p
+            for p in reversed(every)
+            if (invoice is None or p["invoice"] == invoice)
+            and (status is None or p["status"] == status)
+        ]
+        return {
+            "object": "list",
+            "url": "/v1/invoice_payments",
+            "has_more": len(found) > limit,
+            "data": found[:limit],
+        }
+
     # -- helpers for tests ---------------------------------------------------
 
     def pay(
@@ -237,20 +268,29 @@ class FakeStripe:
                 },
             },
         )
-        inv["payments"] = {
-            "object": "list",
-            "has_more": False,
-            "data": [
-                {
-                    "object": "invoice_payment",
-                    "payment": {
-                        "type": "payment_intent",
-                        "payment_intent": "pi_" + secrets.token_hex(12),
-                    },
-                }
-            ],
-        }
+        # Stripe's default invoice names no payment intent or charge, and has no
+        # ``payments`` unless expanded: the payment is found via /v1/invoice_payments.
+        payment: dict[str, Any] = copy.deepcopy(self.fixtures["invoice_payment"])
+        payment.update(
+            id="inpay_" + secrets.token_hex(12),
+            invoice=inv["id"],
+            amount_paid=amount,
+            amount_requested=amount,
+            currency=inv["currency"],
+            status="paid",
+            is_default=True,
+            livemode=False,
+            created=inv["created"],
+            payment={"type": "payment_intent", "payment_intent": "pi_" + secrets.token_hex(12)},
+            status_transitions={"canceled_at": None, "paid_at": inv["created"]},
+        )
+        with self.lock:
+            self.invoice_payments.setdefault(inv["id"], []).append(payment)
         return inv
+
+    def paid_by(self, invoice_id: str) -> str:
+        """The payment intent that paid ``invoice_id`` (what a refund's charge names)."""
+        return str(self.invoice_payments[invoice_id][0]["payment"]["payment_intent"])
 
     def charge(
         self, payment_intent: str, amount: int, *, refunded: int = 0, charge_id: str = ""
@@ -312,6 +352,8 @@ class FakeStripe:
             return self.create_portal(params)
         if method == "GET" and path == "/v1/events":
             return self.list_events(params)
+        if method == "GET" and path == "/v1/invoice_payments":
+            return self.list_invoice_payments(params)
         raise StripeFailure(404, f"Unrecognized request URL ({method}: {path}).")
 
 
@@ -356,6 +398,15 @@ def _handler(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
             if not auth.startswith("Bearer sk_test_") or len(auth) < 20:
                 key = auth.removeprefix("Bearer ")[:12]
                 self._answer(401, StripeFailure(401, f"Invalid API Key provided: {key}***").body)
+                return
+            with fake.lock:
+                down = fake.outages.get(parts.path, 0)
+                if down:
+                    fake.outages[parts.path] = down - 1
+            if down:
+                failure = StripeFailure(500, "An unknown error occurred", type="api_error")
+                failure.body["error"]["type"] = "api_error"
+                self._answer(500, failure.body)
                 return
             try:
                 params = decode_form(parse_qsl(raw, keep_blank_values=True))
