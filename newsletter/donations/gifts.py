@@ -12,9 +12,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from hashlib import blake2b
 from typing import Any
 
-from sqlalchemy import Integer, String, Table, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -163,6 +176,28 @@ _ADJUSTMENTS_CLAIM = (
     .returning(ADJUSTMENTS.c.refunded_minor, ADJUSTMENTS.c.disputed_minor)
 )
 _GIFT_ADJUST = update(GIFTS).where(GIFTS.c.id == _p("p_gift"))
+_ADVISORY_LOCK = select(func.pg_advisory_xact_lock(_p("p_key", BigInteger())))
+
+
+def lock_key(stripe_id: str) -> int:
+    """A stable signed 64-bit number for ``stripe_id`` (PostgreSQL advisory lock keys)."""
+    return int.from_bytes(blake2b(stripe_id.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def lock_payment(session: Session, *stripe_ids: str | None) -> None:
+    """Serialise, until commit, every transaction that records this payment or adjusts it.
+
+    Under PostgreSQL's READ COMMITTED a refund and its payment applied at the same
+    moment each miss the other's uncommitted row (the refund finds no gift, the gift
+    finds no refund), leaving the refund unapplied. Both paths take these locks
+    before reading, in one order, so the second waits and then sees the first.
+    SQLite needs nothing: it has one writer at a time.
+    """
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return
+    for key in sorted({lock_key(i) for i in stripe_ids if i}):
+        conn.execute(_ADVISORY_LOCK, {"p_key": key})
 
 
 def when(event: DonationEvent) -> datetime:
@@ -250,6 +285,8 @@ def add_gift(session: Session, values: dict[str, Any], claim_receipt: bool) -> E
     claimed_at = datetime.now(UTC) if claimed else None
     values["receipt_claimed_at"] = claimed_at
     values.update(status=GiftStatus.PAID, refunded_minor=0, disputed_minor=0, created_at=utcnow())
+    invoice = values["source_id"] if values["frequency"] == Frequency.MONTHLY else None
+    lock_payment(session, values.get("payment_intent_id"), invoice)
     conn = session.connection()
     gift_id = conn.execute(_GIFT_INSERT[conn.dialect.name], values).scalar()
     if gift_id is None:

@@ -125,6 +125,7 @@ def _subscription_status(session: Session, event: DonationEvent, status: str) ->
 def _charge_adjusted(session: Session, event: DonationEvent) -> Effect:
     if not event.charge_id:
         return Effect("no charge")
+    gifts.lock_payment(session, event.payment_intent_id, event.invoice_id)
     adjustment = session.scalar(
         select(ChargeAdjustment)
         .where(ChargeAdjustment.charge_id == event.charge_id)
