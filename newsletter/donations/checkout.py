@@ -49,7 +49,10 @@ class CheckoutConfig:
 
 
 def idempotency_key(intent: IntentFacts) -> str:
-    """Same intent, same key: a retried POST can never open two sessions or charge twice."""
+    """Same intent, same key: the stripe library's retries of one request open one session.
+
+    A second submission of the form is a new intent with a new key (and session).
+    """
     return f"donation-intent-{intent.public_id}"
 
 

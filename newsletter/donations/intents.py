@@ -1,8 +1,11 @@
 """Recording what a donor asked for and sending them to Stripe Checkout.
 
 The intent row is committed before Stripe is called, and its public id feeds the
-idempotency key: a double-clicked or retried form reuses the same Checkout
-Session instead of opening a second one.
+idempotency key. That key covers only the retries of one call (the stripe
+library repeating a request after a network error gets the same Checkout
+Session back). Every submission of the form records a new intent, so a
+double-clicked or resubmitted form opens a second session; the donor pays only
+the one they complete, and the other expires.
 """
 
 from __future__ import annotations
