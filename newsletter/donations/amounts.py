@@ -42,6 +42,8 @@ MINIMUM_MINOR: dict[str, int] = {
     "czk": 1500, "dkk": 250, "eur": 50, "gbp": 30, "hkd": 400, "huf": 17500,
     "inr": 50, "jpy": 50, "mxn": 1000, "myr": 200, "nok": 300, "nzd": 50,
     "pln": 200, "ron": 200, "sek": 300, "sgd": 50, "thb": 1000,
+    # three-decimal currencies: Stripe asks for the equivalent of 0.50 USD; rounded up
+    "bhd": 200, "jod": 400, "kwd": 200, "omr": 200, "tnd": 2000,
 }  # fmt: skip
 #: Stripe's largest amount: eight digits in minor units.
 MAXIMUM_MINOR = 99_999_999
@@ -110,8 +112,10 @@ def parse(text: str, currency: str) -> int:
     if amount.adjusted() >= _MAX_DIGITS:
         # quantizing this many digits overflows Decimal's precision; nobody gives it anyway
         raise InvalidAmount("please enter a smaller amount")
-    if amount != amount.quantize(Decimal(1).scaleb(-exponent(currency)), rounding=ROUND_HALF_UP):
-        unit = "whole amounts" if exponent(currency) == 0 else "at most two decimals"
+    # three-decimal currencies too: Stripe wants their minor amounts in tens
+    places = min(exponent(currency), 2)
+    if amount != amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):
+        unit = "whole amounts" if places == 0 else "at most two decimals"
         raise InvalidAmount(f"please enter {unit} for {currency.upper()}")
     return to_minor(amount, currency)
 

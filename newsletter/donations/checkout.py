@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from newsletter.config import Settings
-from newsletter.donations.amounts import to_minor
+from newsletter.donations.amounts import THREE_DECIMAL, to_minor
 from newsletter.donations.models import Frequency
 
 
@@ -101,7 +101,11 @@ def fee_to_cover(amount_minor: int, currency: str, percent: Decimal, fixed: Deci
     if percent <= 0 and fixed <= 0:
         return 0
     fixed_minor = to_minor(fixed, currency)
-    gross = (Decimal(amount_minor + fixed_minor) / (1 - percent / 100)).to_integral_value(
-        rounding="ROUND_CEILING"
+    gross = int(
+        (Decimal(amount_minor + fixed_minor) / (1 - percent / 100)).to_integral_value(
+            rounding="ROUND_CEILING"
+        )
     )
-    return int(gross) - amount_minor
+    if currency.lower() in THREE_DECIMAL:
+        gross = -(-gross // 10) * 10  # Stripe takes these in tens of minor units
+    return gross - amount_minor

@@ -10,9 +10,20 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-MINIMUM = {"usd": 50, "eur": 50, "gbp": 30, "jpy": 50, "aud": 50, "cad": 50, "chf": 50}
+#: Stripe's documented minimum charge per currency, in minor units.
+MINIMUM = {
+    "usd": 50, "aed": 200, "aud": 50, "bgn": 100, "brl": 50, "cad": 50, "chf": 50,
+    "czk": 1500, "dkk": 250, "eur": 50, "gbp": 30, "hkd": 400, "huf": 17500,
+    "inr": 50, "jpy": 50, "mxn": 1000, "myr": 200, "nok": 300, "nzd": 50,
+    "pln": 200, "ron": 200, "sek": 300, "sgd": 50, "thb": 1000,
+}  # fmt: skip
+#: Three-decimal currencies: amounts must be multiples of 10. Stripe's minimum for
+#: them is the day's equivalent of 0.50 USD; these round that up, so the fake is
+#: never more lenient than Stripe.
+THREE_DECIMAL = {"bhd": 200, "jod": 400, "kwd": 200, "omr": 200, "tnd": 2000}
 ZERO_DECIMAL = {"jpy", "krw", "vnd", "clp", "bif", "djf", "gnf", "kmf", "mga", "pyg", "rwf"}
-CURRENCIES = {"usd", "eur", "gbp", "jpy", "aud", "cad", "chf", "sek", "nok", "dkk", "krw"}
+#: Only currencies whose minimum the fake knows: any other is refused.
+CURRENCIES = set(MINIMUM) | set(THREE_DECIMAL)
 
 SESSION_PARAMS = {
     "mode",
@@ -162,6 +173,12 @@ def _price(item: dict[str, Any], i: int, mode: str) -> tuple[str, int, bool]:
             "Missing required param: unit_amount.", f"{pd}[unit_amount]", "parameter_missing"
         )
     amount = integer_param(data["unit_amount"], f"{pd}[unit_amount]")
+    if currency in THREE_DECIMAL and amount % 10:
+        raise invalid(
+            f"Invalid amount: amounts in {currency} must be a multiple of 10 (the last "
+            "decimal must be 0).",
+            f"{pd}[unit_amount]",
+        )
     recurring = data.get("recurring")
     if recurring is not None:
         if not isinstance(recurring, dict):
@@ -251,9 +268,10 @@ def validate_session(params: dict[str, Any]) -> dict[str, Any]:
             refuse_unknown(params[nested], allowed, nested)
             if "metadata" in params[nested]:
                 _metadata(params[nested]["metadata"], f"{nested}[metadata]")
-    minimum = MINIMUM.get(currency, 50)
+    minimum = MINIMUM.get(currency) or THREE_DECIMAL[currency]
     if total < minimum:
-        shown = str(minimum) if currency in ZERO_DECIMAL else f"{minimum / 100:.2f}"
+        places = 0 if currency in ZERO_DECIMAL else 3 if currency in THREE_DECIMAL else 2
+        shown = f"{minimum / 10**places:.{places}f}"
         raise invalid(
             f"The Checkout Session's total amount due must add up to at least {shown} {currency}",
             "line_items",

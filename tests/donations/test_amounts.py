@@ -57,3 +57,13 @@ def test_covering_the_fee_leaves_the_gift_whole() -> None:
     gross = 2500 + fee
     assert gross - (gross * Decimal("0.015") + 20) >= 2500
     assert fee_to_cover(2500, "gbp", Decimal(0), Decimal(0)) == 0
+
+
+def test_three_decimal_currencies_are_charged_in_tens() -> None:
+    assert amounts.parse("10.25", "kwd") == 10250
+    with pytest.raises(InvalidAmount, match="two decimals"):
+        amounts.parse("10.255", "kwd")
+    for gift in (10250, 5000, 1230):
+        fee = fee_to_cover(gift, "kwd", Decimal("2.9"), Decimal("0.075"))
+        assert fee > 0 and (gift + fee) % 10 == 0
+    assert amounts.limits("kwd", Decimal("0.05"), Decimal("100"))[0] == 200

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from newsletter.config import Settings
+from newsletter.donations import amounts
 from newsletter.donations.checkout import (
     CheckoutConfig,
     IntentFacts,
+    fee_to_cover,
     idempotency_key,
     session_params,
 )
@@ -132,3 +136,33 @@ def test_thanks_summary_and_unknown_session(fake_stripe: FakeStripe, settings: S
     )
     with pytest.raises(PaymentProviderError):
         gateway.retrieve_checkout_session("cs_test_missing")
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount", "refused"),
+    [
+        ("sek", 299, r"at least 3\.00 sek"),
+        ("huf", 17499, r"at least 175\.00 huf"),
+        ("kwd", 10005, "multiple of 10"),
+        ("kwd", 190, r"at least 0\.200 kwd"),
+        ("xyz", 5000, "Invalid currency"),
+    ],
+)
+def test_the_fake_knows_stripes_minimums_and_tens(
+    fake_stripe: FakeStripe, currency: str, amount: int, refused: str
+) -> None:
+    intent = IntentFacts(f"di_{currency}_{amount}", amount, currency, Frequency.ONCE)
+    with pytest.raises(PaymentProviderError, match=refused):
+        _gateway(fake_stripe).create_checkout_session(
+            session_params(intent, CONFIG), idempotency_key=f"k-{currency}-{amount}"
+        )
+
+
+def test_our_amounts_in_a_three_decimal_currency_are_accepted(fake_stripe: FakeStripe) -> None:
+    gift = amounts.check(amounts.parse("12.34", "kwd"), "kwd", Decimal("1"), Decimal("100"))
+    total = gift + fee_to_cover(gift, "kwd", Decimal("2.9"), Decimal("0.075"))
+    intent = IntentFacts("di_kwd_fee", total, "kwd", Frequency.ONCE)
+    session = _gateway(fake_stripe).create_checkout_session(
+        session_params(intent, CONFIG), idempotency_key="k-kwd-fee"
+    )
+    assert fake_stripe.sessions[session.id]["amount_total"] == total
