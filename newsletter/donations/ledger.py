@@ -59,14 +59,11 @@ DISPUTE_STAGES: dict[str, tuple[int, bool]] = {
 _UNKNOWN_STAGE = (0, True)  # a status we do not know: assume the money is gone
 
 
-def _dispute_stage(status: str) -> tuple[int, bool]:
-    return DISPUTE_STAGES.get(status, _UNKNOWN_STAGE) if status else (-1, False)
-
-
 def _record_dispute(adjustment: ChargeAdjustment, event: DonationEvent) -> None:
     status = "funds_reinstated" if event.kind is Kind.DISPUTE_FUNDS_REINSTATED else event.status
-    stage, withheld = _dispute_stage(status)
-    if stage < _dispute_stage(adjustment.dispute_status)[0]:
+    stage, withheld = DISPUTE_STAGES.get(status, _UNKNOWN_STAGE)
+    recorded = adjustment.dispute_status
+    if recorded and stage < DISPUTE_STAGES.get(recorded, _UNKNOWN_STAGE)[0]:
         return  # an older state of the dispute, delivered late
     adjustment.dispute_status = status
     adjustment.disputed_minor = event.disputed_minor if withheld else 0

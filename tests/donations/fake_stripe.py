@@ -160,6 +160,8 @@ class FakeStripe:
             else 0
         )
         types = params.get("types") or []
+        if not isinstance(types, list) or len(types) > 20:
+            raise invalid("types must be an array of at most 20 event types.", "types")
         found = [
             e
             for e in reversed(self.events)

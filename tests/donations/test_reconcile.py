@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from newsletter.cli.app import app as cli
 from newsletter.config import Settings
-from newsletter.donations.events import parse
-from newsletter.donations.gateway import StripeGateway
+from newsletter.donations.events import HANDLED_TYPES, parse
+from newsletter.donations.gateway import PaymentProviderError, StripeGateway
 from newsletter.donations.reconcile import DAY, BadSince, parse_since, reconcile
 from newsletter.donations.webhook import WebhookProcessor
 from tests.donations.conftest import SECRET_KEY, WEBHOOK_SECRET, RecordingSender
@@ -77,3 +77,10 @@ def test_since_takes_durations_and_dates() -> None:
 def test_cli_refuses_a_since_it_cannot_read() -> None:
     result = CliRunner().invoke(cli, ["donations", "reconcile", "--since", "lately"])
     assert isinstance(result.exception, BadSince)
+
+
+def test_the_types_we_ask_for_fit_stripes_limit(fake_stripe: FakeStripe) -> None:
+    gateway = StripeGateway(SECRET_KEY, api_base=fake_stripe.url, retries=0)
+    assert len(HANDLED_TYPES) <= 20  # Stripe refuses more in one listing
+    with pytest.raises(PaymentProviderError, match="at most 20"):
+        list(gateway.list_events(created_gte=0, types=[f"type.{i}" for i in range(21)]))
