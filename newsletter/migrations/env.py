@@ -10,7 +10,7 @@ from alembic import context
 from sqlalchemy import Engine
 
 import newsletter.models  # noqa: F401  (registers every table on the metadata)
-from subscribers.orm import Base
+from subscribers.orm import FOREIGN_KEYS_OFF, Base
 
 engine: Engine = context.config.attributes["engine"]
 
@@ -19,7 +19,10 @@ with engine.connect() as connection:
     if sqlite:
         # SQLite changes a table by rebuilding it; with enforcement on, dropping the old
         # table would cascade to every row that refers to it. Off for the migration
-        # (the pragma only works outside a transaction), checked in bulk at the end.
+        # (the pragma only works outside a transaction), checked in bulk at the end;
+        # should the migration fail, the pool turns it back on when the connection
+        # is returned.
+        connection.info[FOREIGN_KEYS_OFF] = True
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection,
@@ -34,5 +37,3 @@ with engine.connect() as connection:
             connection.rollback()
             raise RuntimeError(f"the migration left rows that refer to nothing: {broken[:5]}")
     connection.commit()
-    if sqlite:
-        connection.exec_driver_sql("PRAGMA foreign_keys=ON")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import pytest
 from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
@@ -66,6 +68,27 @@ def test_the_sqlite_rebuild_keeps_every_row_and_what_points_at_it(tmp_path: Path
         people.remove(s, people.lookup(s, "reader2@example.org"))
     with database.transaction(sessions) as s:
         assert people.add(s, "next@example.org", CONTEXT).id == 4
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
+def test_a_failed_migration_leaves_foreign_keys_enforced(tmp_path: Path) -> None:
+    """Migrations run with enforcement off; one that fails must not hand the pool a
+    connection that still has it off."""
+    scripts = tmp_path / "migrations"
+    shutil.copytree(database.MIGRATIONS, scripts)
+    (scripts / "versions" / "zz_fails.py").write_text(
+        'revision = "zz_fails"\ndown_revision = "sub_0002"\nbranch_labels = None\n'
+        "depends_on = None\n\n\ndef upgrade() -> None:\n"
+        '    raise RuntimeError("this migration fails")\n',
+        encoding="utf-8",
+    )
+    engine = database.make_engine(f"sqlite:///{tmp_path / 'fails.db'}")
+    config = database.alembic_config(engine)
+    config.set_main_option("script_location", str(scripts))
+    with pytest.raises(RuntimeError, match="this migration fails"):
+        command.upgrade(config, "heads")
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     engine.dispose()
