@@ -57,13 +57,12 @@ def _by(column: Any, sid: int | None) -> ColumnElement[bool]:
 
 
 def _bounces(sid: int | None, key: str) -> ColumnElement[bool]:
-    """Bounce events of the person: linked to them, or naming the address anywhere."""
-    return or_(
-        _by(BounceEvent.subscriber_id, sid),
-        _matches(BounceEvent.email, key),
-        func.lower(BounceEvent.diagnostic).contains(key, autoescape=True),
-        func.lower(BounceEvent.evidence).contains(key, autoescape=True),
-    )
+    """Bounce events of the person: linked to them, or reported for exactly their address.
+
+    Never a search of the report's free text: ``ann@example.org`` is also a substring of
+    ``joann@example.org``, and another person's report must neither be shown nor erased.
+    """
+    return or_(_by(BounceEvent.subscriber_id, sid), _matches(BounceEvent.email, key))
 
 
 def _recipients(sid: int | None, key: str) -> ColumnElement[bool]:

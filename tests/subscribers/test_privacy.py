@@ -56,7 +56,7 @@ def _dana(s: Session) -> None:
             ),
             BounceEvent(
                 fingerprint="f2",
-                email="",
+                email="DANA@example.org",
                 kind="hard",
                 evidence="Original-Recipient: rfc822;DANA@example.org",
             ),
