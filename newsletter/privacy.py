@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, false, func, or_, select, update
+from sqlalchemy import ColumnElement, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from newsletter.campaigns.models import BounceEvent, Campaign, CampaignRecipient
@@ -37,7 +37,7 @@ class Erased:
     """What an erasure removed, and the donation records it kept (see ``DONATIONS_KEPT``)."""
 
     person: bool
-    bounce_events: int
+    bounce_events: int  # emptied to a tombstone (see ``BOUNCE_TOMBSTONE``), not deleted
     recipients_blanked: int
     gifts_kept: int
     declarations_kept: int
@@ -91,9 +91,25 @@ def _count(session: Session, model: Any, where: ColumnElement[bool]) -> int:
     return session.scalar(select(func.count()).select_from(model).where(where)) or 0
 
 
+BOUNCE_TOMBSTONE: dict[str, Any] = {
+    "subscriber_id": None,
+    "email": "",
+    "status": "",
+    "diagnostic": "",
+    "evidence": "",
+}
+"""What erasure leaves of a bounce event: its fingerprint, kind, source, campaign and time.
+
+The row is kept because its fingerprint is what tells ``bounces process`` it has seen
+that report before; mailboxes are only read, so without it the next run over the same
+mailbox would store the report, and the address in it, again.
+"""
+
+
 def erase(session: Session, address: str, context: consent.Context) -> Erased:
     """The right to erasure everywhere: ``subscribers.people.erase`` plus bounce events
-    (deleted) and the campaign ledger's address and name (blanked).
+    (emptied to a ``BOUNCE_TOMBSTONE``) and the campaign ledger's address and name
+    (blanked).
 
     Runs in the caller's transaction, so the erasure happens completely or not at all.
     The other tables are cleared first, while their rows still carry the person's id
@@ -107,7 +123,12 @@ def erase(session: Session, address: str, context: consent.Context) -> Erased:
     declarations = _count(
         session, DonationIntent, _intents(sid, key) & DonationIntent.gift_aid.is_(True)
     )
-    bounced = session.execute(delete(BounceEvent).where(_bounces(sid, key)))
+    bounced = session.execute(
+        update(BounceEvent)
+        .where(_bounces(sid, key))
+        .values(**BOUNCE_TOMBSTONE)
+        .execution_options(synchronize_session=False)
+    )
     blanked = session.execute(
         update(CampaignRecipient)
         .where(_recipients(sid, key))

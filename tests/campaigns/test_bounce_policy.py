@@ -182,3 +182,21 @@ def test_forged_reports_naming_a_subscriber_suppress_nobody(
     assert [(e.email, e.subscriber_id) for e in kept] == [(PEOPLE[101], None), (PEOPLE[102], None)]
     assert all(e.evidence.startswith(process.UNVERIFIED) for e in kept)
     assert "5.1.1" in kept[0].evidence and "abuse" in kept[1].evidence
+
+
+def test_a_report_about_an_erased_address_keeps_nothing_personal(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    _setup(sessions)
+    bounce = (FIXTURES / "forged_token.eml").read_bytes()
+    bounce = bounce.replace(b"somebody-else@example.net", b"Gone@Example.org")
+    events = process.events_from_report(settings, parse.parse(bounce), bounce)
+    with database.transaction(sessions) as session:
+        people.erase(session, "gone@example.org", Context(form="cli", wording="erasure"))
+    with database.transaction(sessions) as session:
+        summary = process.apply(session, settings, events)
+    assert summary.erased == 1 and not summary.unidentified and not summary.events
+    with sessions() as session:
+        [kept] = session.scalars(select(BounceEvent))
+    assert (kept.fingerprint, kept.kind) == (events[0].fingerprint, BounceKind.HARD)
+    assert (kept.email, kept.diagnostic, kept.evidence, kept.subscriber_id) == ("", "", "", None)

@@ -28,6 +28,8 @@ from newsletter.campaigns.models import BounceEvent, BounceKind, Campaign
 from newsletter.config import Settings
 from newsletter.mail.transports.base import Delivery
 from subscribers import consent, people, suppression
+from subscribers.addresses import normalise
+from subscribers.errors import InvalidAddress
 from subscribers.models import ConsentEvent, Status, Subscriber
 from subscribers.orm import utcnow
 
@@ -67,6 +69,7 @@ class Summary:
     duplicates: int = 0
     unidentified: int = 0
     suppressed: list[tuple[str, str]] = field(default_factory=list)  # (address, reason)
+    erased: int = 0  # reports about an erased address, kept only as a fingerprint
 
 
 def _fingerprint(*parts: object) -> str:
@@ -196,6 +199,20 @@ def _over_limit(
     return (session.scalar(query) or 0) >= limit
 
 
+def _erased(session: Session, address: str) -> bool:
+    """Whether the person behind ``address`` asked for erasure.
+
+    Mail sent before the erasure can still bounce afterwards; storing that report
+    would bring the address (and the text naming it) back.
+    """
+    try:
+        key = normalise(address).key
+    except InvalidAddress:
+        return False
+    entry = suppression.find(session, key)
+    return entry is not None and entry.reason == suppression.ERASED
+
+
 def apply(
     session: Session, settings: Settings, events: Iterable[Event], *, now: datetime | None = None
 ) -> Summary:
@@ -203,6 +220,7 @@ def apply(
 
     Events not traced to a subscriber by a verified token are stored as unidentified
     (with their evidence, for staff to review) and never mark or suppress anyone.
+    Events about an erased address keep only their fingerprint, kind and source.
     """
     now = now or utcnow()
     summary = Summary()
@@ -211,6 +229,18 @@ def apply(
             select(BounceEvent.id).where(BounceEvent.fingerprint == event.fingerprint)
         ):
             summary.duplicates += 1
+            continue
+        if _erased(session, event.email):
+            session.add(
+                BounceEvent(
+                    fingerprint=event.fingerprint,
+                    kind=event.kind,
+                    source=event.source,
+                    received_at=now,
+                )
+            )
+            session.flush()
+            summary.erased += 1
             continue
         person = _identify(session, event)
         evidence = event.evidence if person else f"{UNVERIFIED}: {event.evidence}"[:2000]
