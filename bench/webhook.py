@@ -89,7 +89,7 @@ def free_port() -> int:
 
 
 def serve(
-    db_url: str, workdir: Path, workers: int, receipts: bool
+    db_url: str, workdir: Path, workers: int, receipts: bool, stripe_api: str
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = dict(
@@ -97,6 +97,8 @@ def serve(
         NEWSLETTER_DATABASE_URL=db_url,
         NEWSLETTER_STRIPE_WEBHOOK_SECRET=SECRET,
         NEWSLETTER_STRIPE_SECRET_KEY="sk_test_bench",
+        # An instalment's payment is looked up through the API: the fake answers.
+        NEWSLETTER_STRIPE_API_BASE=stripe_api,
         NEWSLETTER_OUTBOX_DIR=str(workdir / "outbox"),
         NEWSLETTER_SECRET_KEY="bench-secret-0123456789",
         NEWSLETTER_SMTP_URL="",
@@ -177,7 +179,7 @@ def run(label: str, db_url: str, args: argparse.Namespace) -> bool:
         deliveries = events + rng.sample(events, int(len(events) * args.duplicates))
         rng.shuffle(deliveries)
         bodies = [json.dumps(e) for e in deliveries]
-        proc, base = serve(db_url, Path(tmp), args.workers, args.receipts)
+        proc, base = serve(db_url, Path(tmp), args.workers, args.receipts, fake.url)
         try:
             cpu_before = cpu_seconds(proc.pid)
             elapsed, statuses = post_all(base, bodies, args.threads)

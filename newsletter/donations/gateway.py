@@ -54,7 +54,7 @@ class Gateway(Protocol):
 
     def list_events(self, *, created_gte: int, types: list[str]) -> Iterator[dict[str, Any]]: ...
 
-    def invoice_payment_intent(self, invoice_id: str) -> str: ...
+    def invoice_paid_by(self, payment_intent_id: str) -> str: ...
 
 
 class StripeGateway:
@@ -126,20 +126,22 @@ class StripeGateway:
         found: list[dict[str, Any]] = self._call("list events", fetch)
         yield from sorted(found, key=lambda e: (e.get("created", 0), e.get("id", "")))
 
-    def invoice_payment_intent(self, invoice_id: str) -> str:
-        """The payment intent that paid ``invoice_id`` ("" if none did).
+    def invoice_paid_by(self, payment_intent_id: str) -> str:
+        """The invoice ``payment_intent_id`` paid ("" if it paid none: a one-time gift).
 
-        Since API version 2025-03-31.basil an invoice names neither its payment
-        intent nor its charge, and lists its ``payments`` only when expanded, so
-        refunds of an instalment could not be matched to its gift without this.
+        Since API version 2025-03-31.basil neither an invoice nor a charge names the
+        other, so a refund of a monthly instalment cannot find its gift without this.
         """
         page = self._call(
-            "list an invoice's payments",
+            "find the invoice a payment paid",
             self.client.v1.invoice_payments.list,
-            params={"invoice": invoice_id, "status": "paid", "limit": 10},
+            params={
+                "payment": {"type": "payment_intent", "payment_intent": payment_intent_id},
+                "status": "paid",
+                "limit": 1,
+            },
         )
         for payment in page.data:
-            found = payment.payment.payment_intent if payment.payment else None
-            if found:
-                return found if isinstance(found, str) else str(found.id)
+            invoice = payment.invoice
+            return invoice if isinstance(invoice, str) else str(invoice.id)
         return ""

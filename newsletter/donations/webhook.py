@@ -29,8 +29,14 @@ from newsletter import wiring
 from newsletter.config import Settings
 from newsletter.database import transaction
 from newsletter.donations import ledger
-from newsletter.donations.events import DonationEvent, Kind, MalformedEvent, parse
-from newsletter.donations.models import RecurringGift, StripeEventRecord
+from newsletter.donations.events import (
+    DISPUTE_KINDS,
+    DonationEvent,
+    Kind,
+    MalformedEvent,
+    parse,
+)
+from newsletter.donations.models import Gift, StripeEventRecord
 from newsletter.donations.receipts import Receipt, ReceiptSender, deliver_claimed
 from newsletter.errors import NewsletterError
 from subscribers.orm import utcnow
@@ -108,11 +114,11 @@ class WebhookProcessor:
         livemode: bool,
         receipts: ReceiptSender | None = None,
         tolerance: int = TOLERANCE,
-        payments: Callable[[str], str] | None = None,
+        invoice_paid_by: Callable[[str], str] | None = None,
     ) -> None:
-        """``payments`` finds the payment intent that paid an invoice (Stripe's API)."""
+        """``invoice_paid_by`` finds the invoice a payment intent paid (Stripe's API)."""
         self.sessions = sessions
-        self.payments = payments
+        self.invoice_paid_by = invoice_paid_by
         self.secrets = [s for s in secrets if s]
         self.livemode = livemode
         self.receipts = receipts
@@ -139,36 +145,39 @@ class WebhookProcessor:
     def process(self, event: DonationEvent, *, receipts: bool = True) -> Result:
         """Apply ``event`` exactly once (also used by reconcile), then send new receipts.
 
-        Raises ``PaymentProviderError`` if Stripe cannot say what paid an instalment:
-        nothing is recorded then, and Stripe's retry (or reconcile) applies it later.
+        Raises ``PaymentProviderError`` if Stripe cannot say which invoice a refunded
+        payment paid: nothing is recorded then, and Stripe's retry (or reconcile)
+        applies it later.
         """
-        result = self._apply_once(self._with_payment(event))
+        result = self._apply_once(self._with_invoice(event))
         if receipts:
             self.send_receipts(result)
         return result
 
-    def _with_payment(self, event: DonationEvent) -> DonationEvent:
-        """An instalment of ours with its payment intent, which newer API versions leave
-        out of the invoice; without it a later refund could never find the gift."""
+    def _with_invoice(self, event: DonationEvent) -> DonationEvent:
+        """A refund or dispute of a monthly instalment, with the invoice it paid.
+
+        Since API version 2025-03-31.basil neither an invoice nor a charge names the
+        other, and an instalment's gift is stored by invoice: its refund could not
+        find it. Stripe is asked at refund time, which is rare, rather than on every
+        ``invoice.paid``, which is not (and so the monthly gifts themselves never
+        wait on Stripe's API). A payment that already has its gift needs no question.
+        """
         if (
-            event.kind is not Kind.INVOICE_PAID
-            or event.payment_intent_id
-            or not (event.invoice_id and event.subscription_id and event.amount_minor > 0)
-            or self.payments is None
-            or not self._ours(event)
+            not (event.kind is Kind.CHARGE_REFUNDED or event.kind in DISPUTE_KINDS)
+            or event.invoice_id
+            or not event.payment_intent_id
+            or self.invoice_paid_by is None
             or self.seen(event.event_id)
+            or self._has_gift(event.payment_intent_id)
         ):
             return event
-        return replace(event, payment_intent_id=self.payments(event.invoice_id))
+        return replace(event, invoice_id=self.invoice_paid_by(event.payment_intent_id))
 
-    def _ours(self, event: DonationEvent) -> bool:
-        if event.intent:
-            return True
+    def _has_gift(self, payment_intent_id: str) -> bool:
         with self.sessions() as session:
             found = session.scalar(
-                select(RecurringGift.id).where(
-                    RecurringGift.subscription_id == event.subscription_id
-                )
+                select(Gift.id).where(Gift.payment_intent_id == payment_intent_id).limit(1)
             )
         return found is not None
 
@@ -240,5 +249,5 @@ def processor_for(
         secrets=[s.strip() for s in secret.get_secret_value().split(",")],
         livemode=expected_livemode(key.get_secret_value() if key else None),
         receipts=receipts if settings.donation_receipts else None,
-        payments=gateway.invoice_payment_intent if gateway is not None else None,
+        invoice_paid_by=gateway.invoice_paid_by if gateway is not None else None,
     )

@@ -107,7 +107,7 @@ def processor(
         secrets=[WEBHOOK_SECRET],
         livemode=False,
         receipts=sender,
-        payments=gateway.invoice_payment_intent,
+        invoice_paid_by=gateway.invoice_paid_by,
     )
 
 

@@ -192,12 +192,14 @@ class FakeStripe:
             raise StripeFailure(
                 404, f"No such invoice: '{invoice}'", "invoice", code="resource_missing"
             )
+        paid_by = _payment_filter(params.get("payment"))
         every = [p for ps in self.invoice_payments.values() for p in ps]  # lock held
         found = [
             p
             for p in reversed(every)
             if (invoice is None or p["invoice"] == invoice)
             and (status is None or p["status"] == status)
+            and (paid_by is None or p["payment"].get("payment_intent") == paid_by)
         ]
         return {
             "object": "list",
@@ -445,3 +447,27 @@ def _handler(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
             self._handle("POST")
 
     return Handler
+
+
+def _payment_filter(payment: Any) -> str | None:
+    """``payment[type]`` and ``payment[payment_intent]`` as Stripe checks them: the type
+    is required, and only payment intents are what this fake records."""
+    if payment is None:
+        return None
+    if not isinstance(payment, dict):
+        raise invalid("Invalid object", "payment")
+    refuse_unknown(payment, {"type", "payment_intent", "payment_record"}, "payment")
+    kind = payment.get("type")
+    if kind is None:
+        raise invalid(
+            "Missing required param: payment[type].", "payment[type]", "parameter_missing"
+        )
+    if kind not in ("payment_intent", "payment_record"):
+        raise invalid(
+            "Invalid payment[type]: must be one of payment_intent or payment_record",
+            "payment[type]",
+        )
+    if kind == "payment_record":
+        return ""  # matches nothing: this fake records payment intents only
+    found = payment.get("payment_intent")
+    return found if isinstance(found, str) else None

@@ -36,6 +36,7 @@ def _wait_until_blocked(engine: Engine, key: int) -> None:
             time.sleep(0.01)
 
 
+@pytest.mark.backend("postgresql")  # SQLite has one writer: its transactions cannot interleave
 @pytest.mark.parametrize("refund_first", [True, False])
 def test_concurrent_refund_and_payment_leave_the_refund_applied(
     engine: Engine,
@@ -44,8 +45,6 @@ def test_concurrent_refund_and_payment_leave_the_refund_applied(
     fake_stripe: FakeStripe,
     refund_first: bool,
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer at a time: its transactions cannot interleave")
     sid = start(sessions, stripe_settings, fake_stripe, amount=3000)
     session = fake_stripe.pay(sid)
     pi = session["payment_intent"]
