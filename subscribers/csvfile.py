@@ -315,18 +315,22 @@ _ENDS_MID_ROW = "ends mid-row"
 _SWALLOWS = "swallows rows"
 
 
+_END_CHECK = "end of file check"
+"""A last line added to a re-read: read as a row of its own unless a quoted cell is open."""
+
+
 def _cut_off(raw: list[str], delimiter: str) -> str:
     """Whether a last record's quote was never closed, and if so whether lines follow.
 
-    The lenient reader glues such a record together silently; a strict re-read of
-    just that record tells an unclosed quote from a merely missing final newline.
-    An unclosed quote on the last line means the file ends mid-row; one followed by
-    more lines with text would swallow what were meant as rows of their own.
+    The lenient reader glues such a record together silently. Re-reading just that
+    record with one more line after it tells the two apart: the line is a row of its
+    own unless the reader is still inside a quoted cell at the end of the file. A
+    quote merely out of place (``"Carol" Smith``) is read as everywhere else in the
+    file. An unclosed quote on the last line means the file ends mid-row; one followed
+    by more lines with text would swallow what were meant as rows of their own.
     """
     if not raw or '"' not in raw[0]:
         return _COMPLETE
-    try:
-        list(csv.reader(raw, delimiter=delimiter, strict=True))
-    except csv.Error:
-        return _SWALLOWS if any(line.strip() for line in raw[1:]) else _ENDS_MID_ROW
-    return _COMPLETE
+    if [_END_CHECK] in csv.reader([*raw, _END_CHECK], delimiter=delimiter):
+        return _COMPLETE
+    return _SWALLOWS if any(line.strip() for line in raw[1:]) else _ENDS_MID_ROW

@@ -54,6 +54,20 @@ def test_a_quote_left_open_on_the_last_line_only_skips_that_row(
     assert _emails(sessions) == ["a@example.org"]
 
 
+@pytest.mark.parametrize("end", ["", "\n", "\n\n"])
+def test_a_quote_out_of_place_on_the_last_line_reads_as_anywhere_else(
+    sessions: sessionmaker[Session], tmp_path: Path, end: str
+) -> None:
+    source = tmp_path / "last.csv"
+    row = 'c@example.org,"Carol" Smith'
+    source.write_text(f"email,name\n{row}\na@example.org,A\n{row.replace('c@', 'd@')}{end}")
+    summary = import_csv(sessions, source)
+    assert summary.added == 3 and not summary.skipped
+    with transaction(sessions) as s:
+        names = {e: n for e, n in s.execute(select(Subscriber.email, Subscriber.name))}
+    assert names["c@example.org"] == names["d@example.org"] == "Carol Smith"
+
+
 def test_windows_1252_text_from_excel_keeps_its_curly_quotes_and_euro_sign(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
