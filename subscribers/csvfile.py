@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from subscribers.errors import NewsletterError
+from subscribers.addresses import fast_address, normalise
+from subscribers.errors import InvalidAddress, NewsletterError
 
 _SAMPLE = 64 * 1024
 _DELIMITERS = ",;\t|"
@@ -30,6 +31,7 @@ _HEADERS = {
     "topics": {"topics", "topic", "lists", "list", "interests", "tags"},
 }
 _TOPIC_SPLIT = re.compile(r"[;|]")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _KNOWN_TOPIC_CELLS = 10_000
 
 
@@ -215,12 +217,14 @@ class CsvSource:
         ``truncated_line`` gives its line; anywhere else it would silently drop every
         row after it, so it raises ``CsvFileError`` naming its line, as does any
         other error of the CSV reader (such as a cell over the field size limit).
+        A stray quote that a later quoted cell closes raises too (see ``_check_glued``).
         """
         reader = csv.reader(self._file, delimiter=self.delimiter)
         make = self._maker()
         seen_header = False
         previous_end = 0
         pending: Row | None = None
+        spans_lines = False
         self.truncated_line = 0
         try:
             for cells in reader:
@@ -233,8 +237,11 @@ class CsvSource:
                     seen_header = True
                     continue
                 if pending is not None:
+                    if spans_lines:
+                        self._check_glued(pending)
                     yield pending
                 pending = make(start, cells)
+                spans_lines = previous_end > start
         except csv.Error as exc:
             raise self._broken(previous_end + 1, exc) from None
         if pending is not None:
@@ -244,7 +251,45 @@ class CsvSource:
             if cut == _ENDS_MID_ROW:
                 self.truncated_line = pending.line
             else:
+                if spans_lines:
+                    self._check_glued(pending)
                 yield pending
+
+    def _check_glued(self, row: Row) -> None:
+        """Raise ``CsvFileError`` when a cell running over lines takes in what look like rows.
+
+        A quote left open by mistake and closed by a later quoted cell glues every
+        line between them into one cell; nothing else looks wrong, so without this
+        those rows would vanish into a name. A quoted cell may hold line breaks (an
+        address, a name on two lines), but not lines that read as a row of this file
+        with an address in its email column.
+        """
+        line = row.line
+        for cell in row.cells:
+            inner = _LINE_BREAK.split(cell)
+            if len(inner) > 1 and any(self._looks_like_row(text) for text in inner[1:]):
+                raise CsvFileError(
+                    f'{self.path}: line {line}: a quote (") opens a cell that runs on to '
+                    f"line {line + len(inner) - 1}, taking in lines that look like rows of "
+                    "their own; nothing was imported (close or remove that quote and "
+                    "import again)"
+                )
+            line += len(inner) - 1
+
+    def _looks_like_row(self, text: str) -> bool:
+        if self.delimiter not in text:
+            return False
+        cells = next(csv.reader([text], delimiter=self.delimiter), [])
+        email = _unescape(_pick(cells, self.columns.email))
+        if "@" not in email:
+            return False
+        if fast_address(email) is not None:
+            return True
+        try:
+            normalise(email)
+        except InvalidAddress:
+            return False
+        return True
 
     def _unclosed(self, line: int) -> CsvFileError:
         return CsvFileError(

@@ -44,6 +44,48 @@ def test_a_stray_quote_before_a_large_rest_is_a_csv_error_naming_its_line(
     assert _emails(sessions) == []
 
 
+GLUED = [
+    # The quote opened at line 2 is closed by the quoted cell at line 4.
+    ('email,name\na@x.com,"Ann\nb@x.com,Bob\nc@x.com,"Carol"\nd@x.com,Dan\n', 2, 4),
+    # ... and when that is the last row.
+    ('email,name\na@x.com,"Ann\nb@x.com,Bob\nc@x.com,"Carol"\n', 2, 4),
+    # A name on two lines first: the stray quote is in the next cell, on line 3.
+    (
+        'email;name;topics\na@x.com;"Ann\nSmith";"Peace\nb@x.com;Bob;\nc@x.com;C;"Nuclear"\n',
+        3,
+        5,
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "opened", "closed"), GLUED)
+def test_a_stray_quote_closed_by_a_later_cell_fails_the_whole_import(
+    sessions: sessionmaker[Session], tmp_path: Path, text: str, opened: int, closed: int
+) -> None:
+    source = tmp_path / "glued.csv"
+    source.write_text(text)
+    with pytest.raises(CsvFileError, match=rf"line {opened}: a quote .* to line {closed}.*nothing"):
+        import_csv(sessions, source, batch_size=1)
+    assert _emails(sessions) == []
+    assert not (tmp_path / "glued.errors.csv").exists()
+
+
+def test_quoted_cells_on_several_lines_that_are_not_rows_import(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    source = tmp_path / "lines.csv"
+    source.write_text(
+        'email,name\na@x.com,"Ann\n(work: ann@work.example, mornings)"\n'
+        'b@x.com,"Flat 2,\n12 High St, London"\nc@x.com,"Carol"\n'
+    )
+    summary = import_csv(sessions, source)
+    assert summary.added == 3 and not summary.skipped
+    with transaction(sessions) as s:
+        names = {e: n for e, n in s.execute(select(Subscriber.email, Subscriber.name))}
+    assert names["a@x.com"] == "Ann (work: ann@work.example, mornings)"
+    assert names["b@x.com"] == "Flat 2, 12 High St, London"
+
+
 def test_a_quote_left_open_on_the_last_line_only_skips_that_row(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
