@@ -43,6 +43,7 @@ def process_(
         total.events.update(done.events)
         total.duplicates += done.duplicates
         total.unidentified += done.unidentified
+        total.erased += done.erased
         total.suppressed.extend(done.suppressed)
     table = Table(
         "read", "hard", "soft", "policy", "complaints", "already seen", "untraced", "not a report"
@@ -58,6 +59,11 @@ def process_(
         str(total.not_reports),
     )
     console.print(table)
+    if total.erased:
+        console.print(
+            f"{total.erased} report(s) about erased people: stored without anything personal",
+            highlight=False,
+        )
     if total.unidentified:
         console.print(
             f"{total.unidentified} report(s) not traced to a subscriber (no token or "

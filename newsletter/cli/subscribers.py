@@ -206,7 +206,8 @@ def erase(
     what = "erased" if done.person else "was not on the list; now suppressed"
     console.print(
         f"{address.strip()} {what} (its hash stays on the suppression list); "
-        f"{done.bounce_events:,} bounce reports deleted, "
+        f"{done.bounce_events:,} bounce reports emptied (kept only so the same report "
+        "is not stored again), "
         f"address removed from {done.recipients_blanked:,} send records",
         highlight=False,
     )

@@ -135,6 +135,7 @@ def test_reading_the_mailbox_again_after_erasure_brings_nothing_back(
     assert _rows_naming(db_url, "erin@") == []
     # A later bounce of a briefing sent before the erasure is a new report, not a repeat.
     box.add(raw.replace(b"Date: Tue, 24 Nov 2026 09:00:00", b"Date: Wed, 25 Nov 2026 09:00:00"))
-    _run("bounces", "process", str(cli_env / "bounces"))
+    later = _run("bounces", "process", str(cli_env / "bounces"))
     assert _rows_naming(db_url, "erin@") == []
     assert len(_texts(db_url)) == 2
+    assert "1 report(s) about erased people" in " ".join(later.split())
