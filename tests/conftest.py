@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import newsletter.models  # noqa: F401  (every table on the metadata)
 from newsletter import database
+from newsletter.cli import common
 from newsletter.config import Settings
 from subscribers.orm import Base
 
@@ -133,3 +134,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+@pytest.fixture
+def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Run commands in a scratch folder with the test database and a local outbox."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", db_url)
+    monkeypatch.setenv("NEWSLETTER_OUTBOX_DIR", str(tmp_path / "outbox"))
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "test-secret-key-0123456789")
+    monkeypatch.setenv("NEWSLETTER_SENDER_ADDRESS", "briefings@example.org")
+    monkeypatch.setenv("NEWSLETTER_PUBLIC_BASE_URL", "https://news.example.org")
+    monkeypatch.delenv("NEWSLETTER_SMTP_URL", raising=False)
+    common.settings.cache_clear()
+    yield tmp_path
+    common.settings.cache_clear()

@@ -7,37 +7,19 @@ import email.message
 import email.policy
 import mailbox
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
 from newsletter.campaigns.ledger import Ledger
 from newsletter.campaigns.manager import CampaignStateError, LintRefused
-from newsletter.cli import common
 from newsletter.cli.app import app
 from newsletter.errors import BriefingError, NewsletterError, NotFound
 from tests.campaigns.conftest import CLEAN_SOURCE, seed_audience
 from tests.conftest import EXAMPLE_BRIEFING
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture
-def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Run commands in a scratch folder with the test database and a local outbox."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", db_url)
-    monkeypatch.setenv("NEWSLETTER_OUTBOX_DIR", str(tmp_path / "outbox"))
-    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "test-secret-key-0123456789")
-    monkeypatch.setenv("NEWSLETTER_SENDER_ADDRESS", "briefings@example.org")
-    monkeypatch.setenv("NEWSLETTER_PUBLIC_BASE_URL", "https://news.example.org")
-    monkeypatch.delenv("NEWSLETTER_SMTP_URL", raising=False)
-    common.settings.cache_clear()
-    yield tmp_path
-    common.settings.cache_clear()
 
 
 def run(*args: str) -> Result:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import mailbox
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from newsletter import database, privacy
 from newsletter.campaigns.models import BounceEvent
-from newsletter.cli import common
 from newsletter.cli.app import app
 from newsletter.database import transaction
 from subscribers import consent, people
@@ -81,19 +78,6 @@ def test_erasure_keeps_a_reports_fingerprint_and_nothing_personal(
         None, "", "", "", ""
     )  # fmt: skip
     assert ann.kind == "soft"
-
-
-@pytest.fixture
-def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", db_url)
-    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "test-secret-key-0123456789")
-    monkeypatch.setenv("NEWSLETTER_SENDER_ADDRESS", "briefings@example.org")
-    monkeypatch.setenv("NEWSLETTER_PUBLIC_BASE_URL", "https://news.example.org")
-    monkeypatch.delenv("NEWSLETTER_SMTP_URL", raising=False)
-    common.settings.cache_clear()
-    yield tmp_path
-    common.settings.cache_clear()
 
 
 def _run(*args: str) -> str:
