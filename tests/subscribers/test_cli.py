@@ -5,43 +5,19 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
 from newsletter.cli import common
-from newsletter.cli.app import app, main
+from newsletter.cli.app import main
 from newsletter.errors import InvalidAddress, NewsletterError, NotFound
 from subscribers.csvfile import CsvFileError
 from subscribers.errors import Conflict
+from tests.subscribers.conftest import SubscribersCli
 
 
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db_url: str) -> Iterator[CliRunnerCall]:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", db_url)
-    monkeypatch.setattr(common.console, "width", 250)
-    common.settings.cache_clear()
-    yield CliRunnerCall()
-    common.settings.cache_clear()
-
-
-class CliRunnerCall:
-    def __init__(self) -> None:
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str, input: str | None = None) -> Result:
-        return self.runner.invoke(app, ["subscribers", *args], input=input)
-
-    def ok(self, *args: str) -> str:
-        result = self(*args)
-        assert result.exit_code == 0, (result.output, result.exception)
-        return result.output
-
-
-def test_staff_manage_one_person_from_start_to_erasure(cli: CliRunnerCall, tmp_path: Path) -> None:
+def test_staff_manage_one_person_from_start_to_erasure(cli: SubscribersCli, tmp_path: Path) -> None:
     added = cli.ok("add", "Ann@Example.org", "--name", "Ann", "-t", "Ukraine", "-t", "Arms control")
     assert "added #1 Ann@example.org (active; lists: Arms control, Ukraine)" in added
     assert "Ann@example.org" in cli.ok("list", "--topic", "ukraine")
@@ -67,19 +43,19 @@ def test_staff_manage_one_person_from_start_to_erasure(cli: CliRunnerCall, tmp_p
     assert isinstance(refused.exception, Conflict) and "suppressed" in str(refused.exception)
 
 
-def test_erase_asks_first(cli: CliRunnerCall) -> None:
+def test_erase_asks_first(cli: SubscribersCli) -> None:
     cli.ok("add", "keep@example.org")
     assert cli("erase", "keep@example.org", input="n\n").exit_code == 1
     assert "keep@example.org" in cli.ok("list")
 
 
-def test_remove_deletes_without_suppressing(cli: CliRunnerCall) -> None:
+def test_remove_deletes_without_suppressing(cli: SubscribersCli) -> None:
     cli.ok("add", "typo@example.org")
     assert "deleted typo@example.org" in cli.ok("remove", "typo@example.org")
     assert "added" in cli.ok("add", "typo@example.org")
 
 
-def test_lists_create_rename_archive(cli: CliRunnerCall) -> None:
+def test_lists_create_rename_archive(cli: SubscribersCli) -> None:
     assert "created Nuclear weapons (nuclear-weapons)" in cli.ok(
         "lists", "create", "Nuclear weapons"
     )
@@ -94,7 +70,7 @@ def test_lists_create_rename_archive(cli: CliRunnerCall) -> None:
     assert isinstance(missing.exception, NotFound)
 
 
-def test_import_dry_run_then_import_then_export(cli: CliRunnerCall, tmp_path: Path) -> None:
+def test_import_dry_run_then_import_then_export(cli: SubscribersCli, tmp_path: Path) -> None:
     source = tmp_path / "people.csv"
     source.write_text(
         "email;name;topics\na@example.org;A;Ukraine\nB@example.org;B;\n"
@@ -140,7 +116,7 @@ def test_import_dry_run_then_import_then_export(cli: CliRunnerCall, tmp_path: Pa
     ],
 )
 def test_bad_input_is_one_clear_error(
-    cli: CliRunnerCall, args: list[str], error: type[Exception], text: str
+    cli: SubscribersCli, args: list[str], error: type[Exception], text: str
 ) -> None:
     result = cli(*args)
     assert result.exit_code != 0
@@ -149,7 +125,7 @@ def test_bad_input_is_one_clear_error(
 
 
 def test_a_file_without_an_email_column_prints_one_line_and_writes_nothing(
-    cli: CliRunnerCall,
+    cli: SubscribersCli,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],

@@ -4,57 +4,30 @@ requests about personal data."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner, Result
 
 from newsletter import database
 from newsletter.campaigns.models import BounceEvent
-from newsletter.cli import common
-from newsletter.cli.app import app
 from newsletter.database import transaction
 from newsletter.donations.models import Gift
 from newsletter.errors import NewsletterError
 from subscribers.csvfile import CsvFileError
+from tests.subscribers.conftest import SubscribersCli
 
 
-class Cli:
-    def __init__(self) -> None:
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str) -> Result:
-        return self.runner.invoke(app, ["subscribers", *args])
-
-    def ok(self, *args: str) -> str:
-        result = self(*args)
-        assert result.exit_code == 0, (result.output, result.exception)
-        return result.output
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db_url: str) -> Iterator[Cli]:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", db_url)
-    monkeypatch.setattr(common.console, "width", 250)
-    common.settings.cache_clear()
-    yield Cli()
-    common.settings.cache_clear()
-
-
-def test_the_import_summary_names_windows_1252(cli: Cli, tmp_path: Path) -> None:
+def test_the_import_summary_names_windows_1252(cli: SubscribersCli, tmp_path: Path) -> None:
     source = tmp_path / "excel.csv"
     source.write_bytes("email,name\nob@example.org,O\u2019Brien\n".encode("cp1252"))
     assert "read as Windows-1252, comma-separated" in cli.ok("import", str(source))
 
 
-def test_export_help_says_formulas_are_quoted(cli: Cli) -> None:
+def test_export_help_says_formulas_are_quoted(cli: SubscribersCli) -> None:
     assert "running it as a formula" in " ".join(cli.ok("export", "--help").split())
 
 
-def test_export_person_to_a_missing_folder_is_one_clear_error(cli: Cli) -> None:
+def test_export_person_to_a_missing_folder_is_one_clear_error(cli: SubscribersCli) -> None:
     cli.ok("add", "ann@example.org")
     result = cli("export-person", "ann@example.org", "-o", "/nonexistent/dir/x.json")
     assert result.exit_code != 0
@@ -62,7 +35,7 @@ def test_export_person_to_a_missing_folder_is_one_clear_error(cli: Cli) -> None:
     assert "cannot write /nonexistent/dir/x.json" in str(result.exception)
 
 
-def test_remove_from_an_archived_list_takes_the_person_off_it(cli: Cli) -> None:
+def test_remove_from_an_archived_list_takes_the_person_off_it(cli: SubscribersCli) -> None:
     cli.ok("add", "ann@example.org", "-t", "Old campaign", "-t", "Ukraine")
     cli.ok("lists", "archive", "Old campaign")
     said = cli.ok("remove", "ann@example.org", "--list", "Old campaign")
@@ -75,7 +48,9 @@ def test_remove_from_an_archived_list_takes_the_person_off_it(cli: Cli) -> None:
     assert "removed from Ukraine" in cli.ok("remove", "ann@example.org", "--list", "Ukraine")
 
 
-def test_erase_deletes_bounce_reports_and_says_donations_are_kept(cli: Cli, db_url: str) -> None:
+def test_erase_empties_bounce_reports_and_says_donations_are_kept(
+    cli: SubscribersCli, db_url: str
+) -> None:
     cli.ok("add", "dana@example.org")
     engine = database.make_engine(db_url)
     with transaction(database.session_factory(engine)) as s:
@@ -105,7 +80,7 @@ def test_erase_deletes_bounce_reports_and_says_donations_are_kept(cli: Cli, db_u
 
 
 def test_a_stray_quote_before_a_large_rest_is_one_error_naming_its_line(
-    cli: Cli, tmp_path: Path
+    cli: SubscribersCli, tmp_path: Path
 ) -> None:
     source = tmp_path / "big.csv"
     rows = "".join(f"p{i}@example.org,Person {i}\n" for i in range(20_000))
