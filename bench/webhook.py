@@ -30,14 +30,20 @@ from typing import Any
 
 import httpx
 import psycopg
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from newsletter import database  # noqa: E402
 from newsletter.donations.checkout import CheckoutConfig, IntentFacts, session_params  # noqa: E402
-from newsletter.donations.models import Frequency, Gift, StripeEventRecord  # noqa: E402
+from newsletter.donations.models import (  # noqa: E402
+    DonationIntent,
+    Frequency,
+    Gift,
+    IntentStatus,
+    StripeEventRecord,
+)
 from tests.donations.fake_stripe import FakeStripe, sign  # noqa: E402
 
 SECRET = "whsec_bench_0123456789"
@@ -46,10 +52,12 @@ PG_ADMIN = os.environ.get("NEWSLETTER_TEST_PG", "postgresql://postgres@127.0.0.1
 
 def build_events(
     fake: FakeStripe, gifts: int, rng: random.Random
-) -> tuple[list[dict[str, Any]], int, int]:
-    """Events for ``gifts`` donors; returns (events, expected gift rows, expected total)."""
+) -> tuple[list[dict[str, Any]], list[IntentFacts], int, int]:
+    """Events for ``gifts`` donors; returns (events, the donation forms they come from,
+    expected gift rows, expected total)."""
     config = CheckoutConfig("https://news.example.org", "https://news.example.org/donate", "Bench")
     events: list[dict[str, Any]] = []
+    forms: list[IntentFacts] = []
     rows = total = 0
     for n in range(gifts):
         monthly = n % 5 < 2  # 40% monthly
@@ -61,6 +69,7 @@ def build_events(
             Frequency.MONTHLY if monthly else Frequency.ONCE,
             campaign_id=n % 7,
         )
+        forms.append(intent)
         created = fake.create_session(_as_form(session_params(intent, config)))
         session = fake.pay(created["id"], email=f"donor{n}@example.org", name=f"Donor {n}")
         events.append(fake.event("checkout.session.completed", session))
@@ -70,7 +79,29 @@ def build_events(
                 rows, total = rows + 1, total + amount
         else:
             rows, total = rows + 1, total + amount
-    return events, rows, total
+    return events, forms, rows, total
+
+
+def record_forms(db_url: str, forms: list[IntentFacts]) -> None:
+    """The intents POST /donate stored before each Checkout (a session naming no
+    intent of ours is another integration's, not a gift)."""
+    engine = database.make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(DonationIntent),
+            [
+                {
+                    "public_id": f.public_id,
+                    "amount_minor": f.amount_minor,
+                    "currency": f.currency,
+                    "frequency": f.frequency,
+                    "campaign_id": f.campaign_id,
+                    "status": IntentStatus.OPEN,
+                }
+                for f in forms
+            ],
+        )
+    engine.dispose()
 
 
 def _as_form(params: Any) -> Any:
@@ -175,11 +206,12 @@ def post_all(base: str, bodies: list[str], threads: int) -> tuple[float, dict[in
 def run(label: str, db_url: str, args: argparse.Namespace) -> bool:
     rng = random.Random(7)
     with FakeStripe() as fake, tempfile.TemporaryDirectory() as tmp:
-        events, expected_rows, expected_total = build_events(fake, args.gifts, rng)
+        events, forms, expected_rows, expected_total = build_events(fake, args.gifts, rng)
         deliveries = events + rng.sample(events, int(len(events) * args.duplicates))
         rng.shuffle(deliveries)
         bodies = [json.dumps(e) for e in deliveries]
         proc, base = serve(db_url, Path(tmp), args.workers, args.receipts, fake.url)
+        record_forms(db_url, forms)
         try:
             cpu_before = cpu_seconds(proc.pid)
             elapsed, statuses = post_all(base, bodies, args.threads)

@@ -350,6 +350,8 @@ def checkout_paid(session: Session, event: DonationEvent, claim: bool) -> Effect
     if not event.intent:
         return Effect("ignored: not a checkout from our donate form")
     intent = intent_row(session, event, IntentStatus.COMPLETED)
+    if intent is None:  # a shop's order number in client_reference_id, say
+        return Effect("ignored: names no donation form of ours")
     campaign, subscriber = attribution(session, event, intent)
     if event.mode == "subscription":
         return _monthly_started(session, event, intent, campaign, subscriber)

@@ -16,8 +16,9 @@ from tests.donations.fake_stripe import FakeStripe
 from tests.donations.helpers import gifts
 
 
-def foreign_checkout(fake: FakeStripe, mode: str) -> dict[str, Any]:
-    """A paid session some other integration created: no intent, no client_reference_id."""
+def foreign_checkout(fake: FakeStripe, mode: str, reference: str | None) -> dict[str, Any]:
+    """A paid session some other integration created: no intent of ours, and perhaps
+    the shop's own order number in ``client_reference_id``."""
     session: dict[str, Any] = copy.deepcopy(fake.fixtures["checkout.session"])
     session.update(
         id=f"cs_test_shop_{mode}",
@@ -27,7 +28,7 @@ def foreign_checkout(fake: FakeStripe, mode: str) -> dict[str, Any]:
         amount_total=1500,
         currency="gbp",
         metadata={},
-        client_reference_id=None,
+        client_reference_id=reference,
         customer="cus_member",
         customer_details={"email": "m@example.org", "name": "M"},
         payment_intent="pi_shop" if mode == "payment" else None,
@@ -37,18 +38,24 @@ def foreign_checkout(fake: FakeStripe, mode: str) -> dict[str, Any]:
     return session
 
 
+REFERENCES = [None, "order-1042"]
+
+
+@pytest.mark.parametrize("reference", REFERENCES)
 def test_a_shop_sale_is_no_gift_and_gets_no_receipt(
     processor: WebhookProcessor,
     sender: RecordingSender,
     sessions: sessionmaker[Session],
     fake_stripe: FakeStripe,
+    reference: str | None,
 ) -> None:
-    sale = foreign_checkout(fake_stripe, "payment")
+    sale = foreign_checkout(fake_stripe, "payment", reference)
     result = deliver(processor, fake_stripe.event("checkout.session.completed", sale))
     assert result.outcome.startswith("ignored")
     assert gifts(sessions) == [] and sender.sent == []
 
 
+@pytest.mark.parametrize("reference", REFERENCES)
 @pytest.mark.parametrize("invoice_first", [False, True])
 def test_a_membership_and_its_invoices_are_no_gifts_in_either_order(
     processor: WebhookProcessor,
@@ -56,8 +63,9 @@ def test_a_membership_and_its_invoices_are_no_gifts_in_either_order(
     sessions: sessionmaker[Session],
     fake_stripe: FakeStripe,
     invoice_first: bool,
+    reference: str | None,
 ) -> None:
-    member = foreign_checkout(fake_stripe, "subscription")
+    member = foreign_checkout(fake_stripe, "subscription", reference)
     checkout = fake_stripe.event("checkout.session.completed", member)
     invoice = fake_stripe.event("invoice.paid", fake_stripe.invoice(member))
     renewal = fake_stripe.event(
