@@ -13,6 +13,7 @@ from newsletter import wiring
 from newsletter.cli.common import console, settings
 from newsletter.donations import receipts, reports
 from newsletter.donations.amounts import format_amount
+from newsletter.donations.gateway import PaymentProviderError
 from newsletter.donations.mailer import DonorMailer
 from newsletter.donations.reconcile import parse_since
 from newsletter.donations.reconcile import reconcile as run_reconcile
@@ -131,3 +132,8 @@ def reconcile(
         f"{outcome.already} already recorded, {outcome.skipped} skipped, "
         f"{outcome.receipts_sent} receipts sent"
     )
+    if outcome.failed:
+        raise PaymentProviderError(
+            f"{outcome.failed} event(s) could not be applied because Stripe did not answer; "
+            "run donations reconcile again later"
+        )

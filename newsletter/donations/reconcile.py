@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.donations.events import HANDLED_TYPES, MalformedEvent, parse
-from newsletter.donations.gateway import Gateway
+from newsletter.donations.gateway import Gateway, PaymentProviderError
 from newsletter.donations.receipts import send_pending
 from newsletter.donations.webhook import Result, WebhookProcessor
 from newsletter.errors import NewsletterError
@@ -36,14 +36,16 @@ class BadSince(NewsletterError, ValueError):
 
 def parse_since(text: str, now: float) -> int:
     """The Unix time ``text`` names: a duration back from ``now``, or a UTC date/time."""
-    cleaned = text.strip().lower()
-    found = _DURATION.fullmatch(cleaned)
+    cleaned = text.strip()
+    found = _DURATION.fullmatch(cleaned.lower())
     if found:
         return int(now) - int(found.group(1)) * _UNITS[found.group(2)]
+    if cleaned.endswith(("Z", "z")):  # UTC as ISO 8601 writes it
+        cleaned = cleaned[:-1] + "+00:00"
     try:
         moment = (
             datetime.fromisoformat(cleaned)
-            if "t" in cleaned or " " in cleaned
+            if "t" in cleaned.lower() or " " in cleaned
             else datetime.combine(date.fromisoformat(cleaned), datetime.min.time())
         )
     except ValueError:
@@ -64,6 +66,7 @@ class Reconciliation:
     applied: list[Result] = field(default_factory=list)
     already: int = 0
     skipped: int = 0
+    failed: int = 0  # not applied because Stripe could not answer; the next run retries
     receipts_sent: int = 0
 
 
@@ -95,7 +98,15 @@ def reconcile(
             outcome.already += 1
             status = "already recorded"
         else:
-            result = processor.process(event)
+            try:
+                result = processor.process(event)
+            except PaymentProviderError as exc:
+                # Stripe could not answer a question this event needs (which invoice a
+                # refunded payment paid): nothing of it was stored, so the next run
+                # tries it again; the other events must not wait for it.
+                outcome.failed += 1
+                outcome.lines.append((event.event_id, event.type, f"failed, try again: {exc}"))
+                continue
             if result.duplicate:
                 outcome.already += 1
                 status = "already recorded"

@@ -12,6 +12,7 @@ from newsletter.cli.app import app as cli
 from newsletter.config import Settings
 from newsletter.donations.events import HANDLED_TYPES, parse
 from newsletter.donations.gateway import PaymentProviderError, StripeGateway
+from newsletter.donations.models import Frequency
 from newsletter.donations.reconcile import DAY, BadSince, parse_since, reconcile
 from newsletter.donations.webhook import WebhookProcessor
 from tests.donations.conftest import SECRET_KEY, WEBHOOK_SECRET, RecordingSender
@@ -69,6 +70,8 @@ def test_since_takes_durations_and_dates() -> None:
     assert parse_since("2w", now) == now - 14 * DAY
     assert parse_since("2026-11-01", now) == 1_793_491_200
     assert parse_since("2026-11-01T01:00+01:00", now) == 1_793_491_200
+    assert parse_since("2026-11-01T00:00Z", now) == 1_793_491_200  # ISO 8601's UTC
+    assert parse_since("2026-11-01t00:00:00.000z", now) == 1_793_491_200
     for bad in ("yesterday", "3x", "", "2026-13-01"):
         with pytest.raises(BadSince):
             parse_since(bad, now)
@@ -84,3 +87,38 @@ def test_the_types_we_ask_for_fit_stripes_limit(fake_stripe: FakeStripe) -> None
     assert len(HANDLED_TYPES) <= 20  # Stripe refuses more in one listing
     with pytest.raises(PaymentProviderError, match="at most 20"):
         list(gateway.list_events(created_gte=0, types=[f"type.{i}" for i in range(21)]))
+
+
+def test_an_event_stripe_cannot_complete_does_not_stop_the_others(
+    sessions: sessionmaker[Session], stripe_settings: Settings, fake_stripe: FakeStripe
+) -> None:
+    """A missed refund of an instalment needs Stripe to say which invoice it paid; while
+    that question fails, the refund waits for the next run and the rest are applied."""
+    fake_stripe.events.clear()
+    gateway = StripeGateway(SECRET_KEY, api_base=fake_stripe.url, retries=0)
+    processor = WebhookProcessor(
+        sessions,
+        secrets=[WEBHOOK_SECRET],
+        livemode=False,
+        receipts=RecordingSender(),
+        invoice_paid_by=gateway.invoice_paid_by,
+    )
+    now = int(time.time())
+    monthly = fake_stripe.pay(
+        start(sessions, stripe_settings, fake_stripe, amount=1000, frequency=Frequency.MONTHLY)
+    )
+    processor.process(parse(fake_stripe.event("checkout.session.completed", monthly)))
+    invoice = fake_stripe.invoice(monthly)
+    processor.process(parse(fake_stripe.event("invoice.paid", invoice)))
+    charge = fake_stripe.charge(fake_stripe.paid_by(invoice["id"]), 1000, refunded=1000)
+    fake_stripe.event("charge.refunded", charge, created=now - 60)  # missed
+    _paid_event(sessions, stripe_settings, fake_stripe, 2600, now - 30)  # missed too
+    fake_stripe.outages["/v1/invoice_payments"] = 99
+    try:
+        first = reconcile(sessions, gateway, processor)
+    finally:
+        fake_stripe.outages.pop("/v1/invoice_payments", None)
+    assert first.failed == 1 and len(first.applied) == 1
+    assert sorted(g.amount_minor for g in gifts(sessions)) == [1000, 2600]
+    again = reconcile(sessions, gateway, processor)
+    assert again.failed == 0 and [r.outcome for r in again.applied] == ["refund recorded"]
