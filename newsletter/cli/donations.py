@@ -132,6 +132,11 @@ def reconcile(
         f"{outcome.already} already recorded, {outcome.skipped} skipped, "
         f"{outcome.receipts_sent} receipts sent"
     )
+    if outcome.relinked:
+        console.print(
+            f"{outcome.relinked} earlier refund(s) or dispute(s) of monthly gifts applied, "
+            "now that Stripe has named the invoice they paid"
+        )
     if outcome.failed:
         raise PaymentProviderError(
             f"{outcome.failed} event(s) could not be applied because Stripe did not answer; "

@@ -155,6 +155,41 @@ def _charge_adjusted(session: Session, event: DonationEvent) -> Effect:
     return Effect("refund recorded" if event.kind is Kind.CHARGE_REFUNDED else "dispute recorded")
 
 
+def waiting_without_invoice(session: Session) -> list[tuple[int, str]]:
+    """Refunds and disputes still waiting for their gift that name a payment but no
+    invoice: (adjustment id, payment intent). Stored so before refunds of monthly
+    instalments were matched through the invoice, they need Stripe to say which."""
+    rows = session.execute(
+        select(ChargeAdjustment.id, ChargeAdjustment.payment_intent_id).where(
+            ChargeAdjustment.gift_id.is_(None),
+            ChargeAdjustment.invoice_id.is_(None),
+            ChargeAdjustment.payment_intent_id.is_not(None),
+        )
+    ).all()
+    return [(row[0], str(row[1])) for row in rows]
+
+
+def attach_invoice(session: Session, adjustment_id: int, invoice_id: str) -> bool:
+    """Note the invoice a waiting adjustment's payment paid ("": none, so it is never
+    asked about again), and apply it to that instalment's gift if it is recorded;
+    True if a gift was adjusted."""
+    adjustment = session.get(ChargeAdjustment, adjustment_id)
+    if adjustment is None or adjustment.gift_id is not None:
+        return False
+    gifts.lock_payment(session, adjustment.payment_intent_id, invoice_id)
+    session.refresh(adjustment, with_for_update=True)
+    adjustment.invoice_id = invoice_id
+    if not invoice_id:  # a one-time payment, or another integration's
+        return False
+    gift = session.scalar(select(Gift).where(Gift.source_id == invoice_id).with_for_update())
+    if gift is None:
+        return False  # the instalment's own event folds it in when it comes
+    adjustment.gift_id = gift.id
+    session.flush()
+    _adjust(session, gift)
+    return True
+
+
 def apply(session: Session, event: DonationEvent, *, claim_receipts: bool = False) -> Effect:
     """Apply ``event`` to the database in ``session`` (the caller commits).
 

@@ -17,6 +17,8 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from newsletter.database import transaction
+from newsletter.donations import ledger
 from newsletter.donations.events import HANDLED_TYPES, MalformedEvent, parse
 from newsletter.donations.gateway import Gateway, PaymentProviderError
 from newsletter.donations.receipts import send_pending
@@ -67,6 +69,7 @@ class Reconciliation:
     already: int = 0
     skipped: int = 0
     failed: int = 0  # not applied because Stripe could not answer; the next run retries
+    relinked: int = 0  # earlier refunds of instalments applied once Stripe named the invoice
     receipts_sent: int = 0
 
 
@@ -114,6 +117,29 @@ def reconcile(
                 outcome.applied.append(result)
                 status = f"applied: {result.outcome}"
         outcome.lines.append((event.event_id, event.type, status))
+    outcome.relinked, failed = _attach_invoices(sessions, processor)
+    outcome.failed += failed
     if processor.receipts is not None:
         outcome.receipts_sent = send_pending(sessions, processor.receipts)
     return outcome
+
+
+def _attach_invoices(
+    sessions: sessionmaker[Session], processor: WebhookProcessor
+) -> tuple[int, int]:
+    """Apply refunds and disputes of monthly instalments that are still waiting because
+    nothing named the invoice their payment paid: (gifts adjusted, questions failed)."""
+    if processor.invoice_paid_by is None:
+        return 0, 0
+    with sessions() as session:
+        waiting = ledger.waiting_without_invoice(session)
+    adjusted = failed = 0
+    for adjustment_id, payment_intent in waiting:
+        try:
+            invoice = processor.invoice_paid_by(payment_intent)
+        except PaymentProviderError:
+            failed += 1
+            continue
+        with transaction(sessions) as session:
+            adjusted += ledger.attach_invoice(session, adjustment_id, invoice)
+    return adjusted, failed

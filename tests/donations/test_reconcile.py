@@ -12,7 +12,7 @@ from newsletter.cli.app import app as cli
 from newsletter.config import Settings
 from newsletter.donations.events import HANDLED_TYPES, parse
 from newsletter.donations.gateway import PaymentProviderError, StripeGateway
-from newsletter.donations.models import Frequency
+from newsletter.donations.models import Frequency, GiftStatus
 from newsletter.donations.reconcile import DAY, BadSince, parse_since, reconcile
 from newsletter.donations.webhook import WebhookProcessor
 from tests.donations.conftest import SECRET_KEY, WEBHOOK_SECRET, RecordingSender
@@ -122,3 +122,36 @@ def test_an_event_stripe_cannot_complete_does_not_stop_the_others(
     assert sorted(g.amount_minor for g in gifts(sessions)) == [1000, 2600]
     again = reconcile(sessions, gateway, processor)
     assert again.failed == 0 and [r.outcome for r in again.applied] == ["refund recorded"]
+
+
+def test_a_refund_left_waiting_for_its_instalment_is_applied_by_reconcile(
+    sessions: sessionmaker[Session], stripe_settings: Settings, fake_stripe: FakeStripe
+) -> None:
+    """A refund stored when nothing could name the invoice its payment paid (the way
+    it was kept before refunds asked Stripe) waits for good; reconcile asks, once."""
+    fake_stripe.events.clear()
+    unaware = _processor(sessions)  # cannot ask Stripe which invoice a payment paid
+    gateway = StripeGateway(SECRET_KEY, api_base=fake_stripe.url, retries=0)
+    monthly = fake_stripe.pay(
+        start(sessions, stripe_settings, fake_stripe, amount=1000, frequency=Frequency.MONTHLY)
+    )
+    unaware.process(parse(fake_stripe.event("checkout.session.completed", monthly)))
+    invoice = fake_stripe.invoice(monthly)
+    unaware.process(parse(fake_stripe.event("invoice.paid", invoice)))
+    charge = fake_stripe.charge(fake_stripe.paid_by(invoice["id"]), 1000, refunded=1000)
+    waiting = unaware.process(parse(fake_stripe.event("charge.refunded", charge)))
+    assert waiting.outcome == "kept until the payment is known"
+    aware = WebhookProcessor(
+        sessions,
+        secrets=[WEBHOOK_SECRET],
+        livemode=False,
+        receipts=RecordingSender(),
+        invoice_paid_by=gateway.invoice_paid_by,
+    )
+    outcome = reconcile(sessions, gateway, aware)
+    assert (outcome.relinked, outcome.failed, len(outcome.applied)) == (1, 0, 0)
+    [gift] = gifts(sessions)
+    assert (gift.status, gift.net_minor) == (GiftStatus.REFUNDED, 0)
+    asked = len(fake_stripe.requests)
+    assert reconcile(sessions, gateway, aware).relinked == 0
+    assert not [r for r in fake_stripe.requests[asked:] if r[1] == "/v1/invoice_payments"]
