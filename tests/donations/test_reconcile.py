@@ -20,9 +20,16 @@ from tests.donations.fake_stripe import FakeStripe
 from tests.donations.helpers import gifts, start
 
 
-def _processor(sessions: sessionmaker[Session]) -> WebhookProcessor:
+def _processor(
+    sessions: sessionmaker[Session], gateway: StripeGateway | None = None
+) -> WebhookProcessor:
+    """Without ``gateway`` it cannot ask Stripe which invoice a refunded payment paid."""
     return WebhookProcessor(
-        sessions, secrets=[WEBHOOK_SECRET], livemode=False, receipts=RecordingSender()
+        sessions,
+        secrets=[WEBHOOK_SECRET],
+        livemode=False,
+        receipts=RecordingSender(),
+        invoice_paid_by=gateway.invoice_paid_by if gateway is not None else None,
     )
 
 
@@ -96,13 +103,7 @@ def test_an_event_stripe_cannot_complete_does_not_stop_the_others(
     that question fails, the refund waits for the next run and the rest are applied."""
     fake_stripe.events.clear()
     gateway = StripeGateway(SECRET_KEY, api_base=fake_stripe.url, retries=0)
-    processor = WebhookProcessor(
-        sessions,
-        secrets=[WEBHOOK_SECRET],
-        livemode=False,
-        receipts=RecordingSender(),
-        invoice_paid_by=gateway.invoice_paid_by,
-    )
+    processor = _processor(sessions, gateway)
     now = int(time.time())
     monthly = fake_stripe.pay(
         start(sessions, stripe_settings, fake_stripe, amount=1000, frequency=Frequency.MONTHLY)
@@ -141,13 +142,7 @@ def test_a_refund_left_waiting_for_its_instalment_is_applied_by_reconcile(
     charge = fake_stripe.charge(fake_stripe.paid_by(invoice["id"]), 1000, refunded=1000)
     waiting = unaware.process(parse(fake_stripe.event("charge.refunded", charge)))
     assert waiting.outcome == "kept until the payment is known"
-    aware = WebhookProcessor(
-        sessions,
-        secrets=[WEBHOOK_SECRET],
-        livemode=False,
-        receipts=RecordingSender(),
-        invoice_paid_by=gateway.invoice_paid_by,
-    )
+    aware = _processor(sessions, gateway)
     outcome = reconcile(sessions, gateway, aware)
     assert (outcome.relinked, outcome.failed, len(outcome.applied)) == (1, 0, 0)
     [gift] = gifts(sessions)
