@@ -86,6 +86,14 @@ def start_campaign(sessions: sessionmaker[Session], campaign_id: int) -> None:
         manager.schedule(session, campaign_id)
 
 
+def sending_campaign(engine: Engine, sessions: sessionmaker[Session], audience: int) -> int:
+    """A campaign to ``audience`` generated readers, started: its rows are queued."""
+    seed_audience(engine, audience)
+    campaign_id = new_campaign(sessions)
+    start_campaign(sessions, campaign_id)
+    return campaign_id
+
+
 @pytest.fixture
 def campaign_settings(settings: Settings, db_url: str) -> Settings:
     """The isolated settings, pointed at the test database, retrying at once."""

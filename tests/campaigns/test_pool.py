@@ -17,7 +17,10 @@ from newsletter.campaigns.engine import make_worker
 from newsletter.campaigns.models import CampaignRecipient, CampaignStatus, RecipientState
 from newsletter.config import Settings
 from newsletter.mail.dkim import generate_rsa
-from tests.campaigns.conftest import SmtpServer, new_campaign, seed_audience, start_campaign
+from tests.campaigns.conftest import (
+    SmtpServer,
+    sending_campaign,
+)
 from tests.campaigns.test_smtp_delivery import _fresh, _msgid, _wait_for, _worker_env
 
 
@@ -69,9 +72,7 @@ def test_helper_processes_deliver_each_recipient_once_with_valid_dkim(
 ) -> None:
     count = 150
     cfg, dnsfunc = _signing(campaign_settings, smtp_server, tmp_path)
-    seed_audience(engine, count)
-    cid = new_campaign(sessions)
-    start_campaign(sessions, cid)
+    cid = sending_campaign(engine, sessions, count)
     # Batches of 70 go to the helpers; the last 10 rows are composed in this process.
     stats = make_worker(cfg, batch=70, processes=2).run(once=True)
     assert stats.sent == count
@@ -85,9 +86,7 @@ def test_workers_with_helper_processes_share_a_campaign_on_postgresql(
     try:
         count = 200
         cfg, dnsfunc = _signing(settings, smtp_server, tmp_path)
-        seed_audience(engine, count)
-        cid = new_campaign(sessions)
-        start_campaign(sessions, cid)
+        cid = sending_campaign(engine, sessions, count)
         env = _worker_env(cfg, smtp_server, pg_url)
         env.update(
             {
@@ -140,9 +139,7 @@ def test_helpers_end_when_their_worker_is_killed(
 ) -> None:
     db_url = f"sqlite:///{tmp_path / 'kill.db'}"
     engine, sessions = _fresh(db_url)
-    seed_audience(engine, 200)
-    cid = new_campaign(sessions)
-    start_campaign(sessions, cid)
+    sending_campaign(engine, sessions, 200)
     env = _worker_env(settings, smtp_server, db_url)
     env["NEWSLETTER_SEND_RATE"] = "20"  # slow enough to be killed mid-campaign
     worker = subprocess.Popen(

@@ -24,7 +24,13 @@ from newsletter.campaigns.models import CampaignRecipient, CampaignStatus, Recip
 from newsletter.config import Settings
 from subscribers.models import Subscriber
 from subscribers.orm import Base
-from tests.campaigns.conftest import SmtpServer, new_campaign, seed_audience, start_campaign
+from tests.campaigns.conftest import (
+    SmtpServer,
+    new_campaign,
+    seed_audience,
+    sending_campaign,
+    start_campaign,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -144,9 +150,7 @@ def test_a_worker_killed_mid_campaign_loses_nobody_and_repeats_at_most_one_batch
     engine, sessions = _fresh(db_url)
     campaign_settings = settings
     count, batch = 60, 5
-    seed_audience(engine, count)
-    cid = new_campaign(sessions)
-    start_campaign(sessions, cid)
+    cid = sending_campaign(engine, sessions, count)
     env = _worker_env(campaign_settings, smtp_server, db_url)
     env["NEWSLETTER_SEND_RATE"] = "40"  # slow enough to be killed mid-campaign
     first = _spawn(env, tmp_path, "--batch", str(batch), "--lease", "1")
@@ -182,9 +186,7 @@ def test_sigterm_finishes_the_message_in_flight_and_gives_back_the_rest(
 ) -> None:
     db_url = f"sqlite:///{tmp_path / 'term.db'}"
     engine, sessions = _fresh(db_url)
-    seed_audience(engine, 40)
-    cid = new_campaign(sessions)
-    start_campaign(sessions, cid)
+    cid = sending_campaign(engine, sessions, 40)
     env = _worker_env(settings, smtp_server, db_url)
     env["NEWSLETTER_SEND_RATE"] = "20"
     worker = _spawn(env, tmp_path, "--batch", "10")
@@ -215,9 +217,7 @@ def test_several_workers_share_a_campaign_on_postgresql_exactly_once(
     engine, sessions = _fresh(pg_url)
     try:
         count = 90
-        seed_audience(engine, count)
-        cid = new_campaign(sessions)
-        start_campaign(sessions, cid)
+        cid = sending_campaign(engine, sessions, count)
         env = _worker_env(settings, smtp_server, pg_url)
         workers = [
             _spawn(env, tmp_path, "--once", "--batch", "4", "--lease", "60") for _ in range(3)

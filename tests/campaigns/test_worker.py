@@ -35,7 +35,7 @@ from subscribers import people, suppression
 from subscribers.consent import Context
 from subscribers.models import Status, Subscriber
 from subscribers.orm import utcnow
-from tests.campaigns.conftest import new_campaign, seed_audience, start_campaign
+from tests.campaigns.conftest import new_campaign, seed_audience, sending_campaign, start_campaign
 
 
 def make_worker(
@@ -117,9 +117,7 @@ def test_only_active_list_members_are_in_the_snapshot(
 def test_temporary_failures_are_retried_then_given_up(
     engine: Engine, sessions: sessionmaker[Session], campaign_settings: Settings
 ) -> None:
-    seed_audience(engine, 5)
-    cid = new_campaign(sessions)
-    start_campaign(sessions, cid)
+    cid = sending_campaign(engine, sessions, 5)
     memory = MemoryTransport()
     memory.answer("reader2@example.net", DeliveryStatus.TRANSIENT, 452, "4.2.2 Mailbox busy")
     make_worker(engine, sessions, campaign_settings, memory).run(once=True)
@@ -139,9 +137,7 @@ def test_temporary_failures_are_retried_then_given_up(
 def test_deferred_rows_wait_for_their_retry_time(
     engine: Engine, sessions: sessionmaker[Session], campaign_settings: Settings
 ) -> None:
-    seed_audience(engine, 3)
-    cid = new_campaign(sessions)
-    start_campaign(sessions, cid)
+    cid = sending_campaign(engine, sessions, 3)
     memory = MemoryTransport()
     memory.answer("reader1@example.net", DeliveryStatus.TRANSIENT)
     worker = make_worker(
@@ -159,9 +155,7 @@ def test_deferred_rows_wait_for_their_retry_time(
 def test_a_permanent_refusal_fails_the_row_and_suppresses_the_address(
     engine: Engine, sessions: sessionmaker[Session], campaign_settings: Settings
 ) -> None:
-    seed_audience(engine, 4)
-    cid = new_campaign(sessions)
-    start_campaign(sessions, cid)
+    cid = sending_campaign(engine, sessions, 4)
     memory = MemoryTransport()
     memory.answer("reader3@example.net", DeliveryStatus.PERMANENT, 550, "5.1.1 User unknown")
     make_worker(engine, sessions, campaign_settings, memory).run(once=True)
@@ -180,9 +174,7 @@ def test_a_permanent_refusal_fails_the_row_and_suppresses_the_address(
 def test_a_relay_refusing_us_stops_the_campaign_without_blaming_addresses(
     engine: Engine, sessions: sessionmaker[Session], campaign_settings: Settings
 ) -> None:
-    seed_audience(engine, 12)
-    cid = new_campaign(sessions)
-    start_campaign(sessions, cid)
+    cid = sending_campaign(engine, sessions, 12)
     memory = MemoryTransport()
     memory.failure = TransportRejected("535 5.7.8 Authentication credentials invalid")
     stats = make_worker(engine, sessions, campaign_settings, memory).run(once=True)
@@ -234,9 +226,7 @@ def test_unsubscribe_during_a_send_is_honoured_for_the_rest(
     engine: Engine, sessions: sessionmaker[Session], campaign_settings: Settings, leaving: str
 ) -> None:
     """Whoever leaves after the first batch is skipped, even if their row was already claimed."""
-    seed_audience(engine, 30)
-    cid = new_campaign(sessions)
-    start_campaign(sessions, cid)
+    cid = sending_campaign(engine, sessions, 30)
     memory = MemoryTransport()
 
     def after_first_batch(report: BatchReport) -> None:
@@ -265,9 +255,7 @@ def test_a_bounce_or_suppression_during_a_send_is_honoured_for_the_rest(
     event: str,
     reason: str,
 ) -> None:
-    seed_audience(engine, 30)
-    cid = new_campaign(sessions)
-    start_campaign(sessions, cid)
+    cid = sending_campaign(engine, sessions, 30)
     memory = MemoryTransport()
     leaving = "reader25@example.net"
 
@@ -295,9 +283,7 @@ def test_a_batch_slower_than_its_lease_is_not_taken_over_while_it_is_sent(
     """A slow server holds each batch (and the next one, claimed early) longer than a
     lease: the live worker renews its leases, so two workers still mail each person
     once."""
-    seed_audience(engine, 24)
-    cid = new_campaign(sessions)
-    start_campaign(sessions, cid)
+    cid = sending_campaign(engine, sessions, 24)
     memory = MemoryTransport()
     lock = threading.Lock()
     original_send = memory.send
@@ -327,9 +313,7 @@ def test_a_batch_slower_than_its_lease_is_not_taken_over_while_it_is_sent(
 def test_a_stop_request_releases_the_rest_and_a_later_run_finishes_without_duplicates(
     engine: Engine, sessions: sessionmaker[Session], campaign_settings: Settings
 ) -> None:
-    seed_audience(engine, 20)
-    cid = new_campaign(sessions)
-    start_campaign(sessions, cid)
+    cid = sending_campaign(engine, sessions, 20)
     memory = MemoryTransport()
     stop = threading.Event()
     original_send = memory.send
@@ -356,9 +340,7 @@ def test_a_stop_request_releases_the_rest_and_a_later_run_finishes_without_dupli
 def test_rows_of_a_dead_worker_are_taken_over_after_the_lease(
     engine: Engine, sessions: sessionmaker[Session], campaign_settings: Settings
 ) -> None:
-    seed_audience(engine, 8)
-    cid = new_campaign(sessions)
-    start_campaign(sessions, cid)
+    cid = sending_campaign(engine, sessions, 8)
     ledger = Ledger(engine)
     ledger.start_due()
     held = ledger.claim(cid, "dead-worker", batch=5, lease_seconds=300)
@@ -402,9 +384,7 @@ def test_pause_resume_cancel_follow_the_rules(
 def test_several_connections_send_each_recipient_once(
     engine: Engine, sessions: sessionmaker[Session], campaign_settings: Settings
 ) -> None:
-    seed_audience(engine, 40)
-    cid = new_campaign(sessions)
-    start_campaign(sessions, cid)
+    sending_campaign(engine, sessions, 40)
     memory = MemoryTransport()
     stats = make_worker(engine, sessions, campaign_settings, memory, connections=3).run(once=True)
     assert stats.sent == 40
