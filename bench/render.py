@@ -29,12 +29,13 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from newsletter import wiring
 from newsletter.briefing import markdown
+from newsletter.campaigns.composer import CampaignComposer, campaign_identity
+from newsletter.campaigns.ledger import Claimed
 from newsletter.config import Settings
 from newsletter.digest import Digest, Personal, render_digest
-from newsletter.digest.personalise import personal_values
 from newsletter.links import RecipientLinks, recipient_links
 from newsletter.mail.dkim import Signer, generate_ed25519, generate_rsa
-from newsletter.mail.message import Filled, Identity, PartTemplate, build_message
+from newsletter.mail.message import Identity
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "briefings" / "112-foreign-ministers.md"
@@ -96,19 +97,7 @@ def main() -> None:
 
     def build(ident: Identity, i: int, signer: Signer | None) -> bytes:
         """``Digest.message`` without its personalising step (timed on its own)."""
-        html, text = copies[i]
-        person = people[i]
-        return build_message(
-            ident,
-            to_address=person.email,
-            to_name=person.name,
-            subject=digest.subject,
-            html=html,
-            text=text,
-            unsubscribe_url=person.links.unsubscribe,
-            unsubscribe_mailto=person.links.unsubscribe_mailto,
-            signer=signer,
-        )
+        return digest.message(ident, people[i], signer, parts=copies[i])
 
     def end_to_end(signer: Signer | None) -> Callable[[int], object]:
         ident = wiring.identity(settings, campaign=next(campaign_ids))  # cold line cache
@@ -119,27 +108,23 @@ def main() -> None:
 
         return one
 
-    html_part = PartTemplate(digest.html_template.parts, digest.html_template.slots)
-    text_part = PartTemplate(digest.text_template.parts, digest.text_template.slots)
-
     def prebuilt(signer: Signer | None) -> Callable[[int], object]:
-        """What ``CampaignComposer.compose`` does: links, values, build from the parts."""
-        ident = wiring.identity(settings, campaign=next(campaign_ids))
+        """The campaign path itself: ``CampaignComposer.compose`` for a new campaign."""
+        campaign_id = next(campaign_ids)
+        composer = CampaignComposer(
+            settings=settings,
+            campaign_id=campaign_id,
+            briefing_slug=briefing.slug,
+            subject=digest.subject,
+            digest=digest,
+            identity=campaign_identity(settings, campaign_id),
+            signer=signer,
+        )
 
         def one(i: int) -> bytes:
-            person = Personal(f"Reader {i}", f"reader{i}@example.com", links(i))
-            html_values, text_values = personal_values(person)
-            return build_message(
-                ident,
-                to_address=person.email,
-                to_name=person.name,
-                subject=digest.subject,
-                html=Filled(html_part, html_values),
-                text=Filled(text_part, text_values),
-                unsubscribe_url=person.links.unsubscribe,
-                unsubscribe_mailto=person.links.unsubscribe_mailto,
-                signer=signer,
-            )
+            return composer.compose(
+                Claimed(i, i, f"reader{i}@example.com", f"Reader {i}", 0)
+            ).message
 
         return one
 

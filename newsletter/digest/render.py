@@ -104,10 +104,18 @@ class Digest:
         html_slots, text_slots = personal_values(person)
         return self.html_template.fill(html_slots), self.text_template.fill(text_slots)
 
-    def message(self, identity: Identity, person: Personal, signer: Signer | None = None) -> bytes:
-        """The whole email for one reader (preview, test send, benchmarks). Campaigns
-        build theirs from parts encoded once per campaign (``campaigns.composer``)."""
-        html, text = self.personalise(person)
+    def message(
+        self,
+        identity: Identity,
+        person: Personal,
+        signer: Signer | None = None,
+        *,
+        parts: tuple[str, str] | None = None,
+    ) -> bytes:
+        """The whole email for one reader (preview, test send, benchmarks); ``parts``
+        is their (html, text) if already personalised. Campaigns build theirs from
+        parts encoded once per campaign (``campaigns.composer``)."""
+        html, text = parts if parts is not None else self.personalise(person)
         return build_message(
             identity,
             to_address=person.email,
