@@ -38,7 +38,7 @@ class Erased:
 
     person: bool
     bounce_events: int  # emptied to a tombstone (see ``BOUNCE_TOMBSTONE``), not deleted
-    recipients_blanked: int
+    sends_removed: int  # campaign ledger rows, deleted with the person
     gifts_kept: int
     declarations_kept: int
 
@@ -107,9 +107,9 @@ mailbox would store the report, and the address in it, again.
 
 
 def erase(session: Session, address: str, context: consent.Context) -> Erased:
-    """The right to erasure everywhere: ``subscribers.people.erase`` plus bounce events
-    (emptied to a ``BOUNCE_TOMBSTONE``) and the campaign ledger's address and name
-    (blanked).
+    """The right to erasure everywhere: ``subscribers.people.erase`` (which takes the
+    person's campaign ledger rows with it) plus bounce events, emptied to a
+    ``BOUNCE_TOMBSTONE``.
 
     Runs in the caller's transaction, so the erasure happens completely or not at all.
     The other tables are cleared first, while their rows still carry the person's id
@@ -129,17 +129,13 @@ def erase(session: Session, address: str, context: consent.Context) -> Erased:
         .values(**BOUNCE_TOMBSTONE)
         .execution_options(synchronize_session=False)
     )
-    blanked = session.execute(
-        update(CampaignRecipient)
-        .where(_recipients(sid, key))
-        .values(email="", name="", last_reply="")
-        .execution_options(synchronize_session=False)
-    )
+    # The ledger's rows go with the person (their foreign key cascades): only counted.
+    sends = _count(session, CampaignRecipient, _recipients(sid, key))
     removed = people.erase(session, address, context)
     return Erased(
         person=removed,
         bounce_events=bounced.rowcount,  # type: ignore[attr-defined]
-        recipients_blanked=blanked.rowcount,  # type: ignore[attr-defined]
+        sends_removed=sends,
         gifts_kept=gifts,
         declarations_kept=declarations,
     )

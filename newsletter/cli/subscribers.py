@@ -208,7 +208,7 @@ def erase(
         f"{address.strip()} {what} (its hash stays on the suppression list); "
         f"{done.bounce_events:,} bounce reports emptied (kept only so the same report "
         "is not stored again), "
-        f"address removed from {done.recipients_blanked:,} send records",
+        f"address removed from {done.sends_removed:,} send records",
         highlight=False,
     )
     if done.gifts_kept or done.declarations_kept:

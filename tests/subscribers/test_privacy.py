@@ -119,7 +119,7 @@ def test_erasure_removes_bounces_and_sends_but_keeps_donations(
         _dana(s)
     with transaction(sessions) as s:
         done = privacy.erase(s, "dana@example.org", STAFF)
-    assert done.person and done.bounce_events == 2 and done.recipients_blanked == 1
+    assert done.person and done.bounce_events == 2 and done.sends_removed == 1
     assert (done.gifts_kept, done.declarations_kept) == (2, 1)
     with transaction(sessions) as s:
         kept = s.execute(select(BounceEvent.fingerprint, BounceEvent.email, BounceEvent.evidence))
