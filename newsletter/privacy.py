@@ -20,7 +20,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from newsletter.campaigns.models import BounceEvent, Campaign, CampaignRecipient
+from newsletter.campaigns.models import (
+    BOUNCE_TOMBSTONE,
+    BounceEvent,
+    Campaign,
+    CampaignRecipient,
+)
 from newsletter.donations.models import DonationIntent, Gift, RecurringGift
 from subscribers import consent, exporter, people
 from subscribers.addresses import normalise
@@ -89,21 +94,6 @@ def _intents(sid: int | None, key: str) -> ColumnElement[bool]:
 
 def _count(session: Session, model: Any, where: ColumnElement[bool]) -> int:
     return session.scalar(select(func.count()).select_from(model).where(where)) or 0
-
-
-BOUNCE_TOMBSTONE: dict[str, Any] = {
-    "subscriber_id": None,
-    "email": "",
-    "status": "",
-    "diagnostic": "",
-    "evidence": "",
-}
-"""What erasure leaves of a bounce event: its fingerprint, kind, source, campaign and time.
-
-The row is kept because its fingerprint is what tells ``bounces process`` it has seen
-that report before; mailboxes are only read, so without it the next run over the same
-mailbox would store the report, and the address in it, again.
-"""
 
 
 def erase(session: Session, address: str, context: consent.Context) -> Erased:

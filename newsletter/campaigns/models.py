@@ -136,3 +136,19 @@ class BounceEvent(Base):
     source: Mapped[str] = mapped_column(String(40), default="")  # smtp, dsn, arf
     evidence: Mapped[str] = mapped_column(Text, default="")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+BOUNCE_TOMBSTONE: dict[str, object] = {
+    "subscriber_id": None,
+    "email": "",
+    "status": "",
+    "diagnostic": "",
+    "evidence": "",
+}
+"""What is kept of a bounce event about an erased person: its fingerprint, kind, source,
+campaign and time, nothing personal.
+
+The row stays because its fingerprint is what tells ``bounces process`` it has seen
+that report before; mailboxes are only read, so without it the next run over the same
+mailbox would store the report, and the address in it, again.
+"""

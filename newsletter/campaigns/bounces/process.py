@@ -24,7 +24,7 @@ from newsletter.campaigns import verp
 from newsletter.campaigns.bounces.classify import classify, classify_feedback
 from newsletter.campaigns.bounces.parse import Report
 from newsletter.campaigns.ledger import Claimed
-from newsletter.campaigns.models import BounceEvent, BounceKind, Campaign
+from newsletter.campaigns.models import BOUNCE_TOMBSTONE, BounceEvent, BounceKind, Campaign
 from newsletter.config import Settings
 from newsletter.mail.transports.base import Delivery
 from subscribers import consent, people, suppression
@@ -237,6 +237,7 @@ def apply(
                     kind=event.kind,
                     source=event.source,
                     received_at=now,
+                    **BOUNCE_TOMBSTONE,
                 )
             )
             session.flush()
