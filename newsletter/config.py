@@ -14,7 +14,20 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_SECRET = "demo-secret-change-me-in-production"
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def _templates_dir() -> Path:
+    """The templates a wheel carries inside the package, else the checkout's top-level folder.
+
+    ``templates/`` stays at the top of the repository (what staff may restyle); the build maps
+    it into the package as ``newsletter/templates`` so an installed copy can render too.
+    """
+    here = Path(__file__).resolve().parent
+    packaged = here / "templates"
+    return packaged if (packaged / "email").is_dir() else here.parent / "templates"
+
+
+TEMPLATES = _templates_dir()
 
 
 class Settings(BaseSettings):

@@ -24,7 +24,7 @@ from subscribers.orm import Base
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_BRIEFING = ROOT / "examples" / "briefings" / "112-foreign-ministers.md"
-SEED_PAPER = ROOT.parent / "shared" / "seeds" / "000_9a5f241396a40810.txt"
+SEED_PAPER = ROOT / "tests" / "fixtures" / "seed-paper.txt"  # a real paper's PDF text
 PG_ADMIN = os.environ.get("NEWSLETTER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

@@ -6,7 +6,7 @@ way Stripe does (``metadata[key]``, ``line_items[0][price_data][currency]``),
 refuses what Stripe refuses (unknown or missing parameters, wrong types,
 mode-specific rules, amounts under the currency minimum, reused idempotency keys
 with other parameters) with Stripe-shaped errors, and answers with objects built
-from Stripe's own fixtures (``shared/reference/stripe/fixtures3.json``). It also
+from Stripe's own fixtures (``tests/donations/fixtures/stripe-fixtures3.json``). It also
 signs webhook events with Stripe's v1 scheme.
 """
 
@@ -34,9 +34,9 @@ from tests.donations.stripe_rules import (
     validate_session,
 )
 
-FIXTURES = (
-    Path(__file__).resolve().parents[3] / "shared" / "reference" / "stripe" / "fixtures3.json"
-)
+# Stripe's own object fixtures (MIT, licence beside them), copied into the repository so a
+# clone on its own runs every test.
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stripe-fixtures3.json"
 
 
 class FakeStripe:
