@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 if TYPE_CHECKING:  # typer's own copy of click (a private module): for annotations only
     from typer import _click
@@ -103,6 +103,17 @@ def _nothing() -> None:
     pass
 
 
+_type_label = TyperOption.display_type_rich
+
+
+def _flag_type_label(self: TyperOption, ctx: _click.Context) -> str | None:
+    """No type label for an on/off flag: ``--force <bool>`` reads as if it took a value."""
+    return None if self.is_flag else _type_label(self, ctx)
+
+
+TyperOption.display_type_rich = _flag_type_label  # type: ignore[method-assign]
+
+
 class LazyGroup(TyperGroup):
     """Lists every command by its summary; imports a command's module only to run it."""
 
@@ -125,7 +136,7 @@ app = typer.Typer(
     help="Publish briefing papers by email and raise money from their readers.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     cls=LazyGroup,
 )
 

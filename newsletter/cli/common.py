@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -12,8 +13,23 @@ from newsletter.errors import ConfigError
 if TYPE_CHECKING:
     from newsletter.config import Settings
 
-console = Console()
-err_console = Console(stderr=True)
+PIPED_WIDTH = 1000  # wide enough that no table cell is cut when output goes to a file
+
+
+def _console(stderr: bool = False) -> Console:
+    """A terminal's own width; a pipe or file gets whole lines instead of Rich's 80 columns.
+
+    Staff paste listings into spreadsheets and e-mails: a total cut to ``£1,082…`` there is
+    worse than a long line. ``COLUMNS`` still wins where it is set.
+    """
+    probe = Console(stderr=stderr)
+    if probe.is_terminal or os.environ.get("COLUMNS"):
+        return probe
+    return Console(stderr=stderr, width=PIPED_WIDTH)
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 
 @lru_cache(maxsize=1)
