@@ -1,4 +1,4 @@
-"""What the command line is like to live with: completion, help that reads right, whole lines in a pipe."""
+"""Living with the command line: completion, help that reads right, whole lines in a pipe."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-NEWSLETTER = [str(Path(sys.executable).parent / "newsletter")]  # the installed script, as a shell runs it
+# The installed script, as a shell runs it.
+NEWSLETTER = [str(Path(sys.executable).parent / "newsletter")]
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
