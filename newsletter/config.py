@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     gift_aid_version: str = "hmrc-2024"  # stored with each declaration; change it with the text
     donation_receipts: bool = True  # email a thank-you receipt per gift (off if a CRM does it)
 
+    # Staff console (/admin)
+    staff_idle_minutes: int = Field(default=30, ge=1)  # a session unused this long ends
+
     @field_validator("brand_colour")
     @classmethod
     def _hex_colour(cls, value: str) -> str:

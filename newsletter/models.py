@@ -12,6 +12,7 @@ for _name in (
     "newsletter.campaigns.models",
     "newsletter.donations.models",
     "newsletter.web.models",
+    "newsletter.staff.models",
 ):
     try:
         importlib.import_module(_name)

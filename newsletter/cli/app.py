@@ -86,6 +86,7 @@ COMMANDS: dict[str, Lazy] = {
     ),
     "dkim": Lazy("DKIM keys that let receivers trust our mail.", _group("dkim")),
     "db": Lazy("Database schema.", _group("db")),
+    "staff": Lazy("Staff accounts of the web console: add, list, role, remove.", _group("staff")),
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import FileSystemLoader
 from jinja2.sandbox import SandboxedEnvironment
@@ -11,6 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from newsletter import database
 from newsletter.config import Settings
+from newsletter.console.guard import Forbidden, SignInNeeded, login_redirect
 from newsletter.errors import NewsletterError, NotFound, TokenError
 
 BUSY_RETRY_AFTER = 5  # seconds, in the Retry-After of a 503 when the database pool is full
@@ -58,7 +59,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             headers={"Retry-After": str(BUSY_RETRY_AFTER)},
         )
 
+    @app.exception_handler(SignInNeeded)
+    async def _sign_in(request: Request, exc: SignInNeeded) -> Response:
+        return RedirectResponse(login_redirect(exc.next_path), status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        return HTMLResponse(
+            app.state.templates.get_template("admin/problem.html").render(
+                settings=settings.public(), title="Not allowed", message=str(exc), nav=[]
+            ),
+            status_code=403,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    from newsletter import console
     from newsletter.web import archive, donate, public, stripe_webhook
+
+    app.include_router(console.router())
 
     app.include_router(public.router)
     app.include_router(archive.router)

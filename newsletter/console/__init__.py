@@ -1,0 +1,15 @@
+"""The staff console under ``/admin``: server-rendered pages that call the same domain
+functions as the command line. Routes hold no business rules; ``guard`` decides who may."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from newsletter.console import gifts, home, people, signin, static
+
+
+def router() -> APIRouter:
+    combined = APIRouter()
+    for module in (static, signin, home, people, gifts):
+        combined.include_router(module.router)
+    return combined

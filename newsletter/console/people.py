@@ -1,0 +1,313 @@
+"""Subscribers in the console: find, look at everything held, edit, unsubscribe, erase,
+import and export. Each action is the same domain call the command line makes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi.responses import FileResponse, Response
+from starlette.background import BackgroundTask
+
+from newsletter import privacy
+from newsletter.console.guard import Config, Editor, Owner, Sessions, Staff, Viewer
+from newsletter.console.pages import back, render
+from newsletter.database import transaction
+from newsletter.errors import NewsletterError, NotFound
+from newsletter.staff import audit
+from subscribers import consent, exporter, importer, lists, people
+from subscribers.models import Status
+
+router = APIRouter()
+PAGE = 50
+UPLOAD_LIMIT = 50 * 1024 * 1024  # a million rows of a typical export fit in this
+
+
+def _context(staff: Staff, form: str) -> consent.Context:
+    return consent.Context(
+        form=f"console:{form}", user_agent=f"staff console ({staff.email})", ip=staff.network
+    )
+
+
+def _status(value: str) -> Status | None:
+    try:
+        return Status(value) if value else None
+    except ValueError:
+        return None
+
+
+@router.get("/admin/subscribers")
+def search(
+    request: Request,
+    staff: Viewer,
+    factory: Sessions,
+    q: str = "",
+    status: str = "",
+    list: str = "",
+) -> Response:
+    """The search page; htmx asks for the results table alone as the staff member types."""
+    with transaction(factory) as session:
+        chosen = lists.find(session, list) if list else None
+        found = people.search(
+            session, status=_status(status), topic=chosen, text=q.strip(), limit=PAGE + 1
+        )
+        rows = [
+            {
+                "id": p.id,
+                "email": p.email,
+                "name": p.name,
+                "status": p.status,
+                "lists": ", ".join(m.name for m in people.subscribed_lists(session, p)),
+            }
+            for p in found[:PAGE]
+        ]
+        all_lists = [(m.slug, m.name) for m in lists.all_lists(session)]
+    template = (
+        "admin/subscribers-results.html"
+        if request.headers.get("HX-Request") == "true"
+        else "admin/subscribers.html"
+    )
+    return render(
+        request,
+        template,
+        staff,
+        rows=rows,
+        more=len(found) > PAGE,
+        filters={"q": q, "status": status, "list": list},
+        statuses=[s.value for s in Status],
+        lists=all_lists,
+        done=request.query_params.get("done", ""),
+    )
+
+
+@router.get("/admin/subscribers/export.csv")
+def export(staff: Owner, factory: Sessions, status: str = "active") -> Response:
+    """Personal data leaves the building: owners only, and the audit trail says who."""
+    descriptor, name = tempfile.mkstemp(suffix=".csv")
+    os.close(descriptor)
+    path = Path(name)
+    with transaction(factory) as session:
+        count = exporter.export_csv(session, path, status=_status(status))
+        audit.record(
+            session,
+            staff.email,
+            "subscribers.export",
+            f"status={status or 'all'}",
+            f"{count} people",
+            ip=staff.network,
+        )
+    return FileResponse(
+        path,
+        media_type="text/csv",
+        filename="subscribers.csv",
+        headers={"Cache-Control": "no-store"},
+        background=BackgroundTask(path.unlink, missing_ok=True),
+    )
+
+
+@router.get("/admin/subscribers/import")
+def import_page(request: Request, staff: Editor) -> Response:
+    return render(request, "admin/import.html", staff, summary=None, error="", upload="")
+
+
+def _summary_rows(summary: importer.Summary) -> list[tuple[str, int]]:
+    rows = [
+        ("added", summary.added),
+        ("updated", summary.updated),
+        ("unchanged", summary.unchanged),
+        ("duplicates merged", summary.duplicates),
+    ]
+    rows += [(f"skipped: {reason}", n) for reason, n in sorted(summary.skipped.items())]
+    return [*rows, ("rows in the file", summary.rows)]
+
+
+@router.post("/admin/subscribers/import")
+async def import_upload(
+    request: Request,
+    staff: Editor,
+    factory: Sessions,
+    config: Config,
+    file: UploadFile | None = None,
+    upload: Annotated[str, Form()] = "",
+    list_name: Annotated[str, Form()] = "",
+    confirm: Annotated[str, Form()] = "",
+) -> Response:
+    """First a dry run of the uploaded file (what would change); then the import itself."""
+    folder = Path(tempfile.gettempdir()) / "newsletter-console-uploads"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    if file is not None and file.filename:
+        data = await file.read(UPLOAD_LIMIT + 1)
+        if len(data) > UPLOAD_LIMIT:
+            return render(
+                request,
+                "admin/import.html",
+                staff,
+                413,
+                summary=None,
+                upload="",
+                error="the file is larger than 50 MB; split it or use the command line",
+            )
+        with tempfile.NamedTemporaryFile(dir=folder, suffix=".csv", delete=False) as handle:
+            handle.write(data)
+        upload = Path(handle.name).name
+    path = folder / Path(upload).name if upload else None
+    if path is None or not path.is_file():
+        return render(
+            request,
+            "admin/import.html",
+            staff,
+            400,
+            summary=None,
+            upload="",
+            error="choose a CSV file to upload",
+        )
+    dry_run = confirm != "yes"
+    try:
+        summary = importer.import_csv(
+            factory,
+            path,
+            list_name=list_name or None,
+            dry_run=dry_run,
+            errors_path=path.with_suffix(".errors.csv"),
+            default_language=config.language,
+        )
+    except NewsletterError as problem:
+        return render(
+            request, "admin/import.html", staff, 400, summary=None, upload="", error=str(problem)
+        )
+    if not dry_run:
+        with transaction(factory) as session:
+            audit.record(
+                session,
+                staff.email,
+                "subscribers.import",
+                list_name or "",
+                f"{summary.added} added, {summary.updated} updated of {summary.rows} rows",
+                ip=staff.network,
+            )
+    rejected = summary.errors_path is not None and summary.errors_path.is_file()
+    return render(
+        request,
+        "admin/import.html",
+        staff,
+        summary=_summary_rows(summary),
+        dry_run=dry_run,
+        upload=upload if dry_run else "",
+        list_name=list_name,
+        rejected=path.with_suffix(".errors.csv").name if rejected else "",
+        error="",
+    )
+
+
+@router.get("/admin/subscribers/import/rejected/{name}")
+def rejected_rows(name: str, staff: Editor) -> Response:
+    folder = Path(tempfile.gettempdir()) / "newsletter-console-uploads"
+    path = folder / Path(name).name
+    if not name.endswith(".errors.csv") or not path.is_file():
+        raise NotFound("that file of rejected rows is gone; import again to make a new one")
+    return FileResponse(path, media_type="text/csv", filename="rejected-rows.csv")
+
+
+@router.get("/admin/subscribers/{person_id}")
+def person_page(request: Request, person_id: int, staff: Viewer, factory: Sessions) -> Response:
+    with transaction(factory) as session:
+        person = people.get(session, person_id)
+        held = privacy.export_person(session, person.email)
+        chosen = {m.id for m in people.subscribed_lists(session, person)}
+        options = [(m.id, m.name, m.id in chosen) for m in lists.all_lists(session)]
+        history = [
+            {
+                "at": e.at,
+                "action": e.action,
+                "lists": ", ".join(e.lists),
+                "form": e.form,
+                "ip": e.ip,
+            }
+            for e in consent.history(session, person.id)
+        ]
+    return render(
+        request,
+        "admin/person.html",
+        staff,
+        person=held["subscriber"],
+        held=held,
+        history=history,
+        options=options,
+        done=request.query_params.get("done", ""),
+    )
+
+
+@router.post("/admin/subscribers/{person_id}")
+async def edit_person(
+    request: Request, person_id: int, staff: Editor, factory: Sessions
+) -> Response:
+    form = await request.form()
+    wanted = {int(v) for v in form.getlist("lists") if isinstance(v, str) and v.isdigit()}
+    name = form.get("name")
+    with transaction(factory) as session:
+        person = people.get(session, person_id)
+        chosen = [m for m in lists.all_lists(session) if m.id in wanted]
+        changed = people.update(
+            session,
+            person,
+            _context(staff, "edit"),
+            name=name if isinstance(name, str) else None,
+            topics=chosen,
+        )
+        if changed:
+            audit.record(
+                session,
+                staff.email,
+                "subscriber.edit",
+                person.email,
+                "lists: " + ", ".join(m.name for m in chosen),
+                ip=staff.network,
+            )
+    message = "Saved." if changed else "Nothing to change."
+    return back(f"/admin/subscribers/{person_id}", message)
+
+
+@router.post("/admin/subscribers/{person_id}/unsubscribe")
+def unsubscribe(person_id: int, staff: Editor, factory: Sessions) -> Response:
+    with transaction(factory) as session:
+        person = people.get(session, person_id)
+        if people.unsubscribe(session, person, _context(staff, "unsubscribe")):
+            audit.record(
+                session, staff.email, "subscriber.unsubscribe", person.email, ip=staff.network
+            )
+    return back(f"/admin/subscribers/{person_id}", "Unsubscribed: no more briefings go to them.")
+
+
+@router.post("/admin/subscribers/{person_id}/erase")
+async def erase(
+    person_id: int,
+    staff: Owner,
+    factory: Sessions,
+    typed: Annotated[str, Form()] = "",
+) -> Response:
+    """Erasure cannot be undone: the owner types the address to say they mean it."""
+    with transaction(factory) as session:
+        person = people.get(session, person_id)
+        address = person.email
+        if typed.strip().lower() != address.lower():
+            return back(
+                f"/admin/subscribers/{person_id}",
+                "Not erased: type the address exactly to confirm.",
+            )
+        erased = privacy.erase(session, address, _context(staff, "erase"))
+        audit.record(
+            session,
+            staff.email,
+            "subscriber.erase",
+            f"subscriber #{person_id}",
+            str(erased),
+            ip=staff.network,
+        )
+    return back(
+        "/admin/subscribers",
+        f"Erased subscriber #{person_id}; their address is "
+        "kept only as a hash so they are never mailed again.",
+    )
