@@ -126,7 +126,6 @@ def account(request: Request, staff: Viewer) -> Response:
         uri=uri,
         codes=[],
         error="",
-        done=request.query_params.get("done", ""),
     )
 
 

@@ -29,6 +29,7 @@ def render(
 ) -> HTMLResponse:
     """The page, never cached: console pages show personal data."""
     settings = request.app.state.settings
+    context.setdefault("done", request.query_params.get("done", "")[:300])
     nav = [(href, label) for href, label, role in NAV if staff and staff.may(role)]
     html = request.app.state.templates.get_template(template).render(
         settings=settings.public(),

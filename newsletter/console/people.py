@@ -79,7 +79,6 @@ def search(
         filters={"q": q, "status": status, "list": list},
         statuses=[s.value for s in Status],
         lists=all_lists,
-        done=request.query_params.get("done", ""),
     )
 
 
@@ -236,7 +235,6 @@ def person_page(request: Request, person_id: int, staff: Viewer, factory: Sessio
         held=held,
         history=history,
         options=options,
-        done=request.query_params.get("done", ""),
     )
 
 
