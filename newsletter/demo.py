@@ -72,8 +72,8 @@ def main() -> None:
     elif "--again" in sent.stderr:
         console.print(
             f"[yellow]Not sent:[/] briefing 112 already went to {LIST_NAME} on an earlier run "
-            f"of the demo, so campaign {campaign} is cancelled. To send it again anyway: "
-            f"newsletter campaign create ... then newsletter campaign send ID --force --again",
+            f"of the demo; campaign {campaign} is cancelled rather than mail everyone twice. "
+            "(To send a briefing to the same list again on purpose, add --again.)",
             highlight=False,
         )
         run("campaign", "cancel", campaign)
