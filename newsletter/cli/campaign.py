@@ -267,7 +267,7 @@ def list_() -> None:
     for name in ("total", "sent", "failed"):
         table.add_column(name, justify="right", min_width=len(name))
     table.add_column("created", no_wrap=True)
-    table.add_column("sends at", no_wrap=True)
+    table.add_column("send time", no_wrap=True)
     fmt = "%d %b %H:%M %Z"
     for c in campaigns:
         counts = ledger.counts(c.id)
