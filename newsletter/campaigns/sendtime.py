@@ -8,11 +8,13 @@ time is printed back in that zone with its abbreviation (GMT/BST) so nobody has 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, tzinfo
 
 from newsletter.errors import NewsletterError
 
 EXAMPLE = "2026-12-01T09:00"
+_ONE_DIGIT_HOUR = re.compile(r"^(\d{4}-\d{2}-\d{2}[T ])(\d:)", re.IGNORECASE)  # "... 9:00"
 
 
 class BadTime(NewsletterError, ValueError):
@@ -26,7 +28,7 @@ def parse(text: str, zone: tzinfo) -> datetime:
     try:
         if "T" not in raw.upper() and " " not in raw:
             raise ValueError("no time of day")
-        when = datetime.fromisoformat(raw)
+        when = datetime.fromisoformat(_ONE_DIGIT_HOUR.sub(r"\g<1>0\g<2>", raw))
     except ValueError:
         raise BadTime(
             f"--at {text!r} is not a date and time; write it like {EXAMPLE} "

@@ -266,9 +266,7 @@ def list_() -> None:
     table.add_column("subject", no_wrap=True, overflow="ellipsis", max_width=19)
     for name in ("total", "sent", "failed"):
         table.add_column(name, justify="right", min_width=len(name))
-    table.add_column("created", no_wrap=True)
     table.add_column("send time", no_wrap=True)
-    fmt = "%d %b %H:%M %Z"
     for c in campaigns:
         counts = ledger.counts(c.id)
         table.add_row(
@@ -278,12 +276,11 @@ def list_() -> None:
             str(c.total),
             str(counts[RecipientState.SENT]),
             str(counts[RecipientState.FAILED]),
-            _local(c.created_at, cfg, fmt),
-            _local(c.started_at or c.send_at, cfg, fmt),
+            _local(c.started_at or c.send_at, cfg, "%d %b %H:%M") or "not scheduled",
         )
     console.print(table if campaigns else "No campaigns yet.")
     if campaigns:
-        console.print(f"Times in {cfg.timezone} (NEWSLETTER_TIMEZONE).", highlight=False)
+        console.print(f"Times in {cfg.timezone} (NEWSLETTER_TIMEZONE)", highlight=False)
 
 
 def _print_report(report: manager.Report, cfg: Settings) -> None:

@@ -86,7 +86,7 @@ def test_a_bare_time_is_read_and_shown_in_the_configured_zone(
     status = cli("campaign", "status", campaign, **zone)[1]
     assert "Scheduled for: 2999-07-01 09:00 EDT (America/New_York)" in status
     listed = cli("campaign", "list", **zone)[1]
-    assert "01 Jul 09:00 EDT" in listed and "America/New_York" in listed
+    assert "01 Jul 09:00" in listed and "America/New_York" in listed
     # The same moment, for staff in London.
     assert (
         "Scheduled for: 2999-07-01 14:00 BST (Europe/London)"

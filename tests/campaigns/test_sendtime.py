@@ -19,6 +19,7 @@ NOW = datetime(2026, 12, 3, 11, 0, tzinfo=UTC)  # the injected clock
     [
         ("2027-01-14T09:00", LONDON, datetime(2027, 1, 14, 9, 0, tzinfo=UTC)),  # GMT
         ("2027-07-01 09:00", LONDON, datetime(2027, 7, 1, 8, 0, tzinfo=UTC)),  # BST
+        ("2027-07-01 9:00", LONDON, datetime(2027, 7, 1, 8, 0, tzinfo=UTC)),
         ("2027-07-01T09:00", NEW_YORK, datetime(2027, 7, 1, 13, 0, tzinfo=UTC)),  # EDT
         ("2027-07-01T09:00+02:00", NEW_YORK, datetime(2027, 7, 1, 7, 0, tzinfo=UTC)),
         ("2027-07-01T09:00Z", LONDON, datetime(2027, 7, 1, 9, 0, tzinfo=UTC)),
