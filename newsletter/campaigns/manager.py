@@ -177,6 +177,11 @@ def schedule(
     campaign = get(session, campaign_id)
     _require(campaign, {S.DRAFT, S.SCHEDULED}, "scheduled")
     if not again:
+        # Two members of staff scheduling the same paper for the same list at once: on
+        # PostgreSQL the list's row serialises them, so the second sees the first.
+        session.execute(
+            select(MailingList.id).where(MailingList.id == campaign.list_id).with_for_update()
+        )
         earlier = earlier_send(session, campaign)
         if earlier is not None:
             target = session.get(MailingList, campaign.list_id)

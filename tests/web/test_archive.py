@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from fastapi.testclient import TestClient
@@ -32,6 +33,10 @@ def page(web_settings: Settings) -> archive.Page:
     return archive.page_for(briefing, render_digest(briefing, web_settings))
 
 
+def page_title(page: archive.Page) -> str:
+    return f"Briefing {page.number}: {page.title}"
+
+
 def _publish(sessions: sessionmaker[Session], page: archive.Page) -> None:
     with database.transaction(sessions) as session:
         archive.publish(session, page)
@@ -53,6 +58,9 @@ def test_home_feed_and_sitemap_list_published_briefings_and_serve_them(
     assert "/subscribe" in home.text and "/donate" in home.text
     feed = client.get("/feed.xml")
     assert feed.headers["content-type"].startswith("application/atom+xml")
+    atom = "{http://www.w3.org/2005/Atom}"
+    (entry,) = ElementTree.fromstring(feed.content).iter(f"{atom}entry")  # a feed reader's view
+    assert entry.findtext(f"{atom}title") == page_title(page)
     assert f"<id>https://news.example.org/archive/{page.slug}</id>" in feed.text
     assert "Briefing 112: Foreign Ministers" in feed.text
     sitemap = client.get("/sitemap.xml")
