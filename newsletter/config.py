@@ -9,9 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 DEMO_SECRET = "demo-secret-change-me-in-production"
 
@@ -81,7 +85,6 @@ class Settings(BaseSettings):
     # Seconds a web request waits for a free connection before answering 503 "busy".
     database_pool_timeout: float = Field(default=5.0, gt=0)
     templates_dir: Path = TEMPLATES
-    archive_dir: Path = Path("var/archive")  # web archive pages, served at /archive/<slug>
 
     # Bounce policy.
     hard_bounce_limit: int = 1
@@ -115,6 +118,10 @@ class Settings(BaseSettings):
     # Staff console (/admin)
     staff_idle_minutes: int = Field(default=30, ge=1)  # a session unused this long ends
 
+    # The zone staff work in: a bare `campaign send --at` time is read in it, and times
+    # are printed back in it. An IANA name (Europe/London, America/New_York).
+    timezone: str = "Europe/London"
+
     @field_validator("brand_colour")
     @classmethod
     def _hex_colour(cls, value: str) -> str:
@@ -124,10 +131,30 @@ class Settings(BaseSettings):
             raise ValueError("brand_colour must be a hex colour such as #1d4e89")
         return value
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a time zone name; use an IANA name such as Europe/London"
+            ) from None
+        return value.strip()
+
     @field_validator("public_base_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """``timezone`` as a tzinfo."""
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.timezone)
 
     @property
     def secret(self) -> bytes:

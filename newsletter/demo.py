@@ -2,7 +2,9 @@
 
 Each step runs the real ``newsletter`` command in a subprocess and shows it first, so the
 demo doubles as a walk-through of the command line. Nothing leaves the machine: the
-transport is the Maildir outbox under ``var/outbox`` and the database is SQLite.
+transport is the Maildir outbox under ``var/outbox`` and the database is SQLite. Run it
+again and it sends nothing more: the send of briefing 112 is refused (it already went to
+the list) and the demo says so.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ LIST_NAME = "All briefings"
 console = Console()
 
 
-def run(*args: str, check: bool = True) -> str:
-    """Run one ``newsletter`` command, echoing it and its output."""
+def attempt(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run one ``newsletter`` command, echoing it and its output, whatever its exit code."""
     console.rule(f"[bold]$ newsletter {shlex.join(args)}", align="left")
     exe = Path(sys.executable).parent / "newsletter"
     proc = subprocess.run(
@@ -33,7 +35,13 @@ def run(*args: str, check: bool = True) -> str:
     )
     sys.stdout.write(proc.stdout)
     sys.stderr.write(proc.stderr)
-    if check and proc.returncode != 0:
+    return proc
+
+
+def run(*args: str) -> str:
+    """Run one ``newsletter`` command; stop the demo if it fails."""
+    proc = attempt(*args)
+    if proc.returncode != 0:
         console.print(f"[red]step failed with exit code {proc.returncode}[/]")
         raise SystemExit(proc.returncode)
     return proc.stdout
@@ -55,9 +63,23 @@ def main() -> None:
     run("subscribers", "import", str(SUBSCRIBERS), "--list", LIST_NAME, "--errors", str(rejected))
     run("send-test", str(briefing), "--to", "preview@example.org")
     campaign = run("campaign", "create", str(briefing), "--list", LIST_NAME, "-q").strip()
-    # The PDF lost every link target: sending needs the explicit override.
-    run("campaign", "send", campaign, "--force")
-    run("campaign", "status", campaign)
+    # The PDF lost every link target: sending needs the explicit override. A second run
+    # of the demo is refused here (briefing 112 already went to the list) and says so:
+    # the demo never mails the whole list twice.
+    sent = attempt("campaign", "send", campaign, "--force")
+    if sent.returncode == 0:
+        run("campaign", "status", campaign)
+    elif "--again" in sent.stderr:
+        console.print(
+            f"[yellow]Not sent:[/] briefing 112 already went to {LIST_NAME} on an earlier run "
+            f"of the demo; campaign {campaign} is cancelled rather than mail everyone twice. "
+            "(To send a briefing to the same list again on purpose, add --again.)",
+            highlight=False,
+        )
+        run("campaign", "cancel", campaign)
+    else:
+        console.print(f"[red]step failed with exit code {sent.returncode}[/]")
+        raise SystemExit(sent.returncode)
 
     outbox = ROOT / "var" / "outbox"
     console.rule("[bold green]Done", align="left")

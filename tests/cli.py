@@ -16,7 +16,6 @@ def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **
     under tmp), with ``NEWSLETTER_<KEY>`` set from ``env`` and a wide, unwrapped console."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NEWSLETTER_PUBLIC_BASE_URL", "https://news.example.org")
-    monkeypatch.setenv("NEWSLETTER_ARCHIVE_DIR", str(tmp_path / "archive"))
     for key, value in env.items():
         monkeypatch.setenv(f"NEWSLETTER_{key.upper()}", value)
     monkeypatch.setattr(sys, "argv", ["newsletter", *args])

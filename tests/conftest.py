@@ -110,7 +110,6 @@ def settings(tmp_path: Path) -> Settings:
         _env_file=None,
         database_url=f"sqlite:///{tmp_path / 'newsletter.db'}",
         outbox_dir=tmp_path / "outbox",
-        archive_dir=tmp_path / "archive",
         public_base_url="https://news.example.org",
         sender_address="briefings@example.org",
         secret_key="test-secret-key-0123456789",

@@ -19,7 +19,7 @@ from newsletter.campaigns.ledger import Claimed
 from newsletter.campaigns.manager import LintRefused, get
 from newsletter.campaigns.worker import Envelope
 from newsletter.config import Settings
-from newsletter.digest import Digest, Personal, publish, render_digest
+from newsletter.digest import Digest, Personal, render_digest
 from newsletter.digest.personalise import personal_values
 from newsletter.links import RecipientLinks, recipient_links
 from newsletter.mail.dkim import Signer
@@ -108,16 +108,16 @@ def campaign_identity(settings: Settings, campaign_id: int) -> Identity:
 def for_campaign(
     settings: Settings, sessions: sessionmaker[Session], campaign_id: int
 ) -> CampaignComposer:
-    """Render the campaign's stored briefing once, publish its web page, make its composer."""
+    """Render the campaign's stored briefing once and make its composer.
+
+    Publishes nothing: previews and test copies use this too. The web page goes public
+    when the campaign starts (``Ledger.start``)."""
     with sessions() as session:
         campaign = get(session, campaign_id)
         source, path = campaign.source_text, campaign.briefing_path
         subject, slug = campaign.subject, campaign.briefing_slug
     briefing = markdown.parse(source, source=path)
     digest = render_digest(briefing, settings)
-    # "View in browser" and "Read the full analysis" point at the archive page: make
-    # sure it exists before the first copy goes out (atomic, so workers may race).
-    publish(digest, settings.archive_dir)
     return CampaignComposer(
         settings=settings,
         campaign_id=campaign_id,

@@ -38,6 +38,7 @@ from sqlalchemy import (
     update,
 )
 
+from newsletter.campaigns import archive
 from newsletter.campaigns.models import (
     Campaign,
     CampaignRecipient,
@@ -105,8 +106,9 @@ class Ledger:
     def start(self, campaign_id: int, now: datetime | None = None) -> bool:
         """Snapshot the audience with one INSERT ... SELECT; False if someone else started it.
 
-        The status change and the snapshot share one transaction, so of several workers
-        racing to start a campaign exactly one inserts the rows.
+        The status change, the snapshot and publishing the briefing's web page share one
+        transaction, so of several workers racing to start a campaign exactly one inserts
+        the rows, and the page goes public exactly when the send begins.
         """
         now = now or utcnow()
         with self.engine.begin() as conn:
@@ -117,6 +119,7 @@ class Ledger:
             ).rowcount
             if not won:
                 return False
+            archive.release_for_campaign(conn, campaign_id, now)
             campaign = conn.execute(
                 select(_C.c.list_id, _C.c.topic_list_id).where(_C.c.id == campaign_id)
             ).one()

@@ -8,13 +8,15 @@ never be sent again and a cancelled one never resumed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import cast
 
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
+from newsletter.campaigns import archive
+from newsletter.campaigns.archive import Page
 from newsletter.campaigns.models import (
     Campaign,
     CampaignRecipient,
@@ -31,6 +33,10 @@ S = CampaignStatus
 
 class CampaignStateError(Conflict):
     """An action the campaign's current status forbids (resuming a finished campaign...)."""
+
+
+class AlreadySent(Conflict):
+    """The same briefing already went (or is going) to the same list."""
 
 
 class LintRefused(Conflict):
@@ -111,12 +117,78 @@ def _require(campaign: Campaign, allowed: set[CampaignStatus], action: str) -> N
         )
 
 
+def earlier_send(session: Session, campaign: Campaign) -> Campaign | None:
+    """Another campaign of the same briefing to the same list that went, is going or is
+    scheduled to go; the earliest, if any.
+
+    The same briefing is the same slug, or the same number (a paper retitled after it
+    went out is still that paper). A campaign cancelled before it started never went.
+    """
+    number, _, _ = campaign.briefing_slug.partition("-")
+    same_briefing = Campaign.briefing_slug == campaign.briefing_slug
+    if number.isdigit():
+        same_briefing = same_briefing | Campaign.briefing_slug.startswith(f"{number}-")
+    live = [S.SCHEDULED, S.SENDING, S.PAUSED, S.STOPPED, S.FINISHED]
+    return session.scalars(
+        select(Campaign)
+        .where(
+            Campaign.id != campaign.id,
+            Campaign.list_id == campaign.list_id,
+            same_briefing,
+            Campaign.status.in_(live) | Campaign.started_at.is_not(None),
+        )
+        .order_by(func.coalesce(Campaign.started_at, Campaign.send_at), Campaign.id)
+        .limit(1)
+    ).first()
+
+
+def _already(earlier: Campaign, list_name: str, zone: tzinfo) -> str:
+    def at(when: datetime | None) -> str:
+        return when.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if when else "an unknown time"
+
+    if earlier.started_at is None:
+        went = f"is already scheduled to go to {list_name} at {at(earlier.send_at)}"
+    elif earlier.status in (S.SENDING, S.PAUSED, S.STOPPED):
+        went = f"is already going to {list_name} (since {at(earlier.started_at)})"
+    else:
+        went = f"already went to {list_name} on {at(earlier.started_at)}"
+    return (
+        f"{earlier.subject!r} {went} as campaign {earlier.id}; "
+        "add --again to send it to the same list again"
+    )
+
+
 def schedule(
-    session: Session, campaign_id: int, *, at: datetime | None = None, override: bool = False
+    session: Session,
+    campaign_id: int,
+    *,
+    at: datetime | None = None,
+    override: bool = False,
+    again: bool = False,
+    page: Page | None = None,
+    zone: tzinfo = UTC,
 ) -> Campaign:
-    """Queue a draft for sending at ``at`` (now if None); workers start it when due."""
+    """Queue a draft for sending at ``at`` (now if None); workers start it when due.
+
+    Refuses (``AlreadySent``) a briefing that already went, or is going, to the same list,
+    unless ``again``: a second send reaches every reader twice and cannot be undone.
+    ``page`` is the briefing's web page, held back until the send starts.
+    """
     campaign = get(session, campaign_id)
     _require(campaign, {S.DRAFT, S.SCHEDULED}, "scheduled")
+    if not again:
+        # Two members of staff scheduling the same paper for the same list at once: on
+        # PostgreSQL the list's row serialises them, so the second sees the first.
+        session.execute(
+            select(MailingList.id).where(MailingList.id == campaign.list_id).with_for_update()
+        )
+        earlier = earlier_send(session, campaign)
+        if earlier is not None:
+            target = session.get(MailingList, campaign.list_id)
+            name = target.name if target is not None else f"list {campaign.list_id}"
+            raise AlreadySent(_already(earlier, name, zone))
+    if page is not None:
+        archive.hold_for_campaign(session, campaign.id, page)
     campaign.status = S.SCHEDULED
     campaign.send_at = at or utcnow()
     campaign.lint_override = override

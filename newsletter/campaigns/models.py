@@ -9,10 +9,11 @@ lease, so a worker that dies leaves rows that another worker can take over.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -81,6 +82,33 @@ class Campaign(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     total: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ArchivePage(Base):
+    """One version of a briefing's public web page, served at ``/archive/<slug>``.
+
+    A row's ``html`` never changes once written, so ``etag`` (a hash of it) lets every
+    web process cache and revalidate it. A row with no ``published_at`` waits for its
+    campaign to start sending (the embargo); the current page of a slug is its most
+    recently published row. Kept in the database, not a folder, so every web process on
+    every machine serves the same archive.
+    """
+
+    __tablename__ = "archive_pages"
+    __table_args__ = (Index("ix_archive_pages_slug", "slug", "published_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(200))
+    number: Mapped[int] = mapped_column(Integer, default=0)
+    title: Mapped[str] = mapped_column(String(400))
+    briefing_date: Mapped[date] = mapped_column(Date)
+    html: Mapped[str] = mapped_column(Text)
+    etag: Mapped[str] = mapped_column(String(80))
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class CampaignRecipient(Base):

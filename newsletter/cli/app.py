@@ -24,9 +24,10 @@ from newsletter.errors import NewsletterError
 
 
 def _briefing(app: typer.Typer) -> None:
-    from newsletter.cli import briefing, render
+    from newsletter.cli import briefing, publish, render
 
     render.register(briefing.app)
+    publish.register(briefing.app)
     app.add_typer(briefing.app, name="briefing")
 
 

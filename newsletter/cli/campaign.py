@@ -3,42 +3,57 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 from sqlalchemy import func, select
+from typer.core import TyperCommand
 
-from newsletter import database, wiring
+from newsletter import database, links, wiring
 from newsletter.briefing import lint, markdown
-from newsletter.campaigns import composer, manager
+from newsletter.campaigns import archive, composer, manager, sendtime
 from newsletter.campaigns.ledger import Claimed, Ledger
 from newsletter.campaigns.models import CampaignStatus, RecipientState
 from newsletter.cli.common import console, settings
 from newsletter.cli.worker import run_with_progress
+from newsletter.config import Settings
 from newsletter.errors import NewsletterError
 from newsletter.mail.transports.base import DeliveryStatus
 from subscribers.models import Status, Subscriber, Subscription
+from subscribers.orm import utcnow
+
+if TYPE_CHECKING:  # typer's own copy of click (a private module): for annotations only
+    from typer import _click as click
 
 app = typer.Typer(help="Create, send and follow campaigns.", no_args_is_help=True)
 
 
-class BadTime(NewsletterError, ValueError):
-    """A --at value that is not a date and time."""
+class ZoneHelp(TyperCommand):
+    """A command whose help names the configured time zone (``{zone}`` in an option's help):
+    the zone is a setting, so it is filled in when the help is shown, not when imported."""
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        try:
+            zone = settings().timezone
+        except NewsletterError:
+            zone = "NEWSLETTER_TIMEZONE"
+        saved = [(param, getattr(param, "help", None)) for param in self.params]
+        try:
+            for param, text in saved:
+                if text and "{zone}" in text:
+                    param.help = text.replace("{zone}", zone)  # type: ignore[attr-defined]
+            super().format_help(ctx, formatter)
+        finally:
+            for param, text in saved:
+                if text is not None:
+                    param.help = text  # type: ignore[attr-defined]
 
 
-def parse_time(text: str) -> datetime:
-    """ISO 8601 (``2026-12-01T09:00``, ``2026-12-01 09:00+01:00``); no zone means local time."""
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise BadTime(
-            f"--at {text!r} is not a date and time; write it like 2026-12-01T09:00"
-        ) from None
-    if when.tzinfo is None:
-        when = when.astimezone()
-    return when.astimezone(UTC)
+def _local(when: datetime | None, cfg: Settings, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
+    return when.astimezone(cfg.zone).strftime(fmt) if when else ""
 
 
 @app.command()
@@ -134,37 +149,55 @@ def test(
     console.print(f"Test copy of campaign {campaign_id} sent to {to}", highlight=False)
 
 
-@app.command()
+@app.command(cls=ZoneHelp)
 def send(
     campaign_id: int = typer.Argument(...),
-    at: str | None = typer.Option(None, "--at", help="Send later (2026-12-01T09:00)."),
+    at: str | None = typer.Option(
+        None,
+        "--at",
+        help="Send later: 2026-12-01T09:00 is read in {zone} (NEWSLETTER_TIMEZONE); "
+        "or give an offset, 2026-12-01T09:00+01:00. A time in the past is refused.",
+    ),
+    now: bool = typer.Option(False, "--now", help="Send at once, even if --at is in the past."),
+    again: bool = typer.Option(
+        False, "--again", help="Send even though this briefing already went to this list."
+    ),
     force: bool = typer.Option(False, "--force", help="Send even with lint errors."),
     background: bool = typer.Option(
         False, "--background", "--no-wait", help="Only schedule; `newsletter worker` sends."
     ),
     batch: int = typer.Option(200, "--batch", min=1),
 ) -> None:
-    """Schedule the campaign and, unless --at/--background, send it now with a progress bar."""
+    """Schedule the campaign and, unless --at/--background, send it now with a progress bar.
+
+    The briefing's web page goes public when the send starts, not before.
+    """
     cfg = settings()
     sessions = wiring.sessions(cfg)
-    when = parse_time(at) if at else None
+    when = sendtime.resolve(at, now_flag=now, zone=cfg.zone, now=utcnow())
     made = composer.for_campaign(cfg, sessions, campaign_id)
     with sessions() as session:
         path = manager.get(session, campaign_id).briefing_path
         source = manager.get(session, campaign_id).source_text
+    briefing = markdown.parse(source, source=path)
     if not force:
-        composer.refuse_if_lint_errors(markdown.parse(source, source=path), made.digest, path)
+        composer.refuse_if_lint_errors(briefing, made.digest, path)
+    page = archive.page_for(briefing, made.digest)
     with database.transaction(sessions) as session:
-        manager.schedule(session, campaign_id, at=when, override=force)
-    later = when is not None and when > datetime.now(UTC)
-    if background or later:
-        moment = when.astimezone().strftime("%Y-%m-%d %H:%M %Z") if when else "now"
+        manager.schedule(
+            session, campaign_id, at=when, override=force, again=again, page=page, zone=cfg.zone
+        )
+    web = links.archive_url(cfg, made.briefing_slug)
+    if background or when is not None:
+        moment = sendtime.local(when, cfg.zone) if when else "now"
         console.print(
             f"Campaign {campaign_id} scheduled for {moment}; `newsletter worker` will send it.",
             highlight=False,
         )
+        console.print(f"Its web page {web} goes public when the send starts.", highlight=False)
         return
     Ledger(wiring.engine(cfg)).start(campaign_id)
+    console.print(f"Published {web}", highlight=False)
     _foreground(campaign_id, batch)
 
 
@@ -211,7 +244,7 @@ def status(
     cfg = settings()
     with wiring.sessions(cfg)() as session:
         report = manager.report(session, campaign_id)
-    _print_report(report)
+    _print_report(report, cfg)
     if failures:
         rows = Ledger(wiring.engine(cfg)).problems(campaign_id)
         table = Table("state", "address", "tries", "last reply", "next try")
@@ -233,7 +266,7 @@ def list_() -> None:
     table.add_column("subject", no_wrap=True, overflow="ellipsis", max_width=19)
     for name in ("total", "sent", "failed"):
         table.add_column(name, justify="right", min_width=len(name))
-    table.add_column("created", no_wrap=True)
+    table.add_column("send time", no_wrap=True)
     for c in campaigns:
         counts = ledger.counts(c.id)
         table.add_row(
@@ -243,15 +276,22 @@ def list_() -> None:
             str(c.total),
             str(counts[RecipientState.SENT]),
             str(counts[RecipientState.FAILED]),
-            c.created_at.astimezone().strftime("%d %b %H:%M"),
+            _local(c.started_at or c.send_at, cfg, "%d %b %H:%M") or "not scheduled",
         )
     console.print(table if campaigns else "No campaigns yet.")
+    if campaigns:
+        console.print(f"Times in {cfg.timezone} (NEWSLETTER_TIMEZONE)", highlight=False)
 
 
-def _print_report(report: manager.Report) -> None:
+def _print_report(report: manager.Report, cfg: Settings) -> None:
     c = report.campaign
     console.print(f"Campaign {c.id}: {c.subject}", highlight=False)
     console.print(f"List: {report.list_name}   Status: [bold]{c.status}[/]", highlight=False)
+    zone = f"({cfg.timezone})"
+    if c.started_at is not None:
+        console.print(f"Started: {_local(c.started_at, cfg)} {zone}", highlight=False)
+    elif c.send_at is not None and c.status not in (CampaignStatus.CANCELLED,):
+        console.print(f"Scheduled for: {_local(c.send_at, cfg)} {zone}", highlight=False)
     if c.stop_reason:
         console.print(f"[red]Stopped:[/] {c.stop_reason}", highlight=False)
     table = Table("state", "recipients")
@@ -272,7 +312,7 @@ def _foreground(campaign_id: int, batch: int) -> None:
     run_with_progress(cfg, campaign_id, batch=batch)
     with wiring.sessions(cfg)() as session:
         report = manager.report(session, campaign_id)
-    _print_report(report)
+    _print_report(report, cfg)
     deferred = report.counts[RecipientState.DEFERRED]
     if deferred and report.campaign.status == CampaignStatus.SENDING:
         console.print(

@@ -1,4 +1,8 @@
-"""``newsletter briefing render``: every file a member of staff checks before sending."""
+"""``newsletter briefing render``: every file a member of staff checks before sending.
+
+It publishes nothing: a rendered paper is a preview, and may be under embargo. The web
+page goes public when its campaign starts sending, or with ``briefing publish``.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ CLIP_BYTES = 100_000
 
 
 class OutputError(NewsletterError, OSError):
-    """The output directory or the archive cannot be written."""
+    """The output directory cannot be written."""
 
 
 def _write(path: Path, data: str | bytes) -> int:
@@ -46,7 +50,7 @@ def render_files(file: Path, out: Path, config: Settings) -> tuple[list[tuple[Pa
     """Parse, render and write; returns each written path with its size in bytes,
     and the size of the HTML part once quoted-printable encoded (what Gmail counts)."""
     from newsletter.briefing import markdown
-    from newsletter.digest import archive, render_digest
+    from newsletter.digest import render_digest
 
     briefing = markdown.load(file)
     digest = render_digest(briefing, config)
@@ -58,8 +62,6 @@ def render_files(file: Path, out: Path, config: Settings) -> tuple[list[tuple[Pa
         (out / "preview.eml", _preview_eml(digest, briefing, config)),
     ]
     written = [(path, _write(path, data)) for path, data in files]
-    archived = archive.publish(digest, config.archive_dir)
-    written.append((archived, archived.stat().st_size))
     encoded = len(quopri.encodestring(digest.html.encode()))
     return written, encoded
 
@@ -76,7 +78,10 @@ def register(briefing_app: typer.Typer) -> None:
         file: Path = typer.Argument(..., help="The briefing, Markdown with front matter."),
         out: Path = typer.Option(Path("out"), "--out", "-o", help="Directory to write into."),
     ) -> None:
-        """Render the digest email (MJML, HTML, text), the web page and a preview message."""
+        """Render the digest email (MJML, HTML, text), the web page and a preview message.
+
+        Nothing is published: the files stay in --out for checking.
+        """
         from rich.table import Table
 
         config = settings()
@@ -89,3 +94,8 @@ def register(briefing_app: typer.Typer) -> None:
         console.print(table)
         verdict = "fits" if encoded < CLIP_BYTES else "[bold red]would be clipped by Gmail[/]"
         console.print(f"HTML part: {encoded:,} bytes quoted-printable, {verdict}")
+        console.print(
+            "Nothing was published: the web page goes public when a campaign of this "
+            f"briefing starts sending, or with `newsletter briefing publish {file}`.",
+            highlight=False,
+        )

@@ -4,8 +4,7 @@
 gives each recipient's (html, text) by joining pre-split chunks, without re-rendering.
 """
 
-from newsletter.digest.archive import ArchiveError, publish
 from newsletter.digest.personalise import Personal
 from newsletter.digest.render import Digest, DigestTemplateError, render_digest
 
-__all__ = ["ArchiveError", "Digest", "DigestTemplateError", "Personal", "publish", "render_digest"]
+__all__ = ["Digest", "DigestTemplateError", "Personal", "render_digest"]

@@ -33,6 +33,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.sessions = database.session_factory(app.state.engine)
     app.state.templates = templates(settings)
+    from newsletter.web.archive import PageCache
+
+    app.state.page_cache = PageCache()
 
     @app.exception_handler(NewsletterError)
     async def _problem(request: Request, exc: NewsletterError) -> Response:

@@ -9,13 +9,16 @@ import mailbox
 import shutil
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
 from newsletter.campaigns.ledger import Ledger
 from newsletter.campaigns.manager import CampaignStateError, LintRefused
 from newsletter.cli.app import app
+from newsletter.config import Settings
 from newsletter.errors import BriefingError, NewsletterError, NotFound
+from newsletter.web.app import create_app
 from tests.campaigns.conftest import CLEAN_SOURCE, seed_audience
 from tests.conftest import EXAMPLE_BRIEFING
 
@@ -52,13 +55,15 @@ def test_create_send_and_status_deliver_to_the_outbox(cli_env: Path, engine: Eng
     recipients = sorted(str(m["To"]) for m in outbox)
     assert all("@example.net" in r for r in recipients)
     # "View in browser" leads to a page that exists before anyone can click it.
-    (page,) = (cli_env / "var" / "archive").glob("*.html")
+    slug = "112-foreign-ministers-renew-pledges-to-ukraine-fail-to-condemn-a"
+    with TestClient(create_app(Settings(_env_file=None))) as client:
+        assert client.get(f"/archive/{slug}").status_code == 200
     parsed = email.message_from_bytes(next(iter(outbox)).as_bytes(), policy=email.policy.default)
     assert isinstance(parsed, email.message.EmailMessage)
     body = parsed.get_body(("plain",))
     assert body is not None
     copy = body.get_content()
-    assert f"https://news.example.org/archive/{page.stem}" in copy
+    assert f"https://news.example.org/archive/{slug}" in copy
 
     status = run("campaign", "status", campaign_id, "--failures")
     assert status.exit_code == 0
