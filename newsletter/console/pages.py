@@ -16,6 +16,8 @@ NAV = (
     ("/admin/subscribers", "Subscribers", Role.VIEWER),
     ("/admin/gifts", "Gifts", Role.VIEWER),
     ("/admin/audit", "Audit trail", Role.OWNER),
+    ("/admin/staff", "Staff", Role.OWNER),
+    ("/admin/settings", "Settings", Role.OWNER),
     ("/admin/account", "Your account", Role.VIEWER),
 )
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from newsletter import wiring
 from newsletter.console.guard import (
     COOKIE,
     Clock,
@@ -18,11 +20,13 @@ from newsletter.console.guard import (
 )
 from newsletter.console.pages import back, render
 from newsletter.database import transaction
-from newsletter.staff import accounts, audit, signin
+from newsletter.errors import NewsletterError
+from newsletter.staff import accounts, audit, resetmail, signin
 from newsletter.staff.passwords import WeakPassword
 from newsletter.web import csrf
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 PENDING = "nl_staff_pending"  # the half-open session while the second factor is asked
 
 
@@ -197,3 +201,50 @@ def choose_password(
             request, "admin/password.html", config, 400, email=email, token=token, error=error
         )
     return back("/admin/sign-in", "Your password is set. Please sign in.")
+
+
+@router.get("/admin/forgot")
+def forgot_page(request: Request, config: Config) -> Response:
+    return _form_page(request, "admin/forgot.html", config, sent=False)
+
+
+@router.post("/admin/forgot")
+def forgot(
+    request: Request,
+    background: BackgroundTasks,
+    config: Config,
+    factory: Sessions,
+    clock: Clock,
+    email: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """The same answer, just as fast, whether or not the address has an account."""
+    csrf.check(request, csrf_token, config.secret)
+    where = network(request)
+    with transaction(factory) as session:
+        try:
+            token = signin.reset_requested(session, email, where, clock)
+        except signin.SignInRefused as refused:
+            return _form_page(
+                request, "admin/forgot.html", config, 429, sent=False, error=str(refused)
+            )
+        if token is not None:
+            audit.record(session, email.strip().lower(), "staff.reset-requested", ip=where)
+    if token is not None:
+        url = f"{config.public_base_url.rstrip('/')}/admin/password/{token}"
+        background.add_task(_send_reset, request, email.strip(), url)
+    return _form_page(request, "admin/forgot.html", config, sent=True)
+
+
+def _send_reset(request: Request, email: str, url: str) -> None:
+    config = request.app.state.settings
+    message = resetmail.reset_message(config, email, url)
+    shared = getattr(request.app.state, "transport", None)  # set by tests or an embedding app
+    try:
+        if shared is not None:
+            shared.send(config.sender_address, email, message)
+        else:
+            with wiring.transport(config) as transport:
+                transport.send(config.sender_address, email, message)
+    except NewsletterError:
+        log.exception("could not send a staff password-reset link")

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.errors import NewsletterError
 from newsletter.staff import passwords
-from newsletter.staff.accounts import find, token_hash
+from newsletter.staff.accounts import find, issue_link, token_hash
 from newsletter.staff.models import SignInFailure, StaffMember, StaffSession
 from subscribers.addresses import normalise
 from subscribers.errors import InvalidAddress
@@ -198,3 +198,23 @@ def confirm_totp(member: StaffMember, secret: str, code: str, now: datetime) -> 
     member.totp_secret = secret
     member.recovery_codes = [token_hash(c) for c in codes]
     return codes
+
+
+RESET_LIMIT = 5  # reset links asked for one address (or from one network) per lock period
+
+
+def reset_requested(session: Session, email: str, network: str, now: datetime) -> str | None:
+    """A reset link's token when ``email`` has an account, else None; counted like failures,
+    so nobody can flood a colleague's inbox or probe addresses faster than sign-in allows."""
+    try:
+        key = normalise(email).key
+    except InvalidAddress:
+        return None
+    keys = [_key("reset", key), _key("reset-network", network)]
+    _refuse_if_locked(session, keys, now)
+    _fail(session, keys[0], RESET_LIMIT, now)
+    _fail(session, keys[1], NETWORK_LIMIT, now)
+    member = find(session, key)
+    if member is None or member.disabled:
+        return None
+    return issue_link(session, member, "reset", now)

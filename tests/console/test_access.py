@@ -21,6 +21,7 @@ OPEN = {
     "/admin/password/{token}",
     "/admin/static/{name}",
     "/admin/brand.css",
+    "/admin/forgot",
 }
 # Writes every signed-in member may make about their own account.
 OWN_ACCOUNT = {

@@ -184,3 +184,20 @@ def test_staff_commands_make_the_first_owner_and_keep_one(
     assert "boss@example.org" in capsys.readouterr().out
     actors = {actor for actor, action, _ in _audit(console) if action == "staff.add"}
     assert all(actor.startswith("cli:") for actor in actors) and actors
+
+
+def test_an_owner_adds_staff_and_sees_settings_without_secrets(
+    console: Console, signed_in: Callable[[Role], TestClient]
+) -> None:
+    owner = signed_in(Role.OWNER)
+    page = owner.get("/admin/staff")
+    added = owner.post(
+        "/admin/staff",
+        data={"csrf_token": form_token(page.text), "email": "new@example.org", "role": "editor"},
+    )
+    link = added.text.split('id="welcome-link">')[1].split("<")[0]
+    assert link.startswith("https://news.example.org/admin/password/")
+    assert ("owner@example.org", "staff.add", "new@example.org") in _audit(console)
+    shown = owner.get("/admin/settings").text
+    assert "NEWSLETTER_SECRET_KEY" in shown and "test-secret-key" not in shown
+    assert "NEWSLETTER_ORGANISATION_NAME" in shown

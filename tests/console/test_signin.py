@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import email
 from collections.abc import Callable
 from datetime import timedelta
+from email.policy import default
 
 import pyotp
 from fastapi.testclient import TestClient
@@ -151,3 +153,36 @@ def test_the_second_factor_is_asked_and_recovery_codes_work_once(
         other = console.client()
         assert sign_in(other, "editor@example.org") == 303
         assert enter(other, first_code) == expected
+
+
+def test_a_forgotten_password_is_reset_by_an_emailed_link(console: Console) -> None:
+    from newsletter.mail.transports.memory import MemoryTransport
+
+    outbox = MemoryTransport()
+    console.app.state.transport = outbox
+    console.add_staff("cat@example.org", Role.EDITOR)
+    client = console.client()
+
+    def ask(address: str) -> str:
+        page = client.get("/admin/forgot")
+        answer = client.post(
+            "/admin/forgot", data={"email": address, "csrf_token": form_token(page.text)}
+        )
+        assert answer.status_code == 200
+        return answer.text.split('role="status">')[1].split("</p>")[0]
+
+    assert ask("nobody@example.org") == ask("cat@example.org")  # the same answer either way
+    assert [m for m in outbox.sent if "nobody" in str(m)] == []
+    (sent,) = outbox.to("cat@example.org")
+    message = email.message_from_bytes(sent.message, policy=default)
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    link = str(body.get_content()).split("https://news.example.org")[1].split()[0]
+    page = client.get(link)
+    new = "saffron ladder otter glides"
+    done = client.post(
+        link, data={"csrf_token": form_token(page.text), "password": new, "repeat": new}
+    )
+    assert "Please sign in" in done.text
+    assert sign_in(client, "cat@example.org", PASSWORD) == 401
+    assert sign_in(client, "cat@example.org", new) == 303
