@@ -125,6 +125,8 @@ class Briefing:
     sections: tuple[Section, ...] = ()
     appeal: Appeal | None = None
     source: str = ""  # path it was read from, for messages
+    series: str = "Briefing"  # the series name as the paper prints it ("Working Paper")
+    email_subject: str = ""  # the ``subject:`` front-matter key; empty: the title
 
     @property
     def slug(self) -> str:
@@ -132,8 +134,13 @@ class Briefing:
 
     @property
     def subject(self) -> str:
-        """The default email subject."""
-        return f"Briefing {self.number}: {self.title}"
+        """The email subject: the ``subject:`` key, else the title."""
+        return self.email_subject or self.title
+
+    @property
+    def label(self) -> str:
+        """Series and number as readers know the paper: "Working Paper No. 12"."""
+        return f"{self.series or 'Briefing'} No. {self.number}"
 
     def paragraphs(self) -> tuple[Paragraph, ...]:
         """Every paragraph in reading order."""
