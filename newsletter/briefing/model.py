@@ -15,6 +15,7 @@ from datetime import date
 _LINK = re.compile(
     r"(?<!!)\[(?P<text>(?:[^\[\]]|\[[^\]]*\])*)\]\((?P<url>[^()\s]*(?:\([^()]*\))?[^()\s]*)(?:\s+\"[^\"]*\")?\)"
 )
+LINK_PATTERN = _LINK  # a Markdown link ``[text](url)`` as briefing paragraphs write it
 _IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<url>[^)\s]*)[^)]*\)")
 
 

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from newsletter.briefing import links as linkfix
 from newsletter.briefing import lint as linting
 from newsletter.briefing import markdown
 from newsletter.briefing.model import Briefing
@@ -104,7 +105,12 @@ def lint(
     """Report problems as FILE:LINE: severity: message; exit 1 if any is an error."""
     briefing = markdown.load(file)
     size, note = _digest_size(briefing)
-    problems = linting.lint(briefing, for_sending=for_sending, digest_html_bytes=size)
+    problems = linting.lint(
+        briefing,
+        for_sending=for_sending,
+        digest_html_bytes=size,
+        donations=settings().stripe_secret_key is not None,
+    )
     for p in problems:
         typer.echo(f"{file}:{p.line}: {p.severity}: {p.message}")
     errors = sum(1 for p in problems if p.severity == "error")
@@ -116,6 +122,47 @@ def lint(
     typer.echo(f"{file}: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}")
     if errors:
         raise typer.Exit(1)
+
+
+@app.command("links")
+def links(
+    file: Annotated[Path, typer.Argument(help="The briefing .md whose links to check or fill.")],
+    fill: Annotated[
+        Path | None,
+        typer.Option("--fill", help="A CSV with columns text,url or line,url: fills those links."),
+    ] = None,
+) -> None:
+    """List every placeholder or suspicious link with its sentence; --fill puts in the URLs."""
+    markdown.load(file)  # a broken briefing is reported before anything is changed
+    source = file.read_text(encoding="utf-8")
+    if fill is not None:
+        try:
+            rows = linkfix.read_rows(fill.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise BriefingError("no such file", path=str(fill)) from None
+        except UnicodeDecodeError:
+            raise BriefingError("not UTF-8 text (save the CSV as UTF-8)", path=str(fill)) from None
+        except BriefingError as exc:
+            raise BriefingError(str(exc), path=str(fill)) from None
+        try:
+            source, filled, unused = linkfix.fill(source, rows)
+        except BriefingError as exc:
+            raise BriefingError(str(exc), path=str(fill)) from None
+        markdown.parse(source, source=str(file))  # never write a file that would not read back
+        file.write_text(source, encoding="utf-8")
+        typer.echo(f"filled {_plural(filled, 'link')} in {file}")
+        for row in unused:
+            what = " ".join(x for x in (f"line {row.line}" if row.line else "", row.text) if x)
+            typer.echo(f"{fill}:{row.row}: warning: no link to fill matches {what!r}")
+    found = linkfix.find(source)
+    for f in found:
+        typer.echo(f"{file}:{f.line}: [{f.text}]({f.url}): {f.reason}")
+        typer.echo(f"    {f.sentence}")
+    typer.echo(
+        f"{file}: {_plural(len(found), 'link')} to fill in or check"
+        if found
+        else f"{file}: every link has a real target"
+    )
 
 
 def _digest_size(briefing: Briefing) -> tuple[int | None, str]:
