@@ -80,7 +80,8 @@ class Section:
 
     @property
     def anchor(self) -> str:
-        return f"section-{self.number}-{slugify(self.title)}"
+        """Short (links stay on one line of the text part) and kept when the title changes."""
+        return f"section-{self.number}"
 
     @property
     def all_paragraphs(self) -> tuple[Paragraph, ...]:
