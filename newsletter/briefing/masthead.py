@@ -64,6 +64,7 @@ _CONTACT = re.compile(r"(?i)^contact(?:\s+(?:us|details|person))?\s*:\s*(?P<rest
 _EMAIL = re.compile(r"(?i)^(?:e-?mail\s*:?\s*)?(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)$")
 _WEBSITE = re.compile(r"(?i)^(?:web(?:site)?\s*:?\s*)?(?P<url>(?:https?://|www\.)\S+?)/?$")
 _PHONE = re.compile(r"(?i)^(?:tel|phone|telephone|mobile)\b")
+_MD_LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
 _SEPARATOR = re.compile(r"\s*(?:[,;|·•]|\s[–—-]\s)\s*")
 
 
@@ -124,6 +125,7 @@ class Masthead:
 
     def take(self, lines: list[str]) -> bool:
         """Absorb a block made of masthead lines; False if the block is something else."""
+        lines = [plain_line(line) for line in lines]
         known = [self.field(line, probe=True) for line in lines]
         if not any(known) and not (self.expecting_name and len(lines) <= 4):
             return False
@@ -163,6 +165,14 @@ class Masthead:
         if self.name:
             self.expecting_name = False
         return True
+
+
+def plain_line(line: str) -> str:
+    """A masthead line without the Markdown a Word or PDF import gives it: bold markers,
+    escapes, and links reduced to their words (a ``mailto:`` link to its address)."""
+    line = _MD_LINK.sub(lambda m: m[2][7:] if m[2].lower().startswith("mailto:") else m[1], line)
+    line = line.replace("**", "").replace("\\", "")
+    return line.strip("*_ ").strip()
 
 
 def _pieces(text: str) -> list[str]:

@@ -41,16 +41,27 @@ def plain(pieces: tuple[Piece, ...]) -> str:
 
 
 def links(paper: list[Block]) -> set[tuple[str, str]]:
-    return {(x[1], x[2]) for b in paper for x in b.pieces if isinstance(x, tuple) and x[0] == "a"}
+    """The links of the paper's text (a masthead's links become contact fields)."""
+    return {
+        (x[1], x[2])
+        for b in paper
+        if b.kind != "masthead"
+        for x in b.pieces
+        if isinstance(x, tuple) and x[0] == "a"
+    }
 
 
 POLICY_BRIEF = [
     Block("masthead", ("Arms Trade Observatory",)),
-    Block("masthead", ("Policy Brief No.27",)),
+    Block("masthead", (("b", "Policy Brief No.27"),)),
     Block("masthead", ("14 March 2025",)),
     Block(
         "masthead",
-        ("Contact: Maria Lopez, maria@armstrade.example.org, www.armstrade.example.org",),
+        (
+            "Contact: Maria Lopez, ",
+            ("a", "maria@armstrade.example.org", "mailto:maria@armstrade.example.org"),
+            ", www.armstrade.example.org",
+        ),
     ),
     Block("title", ("European arms exports reach a ten-year high",)),
     Block("subtitle", ("An analysis of the 2024 national export reports",)),
