@@ -141,3 +141,25 @@ def test_dark_mode_buttons_and_dividers_keep_3_to_1(
     assert _contrast(found["text"], found["button"]) >= 4.5, found
     assert 3 <= _contrast(found["line"], found["card"]) <= 7, found  # seen, but no glare
     page.close()
+
+
+@pytest.mark.browser
+def test_logo_alt_text_is_readable_when_images_are_blocked(
+    browser: Any, made: Briefing, settings: Settings, tmp_path: Any
+) -> None:
+    blocked = settings.model_copy(update={"logo_url": "http://127.0.0.1:9/logo.png"})
+    path = tmp_path / "digest.html"
+    path.write_text(render_digest(made, blocked).html, encoding="utf-8")
+    page = browser.new_page(viewport={"width": 375, "height": 667})
+    page.goto(path.as_uri())
+    page.wait_for_function("() => document.querySelector('.nl-logo img').complete")
+    found = page.evaluate(
+        """() => { const img = document.querySelector('.nl-logo img'); let e = img;
+          while (e && getComputedStyle(e).backgroundColor === 'rgba(0, 0, 0, 0)')
+            e = e.parentElement;
+          return {alt: img.alt, text: getComputedStyle(img).color,
+                  back: getComputedStyle(e).backgroundColor}; }"""
+    )
+    assert found["alt"] == settings.organisation_name
+    assert _contrast(found["text"], found["back"]) >= 4.5, found
+    page.close()
