@@ -40,7 +40,7 @@ class _Reader(HTMLParser):
         self.parts = []
         if text:
             if self.kind == "h":
-                self.out.heading(text.replace("**", ""))
+                self.out.heading(text)
             elif self.kind == "li":
                 self.out.bullet(text)
             else:

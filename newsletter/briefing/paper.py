@@ -25,6 +25,7 @@ Kind = Literal["docx", "pdf", "html", "markdown", "text"]
 
 _HTML_START = re.compile(rb"^\s*(?:<!doctype\s+html|<html|<head|<body|<meta|<!--)", re.I)
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(?P<text>.*?)\s*#*\s*$")
+_HEADING_LINK = re.compile(r"\[([^\]]*)\]\([^)\s]*\)")
 # Characters that would mean something in inline Markdown if copied from a document.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
 
@@ -146,7 +147,9 @@ class TextBuilder:
             self.lines.append("")
 
     def heading(self, text: str) -> None:
-        text = " ".join(text.split())
+        # headings are plain words: links keep their text, emphasis and escapes go
+        text = _HEADING_LINK.sub(r"\1", text).replace("**", "")
+        text = " ".join(re.sub(r"\\(.)", r"\1", text).split()).strip("*_ ")
         if not text:
             return
         self._gap()

@@ -125,7 +125,7 @@ def pdf_text(data: bytes) -> PaperText:
         ]
         text = _join_hyphens(inline(spans))
         if paragraph.heading:
-            out.heading(text.replace("\\", ""))
+            out.heading(text)
         elif paragraph.bullet:
             out.bullet(
                 re.sub(r"^(?:\\?[•·▪◦‣●○■□◆◇❖⁃➢➤►▸▹▶⇒→✓✔❑\uf0b7\uf0a7\uf0d8-]\s*)+", "", text)

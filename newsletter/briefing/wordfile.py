@@ -81,7 +81,7 @@ class _Reader:
             label = self._label(numbering) if numbering else ""
             if label and not re.match(r"^\d", text):
                 text = f"{label} {text}"
-            self.out.heading(text.replace("**", "").replace("\\", ""))
+            self.out.heading(text)
         elif numbering or (style is not None and (style.name_val or "").lower().startswith("list")):
             self.out.bullet(text)
         else:
