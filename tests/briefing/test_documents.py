@@ -243,3 +243,71 @@ def test_markdown_papers_with_and_without_front_matter(
     again = newsletter("briefing", "import", "out.md", "-o", "copy.md", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert (tmp_path / "copy.md").read_text() == (tmp_path / "out.md").read_text()
+
+
+def _field_link(paragraph: Any, text: str, url: str, *, simple: bool) -> None:
+    """A link written as a HYPERLINK field, as older Word and many export tools write them."""
+    from docx.oxml.ns import qn
+    from docx.oxml.parser import OxmlElement
+
+    def run(child: Any) -> Any:
+        r = OxmlElement("w:r")
+        r.append(child)
+        return r
+
+    def text_node(tag: str, value: str) -> Any:
+        node = OxmlElement(tag)
+        node.text = value
+        node.set(qn("xml:space"), "preserve")
+        return node
+
+    if simple:
+        field = OxmlElement("w:fldSimple")
+        field.set(qn("w:instr"), f' HYPERLINK "{url}" ')
+        field.append(run(text_node("w:t", text)))
+        paragraph._p.append(field)
+        return
+    for kind, child in (
+        ("begin", None),
+        (None, text_node("w:instrText", f' HYPERLINK "{url}" \\o "tip" ')),
+        ("separate", None),
+        (None, text_node("w:t", text)),
+        ("end", None),
+    ):
+        if kind:
+            child = OxmlElement("w:fldChar")
+            child.set(qn("w:fldCharType"), kind)
+        paragraph._p.append(run(child))
+
+
+def test_word_field_links_and_a_masthead_in_the_page_header(tmp_path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.sections[0].header.paragraphs[0].text = "Policy Brief No.27"
+    for line in ("14 March 2025", "Contact: Maria Lopez, maria@example.org, www.example.org"):
+        document.add_paragraph(line)
+    document.add_paragraph("Exports at a ten-year high", style="Title")
+    document.add_paragraph("Key findings:")
+    first = document.add_paragraph("Exports rose, led by ", style="List Bullet")
+    _field_link(first, "air defence", "https://example.org/air", simple=False)
+    first.add_run(".")
+    document.add_paragraph("Licences refused fell again.", style="List Bullet")
+    document.add_paragraph("1. Air defence", style="Heading 1")
+    body = document.add_paragraph("Orders doubled, says the ")
+    _field_link(body, "SIPRI database", "https://www.sipri.org/databases", simple=True)
+    body.add_run(" in its latest release of figures for the whole of Europe and beyond.")
+    path = tmp_path / "fields.docx"
+    document.save(str(path))
+    briefing, kind, _ = read_paper(path)
+    assert kind == "docx"
+    assert (briefing.series, briefing.number, briefing.date) == (
+        "Policy Brief",
+        27,
+        date(2025, 3, 14),
+    )
+    assert {(link.text, link.url) for link in briefing.links} == {
+        ("air defence", "https://example.org/air"),
+        ("SIPRI database", "https://www.sipri.org/databases"),
+    }
+    assert "HYPERLINK" not in " ".join(p.text for p in briefing.paragraphs())
