@@ -8,20 +8,27 @@ preview, because staff preview drafts before the link targets are filled in.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
 from newsletter.briefing.model import Briefing, Link
 
-__all__ = ["DIGEST_HTML_LIMIT", "SUBJECT_LIMIT", "Problem", "lint"]
+__all__ = ["DIGEST_HTML_LIMIT", "SUBJECT_LIMIT", "Problem", "link_problem", "lint"]
 
 Severity = Literal["error", "warning"]
 
 # Gmail clips messages whose HTML passes about 102 KB; keep a margin below it.
 DIGEST_HTML_LIMIT = 100_000
-# Subjects longer than this are cut off in most inbox lists.
-SUBJECT_LIMIT = 90
+# Subjects longer than this are cut off in most inbox lists (and on phones much sooner).
+SUBJECT_LIMIT = 70
+# Phrases that point at things an email does not have: its pictures are not the paper's.
+_ABSENT_THINGS = re.compile(
+    r"(?i)\b(?:(?:picture|image|photo|graphic|chart|figure|table|button|banner|form)\s+"
+    r"(?:below|above)|(?:click|tap)\s+(?:on\s+)?the\s+(?:picture|image|photo|banner|graphic)"
+    r"|(?:see|in)\s+the\s+(?:attached|enclosed)\b|overleaf)"
+)
 _UNSAFE_SCHEMES = ("javascript", "data", "vbscript", "file")
 
 
@@ -35,8 +42,14 @@ class Problem:
     code: str
 
 
-def lint(b: Briefing, *, for_sending: bool, digest_html_bytes: int | None = None) -> list[Problem]:
-    """Every problem found, ordered by line."""
+def lint(
+    b: Briefing,
+    *,
+    for_sending: bool,
+    digest_html_bytes: int | None = None,
+    donations: bool = False,
+) -> list[Problem]:
+    """Every problem found, ordered by line; ``donations``: the donate page is live."""
     problems: list[Problem] = []
 
     def add(severity: Severity, line: int, message: str, code: str) -> None:
@@ -55,7 +68,7 @@ def lint(b: Briefing, *, for_sending: bool, digest_html_bytes: int | None = None
             "warning",
             1,
             f"the subject is {len(b.subject)} characters (over {SUBJECT_LIMIT}, "
-            f"inboxes will cut it): "
+            f"inboxes will cut it; set a shorter 'subject:' in the front matter): "
             f"{b.subject!r}",
             "long-subject",
         )
@@ -67,9 +80,35 @@ def lint(b: Briefing, *, for_sending: bool, digest_html_bytes: int | None = None
             "Gmail would clip it (shorten the leads or split the briefing)",
             "digest-too-large",
         )
+    severity: Severity = "error" if for_sending else "warning"
+    if donations and b.appeal is None:
+        add(
+            severity,
+            1,
+            "the briefing has no appeal, but donations are on: add a last '## ... {.appeal}' "
+            "section that asks readers to give",
+            "missing-appeal",
+        )
+    contact = b.contact
+    if contact.name or contact.email or contact.website:
+        for name in ("name", "email", "website"):
+            if not getattr(contact, name).strip():
+                add(
+                    severity,
+                    1,
+                    f"the contact has no {name}: fill in 'contact: {name}:' in the front matter",
+                    "empty-contact",
+                )
     for paragraph in b.paragraphs():
+        for pointing in _ABSENT_THINGS.finditer(paragraph.text):
+            add(
+                "warning",
+                paragraph.line,
+                f"{pointing.group(0)!r} points at something the email does not show: reword it",
+                "absent-thing",
+            )
         for link in paragraph.links:
-            problem = _link_problem(link, for_sending=for_sending)
+            problem = link_problem(link, for_sending=for_sending)
             if problem:
                 add(*problem)
         for image in paragraph.images:
@@ -81,15 +120,15 @@ def lint(b: Briefing, *, for_sending: bool, digest_html_bytes: int | None = None
                     "(screen readers and blocked images need it)",
                     "image-alt",
                 )
-            link_problem = _link_problem(
+            image_problem = link_problem(
                 Link("image", image.url, image.line), for_sending=for_sending
             )
-            if link_problem:
-                add(*link_problem)
+            if image_problem:
+                add(*image_problem)
     return sorted(problems, key=lambda p: (p.line, p.severity != "error"))
 
 
-def _link_problem(link: Link, *, for_sending: bool) -> tuple[Severity, int, str, str] | None:
+def link_problem(link: Link, *, for_sending: bool) -> tuple[Severity, int, str, str] | None:
     url = link.url.strip()
     label = f"link {link.text!r}"
     if link.is_placeholder:

@@ -28,7 +28,17 @@ __all__ = ["APPEAL_WORDS", "dump", "escape_block_start", "load", "parse"]
 # A heading naming a donation appeal: used by the importer and for unmarked headings here.
 APPEAL_WORDS = re.compile(r"(?i)\b(?:donat(?:e|es|ed|ing|ion|ions)|support\s+us)\b")
 
-_FRONT_KEYS = ("number", "date", "title", "subtitle", "contact", "topics", "language")
+_FRONT_KEYS = (
+    "number",
+    "date",
+    "title",
+    "subtitle",
+    "contact",
+    "topics",
+    "language",
+    "series",
+    "subject",
+)
 _CONTACT_KEYS = ("name", "email", "website")
 _MARKERS = ("key-decisions", "summary", "appeal")
 _MARKER = re.compile(r"\s*\{\.(?P<name>[A-Za-z][\w-]*)\}\s*$")
@@ -104,6 +114,8 @@ def parse(text: str, source: str = "") -> Briefing:
         sections=tuple(s.freeze() for s in body.sections),
         appeal=body.appeal.freeze() if body.appeal else None,
         source=source,
+        series=front["series"] or "Briefing",
+        email_subject=front["subject"],
     )
 
 
@@ -173,7 +185,7 @@ def _front_matter(token: Token, source: str) -> dict[str, Any]:
     if title is None or (isinstance(title, str) and not title.strip()):
         raise _error("missing 'title' in the front matter", source, line_of("title"))
     out: dict[str, Any] = {"number": number, "date": when}
-    for key in ("title", "subtitle", "language"):
+    for key in ("title", "subtitle", "language", "series", "subject"):
         value = data.get(key, "en" if key == "language" else "")
         if value is None:
             value = ""
@@ -423,7 +435,12 @@ _Dumper.add_representer(str, _text)
 
 def dump(b: Briefing) -> str:
     """Write the canonical Markdown form of a briefing."""
-    front: dict[str, Any] = {"number": b.number, "date": b.date, "title": b.title}
+    front: dict[str, Any] = {"number": b.number}
+    if b.series and b.series != "Briefing":
+        front["series"] = b.series
+    front |= {"date": b.date, "title": b.title}
+    if b.email_subject:
+        front["subject"] = b.email_subject
     if b.subtitle:
         front["subtitle"] = b.subtitle
     if b.contact != Contact():

@@ -15,6 +15,7 @@ from datetime import date
 _LINK = re.compile(
     r"(?<!!)\[(?P<text>(?:[^\[\]]|\[[^\]]*\])*)\]\((?P<url>[^()\s]*(?:\([^()]*\))?[^()\s]*)(?:\s+\"[^\"]*\")?\)"
 )
+LINK_PATTERN = _LINK  # a Markdown link ``[text](url)`` as briefing paragraphs write it
 _IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<url>[^)\s]*)[^)]*\)")
 
 
@@ -79,7 +80,8 @@ class Section:
 
     @property
     def anchor(self) -> str:
-        return f"section-{self.number}-{slugify(self.title)}"
+        """Short (links stay on one line of the text part) and kept when the title changes."""
+        return f"section-{self.number}"
 
     @property
     def all_paragraphs(self) -> tuple[Paragraph, ...]:
@@ -125,6 +127,8 @@ class Briefing:
     sections: tuple[Section, ...] = ()
     appeal: Appeal | None = None
     source: str = ""  # path it was read from, for messages
+    series: str = "Briefing"  # the series name as the paper prints it ("Working Paper")
+    email_subject: str = ""  # the ``subject:`` front-matter key; empty: the title
 
     @property
     def slug(self) -> str:
@@ -132,8 +136,13 @@ class Briefing:
 
     @property
     def subject(self) -> str:
-        """The default email subject."""
-        return f"Briefing {self.number}: {self.title}"
+        """The email subject: the ``subject:`` key, else the title."""
+        return self.email_subject or self.title
+
+    @property
+    def label(self) -> str:
+        """Series and number as readers know the paper: "Working Paper No. 12"."""
+        return f"{self.series or 'Briefing'} No. {self.number}"
 
     def paragraphs(self) -> tuple[Paragraph, ...]:
         """Every paragraph in reading order."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 
 from newsletter.briefing.markdown import APPEAL_WORDS, escape_block_start
 from newsletter.briefing.masthead import Masthead
@@ -31,7 +32,11 @@ from newsletter.errors import BriefingError
 
 __all__ = ["convert"]
 
-_BULLET = re.compile(r"^(?:[-*•·▪◦‣●–]\s+(?:[⇒→➢➤►▸]\s*)?|[⇒→➢➤►▸]\s*)(?=\S)")
+# Bullet glyphs of word processors and PDF exports (\uf0b7, \uf0a7, \uf0d8 are Word's
+# Symbol/Wingdings bullets when the font is lost); a dash needs a space after it ("-1 %"
+# is not a bullet), a glyph does not; a dash may come before a glyph ("- •", "-⇒").
+_GLYPHS = "•·▪▫◦‣●○■□◆◇❖⁃➢➤►▸▹▶⇒→➔➜✓✔❑\uf0b7\uf0a7\uf0d8\uf076\uf0fc\uf0a8"
+_BULLET = re.compile(rf"^(?:[-*+–—]\s*[{_GLYPHS}]\s*|[{_GLYPHS}]\s*|[-*+–—]\s+)(?=\S)")
 _SECTION = re.compile(r"^(?P<number>\d{1,2})[.)]\s+(?P<title>\S.*)$")
 _PAGE_NUMBER = re.compile(r"(?i)^(?:page\s+)?\d{1,3}(?:\s*(?:of|/)\s*\d{1,3})?$")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
@@ -49,6 +54,14 @@ _DANGLING_WORDS = (
     "nor than that which whose its their our his her this these those"
 )
 _DANGLING = frozenset(_DANGLING_WORDS.split())
+# A last heading that may be an appeal, and text under it that asks for money.
+_APPEAL_HEADING = re.compile(
+    r"(?i)\b(?:support|give|giving|gift|help|fund|contribut\w*|back|join)\b"
+)
+_APPEAL_TEXT = re.compile(
+    r"(?i)\b(?:donat\w*|gifts?|contribut\w*|fund(?:s|ing|ed)?|support\s+(?:us|our)|"
+    r"make\s+a\s+(?:gift|donation))\b"
+)
 
 
 @dataclass
@@ -63,8 +76,19 @@ class _Block:
         return _join(self.lines)
 
 
-def convert(text: str) -> Briefing:
-    """Rebuild a briefing from PDF-extracted text; ``BriefingError`` if it is not one."""
+def convert(
+    text: str,
+    *,
+    number: int | None = None,
+    when: date | None = None,
+    headings: frozenset[int] = frozenset(),
+) -> Briefing:
+    """Rebuild a briefing from PDF-extracted text; ``BriefingError`` if it is not one.
+
+    ``number`` and ``when`` stand in for a masthead that lacks them (or overrule it);
+    ``headings`` are the lines known to be headings (a Word or HTML heading), which
+    need not pass the shape test.
+    """
     blocks = _blocks(text)
     if not blocks:
         raise BriefingError("the file is empty")
@@ -78,14 +102,18 @@ def convert(text: str) -> Briefing:
     header = Masthead()
     masthead = [header.take(b.lines) for b in blocks[:front_end]]
     rest = _title_blocks(blocks[:front_end], masthead)
+    header.number = number or header.number
+    header.date = when or header.date
     if header.number is None:
         raise BriefingError(
-            "no briefing number found: expected a line like 'Briefing Paper No. 112' near the top",
+            "no briefing number found near the top (a line like 'Policy Brief No. 27', "
+            "'Research Note 5' or '#7'): give it with --number N",
             line=blocks[0].line,
         )
     if header.date is None:
         raise BriefingError(
-            "no date found: expected a line like '3 December 2023' near the top",
+            "no date found near the top (a line like '3 December 2023' or '2023-12-03'): "
+            "give it with --date YYYY-MM-DD",
             line=blocks[0].line,
         )
     if not rest:
@@ -94,7 +122,7 @@ def convert(text: str) -> Briefing:
         )
     title, *more = rest
     intro = more.pop() if more and _is_intro(more[-1], after_subtitle=len(more) >= 2) else None
-    body = _Body()
+    body = _Body(headings)
     if intro is not None:
         name = _clean_heading(intro.text).rstrip(":").strip()
         if first_bullet is not None and first_bullet == front_end:
@@ -116,6 +144,7 @@ def convert(text: str) -> Briefing:
         summary=tuple(body.summary),
         sections=tuple(s.freeze() for s in body.sections),
         appeal=body.appeal.freeze() if body.appeal else None,
+        series=header.series or "Briefing",
     )
 
 
@@ -293,7 +322,8 @@ class _AppealBuilder:
 class _Body:
     """Everything after the masthead, read block by block."""
 
-    def __init__(self) -> None:
+    def __init__(self, known: frozenset[int] = frozenset()) -> None:
+        self.known = known  # lines of headings the source marked as such
         self.key_heading = ""
         self.key_decisions: list[Paragraph] = []
         self.summary_heading = ""
@@ -313,13 +343,14 @@ class _Body:
             has_next = i + 1 < len(blocks)
             first = block.lines[0]
             # a heading is followed by a new sentence, never by the rest of its own
-            heading = (
+            marked = block.line in self.known and len(block.lines) == 1
+            heading = marked or (
                 has_next
                 and not blocks[i + 1].text[:1].islower()
                 and len(block.lines) == 1
                 and _heading_shape(first)
             )
-            if self.continues(block, heading=heading):
+            if not marked and self.continues(block, heading=heading):
                 assert self.last is not None
                 self.last.text = _join([self.last.text, block.text])
                 continue
@@ -362,6 +393,21 @@ class _Body:
                 self.last = _Unit(block.text, block.line)
                 self.target().append(self.last)
         self.key_decisions = list(_paragraphs(self.key_units))
+        self.appeal_from_last_heading()
+
+    def appeal_from_last_heading(self) -> None:
+        """An appeal written as the paper's last unnumbered heading ("Support independent
+        monitoring") reads as a sub-heading of the last section: make it the appeal when
+        it, or the text under it, asks for money."""
+        if self.appeal is not None or not self.sections or not self.sections[-1].subsections:
+            return
+        heading, line, units = self.sections[-1].subsections[-1]
+        text = " ".join(u.text for u in units)
+        if APPEAL_WORDS.search(heading) or (
+            _APPEAL_HEADING.search(heading) and _APPEAL_TEXT.search(text)
+        ):
+            self.sections[-1].subsections.pop()
+            self.appeal = _AppealBuilder(heading, line, units)
 
     @property
     def last_number(self) -> int:
@@ -394,3 +440,14 @@ class _Body:
             section = self.sections[-1]
             return section.subsections[-1][2] if section.subsections else section.units
         return self.summary_units
+
+
+def is_bullet(line: str) -> bool:
+    """Does this line start with a bullet of any common kind (``•``, ``- •``, ``-⇒``)?"""
+    return bool(_BULLET.match(line))
+
+
+def strip_bullet(line: str) -> str:
+    """The line without its bullet."""
+    marker = _BULLET.match(line)
+    return line[marker.end() :] if marker else line

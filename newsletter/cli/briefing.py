@@ -6,66 +6,48 @@ mistake surfaces as a ``NewsletterError`` that ``main()`` prints as one line.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from newsletter.briefing import links as linkfix
 from newsletter.briefing import lint as linting
-from newsletter.briefing import markdown, plaintext
+from newsletter.briefing import markdown
 from newsletter.briefing.model import Briefing
+from newsletter.briefing.paper import read_paper
 from newsletter.cli.common import settings
 from newsletter.errors import BriefingError, Conflict
 
 app = typer.Typer(help="Import, check and render briefing papers.", no_args_is_help=True)
 
 
-def _read_paper(path: Path) -> tuple[str, str]:
-    """The paper's text and its encoding: UTF-8, UTF-16 with a BOM, or Windows-1252.
-
-    Text saved on Windows is often UTF-16 (Notepad's "Unicode") or Windows-1252;
-    UTF-8 is tried first because Windows-1252 would decode almost any bytes.
-    """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise BriefingError("no such file", path=str(path)) from None
-    except IsADirectoryError:
-        raise BriefingError("is a directory, not a text file", path=str(path)) from None
-    except OSError as exc:
-        raise BriefingError(f"cannot read: {exc.strerror}", path=str(path)) from None
-    encodings = ["utf-16"] if data.startswith((b"\xff\xfe", b"\xfe\xff")) else []
-    for encoding in [*encodings, "utf-8-sig", "cp1252"]:
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    raise BriefingError("not a text file (neither UTF-8 nor Windows-1252)", path=str(path))
+_KINDS = {"docx": "Word", "pdf": "PDF", "html": "HTML", "markdown": "Markdown", "text": "text"}
 
 
 @app.command("import")
 def import_(
-    paper: Annotated[Path, typer.Argument(help="Plain text extracted from the paper's PDF.")],
+    paper: Annotated[
+        Path, typer.Argument(help="The paper: Word (.docx), PDF, HTML, Markdown or plain text.")
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="The briefing .md to write.")],
     force: Annotated[bool, typer.Option("--force", help="Overwrite OUTPUT if it exists.")] = False,
     topic: Annotated[
         list[str] | None, typer.Option("--topic", help="A topic for the front matter (repeat).")
     ] = None,
+    number: Annotated[
+        int | None,
+        typer.Option("--number", min=1, help="The paper's number, if its masthead has none."),
+    ] = None,
+    when: Annotated[
+        str | None,
+        typer.Option("--date", help="The paper's date (YYYY-MM-DD), if its masthead has none."),
+    ] = None,
 ) -> None:
-    """Turn a PDF-extracted briefing paper into the Markdown briefing format."""
-    text, encoding = _read_paper(paper)
-    if "\x00" in text:
-        raise BriefingError("not a text file (it contains NUL bytes)", path=str(paper))
-    try:
-        briefing = plaintext.convert(text)
-    except BriefingError as exc:
-        if exc.path:
-            raise
-        raise BriefingError(
-            f"not a briefing paper: {exc}" if exc.line is None else str(exc),
-            path=str(paper),
-            line=exc.line,
-        ) from None
+    """Turn a briefing paper (Word, PDF, HTML, Markdown or text) into the briefing format."""
+    day = _day(when) if when is not None else None
+    briefing, kind, notes = read_paper(paper, number=number, when=day)
     if topic:
         briefing = _with_topics(briefing, topic)
     if output.exists() and not force:
@@ -78,16 +60,32 @@ def import_(
     links = briefing.links
     placeholders = sum(1 for link in links if link.is_placeholder)
     subsections = sum(len(s.subsections) for s in briefing.sections)
-    typer.echo(f"Briefing {briefing.number} of {briefing.date.isoformat()}: {briefing.title}")
+    typer.echo(f"{briefing.label} of {briefing.date.isoformat()}: {briefing.title}")
+    typer.echo(f"  read as:       {_KINDS[kind]}")
     typer.echo(f"  key decisions: {len(briefing.key_decisions)}")
     typer.echo(f"  sections:      {len(briefing.sections)} ({subsections} sub-headings)")
     typer.echo(f"  appeal:        {'yes' if briefing.appeal else 'none found'}")
     typer.echo(f"  links:         {len(links)} ({placeholders} placeholder links to fill in)")
-    if encoding == "cp1252":
-        typer.echo("  note:          read as Windows-1252 (not UTF-8); written as UTF-8")
+    if not links and kind == "text":
+        typer.echo(
+            "  warning:       no links at all: a text copy loses them; "
+            "import the Word or PDF file instead"
+        )
+    for note in notes:
+        typer.echo(f"  note:          {note}")
     typer.echo(f"wrote {output}")
     if placeholders:
-        typer.echo(f"next: fill in the link targets, then `newsletter briefing lint {output}`")
+        typer.echo(
+            f"next: `newsletter briefing links {output}` lists them; fill them in, "
+            f"then `newsletter briefing lint {output}`"
+        )
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise BriefingError(f"--date must be YYYY-MM-DD, not {text!r}") from None
 
 
 def _with_topics(briefing: Briefing, topics: list[str]) -> Briefing:
@@ -107,7 +105,12 @@ def lint(
     """Report problems as FILE:LINE: severity: message; exit 1 if any is an error."""
     briefing = markdown.load(file)
     size, note = _digest_size(briefing)
-    problems = linting.lint(briefing, for_sending=for_sending, digest_html_bytes=size)
+    problems = linting.lint(
+        briefing,
+        for_sending=for_sending,
+        digest_html_bytes=size,
+        donations=settings().stripe_secret_key is not None,
+    )
     for p in problems:
         typer.echo(f"{file}:{p.line}: {p.severity}: {p.message}")
     errors = sum(1 for p in problems if p.severity == "error")
@@ -119,6 +122,47 @@ def lint(
     typer.echo(f"{file}: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}")
     if errors:
         raise typer.Exit(1)
+
+
+@app.command("links")
+def links(
+    file: Annotated[Path, typer.Argument(help="The briefing .md whose links to check or fill.")],
+    fill: Annotated[
+        Path | None,
+        typer.Option("--fill", help="A CSV with columns text,url or line,url: fills those links."),
+    ] = None,
+) -> None:
+    """List every placeholder or suspicious link with its sentence; --fill puts in the URLs."""
+    markdown.load(file)  # a broken briefing is reported before anything is changed
+    source = file.read_text(encoding="utf-8")
+    if fill is not None:
+        try:
+            rows = linkfix.read_rows(fill.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise BriefingError("no such file", path=str(fill)) from None
+        except UnicodeDecodeError:
+            raise BriefingError("not UTF-8 text (save the CSV as UTF-8)", path=str(fill)) from None
+        except BriefingError as exc:
+            raise BriefingError(str(exc), path=str(fill)) from None
+        try:
+            source, filled, unused = linkfix.fill(source, rows)
+        except BriefingError as exc:
+            raise BriefingError(str(exc), path=str(fill)) from None
+        markdown.parse(source, source=str(file))  # never write a file that would not read back
+        file.write_text(source, encoding="utf-8")
+        typer.echo(f"filled {_plural(filled, 'link')} in {file}")
+        for row in unused:
+            what = " ".join(x for x in (f"line {row.line}" if row.line else "", row.text) if x)
+            typer.echo(f"{fill}:{row.row}: warning: no link to fill matches {what!r}")
+    found = linkfix.find(source)
+    for f in found:
+        typer.echo(f"{file}:{f.line}: [{f.text}]({f.url}): {f.reason}")
+        typer.echo(f"    {f.sentence}")
+    typer.echo(
+        f"{file}: {_plural(len(found), 'link')} to fill in or check"
+        if found
+        else f"{file}: every link has a real target"
+    )
 
 
 def _digest_size(briefing: Briefing) -> tuple[int | None, str]:

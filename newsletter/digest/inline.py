@@ -99,38 +99,55 @@ def plain(runs: Iterable[Run]) -> str:
     return "".join(r.text for r in runs)
 
 
-def lead(runs: Sequence[Run], limit: int = 300) -> tuple[Run, ...]:
+def sentence_ends(text: str, stop: int | None = None) -> list[int]:
+    """Offsets just after each sentence end of ``text`` (up to ``stop``): not after an
+    abbreviation ("Dr.", "No.") nor inside an open quotation."""
+    out = []
+    for match in _SENTENCE_END.finditer(text, 0, len(text) if stop is None else stop):
+        head = text[: match.end()]
+        if not _ABBREVIATION.search(head) and _quotes_closed(head):
+            out.append(match.end())
+    return out
+
+
+def lead(runs: Sequence[Run], limit: int = 300, minimum: int = 0) -> tuple[Run, ...]:
     """The opening of a paragraph, at most ``limit`` characters, cut between sentences.
 
-    Whole sentences are kept while they fit; a first sentence longer than ``limit`` is
-    cut at the last word boundary and ends with an ellipsis.
+    Whole sentences are kept while they fit; when they come to less than ``minimum``
+    (a short first sentence, then a long one), or one first sentence is longer than
+    ``limit``, the text is cut at the last word boundary and ends with an ellipsis.
     """
     text = plain(runs)
     if len(text) <= limit:
         return tuple(runs)
-    cut = 0
-    for match in _SENTENCE_END.finditer(text, 0, limit + 1):
-        head = text[: match.end()]
-        if not _ABBREVIATION.search(head) and _quotes_closed(head):
-            cut = match.end()
+    ends = sentence_ends(text, limit + 1)
+    cut = ends[-1] if ends else 0
     ellipsis = False
-    if cut == 0:
+    if cut == 0 or cut < minimum:
         space = text.rfind(" ", 0, limit)
         cut = space if space > 0 else limit
         ellipsis = True
+    out = list(take(runs, 0, cut))
+    if out:
+        last = out[-1]
+        out[-1] = replace(last, text=last.text.rstrip(" ,;:–—-"))
+    if ellipsis:
+        out.append(Run("…"))
+    return tuple(out)
+
+
+def take(runs: Sequence[Run], start: int, end: int | None = None) -> tuple[Run, ...]:
+    """The runs between two offsets of their plain text, formatting and links kept."""
     out: list[Run] = []
     seen = 0
     for run in runs:
-        if seen >= cut:
-            break
-        take = run.text[: cut - seen]
-        seen += len(run.text)
-        out.append(replace(run, text=take) if len(take) < len(run.text) else run)
-    if out:
-        last = out[-1]
-        out[-1] = replace(last, text=last.text.rstrip())
-    if ellipsis:
-        out.append(Run("…"))
+        begin, finish = seen, seen + len(run.text)
+        seen = finish
+        if finish <= start or (end is not None and begin >= end):
+            continue
+        lo = max(start - begin, 0)
+        hi = len(run.text) if end is None else min(end - begin, len(run.text))
+        out.append(run if (lo, hi) == (0, len(run.text)) else replace(run, text=run.text[lo:hi]))
     return tuple(out)
 
 

@@ -124,7 +124,9 @@ class Digest:
             html=html,
             text=text,
             unsubscribe_url=person.links.unsubscribe,
-            unsubscribe_mailto=person.links.unsubscribe_mailto,
+            # No mailto: List-Unsubscribe: no mailbox reads it, and a request that goes
+            # nowhere is worse than none. The https one-click link (RFC 8058) is the way.
+            unsubscribe_mailto=None,
             signer=signer,
         )
 

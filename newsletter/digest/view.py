@@ -7,8 +7,9 @@ is made here, in plain Python that tests can reach.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from urllib.parse import urlsplit
 
@@ -19,7 +20,9 @@ from newsletter.digest import inline
 from newsletter.digest.inline import Reference, References
 
 LEAD_CHARS = 300
+LEAD_MIN = 150  # a lead shorter than this says too little to choose the section by
 PITCH_CHARS = 200
+REPEAT_SHARE = 0.55  # share of a key decision's words a lead sentence must not repeat
 MAX_CITED = 6
 PREVIEW_CHARS = 110
 
@@ -48,6 +51,7 @@ class SectionDigest:
     links: tuple[CitedLink, ...]
     more_links: int
     refs: tuple[Reference, ...]
+    subheadings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class EmailView:
     preview: str
     language: str
     number: int
+    label: str
     date: str
     title: str
     subtitle: str
@@ -126,12 +131,49 @@ def long_date(day: date) -> str:
     return f"{day.day} {day:%B %Y}"
 
 
-def _lead_paragraph(section: Section) -> Paragraph | None:
-    paragraphs = section.all_paragraphs
-    for paragraph in paragraphs:
-        if not paragraph.bullet and paragraph.text.strip():
-            return paragraph
-    return paragraphs[0] if paragraphs else None
+_WORD = re.compile(r"[a-z0-9][a-z0-9-]{3,}")
+
+
+def _words(text: str) -> frozenset[str]:
+    """The content words of a text (four letters or more), for comparing sentences."""
+    return frozenset(w.removesuffix("’s").removesuffix("'s") for w in _WORD.findall(text.lower()))
+
+
+def _repeats(sentence: str, decisions: Sequence[frozenset[str]]) -> bool:
+    """Does this sentence say again what a key decision already said?"""
+    words = _words(sentence)
+    return any(
+        words and d and len(words & d) >= REPEAT_SHARE * min(len(words), len(d)) for d in decisions
+    )
+
+
+def _lead_runs(section: Section, decisions: Sequence[frozenset[str]]) -> tuple[inline.Run, ...]:
+    """A section's opening of at least ``LEAD_MIN`` characters where the text allows:
+    running on into the next paragraphs, after any opening sentence that only repeats
+    a key decision, cut between sentences (or at a word, with an ellipsis)."""
+    paragraphs = [p for p in section.all_paragraphs if not p.bullet and p.text.strip()]
+    runs: list[inline.Run] = []
+    for paragraph in paragraphs or section.all_paragraphs[:1]:
+        base = max((r.link for r in runs), default=-1) + 1
+        if runs:
+            runs.append(inline.Run(" "))
+        runs.extend(
+            replace(r, link=r.link + base) if r.link != -1 else r
+            for r in inline.parse(paragraph.text)
+        )
+        if len(inline.plain(runs)) > LEAD_CHARS:
+            break
+    text = inline.plain(runs)
+    start = 0
+    for end in [*inline.sentence_ends(text), len(text)]:
+        if not _repeats(text[start:end], decisions):
+            break
+        start = end
+    if 0 < start < len(text):
+        rest = list(inline.take(runs, start))
+        rest[0] = replace(rest[0], text=rest[0].text.lstrip())
+        runs = rest
+    return inline.lead(runs, LEAD_CHARS, LEAD_MIN)
 
 
 def _cited(section: Section) -> list[CitedLink]:
@@ -162,10 +204,11 @@ def _item(runs: Sequence[inline.Run], refs: References) -> Item:
     return Item(inline.to_html(runs), inline.to_text(runs, refs))
 
 
-def _section_digest(section: Section, refs: References) -> SectionDigest:
+def _section_digest(
+    section: Section, refs: References, decisions: Sequence[frozenset[str]]
+) -> SectionDigest:
     refs.take_block()
-    paragraph = _lead_paragraph(section)
-    runs = inline.lead(inline.parse(paragraph.text), LEAD_CHARS) if paragraph else ()
+    runs = _lead_runs(section, decisions)
     lead = _item(runs, refs)
     # The list shows what the lead does not already link to; the text part numbers all.
     in_lead = {inline.safe_href(r.href, fragments=False) for r in runs if r.link != -1}
@@ -181,12 +224,13 @@ def _section_digest(section: Section, refs: References) -> SectionDigest:
         links=tuple(shown),
         more_links=len(cited) - len(shown),
         refs=refs.take_block(),
+        subheadings=tuple(heading(sub.heading) for sub in section.subsections),
     )
 
 
 def _preview(briefing: Briefing) -> str:
-    """A short inbox preview line: the subtitle, else the first key decision."""
-    source = briefing.subtitle or (briefing.key_decisions[0].text if briefing.key_decisions else "")
+    """A short inbox preview line: the first key decision, else the subtitle."""
+    source = briefing.key_decisions[0].text if briefing.key_decisions else briefing.subtitle
     return " ".join(inline.plain(inline.lead(inline.parse(source), PREVIEW_CHARS)).split())
 
 
@@ -196,20 +240,32 @@ def email_view(briefing: Briefing) -> EmailView:
     key_refs = refs.take_block()
     pitch: Item | None = None
     appeal: Appeal | None = briefing.appeal
-    if appeal and appeal.paragraphs:
-        pitch_runs = inline.lead(inline.parse(appeal.paragraphs[0].text), PITCH_CHARS)
-        # The full appeal, with its links numbered, follows at the end of the text part.
+    rest: list[tuple[inline.Run, ...]] = [
+        inline.parse(p.text) for p in (appeal.paragraphs if appeal else ())
+    ]
+    if rest:
+        pitch_runs = inline.lead(rest[0], PITCH_CHARS)
         pitch = Item(inline.to_html(pitch_runs), inline.plain(pitch_runs))
-    sections = tuple(_section_digest(s, refs) for s in briefing.sections)
+        # The appeal at the end goes on where the pitch stopped: nothing is said twice.
+        shown = len(inline.plain(pitch_runs).removesuffix("…").rstrip())
+        if pitch_runs and pitch_runs[-1].text == "…":
+            shown = len(inline.plain(pitch_runs[:-1]).rstrip())
+        remainder = list(inline.take(rest[0], shown))
+        if remainder:
+            remainder[0] = replace(remainder[0], text=remainder[0].text.lstrip())
+        rest[0] = tuple(r for r in remainder if r.text or r.br)
+        if pitch_runs and pitch_runs[-1].text == "…" and rest[0]:
+            rest[0] = (inline.Run("…"), *rest[0])
+    decisions = [_words(inline.plain(inline.parse(p.text))) for p in briefing.key_decisions]
+    sections = tuple(_section_digest(s, refs, decisions) for s in briefing.sections)
     refs.take_block()
-    appeal_items = tuple(
-        _item(inline.parse(p.text), refs) for p in (appeal.paragraphs if appeal else ())
-    )
+    appeal_items = tuple(_item(runs, refs) for runs in rest if inline.plain(runs).strip())
     return EmailView(
         subject=" ".join(heading(briefing.subject).split()),
         preview=_preview(briefing),
         language=briefing.language or "en",
         number=briefing.number,
+        label=briefing.label,
         date=long_date(briefing.date),
         title=heading(briefing.title),
         subtitle=heading(briefing.subtitle),

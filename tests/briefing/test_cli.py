@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from newsletter.briefing.markdown import load
-from newsletter.cli.app import app, main
+from newsletter.cli.app import app
 from tests.briefing.helpers import EXAMPLE, PAPERS, SEED, SOURCE_LINK
 
 runner = CliRunner()
@@ -29,27 +29,6 @@ def newsletter_process(*args: str, cwd: Path) -> subprocess.CompletedProcess[str
         text=True,
         timeout=120,
     )
-
-
-@pytest.fixture
-def newsletter(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """The console script's entry point run in this process (a fresh process costs seconds)."""
-
-    def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-        monkeypatch.chdir(cwd)
-        monkeypatch.setattr(sys, "argv", ["newsletter", *args])
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exited:
-            main()
-        captured = capsys.readouterr()
-        code = exited.value.code
-        return subprocess.CompletedProcess(
-            list(args), code if isinstance(code, int) else 1, captured.out, captured.err
-        )
-
-    return run
 
 
 def assert_one_clear_error(proc: subprocess.CompletedProcess[str], *words: str) -> None:
@@ -75,7 +54,7 @@ def test_import_writes_the_briefing_and_summarises_it(tmp_path: Path, newsletter
     proc = newsletter("briefing", "import", str(SEED), "-o", str(out), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     links = len(SOURCE_LINK.findall(SEED.read_text(encoding="utf-8")))
-    assert "Briefing 112 of 2023-12-03" in proc.stdout
+    assert "Briefing Paper No. 112 of 2023-12-03" in proc.stdout
     assert "key decisions: 5" in proc.stdout
     assert "sections:      6 (5 sub-headings)" in proc.stdout
     assert f"links:         {links} ({links} placeholder" in proc.stdout
@@ -156,4 +135,7 @@ def test_import_reads_papers_saved_on_windows(tmp_path: Path, encoding: str, not
 def test_import_refuses_binary_files(tmp_path: Path, newsletter: Run) -> None:
     (tmp_path / "paper.pdf").write_bytes(b"%PDF-1.7\n\x00\x01\x02\x81\x8d\x8f\x90\x9d")
     proc = newsletter("briefing", "import", "paper.pdf", "-o", "x.md", cwd=tmp_path)
-    assert_one_clear_error(proc, "paper.pdf", "not a text file")
+    assert_one_clear_error(proc, "paper.pdf", "PDF cannot be read")
+    (tmp_path / "data.bin").write_bytes(b"\x00\x01\x02\x81\x8d\x8f\x90\x9d" * 10)
+    proc = newsletter("briefing", "import", "data.bin", "-o", "x.md", cwd=tmp_path)
+    assert_one_clear_error(proc, "data.bin", "not Word (.docx), PDF, HTML or text")

@@ -115,3 +115,35 @@ def test_problems_come_in_line_order() -> None:
         sections=(Section(1, "S", (Paragraph("[b](http://x.org)", 30), Paragraph("[c]()", 20))),),
     )
     assert [p.line for p in lint(b, for_sending=False)] == [9, 20, 30]
+
+
+def test_subject_key_and_its_limit() -> None:
+    b = parse(GOOD.replace("title: A short title", "title: A short title\nsubject: " + "w" * 71))
+    assert b.subject == "w" * 71
+    assert codes(lint(b, for_sending=True)) == [("long-subject", "warning", 1)]
+    assert parse(GOOD.replace("{body}", "x")).subject == "A short title"
+
+
+def test_no_appeal_while_donations_are_on() -> None:
+    b = parse(GOOD.replace("{body}", "x"))
+    assert lint(b, for_sending=True) == []
+    assert codes(lint(b, for_sending=True, donations=True)) == [("missing-appeal", "error", 1)]
+    assert codes(lint(b, for_sending=False, donations=True)) == [("missing-appeal", "warning", 1)]
+    with_appeal = GOOD.replace("{body}", "x\n\n## Donate today {.appeal}\n\nPlease give.")
+    assert lint(parse(with_appeal), for_sending=True, donations=True) == []
+
+
+def test_empty_contact_fields_are_errors_for_sending() -> None:
+    text = GOOD.replace(
+        "title: A short title", "title: T\ncontact:\n  name: Jane Smith\n  email: ''"
+    )
+    found = lint(parse(text.replace("{body}", "x")), for_sending=True)
+    assert codes(found) == [("empty-contact", "error", 1)] * 2
+    assert "email" in found[0].message and "website" in found[1].message
+
+
+def test_phrases_pointing_at_what_the_email_lacks() -> None:
+    found = problems("Click on the picture below to give. See the chart above.")
+    assert codes(found) == [("absent-thing", "warning", BODY_LINE)] * 2
+    example = [p for p in lint(load(EXAMPLE), for_sending=False) if p.code == "absent-thing"]
+    assert example and "Click on the picture" in example[0].message

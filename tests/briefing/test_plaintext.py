@@ -342,3 +342,68 @@ def test_headings_printed_straight_above_their_paragraphs() -> None:
     assert first.subsections[0].paragraphs[0].text.startswith("The paragraph under it starts")
     assert (second.number, second.title) == (2, "Second section")
     assert second.paragraphs[0].text.startswith("Its text also follows")
+
+
+@pytest.mark.parametrize(
+    ("line", "series", "number"),
+    [
+        ("Policy Brief No.27", "Policy Brief", 27),
+        ("Research Note 5", "Research Note", 5),
+        ("Working Paper No. 12", "Working Paper", 12),
+        ("BRIEFING PAPER #7", "Briefing Paper", 7),
+        ("#31", "Briefing", 31),
+        ("Occasional Paper Nr. 4 – 1 March 2024", "Occasional Paper", 4),
+    ],
+)
+def test_masthead_series_and_number_from_their_shape(line: str, series: str, number: int) -> None:
+    b = convert(paper().replace("Briefing No. 5", line))
+    assert (b.series, b.number) == (series, number)
+    assert b.label == f"{series} No. {number}"
+
+
+@pytest.mark.parametrize("line", ["Report 2024", "Agenda 2030", "Top 10 reasons to act"])
+def test_a_title_with_a_figure_is_no_number(line: str) -> None:
+    with pytest.raises(BriefingError, match="--number N"):
+        convert(paper().replace("Briefing No. 5", line))
+
+
+@pytest.mark.parametrize(
+    "mark", ["- •", "-⇒", "- ⇒", "•", "▪", "◦", "●", "➢", "✓", "\uf0b7", "*", "+", "–"]
+)
+def test_bullets_of_every_common_kind(mark: str) -> None:
+    text = paper().replace("- One decision", f"{mark} One decision")
+    text = text.replace("- Another one", f"{mark} Another one")
+    b = convert(text)
+    assert [p.text for p in b.key_decisions] == [
+        "One decision was taken.",
+        "Another one was taken.",
+    ]
+
+
+def test_contact_on_one_line_is_split_into_its_fields() -> None:
+    text = paper().replace(
+        "Contact: A. Person\na.person@example.org",
+        "Contact: Dr. A. Person, a.person@example.org, www.example.org",
+    )
+    contact = convert(text).contact
+    assert (contact.name, contact.email, contact.website) == (
+        "Dr. A. Person",
+        "a.person@example.org",
+        "https://www.example.org",
+    )
+
+
+def test_an_appeal_written_as_the_last_heading_is_the_appeal() -> None:
+    body = (
+        "A paragraph of the only section.\n\nA sub-heading\n\nMore text under it.\n\n"
+        "Support independent monitoring\n\nWe take no government money. Please make a gift."
+    )
+    no_appeal = "Please donate today!\n\nGive what you can.\n"
+    b = convert(paper(body).replace(no_appeal, ""))
+    assert b.appeal is not None and b.appeal.heading == "Support independent monitoring"
+    assert [sub.heading for sub in b.sections[0].subsections] == ["A sub-heading"]
+    # the same heading over text that asks for nothing stays a sub-heading
+    quiet = paper(body.replace("Please make a gift.", "It was quiet.")).replace(no_appeal, "")
+    last = convert(quiet)
+    assert last.appeal is None
+    assert last.sections[0].subsections[-1].heading == "Support independent monitoring"

@@ -69,7 +69,7 @@ def test_create_send_and_status_deliver_to_the_outbox(cli_env: Path, engine: Eng
     assert status.exit_code == 0
     assert "finished" in status.output and "No failed or deferred" in status.output
     listed = run("campaign", "list")
-    assert "Briefing 112" in listed.output and "finished" in listed.output
+    assert "Foreign Ministers" in listed.output and "finished" in listed.output  # the title
 
     again = run("campaign", "send", campaign_id)
     assert isinstance(again.exception, CampaignStateError)  # a finished campaign never resends
