@@ -23,7 +23,6 @@ CONFIRM_MAX_AGE = 7 * 24 * 3600
 @dataclass(frozen=True)
 class RecipientLinks:
     unsubscribe: str
-    unsubscribe_mailto: str
     preferences: str
     donate: str
     browser: str
@@ -46,7 +45,6 @@ def recipient_links(
         donate_query = {"c": str(campaign_id), **donate_query}
     return RecipientLinks(
         unsubscribe=f"{base}/u/{unsub}",
-        unsubscribe_mailto=f"mailto:{settings.sender_address}?subject=unsubscribe",
         preferences=preferences_url(settings, subscriber_id),
         donate=f"{base}/donate?{urlencode(donate_query)}",
         browser=archive_url(settings, briefing_slug),

@@ -92,7 +92,9 @@ class CampaignComposer:
             html=html,
             text=text,
             unsubscribe_url=links.unsubscribe,
-            unsubscribe_mailto=links.unsubscribe_mailto,
+            # No mailto: List-Unsubscribe: no mailbox reads it, so a request sent that way
+            # would be lost; the HTTPS one-click link is what every large mailbox uses.
+            unsubscribe_mailto=None,
             message_id=message_id,
             return_path=sender,
             signer=self.signer,

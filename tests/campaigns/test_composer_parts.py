@@ -54,7 +54,7 @@ def plain(composer: CampaignComposer, row: Claimed) -> bytes:
         html=html,
         text=text,
         unsubscribe_url=links.unsubscribe,
-        unsubscribe_mailto=links.unsubscribe_mailto,
+        unsubscribe_mailto=None,
         message_id=verp.message_id(composer.settings, composer.campaign_id, row.subscriber_id),
         return_path=verp.return_path(composer.settings, composer.campaign_id, row.subscriber_id),
     )
@@ -106,3 +106,12 @@ def test_a_composed_copy_verifies(composer: CampaignComposer) -> None:
         return RECORD.encode()
 
     assert dkim.verify(message, dnsfunc=dns)
+
+
+def test_a_copy_offers_only_the_one_click_https_unsubscribe(composer: CampaignComposer) -> None:
+    """No mailto: target: no mailbox reads it, so such a request would be silently lost."""
+    message = composer.compose(Claimed(1, 7, "reader7@example.com", "Reader", 0)).message
+    head = message.partition(b"\r\n\r\n")[0].replace(b"\r\n ", b" ").decode()
+    (field,) = [f for f in head.split("\r\n") if f.lower().startswith("list-unsubscribe:")]
+    assert "<https://" in field and "mailto:" not in field
+    assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in head
