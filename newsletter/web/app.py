@@ -12,6 +12,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from newsletter import database
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError, NotFound, TokenError
+from newsletter.web import outage
 
 BUSY_RETRY_AFTER = 5  # seconds, in the Retry-After of a 503 when the database pool is full
 
@@ -59,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     from newsletter.web import archive, donate, public, stripe_webhook
+
+    outage.register(app)
 
     app.include_router(public.router)
     app.include_router(archive.router)
