@@ -242,7 +242,7 @@ def list_() -> None:
         counts = ledger.counts(c.id)
         table.add_row(
             str(c.id),
-            f"{c.status} [red](no worker)[/]" if c.id in unattended else c.status,
+            f"{c.status}[red]*[/]" if c.id in unattended else c.status,
             c.subject,
             str(c.total),
             str(counts[RecipientState.SENT]),
@@ -251,7 +251,9 @@ def list_() -> None:
         )
     console.print(table if campaigns else "No campaigns yet.")
     for nobody in unattended.values():
-        console.print(f"Campaign {nobody.campaign_id}: {_nobody(nobody)}", highlight=False)
+        console.print(
+            f"[red]*[/] campaign {nobody.campaign_id}: {_nobody(nobody)}", highlight=False
+        )
 
 
 def _minutes(seconds: float) -> str:

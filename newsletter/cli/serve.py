@@ -27,6 +27,7 @@ RESTART_AFTER = 30.0  # seconds before the loop starts again after an unexpected
 @contextmanager
 def sending_loop(cfg: Settings) -> Iterator[None]:
     """Send due campaigns from a thread while the body runs; stop cleanly after it."""
+    from newsletter.campaigns import heartbeat
     from newsletter.campaigns.engine import make_worker
     from newsletter.cli.worker import log_to_stderr
 
@@ -35,6 +36,11 @@ def sending_loop(cfg: Settings) -> Iterator[None]:
     worker = make_worker(cfg, stop=stop, standby=True)
     if worker.pool is not None:
         worker.pool.start()  # fork the helpers now, before uvicorn starts its threads
+    # Seen alive before the first page is served, so `campaign status` never calls a
+    # campaign unattended while serve is starting.
+    heartbeat.beat(
+        worker.ledger.engine, worker.owner, lease_seconds=worker.lease_seconds, standby=True
+    )
 
     def run() -> None:
         while not stop.is_set():
