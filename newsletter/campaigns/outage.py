@@ -28,7 +28,7 @@ from newsletter.database import first_line
 log = logging.getLogger("newsletter.campaigns.worker")
 
 FIRST_RETRY = 0.5  # seconds before the first reconnection attempt, doubled each time
-RETRY_CAP = 30.0  # never more than this between attempts
+RETRY_CAP = 15.0  # never more than this between attempts
 
 
 class Reconnect:

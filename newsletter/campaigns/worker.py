@@ -420,17 +420,6 @@ class Worker:
             Outcome(rid, RecipientState.QUEUED, reply=pause_reason, next_attempt_at=retry_at)
             for rid in untried
         )
-        if permanent:
-            self._bounced.append((campaign_id, permanent))
-        try:
-            self._settle(outcomes)
-            if outage is not None:
-                raise outage
-        except BaseException:
-            if following is not None:
-                following.feed.close()  # claimed only: given back once the database answers
-            raise
-
         for o in outcomes:
             if o.state == RecipientState.QUEUED:
                 report.released += 1
@@ -449,6 +438,17 @@ class Worker:
         self.stats.skipped += report.skipped
         if self.on_batch is not None:
             self.on_batch(report)
+
+        if permanent:
+            self._bounced.append((campaign_id, permanent))
+        try:
+            self._settle(outcomes)
+            if outage is not None:
+                raise outage
+        except BaseException:
+            if following is not None:
+                following.feed.close()  # claimed only: given back once the database answers
+            raise
 
         if abort.set or self.stop.is_set():
             if following is not None:
