@@ -214,7 +214,7 @@ def status(
     _print_report(report)
     nobody = heartbeat.unattended(wiring.engine(cfg)).get(campaign_id)
     if nobody is not None:
-        console.print(f"[red]No worker:[/] {_nobody(nobody)}", highlight=False)
+        console.print(f"[red]Stalled:[/] {_nobody(nobody)}", highlight=False)
     if failures:
         rows = Ledger(wiring.engine(cfg)).problems(campaign_id)
         table = Table("state", "address", "tries", "last reply", "next try")
@@ -263,7 +263,7 @@ def _minutes(seconds: float) -> str:
 def _nobody(nobody: heartbeat.Unattended) -> str:
     """Why a sending campaign is stuck, and what to do about it."""
     return (
-        f"no worker has been sending this campaign for {_minutes(nobody.for_seconds)} "
+        f"no worker has been alive for this campaign for {_minutes(nobody.for_seconds)} "
         f"(longer than a lease of {_minutes(nobody.lease_seconds)}); start "
         "`newsletter worker` or `newsletter serve` and it carries on where it stopped."
     )

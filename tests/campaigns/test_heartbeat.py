@@ -43,14 +43,14 @@ def test_status_and_list_say_when_no_worker_has_been_alive_for_a_lease(
 
     shown = CliRunner().invoke(app, ["campaign", "status", str(campaign_id)])
     assert shown.exit_code == 0, shown.output
-    assert "No worker" in shown.output and "9 min" in shown.output
+    assert "Stalled: no worker has been alive" in shown.output and "9 min" in shown.output
     assert "newsletter worker" in shown.output
     listed = CliRunner().invoke(app, ["campaign", "list"])
     assert "sending*" in listed.output and f"* campaign {campaign_id}: no worker" in listed.output
 
     heartbeat.beat(engine, "live-worker", lease_seconds=300)
     shown = CliRunner().invoke(app, ["campaign", "status", str(campaign_id)])
-    assert "No worker" not in shown.output
+    assert "Stalled" not in shown.output and "no worker" not in shown.output
     listed = CliRunner().invoke(app, ["campaign", "list"])
     assert "sending*" not in listed.output and "no worker" not in listed.output
 
