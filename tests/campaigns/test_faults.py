@@ -39,10 +39,12 @@ from tests.campaigns.faults import (
 from tests.local import free_port
 from tests.pgcluster import Cluster, private_cluster
 
-READERS = 480
+# NEWSLETTER_FAULT_READERS / _RATE scale a run up by hand (3,000 readers, say).
+READERS = int(os.environ.get("NEWSLETTER_FAULT_READERS", "480"))
 BATCH = 20  # rows a worker claims at a time: the most a fault may repeat
 LEASE = 3  # seconds, so a dead worker's rows come back quickly
-RATE = "40"  # messages per second per worker: slow enough to break things mid-send
+# Messages per second per worker: slow enough to break things mid-send.
+RATE = os.environ.get("NEWSLETTER_FAULT_RATE", "40")
 WORKER = ("worker", "--batch", str(BATCH), "--lease", str(LEASE))
 
 
@@ -262,11 +264,12 @@ def in_outbox(outbox: Path) -> int:
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 48 MB tmpfs for the outbox (about twice the campaign), unmounted afterwards."""
+    """A small tmpfs for the outbox (about twice the campaign), unmounted afterwards."""
     mount = tmp_path / "disk"
     mount.mkdir()
+    size = max(48, READERS // 10)  # MB: a copy is about 45 kB
     made = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(mount)],
+        ["mount", "-t", "tmpfs", "-o", f"size={size}m", "tmpfs", str(mount)],
         capture_output=True,
         timeout=30,
     )
