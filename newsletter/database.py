@@ -8,6 +8,7 @@ schema by itself, so nobody has to remember ``newsletter db upgrade``.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -108,9 +109,22 @@ def lost(exc: BaseException) -> bool:
     """
     if isinstance(exc, DatabaseUnavailable | PoolTimeout):
         return True
-    if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
-    return False
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if isinstance(exc.orig, sqlite3.Error):  # SQLite also calls a missing table "operational"
+        return str(exc.orig).lower().startswith(_SQLITE_TRANSIENT)
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+_SQLITE_TRANSIENT = (
+    "database is locked",
+    "database table is locked",
+    "disk i/o error",
+    "unable to open database file",
+    "database or disk is full",
+)
 
 
 def first_line(exc: BaseException) -> str:

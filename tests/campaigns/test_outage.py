@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from newsletter import database
 from newsletter.campaigns.outage import Reconnect
 from newsletter.database import lost
 
@@ -53,3 +57,13 @@ def test_an_error_that_is_not_an_outage_is_not_hidden() -> None:
     assert not lost(broken)
     with pytest.raises(ProgrammingError):
         Reconnect(threading.Event(), first=0.0).wait(DOWN, probe, lambda: 0, lost)
+
+
+def test_only_errors_that_pass_with_time_count_as_an_outage(tmp_path: Path) -> None:
+    engine = database.make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with pytest.raises(OperationalError) as missing_table, engine.connect() as conn:
+        conn.execute(text("SELECT * FROM no_such_table"))
+    assert not lost(missing_table.value)  # a schema problem: retrying will not help
+    locked = OperationalError("UPDATE", {}, sqlite3.OperationalError("database is locked"))
+    assert lost(locked) and lost(DOWN)
+    engine.dispose()
