@@ -106,3 +106,16 @@ def test_a_worker_is_live_while_it_runs_and_recorded_as_stopped_after(
     with engine.connect() as conn:
         row = conn.execute(select(heartbeat.WorkerHeartbeat)).one()
     assert row.owner == worker.owner and row.stopped_at is not None
+
+
+def test_the_standby_loop_hands_over_as_soon_as_a_worker_comes_alive(
+    engine: Engine, sessions: sessionmaker[Session], campaign_settings: Settings
+) -> None:
+    campaign_id = sending_campaign(engine, sessions, 30)
+    transport = MemoryTransport()
+    standby = make_worker(engine, sessions, campaign_settings, transport, standby=True)
+    standby.on_batch = lambda report: heartbeat.beat(engine, "dedicated", lease_seconds=30)
+    standby.run(once=True)
+    assert len(transport.sent) == 10  # the batch in flight, nothing after it
+    counts = Ledger(engine).counts(campaign_id)
+    assert counts["sent"] == 10 and counts["queued"] == 20 and counts["sending"] == 0
