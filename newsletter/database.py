@@ -8,6 +8,7 @@ schema by itself, so nobody has to remember ``newsletter db upgrade``.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +20,14 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.errors import ConfigError, DatabaseUnavailable
@@ -75,14 +83,55 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def _server_engine(url: str, **kwargs: Any) -> Engine:
-    # No pre-ping: it costs a round trip on every checkout. Connections are recycled
-    # before servers or proxies drop idle ones, and a connection found dead mid-query
-    # invalidates the pool, so the failed request answers 5xx and its retry reconnects.
-    # A pool smaller than the process's concurrency closes its overflow connections
-    # after each use, and a new PostgreSQL connection costs the server a process
-    # start: size it to the concurrency (``NEWSLETTER_DATABASE_POOL_SIZE``).
-    options: dict[str, Any] = {"pool_recycle": 1800, **kwargs}
+    # Pre-ping: a pooled connection is checked (one round trip) before each use, so
+    # the first request or batch after a database restart or fail-over reconnects
+    # instead of failing on a connection the server has already closed. Connections
+    # are also recycled before servers or proxies drop idle ones. A pool smaller than
+    # the process's concurrency closes its overflow connections after each use, and a
+    # new PostgreSQL connection costs the server a process start: size it to the
+    # concurrency (``NEWSLETTER_DATABASE_POOL_SIZE``). A server that does not answer
+    # at all is given up on after ``connect_timeout`` seconds rather than hanging.
+    options: dict[str, Any] = {
+        "pool_recycle": 1800,
+        "pool_pre_ping": True,
+        "connect_args": {"connect_timeout": 10},
+        **kwargs,
+    }
     return create_engine(url, **options)
+
+
+def lost(exc: BaseException) -> bool:
+    """True when ``exc`` means the database cannot be reached right now.
+
+    A server restarting or failing over, a dropped connection, a full pool or (on
+    SQLite) a lock held too long: the same work will succeed later, so callers wait
+    and retry (the worker) or answer 503 (the web app). A bad query is not one.
+    """
+    if isinstance(exc, DatabaseUnavailable | PoolTimeout):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if isinstance(exc.orig, sqlite3.Error):  # SQLite also calls a missing table "operational"
+        return str(exc.orig).lower().startswith(_SQLITE_TRANSIENT)
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+_SQLITE_TRANSIENT = (
+    "database is locked",
+    "database table is locked",
+    "disk i/o error",
+    "unable to open database file",
+    "database or disk is full",
+)
+
+
+def first_line(exc: BaseException) -> str:
+    """The driver's own message, one line, without SQLAlchemy's SQL and background link."""
+    inner = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(inner).strip().splitlines()
+    return lines[0] if lines else type(inner).__name__
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -127,9 +176,8 @@ def open_database(
         if not is_current(engine):
             upgrade(engine)
     except OperationalError as exc:
-        first_line = str(exc.orig or exc).strip().splitlines()[0]
         safe = engine.url.render_as_string(hide_password=True)
-        raise DatabaseUnavailable(f"cannot open the database {safe}: {first_line}") from None
+        raise DatabaseUnavailable(f"cannot open the database {safe}: {first_line(exc)}") from None
     return engine
 
 

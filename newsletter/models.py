@@ -10,6 +10,7 @@ import importlib
 for _name in (
     "subscribers.models",
     "newsletter.campaigns.models",
+    "newsletter.campaigns.heartbeat",
     "newsletter.donations.models",
     "newsletter.web.models",
     "newsletter.staff.models",

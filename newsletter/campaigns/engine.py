@@ -27,9 +27,11 @@ def make_worker(
     on_batch: Callable[[BatchReport], None] | None = None,
     owner: str | None = None,
     processes: int | None = None,
+    standby: bool = False,
 ) -> Worker:
     """``processes``: helper processes composing and signing (None: the setting,
-    -1: one per CPU core, 0: none, everything in this process)."""
+    -1: one per CPU core, 0: none, everything in this process). ``standby``: the loop
+    inside ``newsletter serve`` (it leaves campaigns to live dedicated workers)."""
     engine = wiring.engine(settings)
     sessions = database.session_factory(engine)
 
@@ -57,6 +59,7 @@ def make_worker(
         stop=stop,
         on_batch=on_batch,
         pool=compose_pool(settings, processes, inherited=[engine]),
+        standby=standby,
     )
 
 

@@ -17,7 +17,6 @@ overwrite the new owner's result.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -405,30 +404,3 @@ class Ledger:
                 .limit(limit)
             ).all()
         return [CampaignRecipient(**row._mapping) for row in rows]
-
-
-class LeaseKeeper:
-    """Renews an owner's leases three times per lease, from a thread, until closed.
-
-    A worker claims its next batch while the one before it is on the wire, and a slow
-    server can keep a batch longer than a lease: without renewal another worker (or
-    this one) would claim rows that are still being sent and mail them again. A worker
-    that dies stops renewing, so its rows are still taken over once their lease ends.
-    """
-
-    def __init__(self, ledger: Ledger, owner: str, lease_seconds: float) -> None:
-        self._ledger, self._owner, self._lease = ledger, owner, lease_seconds
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._done.wait(self._lease / 3):
-            try:
-                self._ledger.renew(self._owner, self._lease)
-            except Exception:  # the database is away for a moment: try again next time
-                log.warning("could not renew the leases of %s", self._owner, exc_info=True)
-
-    def close(self) -> None:
-        self._done.set()
-        self._thread.join()

@@ -210,7 +210,16 @@ def _composer(campaign_id: int) -> Composer:
 
 
 def _compose(campaign_id: int, rows: list[Row]) -> list[Made]:
-    composer = _composer(campaign_id)
+    try:
+        composer = _composer(campaign_id)
+    except NewsletterError:
+        raise
+    except Exception as exc:  # the database is away: the sending process backs off
+        from newsletter.database import first_line, lost
+
+        if not lost(exc):
+            raise
+        raise ComposeUnavailable(f"the database is unavailable: {first_line(exc)}") from None
     out: list[Made] = []
     for row in rows:
         try:

@@ -7,6 +7,8 @@ happens once, in the composer factory. With a ``ComposePool`` big batches are co
 and signed in helper processes, so this process only talks SMTP and keeps the ledger,
 and the next batch is claimed while the current one is on the wire. A stop event
 (SIGTERM, Ctrl-C) lets the message in flight finish, gives back the rest and returns.
+A database outage pauses the loop instead of ending it (see ``outage``): outcomes
+of messages already handed to the relay are held until the database is back.
 """
 
 from __future__ import annotations
@@ -22,9 +24,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from newsletter.campaigns.ledger import Claimed, LeaseKeeper, Ledger, Outcome
+from newsletter.campaigns import heartbeat
+from newsletter.campaigns.feed import Abort, Feed
+from newsletter.campaigns.ledger import Claimed, Ledger, Outcome
 from newsletter.campaigns.models import CampaignStatus, RecipientState
+from newsletter.campaigns.outage import Reconnect, still_claimed
 from newsletter.campaigns.throttle import RateLimiter, backoff
+from newsletter.database import lost
 from newsletter.errors import NewsletterError
 from newsletter.mail.transports.base import (
     Delivery,
@@ -108,66 +114,6 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-class _Abort:
-    """Shared between lanes of one batch: the first connection-level error wins."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.unavailable: str | None = None
-        self.rejected: str | None = None
-
-    @property
-    def set(self) -> bool:
-        return self.unavailable is not None or self.rejected is not None
-
-
-class _Feed:
-    """The batch's rows with their envelopes, handed out one at a time to the lanes.
-
-    Lanes take the next row when they are free, so a slow connection does not hold
-    rows another could send. Copies come from the helper processes (``composing``),
-    already under way, or are composed here by the lane that takes the row.
-    """
-
-    def __init__(
-        self, rows: Sequence[Claimed], composer: Composer, composing: Composing | None
-    ) -> None:
-        self._rows = iter(rows)
-        self._composer = composer
-        self._composing = composing
-        self._dropped: set[int] = set()
-        self._lock = threading.Lock()
-
-    def drop(self, row_ids: set[int]) -> None:
-        """Do not hand out these rows (their copies, if composed, are thrown away)."""
-        with self._lock:
-            self._dropped |= row_ids
-
-    def next(self) -> tuple[Claimed, Envelope | NewsletterError] | None:
-        """The next row and its copy (None: no row left); raises if the helpers failed."""
-        with self._lock:
-            while True:
-                row = next(self._rows, None)
-                if row is None:
-                    return None
-                made = next(self._composing) if self._composing is not None else None
-                if row.id in self._dropped:
-                    continue
-                if made is not None:
-                    return row, made
-                break
-        try:
-            return row, self._composer.compose(row)
-        except NewsletterError as exc:
-            return row, exc
-
-    def close(self) -> None:
-        with self._lock:
-            self._rows = iter(())
-            if self._composing is not None:
-                self._composing.close()
-
-
 @dataclass
 class _Batch:
     """Claimed rows, re-checked against unsubscribes, their copies being composed."""
@@ -175,7 +121,7 @@ class _Batch:
     rows: list[Claimed]
     skipped: list[Outcome]
     todo: list[Claimed]
-    feed: _Feed
+    feed: Feed
 
 
 class Worker:
@@ -197,7 +143,10 @@ class Worker:
         on_batch: Callable[[BatchReport], None] | None = None,
         pool: ComposePool | None = None,
         pool_from: int = 64,
+        standby: bool = False,
     ) -> None:
+        """``standby``: the loop inside ``newsletter serve``, which leaves campaigns to
+        live dedicated workers and picks up those that have had none for a lease."""
         self.ledger = ledger
         self.composer_for = composer_for
         self.transport_factory = transport_factory
@@ -221,6 +170,12 @@ class Worker:
         self._transports: list[Transport | None] = [None] * self.connections
         self._unavailable_streak = 0
         self._quiet_until = 0.0  # monotonic time before which the server is left alone
+        self.standby = standby
+        self.reconnect = Reconnect(self.stop)
+        # Outcomes (and bounces) of messages already handed to the relay, not yet written
+        # because the database was away: written first thing when it is back.
+        self._held: list[Outcome] = []
+        self._bounced: list[tuple[int, list[tuple[Claimed, Delivery]]]] = []
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -234,35 +189,77 @@ class Worker:
         """
         if self.pool is not None:
             self.pool.start()  # before any connection or thread of ours exists
-        keeper = LeaseKeeper(self.ledger, self.owner, self.lease_seconds)
+        pulse = heartbeat.Pulse(
+            self.ledger, self.owner, self.lease_seconds, scope=campaign_ids, standby=self.standby
+        )
         try:
             while not self.stop.is_set():
-                self.ledger.start_due(only=campaign_ids)
-                wanted = self.ledger.sending_campaigns()
-                if campaign_ids is not None:
-                    wanted = [c for c in wanted if c in campaign_ids]
-                worked = False
-                waiting: list[datetime] = []
-                for campaign_id in wanted:
-                    worked |= self._drain(campaign_id)
-                    if self.stop.is_set():
+                try:
+                    if self._round(once=once, campaign_ids=campaign_ids):
                         break
-                    if not self.ledger.finish_if_settled(campaign_id):
-                        held = self._held_elsewhere(campaign_id)
-                        if held is not None:
-                            waiting.append(held)
-                if self.stop.is_set():
-                    break
-                if once and not worked and not waiting:
-                    break
-                if not worked:
-                    self.stop.wait(self._idle_delay(waiting))
+                except Exception as exc:
+                    if not lost(exc):
+                        raise
+                    if not self.reconnect.wait(exc, self._recover, lambda: len(self._held), lost):
+                        break
         finally:
-            keeper.close()
+            pulse.close()
             self.close()
             if self.pool is not None:
                 self.pool.close()
         return self.stats
+
+    def _round(self, *, once: bool, campaign_ids: Sequence[int] | None) -> bool:
+        """Start what is due, drain every sending campaign, idle; True: ``once`` is done."""
+        only = campaign_ids
+        if self.standby:
+            ours = heartbeat.left_to_standby(self.ledger.engine)
+            only = [c for c in ours if campaign_ids is None or c in campaign_ids]
+        self.ledger.start_due(only=only)
+        wanted = self.ledger.sending_campaigns()
+        if only is not None:
+            wanted = [c for c in wanted if c in only]
+        worked = False
+        waiting: list[datetime] = []
+        for campaign_id in wanted:
+            worked |= self._drain(campaign_id)
+            if self.stop.is_set():
+                return False
+            if not self.ledger.finish_if_settled(campaign_id):
+                held = self._held_elsewhere(campaign_id)
+                if held is not None:
+                    waiting.append(held)
+        if self.stop.is_set():
+            return False
+        if once and not worked and not waiting:
+            return True
+        if not worked:
+            self.stop.wait(self._idle_delay(waiting))
+        return False
+
+    def _settle(self, outcomes: Sequence[Outcome]) -> None:
+        """Write outcomes (after any held ones); held in memory while the database is away."""
+        self._held.extend(outcomes)
+        if self._held:
+            self.ledger.settle(self.owner, self._held)
+            self._held.clear()
+        while self._bounced:
+            campaign_id, failures = self._bounced[0]
+            if self.bounce_sink is not None:
+                self.bounce_sink(campaign_id, failures)
+            self._bounced.pop(0)
+
+    def _recover(self) -> int:
+        """Once the database answers: write held outcomes, give back rows still claimed.
+
+        Between batches this worker sends nothing, so any row still leased to it was
+        claimed for a batch the outage cut short (or by a claim whose reply was lost):
+        it goes back to the queue untried, or its lease would be renewed forever.
+        """
+        written = len(self._held)
+        self._settle([])
+        self.ledger.release(self.owner, still_claimed(self.ledger, self.owner))
+        return written
 
     def close(self) -> None:
         for index, transport in enumerate(self._transports):
@@ -300,10 +297,16 @@ class Worker:
             batch = self._send_batch(campaign_id, batch)
             if batch is None:
                 break
-            if self.ledger.status(campaign_id) != CampaignStatus.SENDING:  # paused meanwhile
-                self._give_back(batch)
-                break
-            self._recheck(campaign_id, batch)
+            try:
+                if self.ledger.status(campaign_id) != CampaignStatus.SENDING or (
+                    self.standby and heartbeat.standing_aside(self.ledger.engine, campaign_id)
+                ):  # paused meanwhile, or a dedicated worker is back: leave it the rest
+                    self._give_back(batch)
+                    break
+                self._recheck(campaign_id, batch)
+            except BaseException:
+                batch.feed.close()  # its rows go back once the database answers
+                raise
         return worked
 
     def _recheck(self, campaign_id: int, batch: _Batch) -> None:
@@ -336,7 +339,7 @@ class Worker:
         composing = None
         if self.pool is not None and len(todo) >= self.pool_from:
             composing = self.pool.compose(campaign_id, todo)
-        return _Batch(rows, skipped, todo, _Feed(todo, composer, composing))
+        return _Batch(rows, skipped, todo, Feed(todo, composer, composing))
 
     def _give_back(self, batch: _Batch, retry_at: datetime | None = None, reason: str = "") -> None:
         """Settle a batch that will not be sent now: skips are final, the rest queued."""
@@ -345,7 +348,7 @@ class Worker:
             Outcome(row.id, RecipientState.QUEUED, reply=reason, next_attempt_at=retry_at)
             for row in batch.todo
         ]
-        self.ledger.settle(self.owner, batch.skipped + released)
+        self._settle(batch.skipped + released)
 
     def _composer(self, campaign_id: int, rows: list[Claimed]) -> Composer | None:
         composer = self._composers.get(campaign_id)
@@ -370,10 +373,11 @@ class Worker:
         report = BatchReport(campaign_id)
         outcomes = list(batch.skipped)
         todo, feed = batch.todo, batch.feed
-        abort = _Abort()
+        abort = Abort()
         lanes = min(self.connections, max(1, len(todo)))
         results: list[list[tuple[Claimed, Outcome, Delivery | None]]] = [[] for _ in range(lanes)]
         following: _Batch | None = None
+        outage: Exception | None = None
         try:
             threads = [
                 threading.Thread(
@@ -386,6 +390,10 @@ class Worker:
                 thread.start()
             try:
                 following = self._next_batch(campaign_id)
+            except Exception as exc:  # the copies on the wire still finish and are held
+                if not lost(exc):
+                    raise
+                outage = exc
             finally:
                 for thread in threads:
                     thread.join()
@@ -412,10 +420,6 @@ class Worker:
             Outcome(rid, RecipientState.QUEUED, reply=pause_reason, next_attempt_at=retry_at)
             for rid in untried
         )
-        self.ledger.settle(self.owner, outcomes)
-        if permanent and self.bounce_sink is not None:
-            self.bounce_sink(campaign_id, permanent)
-
         for o in outcomes:
             if o.state == RecipientState.QUEUED:
                 report.released += 1
@@ -435,6 +439,17 @@ class Worker:
         if self.on_batch is not None:
             self.on_batch(report)
 
+        if permanent:
+            self._bounced.append((campaign_id, permanent))
+        try:
+            self._settle(outcomes)
+            if outage is not None:
+                raise outage
+        except BaseException:
+            if following is not None:
+                following.feed.close()  # claimed only: given back once the database answers
+            raise
+
         if abort.set or self.stop.is_set():
             if following is not None:
                 self._give_back(following, retry_at, pause_reason)
@@ -450,7 +465,7 @@ class Worker:
         return following
 
     def _lane(
-        self, index: int, feed: _Feed, abort: _Abort
+        self, index: int, feed: Feed, abort: Abort
     ) -> list[tuple[Claimed, Outcome, Delivery | None]]:
         """Send the feed's rows one after another over this lane's own connection."""
         out: list[tuple[Claimed, Outcome, Delivery | None]] = []

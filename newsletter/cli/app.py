@@ -159,3 +159,15 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+    except Exception as exc:  # a database outage is one line too, never a traceback
+        from newsletter.database import first_line, lost
+
+        if not lost(exc):
+            raise
+        err_console.print(
+            f"[bold red]error:[/] the database is unavailable ({escape(first_line(exc))}); "
+            "try again in a moment",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)

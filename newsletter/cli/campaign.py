@@ -14,7 +14,7 @@ from typer.core import TyperCommand
 
 from newsletter import database, links, wiring
 from newsletter.briefing import lint, markdown
-from newsletter.campaigns import archive, composer, manager, sendtime
+from newsletter.campaigns import archive, composer, heartbeat, manager, sendtime
 from newsletter.campaigns.ledger import Claimed, Ledger
 from newsletter.campaigns.models import CampaignStatus, RecipientState
 from newsletter.cli.common import console, settings
@@ -245,6 +245,9 @@ def status(
     with wiring.sessions(cfg)() as session:
         report = manager.report(session, campaign_id)
     _print_report(report, cfg)
+    nobody = heartbeat.unattended(wiring.engine(cfg)).get(campaign_id)
+    if nobody is not None:
+        console.print(f"[red]Stalled:[/] {_nobody(nobody)}", highlight=False)
     if failures:
         rows = Ledger(wiring.engine(cfg)).problems(campaign_id)
         table = Table("state", "address", "tries", "last reply", "next try")
@@ -261,6 +264,7 @@ def list_() -> None:
     ledger = Ledger(wiring.engine(cfg))
     with wiring.sessions(cfg)() as session:
         campaigns = manager.all_campaigns(session)
+    unattended = heartbeat.unattended(ledger.engine)
     table = Table("id")
     table.add_column("status", min_width=9)
     table.add_column("subject", no_wrap=True, overflow="ellipsis", max_width=19)
@@ -271,7 +275,7 @@ def list_() -> None:
         counts = ledger.counts(c.id)
         table.add_row(
             str(c.id),
-            c.status,
+            f"{c.status}[red]*[/]" if c.id in unattended else c.status,
             c.subject,
             str(c.total),
             str(counts[RecipientState.SENT]),
@@ -281,6 +285,23 @@ def list_() -> None:
     console.print(table if campaigns else "No campaigns yet.")
     if campaigns:
         console.print(f"Times in {cfg.timezone} (NEWSLETTER_TIMEZONE)", highlight=False)
+    for nobody in unattended.values():
+        console.print(
+            f"[red]*[/] campaign {nobody.campaign_id}: {_nobody(nobody)}", highlight=False
+        )
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:,.0f} s" if seconds < 120 else f"{seconds / 60:,.0f} min"
+
+
+def _nobody(nobody: heartbeat.Unattended) -> str:
+    """Why a sending campaign is stuck, and what to do about it."""
+    return (
+        f"no worker has been alive for this campaign for {_minutes(nobody.for_seconds)} "
+        f"(longer than a lease of {_minutes(nobody.lease_seconds)}); start "
+        "`newsletter worker` or `newsletter serve` and it carries on where it stopped."
+    )
 
 
 def _print_report(report: manager.Report, cfg: Settings) -> None:

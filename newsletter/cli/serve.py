@@ -1,10 +1,62 @@
-"""The ``newsletter serve`` command: the public web app under uvicorn."""
+"""The ``newsletter serve`` command: the public web app under uvicorn, and the sending loop.
+
+Unless ``--no-worker`` is given, the command also sends due campaigns from a thread
+of its own process, so a single machine needs nothing else running for a scheduled
+briefing to go out. That loop is a standby: it leaves a campaign to a live
+``newsletter worker`` (on SQLite there must be exactly one sender) and picks up one
+that has had no live worker for longer than a lease.
+"""
 
 from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 
 from newsletter.cli.common import console, settings
+from newsletter.config import Settings
+
+log = logging.getLogger("newsletter.campaigns.worker")
+
+RESTART_AFTER = 30.0  # seconds before the loop starts again after an unexpected error
+
+
+@contextmanager
+def sending_loop(cfg: Settings) -> Iterator[None]:
+    """Send due campaigns from a thread while the body runs; stop cleanly after it."""
+    from newsletter.campaigns import heartbeat
+    from newsletter.campaigns.engine import make_worker
+    from newsletter.cli.worker import log_to_stderr
+
+    log_to_stderr()
+    stop = threading.Event()
+    worker = make_worker(cfg, stop=stop, standby=True)
+    if worker.pool is not None:
+        worker.pool.start()  # fork the helpers now, before uvicorn starts its threads
+    # Seen alive before the first page is served, so `campaign status` never calls a
+    # campaign unattended while serve is starting.
+    heartbeat.beat(
+        worker.ledger.engine, worker.owner, lease_seconds=worker.lease_seconds, standby=True
+    )
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                worker.run()
+            except Exception:  # the web app must outlive a failure of the sending loop
+                log.exception("the sending loop failed; it starts again in %.0f s", RESTART_AFTER)
+                stop.wait(RESTART_AFTER)
+
+    thread = threading.Thread(target=run, name="sending-loop", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(60.0)  # the message in flight finishes, the rest is given back
 
 
 def register(app: typer.Typer) -> None:
@@ -17,6 +69,11 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(1, min=1, help="Worker processes."),
         access_log: bool = typer.Option(
             False, "--access-log", help="Log every request (off: it costs CPU per request)."
+        ),
+        sender: bool = typer.Option(
+            True,
+            "--worker/--no-worker",
+            help="Also send due campaigns from this process (off: run `newsletter worker`).",
         ),
     ) -> None:
         """Serve the subscribe, confirm, preferences, unsubscribe and donation pages."""
@@ -33,13 +90,21 @@ def register(app: typer.Typer) -> None:
         # Upgrade the schema once here, so several workers never race the migrations.
         database.open_database(config.database_url).dispose()
         console.print(f"subscribe page: http://{host}:{port}/subscribe")
-        uvicorn.run(
-            "newsletter.web.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            proxy_headers=True,
-            log_level="info",
-            access_log=access_log,
-        )
+        if sender:
+            console.print("due campaigns are sent from this process (--no-worker: not)")
+        with sending_loop(config) if sender else _nothing():
+            uvicorn.run(
+                "newsletter.web.app:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                proxy_headers=True,
+                log_level="info",
+                access_log=access_log,
+            )
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield

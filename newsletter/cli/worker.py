@@ -7,7 +7,9 @@ the command exits cleanly. A second Ctrl-C interrupts at once.
 
 from __future__ import annotations
 
+import logging
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +32,17 @@ from newsletter.campaigns.models import RecipientState
 from newsletter.campaigns.worker import BatchReport
 from newsletter.cli.common import console, err_console, settings
 from newsletter.config import Settings
+
+
+def log_to_stderr() -> None:
+    """Worker news (an outage and its end, a relay unavailable) as one line each on stderr."""
+    logger = logging.getLogger("newsletter")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 @contextmanager
@@ -123,6 +136,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Send every due campaign; run several on PostgreSQL to share the work."""
         cfg = settings()
+        log_to_stderr()
         with stop_on_signals() as stop:
             running = make_worker(
                 cfg, batch=batch, lease_seconds=lease, stop=stop, processes=processes

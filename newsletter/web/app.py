@@ -13,6 +13,7 @@ from newsletter import database
 from newsletter.config import Settings
 from newsletter.console.guard import Forbidden, SignInNeeded, login_redirect
 from newsletter.errors import NewsletterError, NotFound, TokenError
+from newsletter.web import outage
 
 BUSY_RETRY_AFTER = 5  # seconds, in the Retry-After of a 503 when the database pool is full
 
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from newsletter.web import archive, donate, public, stripe_webhook
 
     app.include_router(console.router())
+    outage.register(app)
 
     app.include_router(public.router)
     app.include_router(archive.router)

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from newsletter.config import Settings
+from newsletter.database import lost
 from newsletter.donations.courier import ReceiptCourier
 from newsletter.donations.mailer import DonorMailer
 from newsletter.donations.process_mailer import ProcessMailer
@@ -64,7 +65,9 @@ async def stripe_webhook(request: Request) -> JSONResponse:
         )
     except WebhookRejected as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
-    except Exception:
+    except Exception as exc:
+        if lost(exc):  # the database is away: 503 with Retry-After (web/outage.py)
+            raise
         log.exception("Stripe event not applied; Stripe will retry")
         return JSONResponse({"error": "not processed"}, status_code=500)
     if result.receipts:
