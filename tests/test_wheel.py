@@ -44,16 +44,15 @@ def test_an_installed_wheel_imports_renders_and_sends(tmp_path: Path) -> None:
     _run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), "."], source, env)
     (wheel,) = wheels.glob("newsletter-*.whl")
 
+    # The fresh environment's own pip installs the wheel: the test environment's pip would
+    # first uninstall the checkout's editable install there.
     fresh = tmp_path / "fresh"
-    _run([sys.executable, "-m", "venv", "--without-pip", str(fresh)], tmp_path, env)
+    _run([sys.executable, "-m", "venv", str(fresh)], tmp_path, env)
+    fresh_pip = [str(fresh / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+    _run([*fresh_pip, "install", "--no-deps", "--no-index", str(wheel)], tmp_path, env)
     site = Path(sysconfig.get_path("purelib", vars={"base": str(fresh), "platbase": str(fresh)}))
-    # The dependencies, not the package: a plain path line runs none of the editable hooks.
+    # Then the dependencies, not the package: a plain path line runs none of the editable hooks.
     (site / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    _run(
-        [*pip, "install", "--no-deps", "--no-index", "--prefix", str(fresh), str(wheel)],
-        tmp_path,
-        env,
-    )
     python = str(fresh / "bin" / "python")
     where = _run([python, "-c", "import newsletter; print(newsletter.__file__)"], tmp_path, env)
     assert where.startswith(str(fresh)), where
