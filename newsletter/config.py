@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     gift_aid_version: str = "hmrc-2024"  # stored with each declaration; change it with the text
     donation_receipts: bool = True  # email a thank-you receipt per gift (off if a CRM does it)
 
+    # Audience (docs/audience.md).
+    default_list: str = "All briefings"  # every web sign-up joins it; created when missing
+    # Languages readers may choose in the preference centre, comma-separated tags;
+    # empty = the organisation's one language (``language``): the menu is then hidden.
+    languages: str = ""
+
     @field_validator("brand_colour")
     @classmethod
     def _hex_colour(cls, value: str) -> str:
@@ -125,6 +131,12 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @property
+    def reader_languages(self) -> list[str]:
+        """The language tags offered to readers (``languages``, else ``language`` alone)."""
+        chosen = [t.strip() for t in self.languages.split(",") if t.strip()]
+        return list(dict.fromkeys(chosen)) if chosen else [self.language]
 
     @property
     def secret(self) -> bytes:

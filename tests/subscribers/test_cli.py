@@ -110,7 +110,7 @@ def test_import_dry_run_then_import_then_export(cli: SubscribersCli, tmp_path: P
         (["show", "nobody@example.org"], NotFound, "nobody with the address"),
         (["show", "#999"], NotFound, "no longer on the list"),
         (["list", "--status", "sleeping"], NewsletterError, "unknown status"),
-        (["list", "--topic", "Nowhere"], NotFound, "no list called"),
+        (["list", "--topic", "Nowhere"], NotFound, "no list or topic called"),
         (["import", "missing.csv"], CsvFileError, "no such file"),
         (["export", "-o", "/nonexistent/dir/x.csv"], NewsletterError, "cannot write"),
     ],

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from newsletter.database import open_database, session_factory, transaction
-from subscribers import lists, people
+from subscribers import people, topics
 from subscribers.models import Status
 from tests.local import CHROMIUM, free_port, playwright_api
 from tests.local import CHROMIUM_ARGS as ARGS
@@ -32,8 +32,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
     outbox = tmp_path / "outbox"
     engine = open_database(db_url)
     with transaction(session_factory(engine)) as s:
-        lists.create(s, "Ukraine")
-        lists.create(s, "Nuclear weapons")
+        topics.create(s, "Ukraine")
+        topics.create(s, "Nuclear weapons")
     engine.dispose()
     env = {
         **os.environ,
