@@ -150,7 +150,10 @@ def add(
     """
     addr = normalise(address)
     if session.scalar(select(Subscriber.id).where(Subscriber.email_key == addr.key)):
-        raise Conflict(f"{addr.email} is already on the list")
+        raise Conflict(
+            f"{addr.email} is already a subscriber; to put them on another list: "
+            f"newsletter subscribers lists add {addr.email} LIST"
+        )
     entry = suppression.find(session, addr.key)
     if entry is not None:
         raise Conflict(
