@@ -98,6 +98,8 @@ def test_web_sign_ups_with_and_without_topics_all_get_the_next_send(
     client, confirmations = site
     sign_up(client, confirmations, "none@example.org", [])
     sign_up(client, confirmations, "ukraine@example.org", ["ukraine"])
+    (mail,) = confirmations.to("ukraine@example.org")
+    assert b"topics you chose: Ukraine" in mail.message
     form = {"csrf_token": _csrf(client.get("/subscribe").text), "email": "later@example.org"}
     client.post("/subscribe", data=form)  # never confirms: receives nothing
 
@@ -157,6 +159,7 @@ def test_the_preference_centre_changes_topics_never_the_list(
     path = links.preferences_url(settings, sid).removeprefix(BASE)
     page = client.get(path)
     assert "You receive: All briefings." in page.text and "Donors" not in page.text
+    assert "Donors" not in client.get("/subscribe").text
     saved = client.post(
         path, data={"csrf_token": _csrf(page.text), "action": "save", "name": "R", "topics": []}
     )
