@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     # are printed back in it. An IANA name (Europe/London, America/New_York).
     timezone: str = "Europe/London"
 
+    # Audience (docs/audience.md).
+    default_list: str = "All briefings"  # every web sign-up joins it; created when missing
+    # Languages readers may choose in the preference centre, comma-separated tags;
+    # empty = the organisation's one language (``language``): the menu is then hidden.
+    languages: str = ""
+
     @field_validator("brand_colour")
     @classmethod
     def _hex_colour(cls, value: str) -> str:
@@ -155,6 +161,12 @@ class Settings(BaseSettings):
         from zoneinfo import ZoneInfo
 
         return ZoneInfo(self.timezone)
+
+    @property
+    def reader_languages(self) -> list[str]:
+        """The language tags offered to readers (``languages``, else ``language`` alone)."""
+        chosen = [t.strip() for t in self.languages.split(",") if t.strip()]
+        return list(dict.fromkeys(chosen)) if chosen else [self.language]
 
     @property
     def secret(self) -> bytes:

@@ -31,6 +31,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.errors import ConfigError, DatabaseUnavailable
+from subscribers.addresses import register_sqlite
 from subscribers.orm import FOREIGN_KEYS_OFF
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -50,6 +51,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    register_sqlite(dbapi_connection)  # the suppression check of who may be mailed
 
 
 def _sqlite_checkin(dbapi_connection: Any, record: Any) -> None:

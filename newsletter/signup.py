@@ -22,12 +22,14 @@ from newsletter.mail.message import build_message
 from newsletter.mail.transactional import Rendered
 from newsletter.mail.transports.base import Delivery
 from subscribers import consent, lists, people
+from subscribers import topics as topics_
 
 FORM = "web:subscribe"
 WORDING = (
     "I want to receive {organisation} briefings by email{topics}. "
     "I can unsubscribe at any time with the link in every email."
 )
+TOPICS = " (topics I follow: {topics})"
 
 
 class Sender(Protocol):
@@ -50,7 +52,8 @@ def wording(settings: Settings, topics: Iterable[str]) -> str:
     """The sentence the form shows and the consent log keeps, with the chosen topics."""
     chosen = ", ".join(topics)
     return WORDING.format(
-        organisation=settings.organisation_name, topics=f" on {chosen}" if chosen else ""
+        organisation=settings.organisation_name,
+        topics=TOPICS.format(topics=chosen) if chosen else "",
     )
 
 
@@ -102,15 +105,14 @@ def request(
 ) -> Confirmation | None:
     """Record a subscribe form; the confirmation to send, or None when none is due.
 
-    ``topics`` are list slugs from the form; unknown or archived ones are ignored.
+    Everyone joins the default list (``NEWSLETTER_DEFAULT_LIST``); ``topics`` are topic
+    slugs from the form, optional, and only public, non-archived topics count.
     Raises ``InvalidAddress`` for an address that cannot be used.
     """
     with transaction(sessions) as session:
-        chosen = []
-        for slug in dict.fromkeys(topics):
-            found = lists.find(session, slug)
-            if found is not None and not found.archived:
-                chosen.append(found)
+        default = lists.ensure_default(session, settings.default_list)
+        offered = {m.slug: m for m in topics_.public_topics(session)}
+        chosen = [offered[slug] for slug in dict.fromkeys(topics) if slug in offered]
         names = [m.name for m in chosen]
         context = consent.Context(
             form=FORM, wording=wording(settings, names), ip=ip, user_agent=user_agent
@@ -122,11 +124,12 @@ def request(
             name=name,
             language=language or settings.language,
             topics=chosen,
+            lists=[default],
         )
         person = outcome.subscriber
         if not outcome.send_confirmation or person is None:
             return None
-        shown = tuple(m.name for m in people.subscribed_lists(session, person)) or tuple(names)
+        shown = tuple(m.name for m in people.memberships(session, person)[1])
         return Confirmation(person.id, person.email, person.name, shown)
 
 

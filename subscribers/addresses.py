@@ -12,9 +12,14 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
+from sqlalchemy import ColumnElement, String
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from subscribers.errors import InvalidAddress
 
@@ -82,3 +87,34 @@ def address_hash(key: str) -> str:
     and it only ever answers "is this address suppressed?".
     """
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class _AddressHash(FunctionElement[str]):
+    """``address_hash`` computed by the database, so one query can test suppression."""
+
+    type = String()
+    name = "address_hash"
+    inherit_cache = True
+
+
+@compiles(_AddressHash, "postgresql")
+def _pg_address_hash(element: _AddressHash, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"encode(sha256(convert_to({compiler.process(element.clauses, **kw)}, 'UTF8')), 'hex')"
+
+
+@compiles(_AddressHash, "sqlite")
+def _sqlite_address_hash(element: _AddressHash, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{SQLITE_HASH_FUNCTION}({compiler.process(element.clauses, **kw)})"
+
+
+SQLITE_HASH_FUNCTION = "newsletter_address_hash"
+
+
+def address_hash_sql(key: ColumnElement[str]) -> ColumnElement[str]:
+    """The SQL expression equal to ``address_hash(key)`` (SQLite: see ``register_sqlite``)."""
+    return _AddressHash(key)
+
+
+def register_sqlite(dbapi_connection: Any) -> None:
+    """Give a new SQLite connection the hash function ``address_hash_sql`` calls."""
+    dbapi_connection.create_function(SQLITE_HASH_FUNCTION, 1, address_hash, deterministic=True)

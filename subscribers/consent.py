@@ -24,6 +24,8 @@ STAFF_ADD = "staff-add"
 IMPORT = "import"
 REACTIVATE = "reactivate"
 ERASE = "erase"
+JOIN_DEFAULT = "join-default-list"  # the upgrade that put web sign-ups on no list on it
+STAFF_LISTS = "staff-lists"  # staff put a person on a list or topic, or took them off
 
 
 @dataclass(frozen=True, slots=True)

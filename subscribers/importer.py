@@ -30,7 +30,7 @@ from subscribers.batches import Prepared, Record, prepared_batches, read_ahead
 from subscribers.bulk import Existing, Writer, writer_for
 from subscribers.csvfile import CsvFileError, CsvSource, Row, spreadsheet_safe
 from subscribers.errors import Conflict
-from subscribers.models import BLOCKED, MailingList, Status
+from subscribers.models import BLOCKED, Kind, MailingList, Status
 from subscribers.orm import utcnow
 from subscribers.people import clean_language
 from subscribers.tuning import COLLECTOR_OFF
@@ -130,12 +130,16 @@ class _Importer:
         self._ends: list[int] = []
         self._combos: dict[tuple[str, ...], tuple[tuple[int, ...], str]] = {}
         try:
-            self.base: list[MailingList] = [self._list(list_name)] if list_name else []
+            self.base: list[MailingList] = [self._list(list_name, Kind.LIST)] if list_name else []
+            if self.base and self.base[0].is_topic:
+                lists.get_list(session, self.base[0].name)  # refuses with the clear line
         except BaseException:
             self.writer.finish(verify=False)  # the pooled connection gets its settings back
             raise
 
-    def _list(self, name: str) -> MailingList:
+    def _list(self, name: str, kind: Kind = Kind.TOPIC) -> MailingList:
+        """The list or topic ``name``; a missing one is created as ``kind`` (the file's
+        topics column makes topics, ``--list`` a list)."""
         found = self._lists.get(name)
         if found is not None:
             return found
@@ -145,7 +149,7 @@ class _Importer:
             self.writer.drain()  # the session's statements come after the writer's
             found = lists.find(self.session, name)
             if found is None:
-                found = lists.create(self.session, name)
+                found = lists.create(self.session, name, kind=kind)
                 self.summary.lists_created.append(found.name)
             self._lists[slug] = found
         self._lists[name] = found

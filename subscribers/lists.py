@@ -1,7 +1,9 @@
 """Lists and topics ("All briefings", "Ukraine"): create, find, rename, archive.
 
-A list is found by its name or its slug, case-insensitively, so staff and CSV
-files may write "ukraine", "Ukraine" or "UKRAINE".
+Lists are what a person subscribes to and a campaign goes to; topics are interests
+inside a list (``subscribers.topics``). Both are rows of one table, found by name or
+slug, case-insensitively, so staff and CSV files may write "ukraine", "Ukraine" or
+"UKRAINE". See docs/audience.md.
 """
 
 from __future__ import annotations
@@ -9,11 +11,12 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from subscribers import audience
 from subscribers.errors import Conflict, NotFound
-from subscribers.models import MailingList, Status, Subscriber, Subscription
+from subscribers.models import Kind, MailingList
 from subscribers.orm import utcnow
 
 
@@ -42,18 +45,45 @@ def find(session: Session, ref: str) -> MailingList | None:
 
 
 def get(session: Session, ref: str) -> MailingList:
+    """The list or topic ``ref``; raises ``NotFound``."""
     found = find(session, ref)
     if found is None:
-        raise NotFound(f"no list called {ref!r} (see `newsletter subscribers lists`)")
+        raise NotFound(f"no list or topic called {ref!r} (see `newsletter subscribers lists`)")
     return found
 
 
-def create(session: Session, name: str, description: str = "") -> MailingList:
+def get_list(session: Session, ref: str) -> MailingList:
+    """The list ``ref`` (not a topic): what a campaign is sent to and a person joins."""
+    found = get(session, ref)
+    if found.is_topic:
+        raise Conflict(
+            f"{found.name!r} is a topic, not a list: send to a list and narrow it with "
+            f"--topic {found.slug!r}, or subscribe the person to a list"
+        )
+    return found
+
+
+def create(
+    session: Session,
+    name: str,
+    description: str = "",
+    *,
+    kind: Kind = Kind.LIST,
+    public: bool = True,
+) -> MailingList:
+    """A new list (or topic, with ``kind=Kind.TOPIC``); refuses a name already used."""
     name = _clean_name(name)
-    if find(session, name) is not None:
-        raise Conflict(f"a list called {name!r} already exists")
+    existing = find(session, name)
+    if existing is not None:
+        raise Conflict(f"a {existing.kind} called {existing.name!r} already exists")
     mailing_list = MailingList(
-        slug=slugify(name), name=name, description=description, archived=False, created_at=utcnow()
+        slug=slugify(name),
+        name=name,
+        description=description,
+        archived=False,
+        created_at=utcnow(),
+        kind=kind,
+        public=public,
     )
     session.add(mailing_list)
     session.flush()
@@ -61,8 +91,24 @@ def create(session: Session, name: str, description: str = "") -> MailingList:
 
 
 def ensure(session: Session, name: str) -> MailingList:
-    """The list called ``name``, created if it does not exist yet."""
+    """The list or topic called ``name``, created as a list if it does not exist yet."""
     return find(session, name) or create(session, name)
+
+
+def ensure_default(session: Session, name: str) -> MailingList:
+    """The default list (``NEWSLETTER_DEFAULT_LIST``), created the first time it is needed.
+
+    Every web sign-up joins it, so a name that is taken by a topic is a set-up mistake
+    worth one clear line rather than readers silently put on a topic.
+    """
+    found = find(session, name)
+    if found is None:
+        return create(session, name, "Everyone who subscribes on the web joins this list.")
+    if found.is_topic:
+        raise Conflict(
+            f"the default list {name!r} is a topic; set NEWSLETTER_DEFAULT_LIST to a list's name"
+        )
+    return found
 
 
 def rename(session: Session, ref: str, new_name: str) -> MailingList:
@@ -85,19 +131,18 @@ def archive(session: Session, ref: str, *, archived: bool = True) -> MailingList
     return mailing_list
 
 
-def all_lists(session: Session, *, include_archived: bool = False) -> list[MailingList]:
+def all_lists(
+    session: Session, *, include_archived: bool = False, kind: Kind | None = None
+) -> list[MailingList]:
+    """Lists and topics by name (only one kind when ``kind`` is given)."""
     query = select(MailingList).order_by(MailingList.name)
     if not include_archived:
         query = query.where(MailingList.archived.is_(False))
+    if kind is not None:
+        query = query.where(MailingList.kind == kind)
     return list(session.scalars(query))
 
 
 def active_counts(session: Session) -> dict[int, int]:
-    """Active, subscribed people per list id."""
-    query = (
-        select(Subscription.list_id, func.count())
-        .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
-        .where(Subscription.subscribed.is_(True), Subscriber.status == Status.ACTIVE)
-        .group_by(Subscription.list_id)
-    )
-    return {list_id: count for list_id, count in session.execute(query)}
+    """People who may be mailed, per list or topic id (``audience.counts``)."""
+    return audience.counts(session)

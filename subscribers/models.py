@@ -58,8 +58,19 @@ class Subscriber(Base):
     )
 
 
+class Kind(enum.StrEnum):
+    """What a row of ``lists`` is: see docs/audience.md."""
+
+    LIST = "list"  # what a person subscribes to and a campaign is sent to
+    TOPIC = "topic"  # an interest inside a list: never takes a reader off it
+
+
 class MailingList(Base):
-    """A list or topic ("All briefings", "Ukraine")."""
+    """A list ("All briefings") or a topic ("Ukraine"), told apart by ``kind``.
+
+    Both share one table (and one slug space) so a name always means one thing and
+    every subscription, consent record and campaign keeps pointing where it did.
+    """
 
     __tablename__ = "lists"
 
@@ -69,6 +80,13 @@ class MailingList(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(8), default=Kind.LIST)
+    # Topics only: shown on the public subscribe form and preference centre.
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    @property
+    def is_topic(self) -> bool:
+        return self.kind == Kind.TOPIC
 
 
 class Subscription(Base):

@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from subscribers import consent, lists, suppression
+from subscribers import consent, suppression
+from subscribers import lists as mailing_lists
+from subscribers import topics as topics_
 from subscribers.addresses import normalise
 from subscribers.errors import Conflict, NotFound
 from subscribers.models import (
@@ -76,16 +78,44 @@ def subscribed_lists(session: Session, person: Subscriber) -> list[MailingList]:
     return list(session.scalars(query))
 
 
-def set_lists(session: Session, person: Subscriber, wanted: Iterable[MailingList]) -> bool:
-    """Subscribe to exactly ``wanted`` among non-archived lists; True if anything changed.
+def memberships(
+    session: Session, person: Subscriber
+) -> tuple[list[MailingList], list[MailingList]]:
+    """The lists and the topics this person is on, each by name."""
+    chosen = subscribed_lists(session, person)
+    return [m for m in chosen if not m.is_topic], [m for m in chosen if m.is_topic]
 
-    Archived lists are left as they are: a form that no longer shows them cannot
-    have meant to change them.
+
+def join(session: Session, person: Subscriber, mailing_list: MailingList) -> bool:
+    """Put a person on one list or topic (archived or not); True if they were not on it."""
+    sub = session.scalar(
+        select(Subscription).where(
+            Subscription.subscriber_id == person.id, Subscription.list_id == mailing_list.id
+        )
+    )
+    now = utcnow()
+    if sub is None:
+        session.add(Subscription(subscriber_id=person.id, list_id=mailing_list.id, updated_at=now))
+    elif sub.subscribed:
+        return False
+    else:
+        sub.subscribed = True
+        sub.updated_at = now
+    person.updated_at = now
+    session.flush()
+    return True
+
+
+def set_topics(session: Session, person: Subscriber, wanted: Iterable[MailingList]) -> bool:
+    """Follow exactly ``wanted`` among the public, non-archived topics; True if anything changed.
+
+    What a reader's form can show: lists, hidden topics and archived topics are left as
+    they are, so ticking boxes never takes anyone off a list or undoes what staff set.
     """
-    wanted_ids = {m.id for m in wanted}
+    offered = {m.id for m in topics_.public_topics(session)}
+    wanted_ids = {m.id for m in wanted} & offered
     mine = select(Subscription).where(Subscription.subscriber_id == person.id)
     current = {s.list_id: s for s in session.scalars(mine)}
-    archived = set(session.scalars(select(MailingList.id).where(MailingList.archived.is_(True))))
     changed = False
     now = utcnow()
     for list_id in wanted_ids - current.keys():
@@ -93,7 +123,7 @@ def set_lists(session: Session, person: Subscriber, wanted: Iterable[MailingList
         changed = True
     for list_id, sub in current.items():
         want = list_id in wanted_ids
-        if list_id not in archived and sub.subscribed != want:
+        if list_id in offered and sub.subscribed != want:
             sub.subscribed = want
             sub.updated_at = now
             changed = True
@@ -109,13 +139,21 @@ def add(
     name: str = "",
     language: str = "en",
     topics: Iterable[str] = (),
+    lists: Iterable[MailingList] = (),
     status: Status = Status.ACTIVE,
     source: str = "staff",
 ) -> Subscriber:
-    """Add a new person (staff action); refuses existing and suppressed addresses."""
+    """Add a new person (staff action); refuses existing and suppressed addresses.
+
+    ``lists`` are joined; each of ``topics`` names a topic (created, public, when no list
+    or topic has that name) or an existing list.
+    """
     addr = normalise(address)
     if session.scalar(select(Subscriber.id).where(Subscriber.email_key == addr.key)):
-        raise Conflict(f"{addr.email} is already on the list")
+        raise Conflict(
+            f"{addr.email} is already a subscriber; to put them on another list: "
+            f"newsletter subscribers lists add {addr.email} LIST"
+        )
     entry = suppression.find(session, addr.key)
     if entry is not None:
         raise Conflict(
@@ -136,8 +174,10 @@ def add(
     )
     session.add(person)
     session.flush()
-    chosen = [lists.ensure(session, t) for t in topics]
-    set_lists(session, person, chosen)
+    named = (mailing_lists.find(session, t) or topics_.ensure(session, t) for t in topics)
+    chosen = [*lists, *named]
+    for mailing_list in chosen:
+        join(session, person, mailing_list)
     consent.record(session, person.id, consent.STAFF_ADD, context, [m.name for m in chosen])
     return person
 
@@ -151,7 +191,10 @@ def update(
     language: str | None = None,
     topics: Iterable[MailingList] | None = None,
 ) -> bool:
-    """Change name, language or topics (the preference centre); True if anything changed."""
+    """Change name, language or topics (the preference centre); True if anything changed.
+
+    Topics are set among the public ones (``set_topics``): lists are never left here.
+    """
     changed = False
     if name is not None and name.strip()[:200] != person.name:
         person.name = name.strip()[:200]
@@ -159,12 +202,10 @@ def update(
     if language is not None and clean_language(language) != person.language:
         person.language = clean_language(language)
         changed = True
-    if topics is not None:
-        chosen = list(topics)
-        if set_lists(session, person, chosen):
-            names = [m.name for m in chosen]
-            consent.record(session, person.id, consent.PREFERENCES, context, names)
-            changed = True
+    if topics is not None and set_topics(session, person, topics):
+        names = [m.name for m in subscribed_lists(session, person)]
+        consent.record(session, person.id, consent.PREFERENCES, context, names)
+        changed = True
     if changed:
         person.updated_at = utcnow()
         session.flush()
@@ -176,8 +217,8 @@ def leave_list(
 ) -> bool:
     """Take a person off one list, archived or not; True if they were on it.
 
-    Unlike ``set_lists`` (a form that no longer shows an archived list leaves it
-    alone), this names the list explicitly, so an archived list is changed too:
+    Unlike ``set_topics`` (a form that does not show a list leaves it alone), this
+    names the list explicitly, so an archived list is changed too:
     it keeps its subscriptions for when it is brought back.
     """
     sub = session.scalar(
@@ -215,16 +256,19 @@ def request_subscription(
     name: str = "",
     language: str = "en",
     topics: Iterable[MailingList] = (),
+    lists: Iterable[MailingList] = (),
 ) -> Request:
     """Handle a subscribe form; the caller shows the same page whatever the outcome.
 
-    New, pending and unsubscribed people get a confirmation mail and their chosen
-    topics (nothing is sent to them until they confirm). Active people get nothing, so a
+    New, pending and unsubscribed people get a confirmation mail, join ``lists`` (the
+    default list) and follow their chosen topics (nothing is sent to them until they
+    confirm). Active people get nothing, so a
     stranger cannot change their topics; bounced, complained and
     staff-suppressed addresses get nothing either.
     """
     addr = normalise(address)
     chosen = list(topics)
+    joined = list(lists)
     person = session.scalar(select(Subscriber).where(Subscriber.email_key == addr.key))
     entry = suppression.find(session, addr.key)
     if entry is not None and entry.reason not in suppression.SELF_LIFTABLE:
@@ -249,8 +293,11 @@ def request_subscription(
         if name.strip():
             person.name = name.strip()[:200]
         person.language = clean_language(language)
-        set_lists(session, person, chosen)
-    consent.record(session, person.id, consent.SUBSCRIBE, context, [m.name for m in chosen])
+        for mailing_list in joined:
+            join(session, person, mailing_list)
+        set_topics(session, person, chosen)
+    names = [m.name for m in [*joined, *chosen]]
+    consent.record(session, person.id, consent.SUBSCRIBE, context, names)
     return Request(person, True)
 
 
@@ -261,11 +308,13 @@ def confirm(
     *,
     issued_at: datetime | None = None,
     topics: Iterable[MailingList] | None = None,
+    lists: Iterable[MailingList] = (),
 ) -> Subscriber:
-    """Double opt-in: make a pending (or re-subscribing) person active.
+    """Double opt-in: make a pending (or re-subscribing) person active, on ``lists``.
 
     ``issued_at`` is when the confirmation link was made: a link older than the
-    person's last unsubscribe cannot bring them back.
+    person's last unsubscribe cannot bring them back. ``lists`` is the default list,
+    so whoever confirms is on it even if they asked before every sign-up joined it.
     """
     person = get(session, subscriber_id)
     if person.status == Status.ACTIVE:
@@ -286,7 +335,9 @@ def confirm(
         raise Conflict("this address cannot be confirmed; please contact us")
     suppression.lift(session, person.email_key)
     if topics is not None:
-        set_lists(session, person, topics)
+        set_topics(session, person, topics)
+    for mailing_list in lists:
+        join(session, person, mailing_list)
     now = utcnow()
     person.status = Status.ACTIVE
     person.confirmed_at = now

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import (
+    Connection,
     Engine,
     Table,
     and_,
@@ -44,15 +45,11 @@ from newsletter.campaigns.models import (
     CampaignStatus,
     RecipientState,
 )
-from subscribers.addresses import address_hash
-from subscribers.models import BLOCKED, Subscriber, Subscription, Suppression
+from subscribers import audience
 from subscribers.orm import utcnow
 
 _C = cast(Table, Campaign.__table__)
 _R = cast(Table, CampaignRecipient.__table__)
-_S = cast(Table, Subscriber.__table__)
-_SUB = cast(Table, Subscription.__table__)
-_SUP = cast(Table, Suppression.__table__)
 
 UNSETTLED = (RecipientState.QUEUED, RecipientState.SENDING, RecipientState.DEFERRED)
 
@@ -80,6 +77,13 @@ class Outcome:
     reply: str = ""
     message_id: str = ""
     next_attempt_at: datetime | None = None
+
+
+def _audience(conn: Connection, campaign_id: int) -> audience.Audience:
+    campaign = conn.execute(
+        select(_C.c.list_id, _C.c.topic_list_id).where(_C.c.id == campaign_id)
+    ).one()
+    return audience.Audience(campaign.list_id, campaign.topic_list_id)
 
 
 class Ledger:
@@ -119,37 +123,18 @@ class Ledger:
             if not won:
                 return False
             archive.release_for_campaign(conn, campaign_id, now)
-            campaign = conn.execute(
-                select(_C.c.list_id, _C.c.topic_list_id).where(_C.c.id == campaign_id)
-            ).one()
-            audience = (
-                select(
-                    literal(campaign_id),
-                    _S.c.id,
-                    _S.c.email,
-                    _S.c.name,
-                    literal(str(RecipientState.QUEUED)),
-                    literal(0),
-                    literal(""),
-                    literal(""),
-                )
-                .select_from(_S.join(_SUB, _SUB.c.subscriber_id == _S.c.id))
-                .where(
-                    _SUB.c.list_id == campaign.list_id,
-                    _SUB.c.subscribed.is_(True),
-                    _S.c.status == "active",
-                )
-                .order_by(_S.c.id)
-            )
-            if campaign.topic_list_id is not None:
-                topic = _SUB.alias("topic")
-                audience = audience.where(
-                    exists().where(
-                        topic.c.subscriber_id == _S.c.id,
-                        topic.c.list_id == campaign.topic_list_id,
-                        topic.c.subscribed.is_(True),
-                    )
-                )
+            chosen = _audience(conn, campaign_id)
+            people = audience.recipients(chosen).subquery()
+            rows = select(
+                literal(campaign_id),
+                people.c.id,
+                people.c.email,
+                people.c.name,
+                literal(str(RecipientState.QUEUED)),
+                literal(0),
+                literal(""),
+                literal(""),
+            ).order_by(people.c.id)
             columns = [
                 "campaign_id",
                 "subscriber_id",
@@ -160,7 +145,7 @@ class Ledger:
                 "last_reply",
                 "message_id",
             ]
-            conn.execute(insert(_R).from_select(columns, audience))
+            conn.execute(insert(_R).from_select(columns, rows))
             total = conn.scalar(
                 select(func.count()).select_from(_R).where(_R.c.campaign_id == campaign_id)
             )
@@ -232,48 +217,13 @@ class Ledger:
         """
         if not rows:
             return {}
-        by_subscriber = {row.subscriber_id: row for row in rows}
-        reasons: dict[int, str] = {}
         with self.engine.connect() as conn:
-            campaign = conn.execute(
-                select(_C.c.list_id, _C.c.topic_list_id).where(_C.c.id == campaign_id)
-            ).one()
-            lists = [campaign.list_id]
-            if campaign.topic_list_id is not None:
-                lists.append(campaign.topic_list_id)
-            people = conn.execute(
-                select(_S.c.id, _S.c.status, _S.c.email_key).where(_S.c.id.in_(list(by_subscriber)))
-            ).all()
-            still = {
-                (r.subscriber_id, r.list_id)
-                for r in conn.execute(
-                    select(_SUB.c.subscriber_id, _SUB.c.list_id).where(
-                        _SUB.c.subscriber_id.in_(list(by_subscriber)),
-                        _SUB.c.list_id.in_(lists),
-                        _SUB.c.subscribed.is_(True),
-                    )
-                )
-            }
-            hashes = {address_hash(p.email_key): p.id for p in people}
-            suppressed = {
-                hashes[h]
-                for h in conn.scalars(
-                    select(_SUP.c.address_hash).where(_SUP.c.address_hash.in_(hashes))
-                )
-            }
-        for person in people:
-            row = by_subscriber[person.id]
-            if person.status in BLOCKED:
-                reasons[row.id] = f"skipped: subscriber is now {person.status}"
-            elif any((person.id, list_id) not in still for list_id in lists):
-                reasons[row.id] = "skipped: unsubscribed from the list"
-            elif person.id in suppressed:
-                reasons[row.id] = "skipped: address is suppressed"
-        present = {p.id for p in people}
-        for row in rows:
-            if row.subscriber_id not in present:
-                reasons[row.id] = "skipped: subscriber no longer exists"
-        return reasons
+            why = audience.refusals(
+                conn, _audience(conn, campaign_id), [row.subscriber_id for row in rows]
+            )
+        return {
+            row.id: f"skipped: {why[row.subscriber_id]}" for row in rows if row.subscriber_id in why
+        }
 
     # -- settling ---------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from newsletter.campaigns.models import (
     RecipientState,
 )
 from newsletter.errors import BriefingError, Conflict, NotFound
-from subscribers import lists
+from subscribers import audience
 from subscribers.models import MailingList
 from subscribers.orm import utcnow
 
@@ -79,15 +79,14 @@ def create(
     topic: str | None = None,
 ) -> Campaign:
     """A draft campaign holding the briefing's source, so later sends use the same text."""
-    mailing_list = lists.get(session, list_ref)
-    topic_list = lists.get(session, topic) if topic else None
+    chosen = audience.resolve(session, list_ref, topic)
     campaign = Campaign(
         briefing_path=str(briefing_path),
         briefing_slug=slug,
         source_text=source_text,
         subject=subject,
-        list_id=mailing_list.id,
-        topic_list_id=topic_list.id if topic_list else None,
+        list_id=chosen.list_id,
+        topic_list_id=chosen.topic_id,
         status=S.DRAFT,
         stop_reason="",
         lint_override=False,

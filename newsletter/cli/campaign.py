@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
-from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from typer.core import TyperCommand
 
 from newsletter import database, links, wiring
@@ -22,11 +22,12 @@ from newsletter.cli.worker import run_with_progress
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
 from newsletter.mail.transports.base import DeliveryStatus
-from subscribers.models import Status, Subscriber, Subscription
 from subscribers.orm import utcnow
 
 if TYPE_CHECKING:  # typer's own copy of click (a private module): for annotations only
     from typer import _click as click
+from subscribers import audience
+from subscribers.models import MailingList
 
 app = typer.Typer(help="Create, send and follow campaigns.", no_args_is_help=True)
 
@@ -60,7 +61,11 @@ def _local(when: datetime | None, cfg: Settings, fmt: str = "%Y-%m-%d %H:%M %Z")
 def create(
     briefing: Path = typer.Argument(..., help="The briefing Markdown file."),
     list_: str = typer.Option(..., "--list", help="The list to send to (name or slug)."),
-    topic: str | None = typer.Option(None, "--topic", help="Only subscribers of this topic too."),
+    topic: str | None = typer.Option(
+        None,
+        "--topic",
+        help="Narrow this send to the list's readers who chose this topic (special sends only).",
+    ),
     subject: str | None = typer.Option(None, "--subject", help="Default: the briefing's title."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the campaign ID."),
 ) -> None:
@@ -98,16 +103,9 @@ def preview(
     sessions = wiring.sessions(cfg)
     with sessions() as session:
         campaign = manager.get(session, campaign_id)
-        size = session.scalar(
-            select(func.count())
-            .select_from(Subscription)
-            .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
-            .where(
-                Subscription.list_id == campaign.list_id,
-                Subscription.subscribed.is_(True),
-                Subscriber.status == Status.ACTIVE,
-            )
-        )
+        chosen = audience.Audience(campaign.list_id, campaign.topic_list_id)
+        size = audience.count(session, chosen)
+        who = _audience_words(session, chosen)
     made = composer.for_campaign(cfg, sessions, campaign_id)
     sample = Claimed(0, 0, "reader@example.org", "Sample Reader", 0)
     envelope = made.compose(sample)
@@ -118,7 +116,7 @@ def preview(
     (folder / "preview.txt").write_text(text, encoding="utf-8")
     (folder / "preview.eml").write_bytes(envelope.message)
     console.print(f"Subject: {made.subject}", highlight=False)
-    console.print(f"Active subscribers of the list now: {size}")
+    console.print(f"Readers who will receive it now: {size:,} ({who})", highlight=False)
     briefing = markdown.parse(campaign.source_text, source=campaign.briefing_path)
     problems = lint.lint(briefing, for_sending=True, digest_html_bytes=len(html.encode()))
     for p in problems:
@@ -130,6 +128,20 @@ def preview(
     for name in ("preview.html", "preview.txt", "preview.eml"):
         path = folder / name
         console.print(f"{path}  {path.stat().st_size:,} bytes", highlight=False)
+
+
+def _audience_words(session: Session, chosen: audience.Audience) -> str:
+    """Say who a campaign goes to, and say loudly when ``--topic`` narrowed it."""
+    the_list = session.get(MailingList, chosen.list_id)
+    list_name = the_list.name if the_list is not None else f"list {chosen.list_id}"
+    if chosen.topic_id is None:
+        return f"everyone on {list_name}"
+    topic = session.get(MailingList, chosen.topic_id)
+    topic_name = topic.name if topic is not None else f"topic {chosen.topic_id}"
+    return (
+        f"narrowed by --topic: only readers of {list_name} who chose {topic_name}; "
+        f"the others on {list_name} get nothing"
+    )
 
 
 @app.command()

@@ -16,17 +16,25 @@ from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter import privacy, wiring
+from newsletter.cli import memberships
 from newsletter.cli.common import console, settings
 from newsletter.database import transaction
 from newsletter.errors import NewsletterError
 from subscribers import consent, csvfile, exporter, importer, lists, people
-from subscribers.models import Status, Subscriber
+from subscribers.models import Kind, Status, Subscriber
 
 app = typer.Typer(
     help="People on the list, lists and topics, import and export.", no_args_is_help=True
 )
-lists_app = typer.Typer(help="Lists and topics: show, create, rename, archive.")
+lists_app = typer.Typer(
+    help="Lists and topics: show, create, rename, archive, publish; put people on them."
+)
 app.add_typer(lists_app, name="lists")
+lists_app.command("add")(memberships.add_to)
+lists_app.command("remove")(memberships.remove_from)
+lists_app.command("publish")(memberships.publish)
+lists_app.command("unpublish")(memberships.unpublish)
+app.command("edit")(memberships.edit)
 
 
 def _sessions() -> sessionmaker[Session]:
@@ -55,8 +63,10 @@ def _status(value: str | None) -> Status | None:
 
 
 def _describe(session: Session, person: Subscriber) -> str:
-    names = ", ".join(m.name for m in people.subscribed_lists(session, person)) or "-"
-    return f"{person.email} ({person.status}; lists: {names})"
+    on_lists, following = people.memberships(session, person)
+    names = ", ".join(m.name for m in on_lists) or "-"
+    chosen = f"; topics: {', '.join(m.name for m in following)}" if following else ""
+    return f"{person.email} ({person.status}; lists: {names}{chosen})"
 
 
 @app.command("add")
@@ -64,11 +74,17 @@ def add(
     address: str = typer.Argument(..., help="Email address."),
     name: str = typer.Option("", help="The person's name."),
     language: str = typer.Option("", help="Language tag such as en or fr."),
-    topic: list[str] = typer.Option([], "--topic", "-t", help="List or topic (repeatable)."),
+    topic: list[str] = typer.Option([], "--topic", "-t", help="A topic (repeatable)."),
+    list_name: list[str] = typer.Option(
+        [], "--list", help="A list to join (repeatable; default: NEWSLETTER_DEFAULT_LIST)."
+    ),
     pending: bool = typer.Option(False, help="Add as pending (not mailed until confirmed)."),
 ) -> None:
-    """Add one person who gave their consent (active unless --pending)."""
+    """Add one person who gave their consent (active unless --pending), on the default list."""
     with transaction(_sessions()) as session:
+        joined = [lists.get_list(session, n) for n in list_name] or [
+            lists.ensure_default(session, settings().default_list)
+        ]
         person = people.add(
             session,
             address,
@@ -76,6 +92,7 @@ def add(
             name=name,
             language=language or settings().language,
             topics=topic,
+            lists=joined,
             status=Status.PENDING if pending else Status.ACTIVE,
         )
         console.print(f"added #{person.id} {_describe(session, person)}", highlight=False)
@@ -118,6 +135,7 @@ def show(address: str = typer.Argument(..., help="Email address or #id.")) -> No
     """Everything about one person: details, lists and consent history."""
     with transaction(_sessions()) as session:
         person = people.lookup(session, address)
+        on_lists, following = people.memberships(session, person)
         console.print(f"[bold]#{person.id} {person.email}[/]", highlight=False)
         for label, value in [
             ("name", person.name or "-"),
@@ -129,7 +147,8 @@ def show(address: str = typer.Argument(..., help="Email address or #id.")) -> No
                 "confirmed",
                 person.confirmed_at.isoformat(timespec="seconds") if person.confirmed_at else "-",
             ),
-            ("lists", ", ".join(m.name for m in people.subscribed_lists(session, person)) or "-"),
+            ("lists", ", ".join(m.name for m in on_lists) or "-"),
+            ("topics", ", ".join(m.name for m in following) or "-"),
         ]:
             console.print(f"  {label:<10} {value}", highlight=False)
         table = Table("when", "action", "lists", "form", "ip", title="consent log")
@@ -333,27 +352,40 @@ def _print_summary(summary: importer.Summary) -> None:
 
 @lists_app.callback(invoke_without_command=True)
 def show_lists(ctx: typer.Context) -> None:
-    """Show every list with its active subscribers (subcommands change them)."""
+    """Show every list and topic with the people who may be mailed (subcommands change them)."""
     if ctx.invoked_subcommand is not None:
         return
     with transaction(_sessions()) as session:
         counts = lists.active_counts(session)
-        table = Table("name", "slug", "active subscribers", "state")
+        table = Table("name", "kind", "slug", "may be mailed", "state")
         for item in lists.all_lists(session, include_archived=True):
-            state = "archived" if item.archived else ""
-            table.add_row(item.name, item.slug, f"{counts.get(item.id, 0):,}", state)
+            state = ["archived"] if item.archived else []
+            if item.is_topic and not item.public:
+                state.append("hidden from the form")
+            table.add_row(
+                item.name, item.kind, item.slug, f"{counts.get(item.id, 0):,}", ", ".join(state)
+            )
     console.print(table)
+    console.print(
+        "A campaign goes to everyone on a list; topics only narrow it when --topic is given."
+    )
 
 
 @lists_app.command("create")
 def create_list(
     name: str = typer.Argument(..., help='For example "Nuclear weapons".'),
     description: str = typer.Option("", help="Shown to staff."),
+    topic: bool = typer.Option(False, "--topic", help="Create a topic instead of a list."),
+    hidden: bool = typer.Option(False, "--hidden", help="A topic kept off the public forms."),
 ) -> None:
-    """Create a list or topic."""
+    """Create a list, or a topic (--topic, public unless --hidden)."""
+    if hidden and not topic:
+        raise NewsletterError("--hidden is for topics: add --topic")
     with transaction(_sessions()) as session:
-        made = lists.create(session, name, description)
-        console.print(f"created {made.name} ({made.slug})", highlight=False)
+        kind = Kind.TOPIC if topic else Kind.LIST
+        made = lists.create(session, name, description, kind=kind, public=not hidden)
+        what = f"topic, {'hidden' if hidden else 'public'}" if topic else "list"
+        console.print(f"created {made.name} ({made.slug}; {what})", highlight=False)
 
 
 @lists_app.command("rename")

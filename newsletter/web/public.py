@@ -26,24 +26,25 @@ from newsletter.errors import InvalidAddress, NewsletterError, NotFound, TokenEr
 from newsletter.web import csrf
 from newsletter.web.ratelimit import RateLimiter
 from subscribers import consent, lists, people
+from subscribers import topics as topics_
 from subscribers.addresses import normalise
 from subscribers.models import Status, Subscriber
 
 router = APIRouter()
 log = logging.getLogger(__name__)
 
-LANGUAGES = [
-    ("en", "English"),
-    ("fr", "Français"),
-    ("de", "Deutsch"),
-    ("es", "Español"),
-    ("it", "Italiano"),
-    ("nl", "Nederlands"),
-    ("pl", "Polski"),
-    ("pt", "Português"),
-    ("uk", "Українська"),
-    ("ru", "Русский"),
-]
+LANGUAGE_NAMES = {  # how a language names itself in the menu; other tags show as written
+    "en": "English",
+    "fr": "Français",
+    "de": "Deutsch",
+    "es": "Español",
+    "it": "Italiano",
+    "nl": "Nederlands",
+    "pl": "Polski",
+    "pt": "Português",
+    "uk": "Українська",
+    "ru": "Русский",
+}
 PER_IP = (20, 3600.0)  # subscribe attempts per IP address per hour
 PER_ADDRESS = (3, 3600.0)  # confirmation mails per address per hour
 
@@ -120,7 +121,7 @@ def _subscribe_page(
 ) -> HTMLResponse:
     settings = _settings(request)
     with transaction(_sessions(request)) as session:
-        topics = lists.all_lists(session)
+        topics = topics_.public_topics(session)
     return _form_page(
         request,
         "subscribe.html",
@@ -216,7 +217,7 @@ def confirm_page(request: Request, token: str) -> HTMLResponse:
     subscriber_id = _token(request, links.CONFIRM, token, links.CONFIRM_MAX_AGE)
     with transaction(_sessions(request)) as session:
         person = people.get(session, subscriber_id)
-        topics = [m.name for m in people.subscribed_lists(session, person)]
+        topics = [m.name for m in people.memberships(session, person)[1]]
         email = person.email
     return _page(request, "confirm.html", email=email, topics=topics, action=f"/confirm/{token}")
 
@@ -229,11 +230,12 @@ def confirm(request: Request, token: str) -> HTMLResponse:
     ip, agent = _client(request)
     with transaction(_sessions(request)) as session:
         person = people.get(session, subscriber_id)
-        names = [m.name for m in people.subscribed_lists(session, person)]
+        names = [m.name for m in people.memberships(session, person)[1]]
         context = consent.Context(
             form="web:confirm", wording=signup.wording(settings, names), ip=ip, user_agent=agent
         )
-        person = people.confirm(session, subscriber_id, context, issued_at=issued)
+        default = lists.ensure_default(session, settings.default_list)
+        person = people.confirm(session, subscriber_id, context, issued_at=issued, lists=[default])
         email = person.email
     return _page(
         request,
@@ -249,24 +251,26 @@ def confirm(request: Request, token: str) -> HTMLResponse:
 def _preferences_page(
     request: Request, token: str, person: Subscriber, session: Session, **extra: Any
 ) -> HTMLResponse:
+    on_lists, following = people.memberships(session, person)
     return _form_page(
         request,
         "preferences.html",
         email=person.email,
         name=person.name,
         language=person.language,
-        languages=_languages(person.language),
-        topics=lists.all_lists(session),
-        chosen={m.id for m in people.subscribed_lists(session, person)},
+        languages=_languages(_settings(request)),
+        lists=[m.name for m in on_lists],
+        topics=topics_.public_topics(session),
+        chosen={m.id for m in following},
         unsubscribed=person.status != Status.ACTIVE and person.status != Status.PENDING,
         action=f"/preferences/{token}",
         **extra,
     )
 
 
-def _languages(current: str) -> list[tuple[str, str]]:
-    known = dict(LANGUAGES)
-    return LANGUAGES if current in known else [*LANGUAGES, (current, current)]
+def _languages(settings: Settings) -> list[tuple[str, str]]:
+    """The menu: only ``NEWSLETTER_LANGUAGES`` (nothing else is translated)."""
+    return [(tag, LANGUAGE_NAMES.get(tag, tag)) for tag in settings.reader_languages]
 
 
 @router.get("/preferences/{token}", response_class=HTMLResponse)
@@ -298,7 +302,8 @@ def _preferences(request: Request, token: str, form: FormData) -> HTMLResponse:
             people.unsubscribe(session, person, context)
             return _page(request, "unsubscribed.html")
         wanted = {t for t in form.getlist("topics") if isinstance(t, str)}
-        chosen = [m for m in lists.all_lists(session) if m.slug in wanted]
+        chosen = [m for m in topics_.public_topics(session) if m.slug in wanted]
+        language = _text(form, "language", 16)
         context = consent.Context(
             form="web:preferences",
             wording=signup.wording(settings, [m.name for m in chosen]),
@@ -310,7 +315,7 @@ def _preferences(request: Request, token: str, form: FormData) -> HTMLResponse:
             person,
             context,
             name=_text(form, "name", 200),
-            language=_text(form, "language", 16) or person.language,
+            language=language if language in settings.reader_languages else None,
             topics=chosen,
         )
         return _preferences_page(request, token, person, session, saved=True)

@@ -103,7 +103,7 @@ def test_preview_pause_resume_and_scheduling(cli_env: Path, engine: Engine) -> N
     shown = run("campaign", "preview", campaign_id, "--out", str(cli_env / "pv"))
     assert shown.exit_code == 0, shown.output
     assert (cli_env / "pv" / "preview.eml").stat().st_size > 1000
-    assert "Active subscribers of the list now: 3" in shown.output
+    assert "Readers who will receive it now: 3 (everyone on All briefings)" in shown.output
 
     later = run("campaign", "send", campaign_id, "--at", "2999-01-01T09:00")
     assert later.exit_code == 0 and "scheduled" in later.output

@@ -19,7 +19,10 @@ from tests.subscribers.conftest import SubscribersCli
 
 def test_staff_manage_one_person_from_start_to_erasure(cli: SubscribersCli, tmp_path: Path) -> None:
     added = cli.ok("add", "Ann@Example.org", "--name", "Ann", "-t", "Ukraine", "-t", "Arms control")
-    assert "added #1 Ann@example.org (active; lists: Arms control, Ukraine)" in added
+    assert (
+        "added #1 Ann@example.org (active; lists: All briefings; topics: Arms control, Ukraine)"
+        in added
+    )
     assert "Ann@example.org" in cli.ok("list", "--topic", "ukraine")
     assert "Ann@example.org" not in cli.ok("list", "--status", "pending")
     shown = cli.ok("show", "ANN@example.org")
@@ -56,7 +59,7 @@ def test_remove_deletes_without_suppressing(cli: SubscribersCli) -> None:
 
 
 def test_lists_create_rename_archive(cli: SubscribersCli) -> None:
-    assert "created Nuclear weapons (nuclear-weapons)" in cli.ok(
+    assert "created Nuclear weapons (nuclear-weapons; list)" in cli.ok(
         "lists", "create", "Nuclear weapons"
     )
     duplicate = cli("lists", "create", "nuclear WEAPONS")
@@ -110,7 +113,7 @@ def test_import_dry_run_then_import_then_export(cli: SubscribersCli, tmp_path: P
         (["show", "nobody@example.org"], NotFound, "nobody with the address"),
         (["show", "#999"], NotFound, "no longer on the list"),
         (["list", "--status", "sleeping"], NewsletterError, "unknown status"),
-        (["list", "--topic", "Nowhere"], NotFound, "no list called"),
+        (["list", "--topic", "Nowhere"], NotFound, "no list or topic called"),
         (["import", "missing.csv"], CsvFileError, "no such file"),
         (["export", "-o", "/nonexistent/dir/x.csv"], NewsletterError, "cannot write"),
     ],

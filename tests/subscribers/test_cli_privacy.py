@@ -41,7 +41,7 @@ def test_remove_from_an_archived_list_takes_the_person_off_it(cli: SubscribersCl
     said = cli.ok("remove", "ann@example.org", "--list", "Old campaign")
     assert "ann@example.org removed from Old campaign (an archived list)" in said
     shown = " ".join(cli.ok("show", "ann@example.org").split())
-    assert "lists Ukraine" in shown and "Old campaign" not in shown.split("consent log")[0]
+    assert "topics Ukraine" in shown and "Old campaign" not in shown.split("consent log")[0]
     assert "was not on Old campaign" in cli.ok(
         "remove", "ann@example.org", "--list", "Old campaign"
     )

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from alembic import command
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from newsletter import database, links, tokens
 from newsletter.config import Settings
 from newsletter.web.app import create_app
-from subscribers import consent, lists, people
+from subscribers import consent, people
 from subscribers.models import ConsentEvent, Status, Subscription
+from subscribers.orm import utcnow
 
 CONTEXT = consent.Context(form="test")
 
@@ -53,10 +54,40 @@ def test_the_sqlite_rebuild_keeps_every_row_and_what_points_at_it(tmp_path: Path
     engine: Engine = database.open_database(f"sqlite:///{tmp_path / 'old.db'}")
     command.downgrade(database.alembic_config(engine), "sub_0001")  # the table as it was
     sessions = database.session_factory(engine)
-    with database.transaction(sessions) as s:
-        topic = lists.create(s, "Ukraine")
-        for n in range(3):
-            people.add(s, f"reader{n}@example.org", CONTEXT, topics=[topic.slug])
+    now = utcnow()
+    with engine.begin() as conn:  # the tables as they were then: no ORM, whose model moved on
+        conn.execute(
+            text(
+                "INSERT INTO lists (slug, name, description, archived, created_at) "
+                "VALUES ('ukraine', 'Ukraine', '', false, :now)"
+            ),
+            {"now": now},
+        )
+        for n in range(1, 4):
+            values = {"id": n, "email": f"reader{n}@example.org", "now": now}
+            conn.execute(
+                text(
+                    "INSERT INTO subscribers (id, email, email_key, name, language, status, "
+                    "source, created_at, confirmed_at, updated_at) VALUES (:id, :email, :email, "
+                    "'', 'en', 'active', 'staff', :now, :now, :now)"
+                ),
+                values,
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO subscriptions (subscriber_id, list_id, subscribed, updated_at) "
+                    "SELECT :id, id, true, :now FROM lists WHERE slug = 'ukraine'"
+                ),
+                values,
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO consent_log (subscriber_id, action, lists, at, ip, user_agent, "
+                    "form, wording) VALUES (:id, 'staff-add', '[\"Ukraine\"]', :now, '', '', "
+                    "'test', '')"
+                ),
+                values,
+            )
     with database.transaction(sessions) as s:
         before = s.scalar(select(func.count()).select_from(ConsentEvent))
     database.upgrade(engine)
@@ -65,7 +96,7 @@ def test_the_sqlite_rebuild_keeps_every_row_and_what_points_at_it(tmp_path: Path
         assert s.scalar(select(func.count()).select_from(Subscription)) == 3
         assert s.scalar(select(func.count()).select_from(ConsentEvent)) == before
         assert [p.id for p in people.search(s)] == [1, 2, 3]
-        people.remove(s, people.lookup(s, "reader2@example.org"))
+        people.remove(s, people.lookup(s, "reader3@example.org"))
     with database.transaction(sessions) as s:
         assert people.add(s, "next@example.org", CONTEXT).id == 4
     with engine.connect() as conn:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.database import transaction
-from subscribers import consent, exporter, lists, people, suppression
+from subscribers import consent, exporter, lists, people, suppression, topics
 from subscribers.errors import Conflict, NotFound
 from subscribers.models import ConsentEvent, Status, Subscriber, Subscription
 from subscribers.orm import utcnow
@@ -80,7 +80,7 @@ def test_erasing_an_unknown_address_suppresses_it_in_advance(
 
 def test_double_opt_in(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as s:
-        ukraine = lists.create(s, "Ukraine")
+        ukraine = topics.create(s, "Ukraine")
         outcome = people.request_subscription(
             s, "eve@example.org", WEB, name="Eve", topics=[ukraine]
         )
@@ -116,7 +116,7 @@ def test_a_confirmation_link_older_than_an_unsubscribe_cannot_bring_someone_back
     with transaction(sessions) as s, pytest.raises(Conflict):
         people.confirm(s, sid, WEB, issued_at=issued - timedelta(seconds=1))
     with transaction(sessions) as s:  # subscribing again sends a new link, which works
-        ukraine = lists.ensure(s, "Ukraine")
+        ukraine = topics.ensure(s, "Ukraine")
         assert people.request_subscription(
             s, "fay@example.org", WEB, topics=[ukraine]
         ).send_confirmation
@@ -146,7 +146,7 @@ def test_bounced_and_complained_addresses_get_no_confirmation(
 
 def test_lists_create_rename_archive(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as s:
-        nuclear = lists.create(s, "Nuclear weapons")
+        nuclear = topics.create(s, "Nuclear weapons")
         assert nuclear.slug == "nuclear-weapons"
         with pytest.raises(Conflict):
             lists.create(s, "nuclear WEAPONS")

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from newsletter.database import open_database, session_factory, transaction
-from subscribers import lists, people
+from subscribers import people, topics
 from subscribers.models import Status
 from tests.local import CHROMIUM, free_port, playwright_api
 from tests.local import CHROMIUM_ARGS as ARGS
@@ -32,8 +32,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
     outbox = tmp_path / "outbox"
     engine = open_database(db_url)
     with transaction(session_factory(engine)) as s:
-        lists.create(s, "Ukraine")
-        lists.create(s, "Nuclear weapons")
+        topics.create(s, "Ukraine")
+        topics.create(s, "Nuclear weapons")
     engine.dispose()
     env = {
         **os.environ,
@@ -42,6 +42,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
         "NEWSLETTER_PUBLIC_BASE_URL": base,
         "NEWSLETTER_SECRET_KEY": "browser-test-secret-0123456789",
         "NEWSLETTER_SMTP_URL": "",
+        "NEWSLETTER_LANGUAGES": "en,fr",
     }
     log = (tmp_path / "serve.log").open("wb")
     child = subprocess.Popen(
@@ -125,5 +126,8 @@ def test_a_reader_subscribes_confirms_chooses_topics_and_leaves(
     with transaction(session_factory(engine)) as s:
         person = people.lookup(s, "reader@example.org")
         assert (person.status, person.language) == (Status.UNSUBSCRIBED, "fr")
-        assert [m.name for m in people.subscribed_lists(s, person)] == ["Nuclear weapons"]
+        assert [m.name for m in people.subscribed_lists(s, person)] == [
+            "All briefings",  # joined on the web; topics never take anyone off it
+            "Nuclear weapons",
+        ]
     engine.dispose()

@@ -23,7 +23,7 @@ from newsletter.mail.transports.memory import MemoryTransport
 from newsletter.web.app import create_app
 from newsletter.web.public import PER_ADDRESS, PER_IP
 from newsletter.web.ratelimit import RateLimiter
-from subscribers import consent, lists, people, suppression
+from subscribers import consent, lists, people, suppression, topics
 from subscribers.models import ConsentEvent, Status
 
 BASE = "https://news.example.org"
@@ -36,9 +36,9 @@ def site(settings: Settings, db_url: str) -> Iterator[tuple[TestClient, MemoryTr
     outbox = MemoryTransport()
     app.state.transport = outbox
     with transaction(app.state.sessions) as s:
-        lists.create(s, "Ukraine")
-        lists.create(s, "Nuclear weapons")
-        lists.archive(s, lists.create(s, "Old topic").name)
+        topics.create(s, "Ukraine")
+        topics.create(s, "Nuclear weapons")
+        lists.archive(s, topics.create(s, "Old topic").name)
     with TestClient(app, base_url="http://testserver", client=("198.51.100.4", 5000)) as client:
         yield client, outbox, settings
     app.state.engine.dispose()
@@ -111,7 +111,7 @@ def test_double_opt_in_from_form_to_confirmed(
     url = re.search(rf"{BASE}/confirm/\S+", body)
     assert url is not None
     sid, status, topics = _person(client, "reader@example.org")
-    assert (status, topics) == (Status.PENDING, ["Ukraine"])
+    assert (status, topics) == (Status.PENDING, ["All briefings", "Ukraine"])
 
     page = client.get(_path(url.group(0)))  # what a link scanner does: nothing changes
     assert page.status_code == 200 and "Yes, subscribe me" in page.text
@@ -262,6 +262,7 @@ def test_preference_centre(site: tuple[TestClient, MemoryTransport, Settings]) -
     )
     page = client.get(path)
     assert page.status_code == 200 and 'value="ukraine" checked' in page.text
+    assert 'id="language"' not in page.text  # one language (the default): no menu
     form = {
         "csrf_token": _csrf(page.text),
         "action": "save",
@@ -274,7 +275,7 @@ def test_preference_centre(site: tuple[TestClient, MemoryTransport, Settings]) -
     assert _person(client, "pref@example.org")[2] == ["Nuclear weapons"]
     with transaction(_sessions(client)) as s:
         person = people.get(s, sid)
-        assert (person.name, person.language) == ("Pref Erence", "fr")
+        assert (person.name, person.language) == ("Pref Erence", "en")  # not offered
     assert client.post(path, data={**form, "csrf_token": "nope"}).status_code == 400
     leave = client.post(path, data={"csrf_token": _csrf(saved.text), "action": "unsubscribe"})
     assert leave.status_code == 200 and "You are unsubscribed" in leave.text

@@ -42,4 +42,5 @@ def test_wording_names_the_topics(settings: Settings) -> None:
     assert signup.wording(settings, []).startswith(
         f"I want to receive {settings.organisation_name}"
     )
-    assert "on Ukraine, Arms control." in signup.wording(settings, ["Ukraine", "Arms control"])
+    chosen = signup.wording(settings, ["Ukraine", "Arms control"])
+    assert "briefings by email (topics I follow: Ukraine, Arms control)." in chosen
