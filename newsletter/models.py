@@ -9,6 +9,7 @@ import importlib
 
 for _name in (
     "subscribers.models",
+    "subscribers.tags",
     "newsletter.campaigns.models",
     "newsletter.donations.models",
     "newsletter.web.models",

@@ -15,14 +15,16 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 from subscribers.addresses import fast_address, normalise
-from subscribers.csvfile import CsvSource, Row
+from subscribers.csvfile import BAD_STATUS, CsvSource, Row
 from subscribers.errors import InvalidAddress
+from subscribers.formats import Event, lower_status
 from subscribers.lists import slugify
 from subscribers.tuning import QUICK_SWITCHES
 
 NO_ADDRESS = "no address"
 INVALID = "invalid address"
 BAD_TOPIC = "bad topic"
+BAD_STATUS_REASON = "unreadable status"
 _TOPIC_MAX = 200
 
 
@@ -36,6 +38,9 @@ class Record:
     language: str
     topics: dict[str, None]  # ordered set of topic names
     rows: list[Row]
+    status: str = ""  # the most restrictive status of its rows ("": the file does not say)
+    tags: dict[str, None] | None = None  # ordered set of tag names
+    history: tuple[Event, ...] = ()
 
 
 @dataclass(slots=True)
@@ -84,14 +89,27 @@ def prepare(rows: list[Row], bytes_read: int = 0) -> Prepared:
                 continue
             row.topics = topics = cleaned
         email, key = pair
+        status = row.status
+        if status[:1] == BAD_STATUS:
+            rejected.append((row, BAD_STATUS_REASON, f"{BAD_STATUS_REASON}: {status[1:]}"))
+            continue
         record = get(key)
         if record is None:
-            records[key] = Record(email, key, row.name, row.language, dict.fromkeys(topics), [row])
+            record = records[key] = Record(
+                email, key, row.name, row.language, dict.fromkeys(topics), [row], status
+            )
         else:
             record.name = row.name or record.name
             record.language = row.language or record.language
             record.topics.update(dict.fromkeys(topics))
             record.rows.append(row)
+            record.status = lower_status(record.status, status)
+        if row.tags:
+            if record.tags is None:
+                record.tags = {}
+            record.tags.update(dict.fromkeys(row.tags))
+        if row.history:
+            record.history = row.history
     return Prepared(len(rows), bytes_read, records, rejected)
 
 

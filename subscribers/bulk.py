@@ -47,7 +47,7 @@ _SUBSCRIBER_COLUMNS = (
 _CONSENT_COLUMNS = ("subscriber_id", "action", "lists", "at", "ip", "user_agent", "form", "wording")
 _SUBSCRIPTION_COLUMNS = ("subscriber_id", "list_id", "subscribed", "updated_at")
 
-_WRITTEN = ("subscribers", "subscriptions", "consent_log")
+_WRITTEN = ("subscribers", "subscriptions", "consent_log", "subscriber_tags")
 
 Existing = tuple[int, str, str, str]  # id, status, name, language
 
@@ -229,11 +229,18 @@ class Writer:
         cursor = self.raw.cursor()
         before = cursor.execute("SELECT max(id) FROM subscribers").fetchone()[0] or 0
         status, source = rows[0][4:]
-        if _JSON_EACH and all(row[4] == status and row[5] == source for row in rows):
+        same = all(row[4] == status and row[5] == source for row in rows)
+        if _JSON_EACH and same:
             cursor.execute(
                 f"INSERT INTO subscribers ({columns}) SELECT value->>0, value->>1, value->>2, "
                 "value->>3, ?, ?, ?, NULL, ? FROM json_each(?) ORDER BY key",
                 (status, source, stamp, stamp, json.dumps([row[:4] for row in rows])),
+            )
+        elif _JSON_EACH:
+            cursor.execute(
+                f"INSERT INTO subscribers ({columns}) SELECT value->>0, value->>1, value->>2, "
+                "value->>3, value->>4, value->>5, ?, NULL, ? FROM json_each(?) ORDER BY key",
+                (stamp, stamp, json.dumps(rows)),
             )
         else:
             cursor.executemany(
@@ -262,12 +269,52 @@ class Writer:
             groups.setdefault(columns, []).append(change)
         for columns, rows in groups.items():
             sets = [f"{name} = ?" for name in columns] + ["updated_at = ?"]
-            if "status" in columns:
-                sets.append("confirmed_at = ?")
-            extra = (stamp, stamp) if "status" in columns else (stamp,)
             self._many(
                 f"UPDATE subscribers SET {', '.join(sets)} WHERE id = ?",
-                ((*(r[n] for n in columns), *extra, r["sid"]) for r in rows),
+                ((*(r[n] for n in columns), stamp, r["sid"]) for r in rows),
+            )
+
+    def insert_suppressions(self, entries: list[tuple[str, str, str]], stamp: Any) -> None:
+        """Suppress address keys, given as (key, reason, evidence); an address already
+        suppressed keeps its first reason."""
+        if self._suppressions is None:
+            self.suppressed([])
+        rows = {address_hash(key): (reason, evidence) for key, reason, evidence in entries}
+        if self._suppressions is not None and not self._query_suppressions:
+            self._suppressions.update(rows)
+        self._many(
+            "INSERT INTO suppressions (address_hash, reason, evidence, created_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (address_hash) DO NOTHING",
+            [(digest, reason, evidence, stamp) for digest, (reason, evidence) in rows.items()],
+        )
+
+    def insert_events(
+        self, events: list[tuple[int, str, datetime, str]], form: str, wording: str
+    ) -> None:
+        """Consent events the old tool recorded, as (id, action, when, IP)."""
+        if not events:
+            return
+        time = self._time
+        if _JSON_EACH:
+            self.raw.execute(
+                f"INSERT INTO consent_log ({', '.join(_CONSENT_COLUMNS)}) SELECT value->>0, "
+                "value->>1, '[]', value->>2, value->>3, '', ?, ? FROM json_each(?)",
+                (form, wording, json.dumps([(s, a, time(t), ip) for s, a, t, ip in events])),
+            )
+            return
+        self._many(
+            f"INSERT INTO consent_log ({', '.join(_CONSENT_COLUMNS)}) "
+            "VALUES (?, ?, '[]', ?, ?, '', ?, ?)",
+            [(sid, action, time(at), ip, form, wording) for sid, action, at, ip in events],
+        )
+
+    def insert_tags(self, pairs: list[tuple[int, int]], stamp: Any) -> None:
+        """Tag people, given as (person id, tag id); a tag a person has is kept as it is."""
+        if pairs:
+            self._many(
+                "INSERT INTO subscriber_tags (subscriber_id, tag_id, created_at) "
+                "VALUES (?, ?, ?) ON CONFLICT (subscriber_id, tag_id) DO NOTHING",
+                [(sid, tag_id, stamp) for sid, tag_id in pairs],
             )
 
     def insert_subscriptions(self, pairs: list[tuple[int, int]], stamp: Any) -> None:
@@ -476,6 +523,32 @@ class PostgresWriter(Writer):
                     (sid, "import", names, stamp, "", "", form, wording) for sid, names in entries
                 ),
             )
+
+    def insert_events(
+        self, events: list[tuple[int, str, datetime, str]], form: str, wording: str
+    ) -> None:
+        if events:
+            tail = f"\t\t{form}\t{wording}\n"
+            self._copy(
+                "consent_log",
+                _CONSENT_COLUMNS,
+                len(events),
+                lambda: "".join(
+                    [f"{s}\t{a}\t[]\t{t.isoformat()}\t{ip}{tail}" for s, a, t, ip in events]
+                ),
+                lambda: ((s, a, "[]", t, ip, "", form, wording) for s, a, t, ip in events),
+            )
+
+    def insert_tags(self, pairs: list[tuple[int, int]], stamp: Any) -> None:
+        if pairs:
+            self.drain()
+            with self.raw.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO subscriber_tags (subscriber_id, tag_id, created_at) "
+                    "SELECT s, t, %s FROM unnest(%s::int[], %s::int[]) AS p(s, t) "
+                    "ON CONFLICT (subscriber_id, tag_id) DO NOTHING",
+                    [stamp, [p[0] for p in pairs], [p[1] for p in pairs]],
+                )
 
 
 def _copy_time(stamp: datetime) -> str:
