@@ -289,23 +289,23 @@ class Writer:
         )
 
     def insert_events(
-        self, events: list[tuple[int, str, datetime, str]], form: str, wording: str
+        self, events: list[tuple[int, str, str, str]], form: str, wording: str
     ) -> None:
-        """Consent events the old tool recorded, as (id, action, when, IP)."""
+        """Consent events the old tool recorded, as (id, action, when, IP); ``when`` is UTC
+        text as ``formats.parse_time`` writes it, which is how SQLite stores a time."""
         if not events:
             return
-        time = self._time
         if _JSON_EACH:
             self.raw.execute(
                 f"INSERT INTO consent_log ({', '.join(_CONSENT_COLUMNS)}) SELECT value->>0, "
                 "value->>1, '[]', value->>2, value->>3, '', ?, ? FROM json_each(?)",
-                (form, wording, json.dumps([(s, a, time(t), ip) for s, a, t, ip in events])),
+                (form, wording, json.dumps(events)),
             )
             return
         self._many(
             f"INSERT INTO consent_log ({', '.join(_CONSENT_COLUMNS)}) "
             "VALUES (?, ?, '[]', ?, ?, '', ?, ?)",
-            [(sid, action, time(at), ip, form, wording) for sid, action, at, ip in events],
+            [(sid, action, at, ip, form, wording) for sid, action, at, ip in events],
         )
 
     def insert_tags(self, pairs: list[tuple[int, int]], stamp: Any) -> None:
@@ -525,7 +525,7 @@ class PostgresWriter(Writer):
             )
 
     def insert_events(
-        self, events: list[tuple[int, str, datetime, str]], form: str, wording: str
+        self, events: list[tuple[int, str, str, str]], form: str, wording: str
     ) -> None:
         if events:
             tail = f"\t\t{form}\t{wording}\n"
@@ -533,10 +533,8 @@ class PostgresWriter(Writer):
                 "consent_log",
                 _CONSENT_COLUMNS,
                 len(events),
-                lambda: "".join(
-                    [f"{s}\t{a}\t[]\t{t.isoformat()}\t{ip}{tail}" for s, a, t, ip in events]
-                ),
-                lambda: ((s, a, "[]", t, ip, "", form, wording) for s, a, t, ip in events),
+                lambda: "".join([f"{s}\t{a}\t[]\t{t}+00\t{ip}{tail}" for s, a, t, ip in events]),
+                lambda: ((s, a, "[]", f"{t}+00", ip, "", form, wording) for s, a, t, ip in events),
             )
 
     def insert_tags(self, pairs: list[tuple[int, int]], stamp: Any) -> None:

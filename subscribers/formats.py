@@ -132,7 +132,7 @@ _MAILCHIMP_SYSTEM = {
 }
 _LISTMONK_HEADER = ["uuid", "email", "name", "attributes", "status", "created at", "updated at"]
 
-Event = tuple[str, datetime, str]  # consent action, when, IP
+Event = tuple[str, str, str]  # consent action, when (UTC text, see parse_time), IP
 Extras = tuple[str, tuple[str, ...], tuple[Event, ...]]  # status, tags, history
 
 
@@ -286,13 +286,21 @@ def layout(
     return Layout(header=header, format=chosen, not_imported=not_imported, **found, **extra)  # type: ignore[arg-type]
 
 
-def parse_time(text: str) -> datetime | None:
-    """A time as the supported tools write it, in UTC; None if empty or unreadable.
+def parse_time(text: str) -> str | None:
+    """A time as the supported tools write it, as UTC text ``YYYY-MM-DD HH:MM:SS.ffffff``
+    (what SQLite stores and PostgreSQL reads); None if empty or unreadable.
 
     Mailchimp writes ``2024-01-01 09:00:00`` (UTC), we write ISO 8601 with an
-    offset, listmonk writes Go's ``2024-01-15 10:30:00.123456 +0000 UTC``.
+    offset, listmonk writes Go's ``2024-01-15 10:30:00.123456 +0000 UTC``. Text, not
+    a datetime: a million of them would otherwise be built and formatted again.
     """
     text = text.strip()
+    if len(text) == 19 and text[10] == " ":  # Mailchimp's, the most common by far
+        try:
+            datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        return f"{text}.000000"
     if not text:
         return None
     parts = text.split(" ")
@@ -304,14 +312,23 @@ def parse_time(text: str) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(sep=" ", timespec="microseconds")
 
 
-@functools.lru_cache(maxsize=4096)
+_IPV4 = re.compile(
+    r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+)
+
+
 def _ip(text: str) -> str:
+    """An IP address as written, or "" if it is not one."""
     text = text.strip()
+    if not text or _IPV4.fullmatch(text):
+        return text
     try:
-        return str(ipaddress.ip_address(text)) if text else ""
+        return str(ipaddress.ip_address(text))
     except ValueError:
         return ""
 

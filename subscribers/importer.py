@@ -18,7 +18,6 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -295,7 +294,7 @@ class _Importer:
         active = Status.ACTIVE.value
         others: list[tuple[int, str, str]] = []  # people not active: id, names, status
         leaving: list[tuple[str, str, str]] = []  # suppressions: key, reason, evidence
-        events: list[tuple[int, str, datetime, str]] = []
+        events: list[tuple[int, str, str, str]] = []
         tagging: list[tuple[int, int]] = []
         for (record, target), sid in zip(new, ids, strict=True):
             list_ids, names = combo(tuple(record.topics))
@@ -361,7 +360,7 @@ class _Importer:
         consent: list[tuple[int, str]],
         others: list[tuple[int, str, str]],
         leaving: list[tuple[str, str, str]],
-        events: list[tuple[int, str, datetime, str]],
+        events: list[tuple[int, str, str, str]],
         tagging: list[tuple[int, int]],
         stamp: object,
     ) -> None:
