@@ -44,6 +44,38 @@ class SubscriberTag(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class CampaignTag(Base):
+    """The tag a campaign's audience is narrowed to, which staff chose explicitly.
+
+    Keyed by the campaign's id without a foreign key, so the subscriber tables stand
+    on their own; a narrowed campaign mails only active people on its list (and
+    topic) who also carry the tag.
+    """
+
+    __tablename__ = "campaign_tags"
+
+    campaign_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="RESTRICT"), index=True)
+
+
+def narrow_campaign(session: Session, campaign_id: int, ref: str) -> Tag:
+    """Mail campaign ``campaign_id`` only to people with the tag ``ref``."""
+    tag = get(session, ref)
+    found = session.get(CampaignTag, campaign_id)
+    if found is None:
+        session.add(CampaignTag(campaign_id=campaign_id, tag_id=tag.id))
+    else:
+        found.tag_id = tag.id
+    session.flush()
+    return tag
+
+
+def campaign_tag(session: Session, campaign_id: int) -> Tag | None:
+    """The tag a campaign is narrowed to, if any."""
+    found = session.get(CampaignTag, campaign_id)
+    return None if found is None else session.get(Tag, found.tag_id)
+
+
 def clean_name(name: str) -> str:
     """One line, at most ``NAME_MAX`` characters, with a letter or digit."""
     name = " ".join(name.split())

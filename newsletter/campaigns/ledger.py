@@ -47,11 +47,14 @@ from newsletter.campaigns.models import (
 from subscribers.addresses import address_hash
 from subscribers.models import BLOCKED, Subscriber, Subscription, Suppression
 from subscribers.orm import utcnow
+from subscribers.tags import CampaignTag, SubscriberTag
 
 _C = cast(Table, Campaign.__table__)
 _R = cast(Table, CampaignRecipient.__table__)
 _S = cast(Table, Subscriber.__table__)
 _SUB = cast(Table, Subscription.__table__)
+_TAGGED = cast(Table, SubscriberTag.__table__)
+_TAGGED_CAMPAIGN = cast(Table, CampaignTag.__table__)
 _SUP = cast(Table, Suppression.__table__)
 
 UNSETTLED = (RecipientState.QUEUED, RecipientState.SENDING, RecipientState.DEFERRED)
@@ -147,6 +150,15 @@ class Ledger:
                         topic.c.list_id == campaign.topic_list_id,
                         topic.c.subscribed.is_(True),
                     )
+                )
+            narrowed = conn.scalar(
+                select(_TAGGED_CAMPAIGN.c.tag_id).where(
+                    _TAGGED_CAMPAIGN.c.campaign_id == campaign_id
+                )
+            )
+            if narrowed is not None:  # staff narrowed it to people with one private tag
+                audience = audience.where(
+                    exists().where(_TAGGED.c.subscriber_id == _S.c.id, _TAGGED.c.tag_id == narrowed)
                 )
             columns = [
                 "campaign_id",

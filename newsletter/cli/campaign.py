@@ -19,6 +19,7 @@ from newsletter.cli.common import console, settings
 from newsletter.cli.worker import run_with_progress
 from newsletter.errors import NewsletterError
 from newsletter.mail.transports.base import DeliveryStatus
+from subscribers import tags
 from subscribers.models import Status, Subscriber, Subscription
 
 app = typer.Typer(help="Create, send and follow campaigns.", no_args_is_help=True)
@@ -48,6 +49,9 @@ def create(
     topic: str | None = typer.Option(None, "--topic", help="Only subscribers of this topic too."),
     subject: str | None = typer.Option(None, "--subject", help="Default: the briefing's title."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the campaign ID."),
+    tag: str | None = typer.Option(
+        None, "--tag", help="Only people with this private tag (see `subscribers tag list`)."
+    ),
 ) -> None:
     """Create a draft campaign from a briefing (its text is kept for the whole send)."""
     cfg = settings()
@@ -63,11 +67,15 @@ def create(
             list_ref=list_,
             topic=topic,
         )
+        if tag is not None:
+            tags.narrow_campaign(session, campaign.id, tag)
         campaign_id, title = campaign.id, campaign.subject
     if quiet:
         console.print(campaign_id)
         return
     console.print(f"Created campaign [bold]{campaign_id}[/]: {title}", highlight=False)
+    if tag is not None:
+        console.print(f"Only people tagged {tag!r} will get it.", highlight=False)
     console.print(
         f"Next: newsletter campaign preview {campaign_id}; newsletter campaign send {campaign_id}"
     )
@@ -143,6 +151,9 @@ def send(
         False, "--background", "--no-wait", help="Only schedule; `newsletter worker` sends."
     ),
     batch: int = typer.Option(200, "--batch", min=1),
+    tag: str | None = typer.Option(
+        None, "--tag", help="Only people with this private tag (see `subscribers tag list`)."
+    ),
 ) -> None:
     """Schedule the campaign and, unless --at/--background, send it now with a progress bar."""
     cfg = settings()
@@ -156,6 +167,8 @@ def send(
         composer.refuse_if_lint_errors(markdown.parse(source, source=path), made.digest, path)
     with database.transaction(sessions) as session:
         manager.schedule(session, campaign_id, at=when, override=force)
+        if tag is not None:  # after schedule, which refuses a campaign already under way
+            tags.narrow_campaign(session, campaign_id, tag)
     later = when is not None and when > datetime.now(UTC)
     if background or later:
         moment = when.astimezone().strftime("%Y-%m-%d %H:%M %Z") if when else "now"
