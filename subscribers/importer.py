@@ -296,6 +296,7 @@ class _Importer:
         leaving: list[tuple[str, str, str]] = []  # suppressions: key, reason, evidence
         events: list[tuple[int, str, str, str]] = []
         tagging: list[tuple[int, int]] = []
+        add_event, add_tag, tag_ids = events.append, tagging.append, self._tags
         for (record, target), sid in zip(new, ids, strict=True):
             list_ids, names = combo(tuple(record.topics))
             duplicates += len(record.rows) - 1
@@ -305,10 +306,11 @@ class _Importer:
                 add_consent((sid, names))
             else:
                 self._other(sid, record, target, names, list_ids, others, leaving, pairs)
-            if record.history:
-                events.extend((sid, *event) for event in record.history)
+            for action, at, ip in record.history:
+                add_event((sid, action, at, ip))
             if record.tags:
-                tagging.extend((sid, self._tag(name)) for name in record.tags)
+                for name in record.tags:
+                    add_tag((sid, tag_ids.get(name) or self._tag(name)))
         self.summary.duplicates += duplicates
         self.summary.added += len(new)
         if len(new) and not others:
