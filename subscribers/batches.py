@@ -13,9 +13,10 @@ import queue
 import threading
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from subscribers.addresses import fast_address, normalise
-from subscribers.csvfile import BAD_STATUS, CsvSource, Row
+from subscribers.csvfile import BAD_STATUS, Row
 from subscribers.errors import InvalidAddress
 from subscribers.formats import Event, lower_status
 from subscribers.lists import slugify
@@ -26,6 +27,15 @@ INVALID = "invalid address"
 BAD_TOPIC = "bad topic"
 BAD_STATUS_REASON = "unreadable status"
 _TOPIC_MAX = 200
+
+
+class RowSource(Protocol):
+    """A file read row by row: ``csvfile.CsvSource`` or ``jsonsource.JsonSource``."""
+
+    @property
+    def bytes_read(self) -> int: ...
+
+    def rows(self) -> Iterator[Row]: ...
 
 
 @dataclass(slots=True)
@@ -118,7 +128,7 @@ def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
         yield batch
 
 
-def prepared_batches(source: CsvSource, size: int) -> Generator[Prepared, None, None]:
+def prepared_batches(source: RowSource, size: int) -> Generator[Prepared, None, None]:
     """The file's batches, prepared one at a time as the caller asks for them.
 
     In the caller's thread for SQLite: it releases Python's lock for every row it

@@ -25,12 +25,13 @@ import psycopg
 import sqlalchemy.exc
 from sqlalchemy.orm import Session, sessionmaker
 
-from subscribers import lists, suppression, tags
+from subscribers import csvfile, lists, suppression, tags
 from subscribers.batches import Prepared, Record, prepared_batches, read_ahead
 from subscribers.bulk import Existing, Writer, writer_for
 from subscribers.csvfile import CsvFileError, CsvSource, Row, spreadsheet_safe
 from subscribers.errors import Conflict, NewsletterError
-from subscribers.formats import GENERIC, NOT_SUBSCRIBED, TOOLS, Layout, status_from_word
+from subscribers.formats import GENERIC, LISTMONK, NOT_SUBSCRIBED, TOOLS, Layout, status_from_word
+from subscribers.jsonsource import JsonSource, looks_like_json
 from subscribers.models import BLOCKED, MailingList, Status
 from subscribers.orm import utcnow
 from subscribers.people import clean_language
@@ -133,7 +134,7 @@ class _Importer:
     def __init__(
         self,
         session: Session,
-        source: CsvSource,
+        source: CsvSource | JsonSource,
         summary: Summary,
         rejects: _Rejects,
         *,
@@ -432,6 +433,14 @@ def _collector_paused() -> Iterator[None]:
         yield
 
 
+def _open(path: Path, fmt: str | None, mapping: dict[str, str] | None) -> CsvSource | JsonSource:
+    """listmonk's API JSON (which carries list subscription statuses), else a CSV file."""
+    csvfile.require_file(path)
+    if fmt in (None, LISTMONK) and looks_like_json(path):
+        return JsonSource(path)
+    return CsvSource(path, fmt=fmt, mapping=mapping)
+
+
 def default_status(layout: Layout, filename: str, status: str | None, consent: str) -> str:
     """The status of rows the file says nothing about ("" when it always says).
 
@@ -486,7 +495,7 @@ def import_csv(
     """
     summary = Summary(path=path, dry_run=dry_run)
     consent = " ".join(consent.split())
-    with _collector_paused(), CsvSource(path, fmt=fmt, mapping=mapping) as source:
+    with _collector_paused(), _open(path, fmt, mapping) as source:
         summary.encoding, summary.delimiter = source.encoding, source.delimiter
         layout = source.columns
         summary.kind = layout.kind
@@ -535,6 +544,7 @@ def import_csv(
                 summary.not_imported = [
                     *(f"column {name!r}" for name in layout.not_imported),
                     *(f"attribute {name!r}" for name in sorted(source.attribute_names)),
+                    *(f"list {name!r}" for name in sorted(getattr(source, "list_names", ()))),
                 ]
                 if dry_run:
                     transaction.rollback()

@@ -373,9 +373,10 @@ def _print_summary(summary: importer.Summary) -> None:
         table.add_row(f"skipped: {reason}", f"{count:,}")
     table.add_row("[bold]total[/]", f"[bold]{summary.rows:,}[/]")
     console.print(table)
-    delimiter = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}[summary.delimiter]
+    delimiter = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(summary.delimiter)
     encoding = _ENCODINGS.get(summary.encoding, summary.encoding)
-    console.print(f"read as {encoding}, {delimiter}-separated", highlight=False)
+    shape = f"{delimiter}-separated" if delimiter else "JSON"
+    console.print(f"read as {encoding}, {shape}", highlight=False)
     console.print(f"recognised as: {summary.kind}", highlight=False)
     lines = [
         (summary.suppressed, f"{would}added to the suppression list: {summary.suppressed:,}"),

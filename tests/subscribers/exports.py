@@ -21,6 +21,10 @@ Where each shape comes from:
   ``handleExportSubscribers`` in listmonk's cmd/subscribers.go, attributes as a
   JSON object, status enabled / disabled / blocklisted, times in Go's
   ``time.Time.String()`` form.
+- listmonk's API response ``GET /api/subscribers?per_page=all`` (``data.results``, each
+  with ``attribs``, ``status`` and ``lists`` carrying ``subscription_status`` and the
+  list's ``optin``), as in listmonk's API documentation (docs/apis/subscribers.md):
+  the one listmonk export that says how each person is subscribed to each list.
 - Our own export: ``exporter.HEADER``, written by the exporter itself in the tests.
 """
 
@@ -88,4 +92,52 @@ GERMAN = (
     "E-mail;Vorname;Nachname;Schlagworte;Telefon\n"
     "klara@example.de;Klara;Kurz;Spenderin;030 1234\n"
     "lutz@example.de;Lutz;Lang;;\n"
+)
+
+
+def _listmonk_person(
+    number: int, email: str, status: str, lists: list[tuple[str, str, str]]
+) -> str:
+    subscriptions = ", ".join(
+        f'{{"subscription_status": "{state}", "id": {i}, "uuid": '
+        f'"ce13e971-c2ed-4069-bd0c-240e9a9f56f{i}", "name": "{name}", "type": "public", '
+        f'"optin": "{optin}", "tags": ["test"], '
+        '"created_at": "2020-02-10T23:07:16.194843+01:00", '
+        '"updated_at": "2020-02-10T23:07:16.194843+01:00"}'
+        for i, (name, state, optin) in enumerate(lists, start=1)
+    )
+    return (
+        f'{{"id": {number}, "created_at": "2020-02-10T23:07:16.199433+01:00", '
+        '"updated_at": "2020-02-10T23:07:16.199433+01:00", '
+        f'"uuid": "ea06b2e7-4b08-4697-bcfc-2a5c6dde8f1{number}", "email": "{email}", '
+        f'"name": "Person {number}", "attribs": {{"city": "Bengaluru", "good": true}}, '
+        f'"status": "{status}", "lists": [{subscriptions}]}}'
+    )
+
+
+LISTMONK_API = (
+    '{"data": {"results": ['
+    + ", ".join(
+        [
+            _listmonk_person(
+                1, "confirmed@example.org", "enabled", [("Weekly", "confirmed", "double")]
+            ),
+            _listmonk_person(
+                2, "single@example.org", "enabled", [("Weekly", "unconfirmed", "single")]
+            ),
+            _listmonk_person(
+                3, "waiting@example.org", "enabled", [("Weekly", "unconfirmed", "double")]
+            ),
+            _listmonk_person(
+                4,
+                "left@example.org",
+                "enabled",
+                [("Weekly", "unsubscribed", "double"), ("Events", "unsubscribed", "single")],
+            ),
+            _listmonk_person(
+                5, "blocked@example.org", "blocklisted", [("Weekly", "unsubscribed", "double")]
+            ),
+        ]
+    )
+    + '], "query": "", "total": 5, "per_page": -1, "page": 1}}'
 )

@@ -276,3 +276,35 @@ def test_a_generic_file_with_a_column_map(sessions: sessionmaker[Session], tmp_p
         assert klara.name == "Klara Kurz" and tags.of(s, [klara.id]) == {klara.id: ["Spenderin"]}
     with pytest.raises(FormatError, match="COLUMN=FIELD"):
         parse_map("E-mail=courriel")
+
+
+def test_listmonk_api_export_uses_each_list_subscription_status(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    source = _file(tmp_path, "subscribers.json", exports.LISTMONK_API)
+    summary = import_csv(sessions, source)
+    assert summary.kind == "listmonk API export"
+    assert summary.added_as == {"active": 2, "pending": 1, "unsubscribed": 2}
+    assert summary.not_imported == [
+        "attribute 'city'",
+        "attribute 'good'",
+        "list 'Events'",
+        "list 'Weekly'",
+    ]
+    assert _statuses(sessions) == {
+        "confirmed@example.org": Status.ACTIVE,
+        "single@example.org": Status.ACTIVE,
+        "waiting@example.org": Status.PENDING,
+        "left@example.org": Status.UNSUBSCRIBED,
+        "blocked@example.org": Status.UNSUBSCRIBED,
+    }
+    assert _suppressed(sessions, "left@example.org", "waiting@example.org") == {
+        "left@example.org": suppression.UNSUBSCRIBED,
+        "waiting@example.org": None,
+    }
+    assert _events(sessions, "left@example.org")[0][:2] == (
+        "subscribe",
+        datetime(2020, 2, 10, 22, 7, 16, 199433, tzinfo=UTC),
+    )
+    with transaction(sessions) as s:
+        assert lists.all_lists(s, include_archived=True) == []
