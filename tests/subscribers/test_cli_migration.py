@@ -4,6 +4,7 @@ staff run them; tags never reach the public subscribe page."""
 from __future__ import annotations
 
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -128,3 +129,13 @@ def test_imported_tags_never_reach_the_subscribe_page(
             assert private not in page.text
     finally:
         app.state.engine.dispose()
+
+
+def test_a_persons_tags_are_in_their_access_record_and_go_with_erasure(
+    cli: SubscribersCli,
+) -> None:
+    cli.ok("add", "ann@example.org")
+    cli.ok("tag", "add", "ann@example.org", "Major donor")
+    assert json.loads(cli.ok("export-person", "ann@example.org"))["tags"] == ["Major donor"]
+    cli.ok("erase", "ann@example.org", "--yes")
+    assert "│ Major donor │ 0" in _flat(cli.ok("tag", "list"))  # the tag stays, nobody has it
