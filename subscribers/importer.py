@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import csv
 import functools
 import json
 import sqlite3
@@ -19,7 +18,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
 
 import psycopg
 import sqlalchemy.exc
@@ -28,13 +26,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from subscribers import csvfile, lists, suppression, tags
 from subscribers.batches import Prepared, Record, prepared_batches, read_ahead
 from subscribers.bulk import Existing, Writer, writer_for
-from subscribers.csvfile import CsvFileError, CsvSource, Row, spreadsheet_safe
+from subscribers.csvfile import CsvSource, Row
 from subscribers.errors import Conflict, NewsletterError
 from subscribers.formats import GENERIC, LISTMONK, NOT_SUBSCRIBED, TOOLS, Layout, status_from_word
 from subscribers.jsonsource import JsonSource, looks_like_json
 from subscribers.models import BLOCKED, MailingList, Status
 from subscribers.orm import utcnow
 from subscribers.people import clean_language
+from subscribers.rejects import Rejects, default_errors_path
 from subscribers.tuning import COLLECTOR_OFF
 
 Progress = Callable[[int, int], None]
@@ -91,52 +90,13 @@ class Summary:
     not_imported: list[str] = field(default_factory=list)  # columns (and attributes) left out
 
 
-class _Rejects:
-    """The error CSV: written only when a row is rejected; removed if the import fails.
-
-    Staff open it in a spreadsheet, so cells that would run as formulas are quoted.
-    """
-
-    def __init__(self, path: Path, header: list[str]) -> None:
-        self.path = path
-        self._header = header
-        self._file: IO[str] | None = None
-        self._writer: Any = None
-        self.count = 0
-
-    def add(self, line: int, reason: str, cells: list[str]) -> None:
-        if self._file is None:
-            try:
-                self._file = self.path.open("w", encoding="utf-8", newline="")
-            except OSError as exc:
-                raise CsvFileError(
-                    f"cannot write rejected rows to {self.path}: {exc.strerror}; "
-                    "nothing was imported (choose another place with --errors)"
-                ) from None
-            self._writer = csv.writer(self._file)
-            self._writer.writerow(["line", "reason", *map(spreadsheet_safe, self._header)])
-        self._writer.writerow([line, spreadsheet_safe(reason), *map(spreadsheet_safe, cells)])
-        self.count += 1
-
-    def close(self, *, keep: bool) -> Path | None:
-        if self._file is not None:
-            self._file.close()
-            if not keep:
-                self.path.unlink(missing_ok=True)
-        return self.path if keep and self.count else None
-
-
-def default_errors_path(path: Path) -> Path:
-    return path.with_name(f"{path.stem}.errors.csv")
-
-
 class _Importer:
     def __init__(
         self,
         session: Session,
         source: CsvSource | JsonSource,
         summary: Summary,
-        rejects: _Rejects,
+        rejects: Rejects,
         *,
         list_name: str | None,
         default_language: str,
@@ -500,7 +460,7 @@ def import_csv(
         layout = source.columns
         summary.kind = layout.kind
         target = default_status(layout, path.name, status, consent)
-        rejects = _Rejects(errors_path or default_errors_path(path), source.columns.header)
+        rejects = Rejects(errors_path or default_errors_path(path), source.columns.header)
         ok = False
         try:
             with factory() as session:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from subscribers import bulk
+from subscribers import bulk, bulkpg
 from subscribers.batches import Prepared, read_ahead
 from subscribers.importer import ImportConflict, import_csv
 from subscribers.models import ConsentEvent, Subscriber, Subscription
@@ -202,7 +202,7 @@ def test_a_write_that_fails_late_is_a_conflict_and_writes_nothing(
 def test_an_error_in_a_background_copy_reaches_the_caller(
     db_url: str, sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bulk, "_copy_time", lambda stamp: "soon")
+    monkeypatch.setattr(bulkpg, "_copy_time", lambda stamp: "soon")
     with pytest.raises(psycopg.DataError, match="soon"):
         import_csv(sessions, _source(tmp_path), consent=CONSENT, list_name="All", batch_size=2)
     assert _counts(sessions) == (0, 0, 0) and _copy_threads() == 0
