@@ -443,6 +443,21 @@ def default_status(layout: Layout, filename: str, status: str | None, consent: s
     return target
 
 
+def check(
+    path: Path,
+    *,
+    fmt: str | None = None,
+    mapping: dict[str, str] | None = None,
+    status: str | None = None,
+    consent: str = "",
+) -> None:
+    """Raise what ``import_csv`` would refuse the file for before reading any row
+    (no such file, no email column, no consent basis), so a command can refuse in one
+    line before it starts a progress bar."""
+    with _open(path, fmt, mapping) as source:
+        default_status(source.columns, path.name, status, " ".join(consent.split()))
+
+
 def import_csv(
     factory: sessionmaker[Session],
     path: Path,

@@ -314,6 +314,11 @@ def import_file(
     if fmt is not None and fmt.lower() not in formats.FORMATS:
         raise NewsletterError(f"unknown --format {fmt!r} (choose {', '.join(formats.FORMATS)})")
     size = csvfile.require_file(file)
+    chosen_format = fmt.lower() if fmt else None
+    columns_map = formats.parse_map(mapping) if mapping is not None else None
+    importer.check(  # refuse before the progress bar starts
+        file, fmt=chosen_format, mapping=columns_map, status=status, consent=consent_basis
+    )
     sessions = _sessions()
     columns = (
         TextColumn("[progress.description]{task.description}"),
@@ -339,8 +344,8 @@ def import_file(
             errors_path=errors,
             default_language=settings().language,
             progress=report,
-            fmt=fmt.lower() if fmt else None,
-            mapping=formats.parse_map(mapping) if mapping is not None else None,
+            fmt=chosen_format,
+            mapping=columns_map,
             status=status,
             consent=consent_basis,
         )
@@ -380,7 +385,7 @@ def _print_summary(summary: importer.Summary) -> None:
     console.print(f"recognised as: {summary.kind}", highlight=False)
     lines = [
         (summary.suppressed, f"{would}added to the suppression list: {summary.suppressed:,}"),
-        (summary.history, f"consent events carried over: {summary.history:,}"),
+        (summary.history, f"consent events {would}carried over: {summary.history:,}"),
         (summary.tagged, f"people {would}tagged: {summary.tagged:,}"),
         (summary.lists_created, f"new lists: {', '.join(summary.lists_created)}"),
         (summary.tags_created, f"new tags (private): {', '.join(summary.tags_created)}"),

@@ -65,9 +65,11 @@ def test_a_file_without_a_consent_basis_is_refused_in_one_line(
     with pytest.raises(SystemExit) as stopped:
         main()
     assert stopped.value.code == 1
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
     assert err.count("\n") == 1 and err.startswith("error: people.csv does not say whether")
     assert '--consent "..."' in err and "--status unsubscribed" in err
+    assert "rows/s" not in captured.out  # refused before any progress bar started
     result = cli("import", "people.csv", "--format", "mailchimpp")
     assert result.exit_code != 0 and "unknown --format 'mailchimpp'" in str(result.exception)
     result = cli("import", "people.csv", "--status", "subscribed")
