@@ -265,10 +265,11 @@ def layout(
         used |= {i for i, text in enumerate(labels) if text in _MAILCHIMP_SYSTEM}
         extra = {"history": history, "file_status": status, "kind": kind}
     elif chosen == LISTMONK:
-        history = {"created_at": labels.index("created at")}
-        used |= {labels.index("uuid"), labels.index("updated at"), history["created_at"]}
-        attributes = labels.index("attributes")
-        used.add(attributes)
+        # (``--format listmonk`` may name a file that lacks some of listmonk's columns)
+        history = {"created_at": labels.index("created at")} if "created at" in present else {}
+        attributes = labels.index("attributes") if "attributes" in present else -1
+        used |= {i for i, text in enumerate(labels) if text in ("uuid", "updated at")}
+        used |= {*history.values(), attributes}
         extra = {"history": history, "attributes": attributes, "kind": "listmonk export"}
     elif chosen == NEWSLETTER:
         history = {

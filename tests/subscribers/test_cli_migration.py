@@ -83,6 +83,9 @@ def test_generic_files_with_a_map_and_a_forced_format(cli: SubscribersCli, tmp_p
     result = cli("import", path, "--consent", CONSENT)
     assert result.exit_code != 0 and 'say which with --map "COLUMN=email"' in str(result.exception)
     cli.ok("import", path, "--map", "Courriel=email,Prénom=first_name", "--consent", CONSENT)
+    # Forced to listmonk's format, a file without its columns is refused, not a crash.
+    forced = cli("import", path, "--map", "Courriel=email", "--format", "listmonk")
+    assert isinstance(forced.exception, ConsentMissing)
     assert "Zoé" in cli.ok("show", "zoe@example.fr")
     # A subscribed-shaped Mailchimp file renamed by hand says nothing about status.
     renamed = _write(tmp_path, "audience.csv", exports.MAILCHIMP_SUBSCRIBED)
