@@ -60,7 +60,17 @@ def main() -> None:
     run("briefing", "lint", str(briefing))
     run("briefing", "render", str(briefing), "--out", str(out / "render"))
     rejected = out / "subscribers.errors.csv"
-    run("subscribers", "import", str(SUBSCRIBERS), "--list", LIST_NAME, "--errors", str(rejected))
+    run(
+        "subscribers",
+        "import",
+        str(SUBSCRIBERS),
+        "--list",
+        LIST_NAME,
+        "--errors",
+        str(rejected),
+        "--consent",
+        "Sample readers who asked for the briefings (demo data)",
+    )
     run("send-test", str(briefing), "--to", "preview@example.org")
     campaign = run("campaign", "create", str(briefing), "--list", LIST_NAME, "-q").strip()
     # The PDF lost every link target: sending needs the explicit override. A second run

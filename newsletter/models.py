@@ -9,6 +9,7 @@ import importlib
 
 for _name in (
     "subscribers.models",
+    "subscribers.tags",
     "newsletter.campaigns.models",
     "newsletter.campaigns.heartbeat",
     "newsletter.donations.models",

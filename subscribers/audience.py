@@ -5,6 +5,7 @@ A person may be sent a campaign when all of these hold:
 - their status is ``active`` (confirmed, never unsubscribed, bounced or complained);
 - they are on the campaign's list (``subscribed``);
 - if the campaign was narrowed to a topic on purpose, they chose that topic too;
+- if staff narrowed it to a private tag, they carry that tag;
 - their address is not on the suppression list.
 
 ``may_be_mailed`` is that rule as one SQL condition. The preview count, the ledger's
@@ -24,18 +25,22 @@ from sqlalchemy.orm import Session
 from subscribers.addresses import address_hash_sql
 from subscribers.errors import Conflict, NotFound
 from subscribers.models import MailingList, Status, Subscriber, Subscription, Suppression
+from subscribers.tags import SubscriberTag
 
 _S = cast(Table, Subscriber.__table__)
 _SUB = cast(Table, Subscription.__table__)
 _SUP = cast(Table, Suppression.__table__)
+_TAGGED = cast(Table, SubscriberTag.__table__)
 
 
 @dataclass(frozen=True, slots=True)
 class Audience:
-    """Everyone on one list, or (narrowed on purpose) only those of them with one topic."""
+    """Everyone on one list, or (narrowed on purpose) only those of them with one topic
+    and/or one private tag."""
 
     list_id: int
     topic_id: int | None = None
+    tag_id: int | None = None
 
 
 def resolve(session: Session, list_ref: str, topic_ref: str | None = None) -> Audience:
@@ -79,6 +84,10 @@ def _rules(audience: Audience) -> dict[str, ColumnElement[bool]]:
     }
     if audience.topic_id is not None:
         rules["on_topic"] = _on(audience.topic_id)
+    if audience.tag_id is not None:
+        rules["tagged"] = exists().where(
+            _TAGGED.c.subscriber_id == _S.c.id, _TAGGED.c.tag_id == audience.tag_id
+        )
     return rules
 
 
@@ -124,6 +133,8 @@ def refusals(
             reasons[sid] = "unsubscribed from the list"
         elif not met.get("on_topic", True):
             reasons[sid] = "no longer follows the topic"
+        elif not met.get("tagged", True):
+            reasons[sid] = "no longer carries the tag"
         elif not met["not_suppressed"]:
             reasons[sid] = "address is suppressed"
     return reasons

@@ -13,17 +13,29 @@ import queue
 import threading
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from subscribers.addresses import fast_address, normalise
-from subscribers.csvfile import CsvSource, Row
+from subscribers.csvfile import BAD_STATUS, Row
 from subscribers.errors import InvalidAddress
+from subscribers.formats import Event, lower_status
 from subscribers.lists import slugify
 from subscribers.tuning import QUICK_SWITCHES
 
 NO_ADDRESS = "no address"
 INVALID = "invalid address"
 BAD_TOPIC = "bad topic"
+BAD_STATUS_REASON = "unreadable status"
 _TOPIC_MAX = 200
+
+
+class RowSource(Protocol):
+    """A file read row by row: ``csvfile.CsvSource`` or ``jsonsource.JsonSource``."""
+
+    @property
+    def bytes_read(self) -> int: ...
+
+    def rows(self) -> Iterator[Row]: ...
 
 
 @dataclass(slots=True)
@@ -36,6 +48,9 @@ class Record:
     language: str
     topics: dict[str, None]  # ordered set of topic names
     rows: list[Row]
+    status: str = ""  # the most restrictive status of its rows ("": the file does not say)
+    tags: dict[str, None] | None = None  # ordered set of tag names
+    history: tuple[Event, ...] = ()
 
 
 @dataclass(slots=True)
@@ -84,14 +99,27 @@ def prepare(rows: list[Row], bytes_read: int = 0) -> Prepared:
                 continue
             row.topics = topics = cleaned
         email, key = pair
+        status = row.status
+        if status[:1] == BAD_STATUS:
+            rejected.append((row, BAD_STATUS_REASON, f"{BAD_STATUS_REASON}: {status[1:]}"))
+            continue
         record = get(key)
         if record is None:
-            records[key] = Record(email, key, row.name, row.language, dict.fromkeys(topics), [row])
+            record = records[key] = Record(
+                email, key, row.name, row.language, dict.fromkeys(topics), [row], status
+            )
         else:
             record.name = row.name or record.name
             record.language = row.language or record.language
             record.topics.update(dict.fromkeys(topics))
             record.rows.append(row)
+            record.status = lower_status(record.status, status)
+        if row.tags:
+            if record.tags is None:
+                record.tags = {}
+            record.tags.update(dict.fromkeys(row.tags))
+        if row.history:
+            record.history = row.history
     return Prepared(len(rows), bytes_read, records, rejected)
 
 
@@ -100,7 +128,7 @@ def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
         yield batch
 
 
-def prepared_batches(source: CsvSource, size: int) -> Generator[Prepared, None, None]:
+def prepared_batches(source: RowSource, size: int) -> Generator[Prepared, None, None]:
     """The file's batches, prepared one at a time as the caller asks for them.
 
     In the caller's thread for SQLite: it releases Python's lock for every row it

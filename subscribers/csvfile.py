@@ -19,17 +19,12 @@ from pathlib import Path
 
 from subscribers.addresses import fast_address, normalise
 from subscribers.errors import InvalidAddress, NewsletterError
+from subscribers.formats import BadRow, Event, Layout, extras_reader, layout
 
 _SAMPLE = 64 * 1024
 _DELIMITERS = ",;\t|"
-_HEADERS = {
-    "email": {"email", "e mail", "email address", "e mail address", "address", "mail"},
-    "name": {"name", "full name", "fullname", "display name"},
-    "first": {"first name", "firstname", "given name", "forename"},
-    "last": {"last name", "lastname", "surname", "family name"},
-    "language": {"language", "lang", "locale"},
-    "topics": {"topics", "topic", "lists", "list", "interests", "tags"},
-}
+BAD_STATUS = "!"
+"""A row's status starting with this is the reason it could not be read."""
 _TOPIC_SPLIT = re.compile(r"[;|]")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _KNOWN_TOPIC_CELLS = 10_000
@@ -96,35 +91,6 @@ def detect_encoding(path: Path) -> str:
     return "utf-8"
 
 
-def _label(cell: str) -> str:
-    return " ".join(re.sub(r"[-_.]", " ", cell.strip().strip("\ufeff").lower()).split())
-
-
-@dataclass(frozen=True)
-class Columns:
-    """Which column holds what; -1 when the file has no such column."""
-
-    header: list[str]
-    email: int
-    name: int = -1
-    first: int = -1
-    last: int = -1
-    language: int = -1
-    topics: int = -1
-
-    @classmethod
-    def from_header(cls, header: list[str]) -> Columns | None:
-        found: dict[str, int] = {}
-        for index, cell in enumerate(header):
-            label = _label(cell)
-            for role, names in _HEADERS.items():
-                if label in names and role not in found:
-                    found[role] = index
-        if "email" not in found:
-            return None
-        return cls(header=header, **found)
-
-
 @dataclass(slots=True)
 class Row:
     """One data row as read: its first line number, the raw cells and the mapped fields."""
@@ -135,13 +101,18 @@ class Row:
     name: str
     language: str
     topics: tuple[str, ...] = ()
+    status: str = ""  # our status for this row ("": the file does not say)
+    tags: tuple[str, ...] = ()
+    history: tuple[Event, ...] = ()  # consent events the old tool recorded
 
 
 def _pick(cells: list[str], index: int) -> str:
     return cells[index].strip() if 0 <= index < len(cells) else ""
 
 
-def _delimiter(sample: str) -> tuple[str, Columns | None]:
+def _delimiter(
+    sample: str, filename: str, fmt: str | None, mapping: dict[str, str] | None
+) -> tuple[str, Layout | None]:
     lines = [line for line in sample.splitlines() if line.strip()]
     header_line = lines[0] if lines else ""
     candidates: list[str] = []
@@ -151,7 +122,7 @@ def _delimiter(sample: str) -> tuple[str, Columns | None]:
     candidates.extend(by_count)
     for delimiter in candidates:
         header = next(csv.reader([header_line], delimiter=delimiter), [])
-        columns = Columns.from_header(header)
+        columns = layout(header, filename, fmt, mapping)
         if columns is not None:
             return delimiter, columns
     return ",", None
@@ -170,7 +141,9 @@ class CsvSource:
     ``bytes_read`` follows the progress through the file for a progress bar.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, *, fmt: str | None = None, mapping: dict[str, str] | None = None
+    ) -> None:
         self.size = require_file(path)
         self.path = path
         self.encoding = detect_encoding(path)
@@ -182,15 +155,17 @@ class CsvSource:
         if not sample.strip():
             self._file.close()
             raise CsvFileError(f"{path}: the file is empty")
-        self.delimiter, columns = _delimiter(sample)
+        self.delimiter, columns = _delimiter(sample, path.name, fmt, mapping)
         if columns is None:
             self._file.close()
             first = next((line for line in sample.splitlines() if line.strip()), "")
             raise CsvFileError(
                 f"{path}: no email column in the header {first[:200]!r} "
-                "(expected a column named email, e-mail or address)"
+                "(expected a column named email, e-mail or address, or say which with "
+                '--map "COLUMN=email")'
             )
         self.columns = columns
+        self.attribute_names: set[str] = set()  # listmonk attributes seen (not imported)
         self._file.seek(0)
 
     @property
@@ -346,7 +321,19 @@ class CsvSource:
                 topics,
             )
 
-        return make
+        if not c.has_extras:
+            return make
+        extras = extras_reader(c, self.attribute_names)
+
+        def make_with_extras(line: int, cells: list[str]) -> Row:
+            row = make(line, cells)
+            try:
+                row.status, row.tags, row.history = extras(cells)
+            except BadRow as exc:
+                row.status = f"{BAD_STATUS}{exc}"
+            return row
+
+        return make_with_extras
 
     def _cut_off(self, line: int) -> str:
         """Re-read the last record (from ``line`` to the end) strictly; see ``_cut_off``."""

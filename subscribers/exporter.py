@@ -17,12 +17,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from subscribers import consent, suppression
+from subscribers import consent, suppression, tags
 from subscribers.addresses import normalise
 from subscribers.csvfile import spreadsheet_safe
 from subscribers.models import MailingList, Status, Subscriber, Subscription
 
-HEADER = ["email", "name", "language", "topics", "status", "created_at", "confirmed_at"]
+HEADER = ["email", "name", "language", "topics", "status", "created_at", "confirmed_at", "tags"]
+"""Our own export's columns; the importer recognises them (``formats.NEWSLETTER``). Tags
+are private to staff, and so is this file."""
 
 
 def _iso(moment: datetime | None) -> str:
@@ -35,8 +37,10 @@ def export_csv(
     *,
     mailing_list: MailingList | None = None,
     status: Status | None = Status.ACTIVE,
+    tag: tags.Tag | None = None,
 ) -> int:
-    """Write people (``status`` None: everyone) to ``out``; returns how many rows."""
+    """Write people (``status`` None: everyone; ``tag``: only those with it) to ``out``;
+    returns how many rows."""
     query = select(Subscriber).order_by(Subscriber.id)
     if status is not None:
         query = query.where(Subscriber.status == status)
@@ -44,12 +48,17 @@ def export_csv(
         query = query.join(Subscription, Subscription.subscriber_id == Subscriber.id).where(
             Subscription.list_id == mailing_list.id, Subscription.subscribed.is_(True)
         )
+    if tag is not None:
+        query = query.join(
+            tags.SubscriberTag, tags.SubscriberTag.subscriber_id == Subscriber.id
+        ).where(tags.SubscriberTag.tag_id == tag.id)
     count = 0
     with out.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(HEADER)
         for partition in session.scalars(query.execution_options(yield_per=2000)).partitions():
-            topics = _topics(session, [p.id for p in partition])
+            ids = [p.id for p in partition]
+            topics, labels = _topics(session, ids), tags.of(session, ids)
             for person in partition:
                 row = [
                     person.email,
@@ -59,6 +68,7 @@ def export_csv(
                     person.status,
                     _iso(person.created_at),
                     _iso(person.confirmed_at),
+                    ";".join(labels.get(person.id, [])),
                 ]
                 writer.writerow([spreadsheet_safe(cell) for cell in row])
                 count += 1
@@ -113,6 +123,7 @@ def person_record(session: Session, address: str) -> dict[str, Any]:
         "confirmed_at": _iso(person.confirmed_at),
         "updated_at": _iso(person.updated_at),
     }
+    held["tags"] = tags.of(session, [person.id]).get(person.id, [])
     held["subscriptions"] = [
         {"list": name, "subscribed": subscribed, "updated_at": _iso(updated)}
         for name, subscribed, updated in subscriptions

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import csv
 import functools
 import json
 import sqlite3
@@ -19,20 +18,22 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
 
 import psycopg
 import sqlalchemy.exc
 from sqlalchemy.orm import Session, sessionmaker
 
-from subscribers import lists
+from subscribers import csvfile, lists, suppression, tags
 from subscribers.batches import Prepared, Record, prepared_batches, read_ahead
 from subscribers.bulk import Existing, Writer, writer_for
-from subscribers.csvfile import CsvFileError, CsvSource, Row, spreadsheet_safe
-from subscribers.errors import Conflict
+from subscribers.csvfile import CsvSource, Row
+from subscribers.errors import Conflict, NewsletterError
+from subscribers.formats import GENERIC, LISTMONK, NOT_SUBSCRIBED, TOOLS, Layout, status_from_word
+from subscribers.jsonsource import JsonSource, looks_like_json
 from subscribers.models import BLOCKED, Kind, MailingList, Status
 from subscribers.orm import utcnow
 from subscribers.people import clean_language
+from subscribers.rejects import Rejects, default_errors_path
 from subscribers.tuning import COLLECTOR_OFF
 
 Progress = Callable[[int, int], None]
@@ -42,6 +43,21 @@ _INTEGRITY = (sqlite3.IntegrityError, psycopg.IntegrityError, sqlalchemy.exc.Int
 
 SUPPRESSED = "suppressed"
 CUT_OFF = "file ends mid-row"
+NO_STATUS = "no status"
+NEVER_SUBSCRIBED = "never subscribed"
+NO_BASIS = "subscribed without a stated consent basis"
+
+_SUPPRESSION_REASON = {
+    Status.UNSUBSCRIBED.value: suppression.UNSUBSCRIBED,
+    Status.BOUNCED.value: suppression.HARD_BOUNCE,
+    Status.COMPLAINED.value: suppression.COMPLAINT,
+}
+_STATUS_CHOICES = "subscribed, unsubscribed, cleaned, bounced, complained or pending"
+
+
+class ConsentMissing(NewsletterError, ValueError):
+    """A file that does not say whether its people agreed to be mailed, imported without
+    staff saying so (``--consent``) or choosing another status (``--status``)."""
 
 
 class ImportConflict(Conflict):
@@ -64,57 +80,28 @@ class Summary:
     lists_created: list[str] = field(default_factory=list)
     errors_path: Path | None = None
     dry_run: bool = False
-
-
-class _Rejects:
-    """The error CSV: written only when a row is rejected; removed if the import fails.
-
-    Staff open it in a spreadsheet, so cells that would run as formulas are quoted.
-    """
-
-    def __init__(self, path: Path, header: list[str]) -> None:
-        self.path = path
-        self._header = header
-        self._file: IO[str] | None = None
-        self._writer: Any = None
-        self.count = 0
-
-    def add(self, line: int, reason: str, cells: list[str]) -> None:
-        if self._file is None:
-            try:
-                self._file = self.path.open("w", encoding="utf-8", newline="")
-            except OSError as exc:
-                raise CsvFileError(
-                    f"cannot write rejected rows to {self.path}: {exc.strerror}; "
-                    "nothing was imported (choose another place with --errors)"
-                ) from None
-            self._writer = csv.writer(self._file)
-            self._writer.writerow(["line", "reason", *map(spreadsheet_safe, self._header)])
-        self._writer.writerow([line, spreadsheet_safe(reason), *map(spreadsheet_safe, cells)])
-        self.count += 1
-
-    def close(self, *, keep: bool) -> Path | None:
-        if self._file is not None:
-            self._file.close()
-            if not keep:
-                self.path.unlink(missing_ok=True)
-        return self.path if keep and self.count else None
-
-
-def default_errors_path(path: Path) -> Path:
-    return path.with_name(f"{path.stem}.errors.csv")
+    kind: str = ""  # what the file is: "Mailchimp export of cleaned contacts"
+    added_as: Counter[str] = field(default_factory=Counter)  # new people by status
+    lowered: Counter[str] = field(default_factory=Counter)  # people the file took off mailing
+    suppressed: int = 0  # addresses this import put on the suppression list
+    tags_created: list[str] = field(default_factory=list)
+    tagged: int = 0  # people who got at least one tag from the file
+    history: int = 0  # consent events carried over from the old tool
+    not_imported: list[str] = field(default_factory=list)  # columns (and attributes) left out
 
 
 class _Importer:
     def __init__(
         self,
         session: Session,
-        source: CsvSource,
+        source: CsvSource | JsonSource,
         summary: Summary,
-        rejects: _Rejects,
+        rejects: Rejects,
         *,
         list_name: str | None,
         default_language: str,
+        default_status: str,
+        consent_basis: str,
     ) -> None:
         self.session = session
         self.source = source
@@ -124,6 +111,19 @@ class _Importer:
         self.writer: Writer = writer_for(session)
         self.writer.start()  # before any statement: see ``Writer.start``
         self.label = f"import:{source.path.name}"[:100]
+        self.default_status = default_status
+        # A file of unknown origin that calls people "subscribed" proves nothing.
+        self.active_needs_basis = source.columns.format == GENERIC and not consent_basis
+        layout: Layout = source.columns
+        tool = TOOLS[layout.format]
+        self.history_form = f"import:{layout.format}"
+        self.history_wording = (
+            f"Recorded by {tool} before the move; imported by staff from {source.path.name}"
+        )
+        base = f"Imported by staff from {source.path.name}"
+        self.wording = f"{base}: {consent_basis}" if consent_basis else base
+        self.tool_note = f" (status as recorded by {tool})" if tool and tool != "newsletter" else ""
+        self._tags: dict[str, int] = {}
         self._lists: dict[str, MailingList] = {}
         self._touched = bytearray()  # one bit per person id met in this file
         self._starts: list[int] = []  # ... and runs of ids it added, first and last
@@ -139,7 +139,8 @@ class _Importer:
 
     def _list(self, name: str, kind: Kind = Kind.TOPIC) -> MailingList:
         """The list or topic ``name``; a missing one is created as ``kind`` (the file's
-        topics column makes topics, ``--list`` a list)."""
+        topics column makes topics, ``--list`` a list). A topic an import creates is hidden
+        from the public form until staff publish it: a file's labels may be private."""
         found = self._lists.get(name)
         if found is not None:
             return found
@@ -149,7 +150,7 @@ class _Importer:
             self.writer.drain()  # the session's statements come after the writer's
             found = lists.find(self.session, name)
             if found is None:
-                found = lists.create(self.session, name, kind=kind)
+                found = lists.create(self.session, name, kind=kind, public=kind == Kind.LIST)
                 self.summary.lists_created.append(found.name)
             self._lists[slug] = found
         self._lists[name] = found
@@ -198,29 +199,56 @@ class _Importer:
             found = self._combos[topics] = (tuple(chosen), names)
         return found
 
+    def _tag(self, name: str) -> int:
+        found = self._tags.get(name)
+        if found is None:
+            self.writer.drain()  # the session's statements come after the writer's
+            tag, created = tags.ensure(self.session, name)
+            if created:
+                self.summary.tags_created.append(tag.name)
+            found = self._tags[name] = tag.id
+        return found
+
+    def _wording(self, status: str) -> str:
+        if status == Status.ACTIVE:
+            return self.wording
+        return f"{self.wording}; imported as {status}{self.tool_note}"
+
     def _merge(self, records: dict[str, Record]) -> None:
         existing = self.writer.existing(list(records))
         suppressed = self.writer.suppressed_keys(list(records))
         stamp = self.writer.stamp(utcnow())
-        new: list[Record] = []
-        known: list[tuple[Record, Existing]] = []
+        new: list[tuple[Record, str]] = []
+        known: list[tuple[Record, Existing, str]] = []
+        default = self.default_status
         for key, record in records.items():
+            target = record.status or default
+            if not target:
+                self._skip(record.rows, NO_STATUS, f"{NO_STATUS}: say which with --status")
+                continue
+            if target == NOT_SUBSCRIBED:
+                self._skip(record.rows, NEVER_SUBSCRIBED, "never subscribed: not imported")
+                continue
+            if target == Status.ACTIVE and self.active_needs_basis:
+                self._skip(record.rows, NO_BASIS, f"{NO_BASIS}: give --consent to import")
+                continue
             found = existing.get(key)
-            if found is not None and found[1] in BLOCKED:
+            blocked = target in BLOCKED
+            if found is not None and found[1] in BLOCKED and not blocked:
                 self._skip(record.rows, found[1], f"{found[1]}: never re-subscribed by an import")
-            elif key in suppressed:
+            elif key in suppressed and (found is None or not blocked):
                 self._skip(record.rows, SUPPRESSED, "suppressed: asked never to be mailed")
             elif found is None:
-                new.append(record)
+                new.append((record, target))
             else:
-                known.append((record, found))
+                known.append((record, found, target))
 
-        active, label, default = Status.ACTIVE.value, self.label, self.default_language
+        label, default_language = self.label, self.default_language
         language = _language
         ids = self.writer.insert_subscribers(
             [
-                (r.email, r.key, r.name[:200], language(r.language or default), active, label)
-                for r in new
+                (r.email, r.key, r.name[:200], language(r.language or default_language), t, label)
+                for r, t in new
             ],
             stamp,
         )
@@ -229,47 +257,120 @@ class _Importer:
         add_pair, add_consent, combo = pairs.append, consent.append, self._combo
         self._added(ids)
         duplicates = 0
-        for record, sid in zip(new, ids, strict=True):
+        active = Status.ACTIVE.value
+        others: list[tuple[int, str, str]] = []  # people not active: id, names, status
+        leaving: list[tuple[str, str, str]] = []  # suppressions: key, reason, evidence
+        events: list[tuple[int, str, str, str]] = []
+        tagging: list[tuple[int, int]] = []
+        add_event, add_tag, tag_ids = events.append, tagging.append, self._tags
+        for (record, target), sid in zip(new, ids, strict=True):
             list_ids, names = combo(tuple(record.topics))
-            for list_id in list_ids:
-                add_pair((sid, list_id))
-            add_consent((sid, names))
             duplicates += len(record.rows) - 1
+            if target == active:
+                for list_id in list_ids:
+                    add_pair((sid, list_id))
+                add_consent((sid, names))
+            else:
+                self._other(sid, record, target, names, list_ids, others, leaving, pairs)
+            for action, at, ip in record.history:
+                add_event((sid, action, at, ip))
+            if record.tags:
+                for name in record.tags:
+                    add_tag((sid, tag_ids.get(name) or self._tag(name)))
         self.summary.duplicates += duplicates
         self.summary.added += len(new)
+        if len(new) and not others:
+            self.summary.added_as[active] += len(new)
+        else:
+            self.summary.added_as.update(t for _, t in new)
         if known:
-            self._update(known, pairs, consent, stamp)
+            self._update(known, pairs, consent, others, leaving, events, tagging, stamp)
         self.writer.insert_subscriptions(pairs, stamp)
-        self.writer.insert_consent(consent, stamp, label, _wording(self.source.path.name))
+        self.writer.insert_consent(consent, stamp, label, self.wording)
+        for status in sorted({status for _, _, status in others}):
+            group = [(sid, names) for sid, names, s in others if s == status]
+            self.writer.insert_consent(group, stamp, label, self._wording(status))
+        if leaving:
+            fresh = [entry for entry in leaving if entry[0] not in suppressed]
+            self.summary.suppressed += len({key for key, _, _ in fresh})
+            self.writer.insert_suppressions(fresh, stamp)
+        if events:
+            self.summary.history += len(events)
+            self.writer.insert_events(events, self.history_form, self.history_wording)
+        if tagging:
+            self.summary.tagged += len({sid for sid, _ in tagging})
+            self.writer.insert_tags(tagging, stamp)
+
+    def _other(
+        self,
+        sid: int,
+        record: Record,
+        target: str,
+        names: str,
+        list_ids: tuple[int, ...],
+        others: list[tuple[int, str, str]],
+        leaving: list[tuple[str, str, str]],
+        pairs: list[tuple[int, int]],
+    ) -> None:
+        """A new person who is not active: pending people keep their lists; people who
+        left or bounced are suppressed and get none."""
+        others.append((sid, names, target))
+        reason = _SUPPRESSION_REASON.get(target)
+        if reason is None:
+            pairs.extend((sid, list_id) for list_id in list_ids)
+        else:
+            leaving.append((record.key, reason, f"{self.label} ({target})"))
 
     def _update(
         self,
-        known: list[tuple[Record, Existing]],
+        known: list[tuple[Record, Existing, str]],
         pairs: list[tuple[int, int]],
         consent: list[tuple[int, str]],
+        others: list[tuple[int, str, str]],
+        leaving: list[tuple[str, str, str]],
+        events: list[tuple[int, str, str, str]],
+        tagging: list[tuple[int, int]],
         stamp: object,
     ) -> None:
-        """People already in the database: fill in what the file adds, count the rest."""
+        """People already in the database: fill in what the file adds, never raise their
+        status (a pending person becomes active only on a row that is active), lower it
+        when the file says they left or bounced, count the rest."""
         active = Status.ACTIVE.value
-        have = self.writer.subscriptions([found[0] for _, found in known])
+        have = self.writer.subscriptions([found[0] for _, found, _ in known])
         updates: list[dict[str, object]] = []
-        for record, (sid, status, name, language) in known:
+        for record, (sid, status, name, language), target in known:
             list_ids, names = self._combo(tuple(record.topics))
-            missing = [list_id for list_id in list_ids if (sid, list_id) not in have]
             change: dict[str, object] = {}
+            leaves = target in BLOCKED
+            if leaves:
+                list_ids = ()
+                reason = _SUPPRESSION_REASON[target]
+                leaving.append((record.key, reason, f"{self.label} ({target})"))
+                if status not in BLOCKED:
+                    change["status"] = target
+                    self.summary.lowered[target] += 1
+            missing = [list_id for list_id in list_ids if (sid, list_id) not in have]
             if record.name and record.name[:200] != name:
                 change["name"] = record.name[:200]
             if record.language and _language(record.language) != language:
                 change["language"] = _language(record.language)
-            if status == Status.PENDING:
+            if status == Status.PENDING and target == active:
                 change["status"] = active
+                change["confirmed_at"] = stamp
+            if record.tags:
+                tagging.extend((sid, self._tag(tag)) for tag in record.tags)
             seen = self._touch(sid)
             self.summary.duplicates += len(record.rows) - (0 if seen else 1)
             if change or missing:
                 self.summary.updated += 0 if seen else 1
                 updates.append({"sid": sid, **change})
                 pairs.extend((sid, list_id) for list_id in missing)
-                consent.append((sid, names))
+                if "status" in change and change["status"] != active:
+                    others.append((sid, names, target))
+                else:
+                    consent.append((sid, names))
+                if "status" in change and record.history:
+                    events.extend((sid, *event) for event in record.history)
             elif not seen:
                 self.summary.unchanged += 1
         self.writer.update_subscribers(updates, stamp)
@@ -297,6 +398,71 @@ def _collector_paused() -> Iterator[None]:
         yield
 
 
+_NARROW = 8  # columns: the files a writer's batch size was measured with have at most this
+
+
+def _batch_size(writer: Writer, columns: int) -> int:
+    """The writer's batch size, smaller for a wide file when batches are read ahead.
+
+    Each row keeps all its cells (for the rejects file), and reading ahead holds
+    several batches at once: a Mailchimp export's 21 columns made a PostgreSQL import
+    peak at 288 MB with the 4-column size (measured on a million rows).
+    """
+    if not writer.overlaps or columns <= _NARROW:
+        return writer.batch_size
+    return max(1000, writer.batch_size * _NARROW // columns)
+
+
+def _open(path: Path, fmt: str | None, mapping: dict[str, str] | None) -> CsvSource | JsonSource:
+    """listmonk's API JSON (which carries list subscription statuses), else a CSV file."""
+    csvfile.require_file(path)
+    if fmt in (None, LISTMONK) and looks_like_json(path):
+        return JsonSource(path)
+    return CsvSource(path, fmt=fmt, mapping=mapping)
+
+
+def default_status(layout: Layout, filename: str, status: str | None, consent: str) -> str:
+    """The status of rows the file says nothing about ("" when it always says).
+
+    Nobody is imported as mailable unless staff state on what basis they agreed
+    (``consent``) or the file itself records their subscription.
+    """
+    if status is not None:
+        target = status_from_word(status)
+        if target is None or target == NOT_SUBSCRIBED:
+            raise ConsentMissing(f"unknown --status {status!r} (choose {_STATUS_CHOICES})")
+        if layout.speaks_of_status:
+            raise ConsentMissing(
+                f"{filename} is a {layout.kind} that gives each person's status: leave out --status"
+            )
+    elif layout.speaks_of_status:
+        return Status.ACTIVE.value if consent else ""
+    else:
+        target = Status.ACTIVE.value
+    if target == Status.ACTIVE and not consent:
+        raise ConsentMissing(
+            f"{filename} does not say whether these people agreed to be mailed: state the "
+            'basis with --consent "..." (e.g. --consent "Signed up on our website"), or '
+            "import them with --status unsubscribed; nothing was imported"
+        )
+    return target
+
+
+def check(
+    path: Path,
+    *,
+    fmt: str | None = None,
+    mapping: dict[str, str] | None = None,
+    status: str | None = None,
+    consent: str = "",
+) -> None:
+    """Raise what ``import_csv`` would refuse the file for before reading any row
+    (no such file, no email column, no consent basis), so a command can refuse in one
+    line before it starts a progress bar."""
+    with _open(path, fmt, mapping) as source:
+        default_status(source.columns, path.name, status, " ".join(consent.split()))
+
+
 def import_csv(
     factory: sessionmaker[Session],
     path: Path,
@@ -307,17 +473,29 @@ def import_csv(
     default_language: str = "en",
     progress: Progress | None = None,
     batch_size: int | None = None,
+    fmt: str | None = None,
+    mapping: dict[str, str] | None = None,
+    status: str | None = None,
+    consent: str = "",
 ) -> Summary:
     """Import ``path`` in one transaction; see the module docstring.
 
+    ``fmt`` forces a format (else it is recognised from the header), ``mapping``
+    names columns (see ``formats.parse_map``). Rows whose file says nothing about
+    status import as ``status``, which may be (and by default is) "subscribed" only
+    with ``consent``, the basis staff state; see ``default_status``.
     ``batch_size`` (rows a batch) defaults to what suits the database best.
     Raises ``CsvFileError`` (nothing written) for a file that is missing, empty or
-    has no email column.
+    has no email column, ``ConsentMissing`` for one imported without a basis.
     """
     summary = Summary(path=path, dry_run=dry_run)
-    with _collector_paused(), CsvSource(path) as source:
+    consent = " ".join(consent.split())
+    with _collector_paused(), _open(path, fmt, mapping) as source:
         summary.encoding, summary.delimiter = source.encoding, source.delimiter
-        rejects = _Rejects(errors_path or default_errors_path(path), source.columns.header)
+        layout = source.columns
+        summary.kind = layout.kind
+        target = default_status(layout, path.name, status, consent)
+        rejects = Rejects(errors_path or default_errors_path(path), source.columns.header)
         ok = False
         try:
             with factory() as session:
@@ -329,8 +507,11 @@ def import_csv(
                     rejects,
                     list_name=list_name,
                     default_language=default_language,
+                    default_status=target,
+                    consent_basis=consent,
                 )
-                batches = prepared_batches(source, batch_size or importer.writer.batch_size)
+                size = batch_size or _batch_size(importer.writer, len(layout.header))
+                batches = prepared_batches(source, size)
                 if importer.writer.overlaps:
                     batches = read_ahead(batches)
                 try:
@@ -356,6 +537,11 @@ def import_csv(
                     summary.rows += 1
                     summary.skipped[CUT_OFF] += 1
                     rejects.add(source.truncated_line, f"{CUT_OFF}: a quote is never closed", [])
+                summary.not_imported = [
+                    *(f"column {name!r}" for name in layout.not_imported),
+                    *(f"attribute {name!r}" for name in sorted(source.attribute_names)),
+                    *(f"list {name!r}" for name in sorted(getattr(source, "list_names", ()))),
+                ]
                 if dry_run:
                     transaction.rollback()
                 else:

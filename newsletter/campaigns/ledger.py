@@ -37,6 +37,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.orm import Session
 
 from newsletter.campaigns import archive
 from newsletter.campaigns.models import (
@@ -47,9 +48,11 @@ from newsletter.campaigns.models import (
 )
 from subscribers import audience
 from subscribers.orm import utcnow
+from subscribers.tags import CampaignTag
 
 _C = cast(Table, Campaign.__table__)
 _R = cast(Table, CampaignRecipient.__table__)
+_TAGGED_CAMPAIGN = cast(Table, CampaignTag.__table__)
 
 UNSETTLED = (RecipientState.QUEUED, RecipientState.SENDING, RecipientState.DEFERRED)
 
@@ -79,11 +82,15 @@ class Outcome:
     next_attempt_at: datetime | None = None
 
 
-def _audience(conn: Connection, campaign_id: int) -> audience.Audience:
+def campaign_audience(conn: Connection | Session, campaign_id: int) -> audience.Audience:
+    """Who this campaign is for: its list, and the topic or tag staff narrowed it to."""
     campaign = conn.execute(
         select(_C.c.list_id, _C.c.topic_list_id).where(_C.c.id == campaign_id)
     ).one()
-    return audience.Audience(campaign.list_id, campaign.topic_list_id)
+    tag = conn.scalar(
+        select(_TAGGED_CAMPAIGN.c.tag_id).where(_TAGGED_CAMPAIGN.c.campaign_id == campaign_id)
+    )
+    return audience.Audience(campaign.list_id, campaign.topic_list_id, tag)
 
 
 class Ledger:
@@ -123,7 +130,7 @@ class Ledger:
             if not won:
                 return False
             archive.release_for_campaign(conn, campaign_id, now)
-            chosen = _audience(conn, campaign_id)
+            chosen = campaign_audience(conn, campaign_id)
             people = audience.recipients(chosen).subquery()
             rows = select(
                 literal(campaign_id),
@@ -219,7 +226,7 @@ class Ledger:
             return {}
         with self.engine.connect() as conn:
             why = audience.refusals(
-                conn, _audience(conn, campaign_id), [row.subscriber_id for row in rows]
+                conn, campaign_audience(conn, campaign_id), [row.subscriber_id for row in rows]
             )
         return {
             row.id: f"skipped: {why[row.subscriber_id]}" for row in rows if row.subscriber_id in why

@@ -15,19 +15,19 @@ from typer.core import TyperCommand
 from newsletter import database, links, wiring
 from newsletter.briefing import lint, markdown
 from newsletter.campaigns import archive, composer, heartbeat, manager, sendtime
-from newsletter.campaigns.ledger import Claimed, Ledger
+from newsletter.campaigns.ledger import Claimed, Ledger, campaign_audience
 from newsletter.campaigns.models import CampaignStatus, RecipientState
 from newsletter.cli.common import console, settings
 from newsletter.cli.worker import run_with_progress
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
 from newsletter.mail.transports.base import DeliveryStatus
+from subscribers import audience, tags
+from subscribers.models import MailingList
 from subscribers.orm import utcnow
 
 if TYPE_CHECKING:  # typer's own copy of click (a private module): for annotations only
     from typer import _click as click
-from subscribers import audience
-from subscribers.models import MailingList
 
 app = typer.Typer(help="Create, send and follow campaigns.", no_args_is_help=True)
 
@@ -68,6 +68,9 @@ def create(
     ),
     subject: str | None = typer.Option(None, "--subject", help="Default: the briefing's title."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the campaign ID."),
+    tag: str | None = typer.Option(
+        None, "--tag", help="Only people with this private tag (see `subscribers tag list`)."
+    ),
 ) -> None:
     """Create a draft campaign from a briefing (its text is kept for the whole send)."""
     cfg = settings()
@@ -83,11 +86,15 @@ def create(
             list_ref=list_,
             topic=topic,
         )
+        if tag is not None:
+            tags.narrow_campaign(session, campaign.id, tag)
         campaign_id, title = campaign.id, campaign.subject
     if quiet:
         console.print(campaign_id)
         return
     console.print(f"Created campaign [bold]{campaign_id}[/]: {title}", highlight=False)
+    if tag is not None:
+        console.print(f"Only people tagged {tag!r} will get it.", highlight=False)
     console.print(
         f"Next: newsletter campaign preview {campaign_id}; newsletter campaign send {campaign_id}"
     )
@@ -103,7 +110,7 @@ def preview(
     sessions = wiring.sessions(cfg)
     with sessions() as session:
         campaign = manager.get(session, campaign_id)
-        chosen = audience.Audience(campaign.list_id, campaign.topic_list_id)
+        chosen = campaign_audience(session, campaign.id)
         size = audience.count(session, chosen)
         who = _audience_words(session, chosen)
     made = composer.for_campaign(cfg, sessions, campaign_id)
@@ -134,12 +141,18 @@ def _audience_words(session: Session, chosen: audience.Audience) -> str:
     """Say who a campaign goes to, and say loudly when ``--topic`` narrowed it."""
     the_list = session.get(MailingList, chosen.list_id)
     list_name = the_list.name if the_list is not None else f"list {chosen.list_id}"
+    tagged = ""
+    if chosen.tag_id is not None:
+        tag = session.get(tags.Tag, chosen.tag_id)
+        tagged = f" and carry the private tag {tag.name if tag is not None else chosen.tag_id!r}"
     if chosen.topic_id is None:
-        return f"everyone on {list_name}"
+        if not tagged:
+            return f"everyone on {list_name}"
+        return f"narrowed by --tag: only readers of {list_name} who{tagged[4:]}"
     topic = session.get(MailingList, chosen.topic_id)
     topic_name = topic.name if topic is not None else f"topic {chosen.topic_id}"
     return (
-        f"narrowed by --topic: only readers of {list_name} who chose {topic_name}; "
+        f"narrowed by --topic: only readers of {list_name} who chose {topic_name}{tagged}; "
         f"the others on {list_name} get nothing"
     )
 
@@ -179,6 +192,9 @@ def send(
         False, "--background", "--no-wait", help="Only schedule; `newsletter worker` sends."
     ),
     batch: int = typer.Option(200, "--batch", min=1),
+    tag: str | None = typer.Option(
+        None, "--tag", help="Only people with this private tag (see `subscribers tag list`)."
+    ),
 ) -> None:
     """Schedule the campaign and, unless --at/--background, send it now with a progress bar.
 
@@ -199,6 +215,8 @@ def send(
         manager.schedule(
             session, campaign_id, at=when, override=force, again=again, page=page, zone=cfg.zone
         )
+        if tag is not None:  # after schedule, which refuses a campaign already under way
+            tags.narrow_campaign(session, campaign_id, tag)
     web = links.archive_url(cfg, made.briefing_slug)
     if background or when is not None:
         moment = sendtime.local(when, cfg.zone) if when else "now"

@@ -20,7 +20,7 @@ from newsletter.cli import memberships
 from newsletter.cli.common import console, settings
 from newsletter.database import transaction
 from newsletter.errors import NewsletterError
-from subscribers import consent, csvfile, exporter, importer, lists, people
+from subscribers import consent, csvfile, exporter, formats, importer, lists, people, tags
 from subscribers.models import Kind, Status, Subscriber
 
 app = typer.Typer(
@@ -35,6 +35,10 @@ lists_app.command("remove")(memberships.remove_from)
 lists_app.command("publish")(memberships.publish)
 lists_app.command("unpublish")(memberships.unpublish)
 app.command("edit")(memberships.edit)
+tag_app = typer.Typer(
+    help="Tags: staff's private labels on people (never shown to them).", no_args_is_help=True
+)
+app.add_typer(tag_app, name="tag")
 
 
 def _sessions() -> sessionmaker[Session]:
@@ -243,6 +247,7 @@ def export(
     output: Path = typer.Option(..., "--output", "-o", help="CSV file to write."),
     list_name: str | None = typer.Option(None, "--list", help="Only people on this list."),
     status: str = typer.Option("active", help="Status to export, or 'all'."),
+    tag: str | None = typer.Option(None, "--tag", help="Only people with this tag."),
 ) -> None:
     """Write people to CSV (same columns the importer reads).
 
@@ -253,8 +258,11 @@ def export(
     chosen_status = None if status.lower() == "all" else _status(status)
     with transaction(_sessions()) as session:
         chosen = lists.get(session, list_name) if list_name else None
+        chosen_tag = tags.get(session, tag) if tag else None
         try:
-            count = exporter.export_csv(session, output, mailing_list=chosen, status=chosen_status)
+            count = exporter.export_csv(
+                session, output, mailing_list=chosen, status=chosen_status, tag=chosen_tag
+            )
         except OSError as exc:
             raise NewsletterError(f"cannot write {output}: {exc.strerror}") from None
     console.print(f"wrote {count:,} people to {output}", highlight=False)
@@ -283,16 +291,53 @@ def export_person(
 @app.command("import")
 def import_file(
     file: Path = typer.Argument(
-        ..., help="CSV file with an email column (name, language, topics optional)."
+        ...,
+        help="CSV file: a Mailchimp or listmonk export, our own export, or any CSV with an "
+        "email column (name, language, topics, tags optional).",
     ),
     list_name: str | None = typer.Option(
         None, "--list", help="Subscribe everyone to this list too."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check everything, change nothing."),
     errors: Path | None = typer.Option(None, "--errors", help="Where to write rejected rows."),
+    fmt: str | None = typer.Option(
+        None,
+        "--format",
+        help="mailchimp, listmonk, newsletter or generic (default: recognised from the header).",
+    ),
+    mapping: str | None = typer.Option(
+        None,
+        "--map",
+        help='Which column is which, e.g. "E-mail=email,Vorname=first_name" (fields: email, '
+        "name, first_name, last_name, language, tags, status, lists).",
+    ),
+    status: str | None = typer.Option(
+        None,
+        "--status",
+        help="Status of people whose file does not give one: subscribed (needs --consent), "
+        "unsubscribed, cleaned, complained or pending.",
+    ),
+    consent_basis: str = typer.Option(
+        "",
+        "--consent",
+        help='How these people agreed to be mailed, e.g. "Signed up at our 2024 conference"; '
+        "kept in each person's consent log.",
+    ),
 ) -> None:
-    """Import people from CSV in one transaction: it completes or changes nothing."""
+    """Import people from CSV in one transaction: it completes or changes nothing.
+
+    Nobody who unsubscribed, bounced or is suppressed becomes active. A file that does
+    not record each person's status (any CSV but a Mailchimp, listmonk or our own
+    export) needs --consent, or --status for people who are not to be mailed.
+    """
+    if fmt is not None and fmt.lower() not in formats.FORMATS:
+        raise NewsletterError(f"unknown --format {fmt!r} (choose {', '.join(formats.FORMATS)})")
     size = csvfile.require_file(file)
+    chosen_format = fmt.lower() if fmt else None
+    columns_map = formats.parse_map(mapping) if mapping is not None else None
+    importer.check(  # refuse before the progress bar starts
+        file, fmt=chosen_format, mapping=columns_map, status=status, consent=consent_basis
+    )
     sessions = _sessions()
     columns = (
         TextColumn("[progress.description]{task.description}"),
@@ -318,6 +363,10 @@ def import_file(
             errors_path=errors,
             default_language=settings().language,
             progress=report,
+            fmt=chosen_format,
+            mapping=columns_map,
+            status=status,
+            consent=consent_basis,
         )
         progress.update(task, completed=max(size, 1))
     _print_summary(summary)
@@ -331,23 +380,91 @@ _ENCODINGS = {
 
 
 def _print_summary(summary: importer.Summary) -> None:
-    title = "dry run: nothing was changed" if summary.dry_run else "import complete"
+    dry = summary.dry_run
+    title = "dry run: nothing was changed" if dry else "import complete"
+    would = "would be " if dry else ""
     table = Table("", "rows", title=title, title_justify="left")
-    table.add_row("added", f"{summary.added:,}")
-    table.add_row("updated", f"{summary.updated:,}")
+    for status, count in sorted(summary.added_as.items()):
+        table.add_row(f"{would}added as {status}", f"{count:,}")
+    if not summary.added_as:
+        table.add_row(f"{would}added", "0")
+    table.add_row(f"{would}updated", f"{summary.updated:,}")
+    for status, count in sorted(summary.lowered.items()):
+        table.add_row(f"{would}updated: now {status} (not mailed)", f"{count:,}")
     table.add_row("unchanged", f"{summary.unchanged:,}")
     table.add_row("duplicates merged", f"{summary.duplicates:,}")
     for reason, count in sorted(summary.skipped.items()):
         table.add_row(f"skipped: {reason}", f"{count:,}")
     table.add_row("[bold]total[/]", f"[bold]{summary.rows:,}[/]")
     console.print(table)
-    delimiter = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}[summary.delimiter]
+    delimiter = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(summary.delimiter)
     encoding = _ENCODINGS.get(summary.encoding, summary.encoding)
-    console.print(f"read as {encoding}, {delimiter}-separated", highlight=False)
-    if summary.lists_created:
-        console.print(f"new lists: {', '.join(summary.lists_created)}", highlight=False)
+    shape = f"{delimiter}-separated" if delimiter else "JSON"
+    console.print(f"read as {encoding}, {shape}", highlight=False)
+    console.print(f"recognised as: {summary.kind}", highlight=False)
+    lines = [
+        (summary.suppressed, f"{would}added to the suppression list: {summary.suppressed:,}"),
+        (summary.history, f"consent events {would}carried over: {summary.history:,}"),
+        (summary.tagged, f"people {would}tagged: {summary.tagged:,}"),
+        (
+            summary.lists_created,
+            f"new lists and topics: {', '.join(summary.lists_created)} (a new topic is hidden "
+            "from the subscribe form until `newsletter subscribers lists publish NAME`)",
+        ),
+        (summary.tags_created, f"new tags (private): {', '.join(summary.tags_created)}"),
+    ]
+    for shown, line in lines:
+        if shown:
+            console.print(line, highlight=False)
+    for what in summary.not_imported:
+        console.print(f"not imported: {what} (use --topics-from when available)", highlight=False)
     if summary.errors_path:
         console.print(f"rejected rows written to {summary.errors_path}", highlight=False)
+
+
+@tag_app.command("add")
+def tag_add(
+    address: str = typer.Argument(..., help="Email address or #id."),
+    names: list[str] = typer.Argument(..., help="One or more tags."),
+) -> None:
+    """Tag a person (the tag is created if new)."""
+    with transaction(_sessions()) as session:
+        person = people.lookup(session, address)
+        added = tags.add(session, person, names)
+        mine = tags.of(session, [person.id]).get(person.id, [])
+    note = f"tagged {', '.join(added)}" if added else "already had these tags"
+    console.print(f"{person.email}: {note} (tags: {', '.join(mine)})", highlight=False)
+
+
+@tag_app.command("remove")
+def tag_remove(
+    address: str = typer.Argument(..., help="Email address or #id."),
+    names: list[str] = typer.Argument(..., help="One or more tags."),
+) -> None:
+    """Take tags off a person."""
+    with transaction(_sessions()) as session:
+        person = people.lookup(session, address)
+        removed = tags.remove(session, person, names)
+        mine = tags.of(session, [person.id]).get(person.id, [])
+    note = f"removed {', '.join(removed)}" if removed else "had none of these tags"
+    console.print(f"{person.email}: {note} (tags: {', '.join(mine) or '-'})", highlight=False)
+
+
+@tag_app.command("list")
+def tag_list(
+    address: str | None = typer.Argument(None, help="Only this person's tags."),
+) -> None:
+    """Every tag with how many people carry it, or one person's tags."""
+    with transaction(_sessions()) as session:
+        if address is not None:
+            person = people.lookup(session, address)
+            mine = tags.of(session, [person.id]).get(person.id, [])
+            console.print(f"{person.email}: {', '.join(mine) or 'no tags'}", highlight=False)
+            return
+        table = Table("tag", "people", title="tags (private to staff)", title_justify="left")
+        for tag, count in tags.all_tags(session):
+            table.add_row(tag.name, f"{count:,}")
+    console.print(table)
 
 
 @lists_app.callback(invoke_without_command=True)

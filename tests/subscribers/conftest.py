@@ -35,3 +35,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db_url: str) -> Iterato
     common.settings.cache_clear()
     yield SubscribersCli()
     common.settings.cache_clear()
+
+
+CONSENT = "Readers who signed up for the briefings on our website"
+"""The consent basis staff state when importing a file that does not record one."""

@@ -14,7 +14,7 @@ from newsletter.cli.app import main
 from newsletter.errors import InvalidAddress, NewsletterError, NotFound
 from subscribers.csvfile import CsvFileError
 from subscribers.errors import Conflict
-from tests.subscribers.conftest import SubscribersCli
+from tests.subscribers.conftest import CONSENT, SubscribersCli
 
 
 def test_staff_manage_one_person_from_start_to_erasure(cli: SubscribersCli, tmp_path: Path) -> None:
@@ -80,11 +80,20 @@ def test_import_dry_run_then_import_then_export(cli: SubscribersCli, tmp_path: P
         "broken;C;\nA@EXAMPLE.org;;Arms control\n",
         encoding="utf-8",
     )
-    dry = cli.ok("import", str(source), "--list", "All briefings", "--dry-run")
+    dry = cli.ok(
+        "import", str(source), "--list", "All briefings", "--dry-run", "--consent", CONSENT
+    )
     assert "dry run: nothing was changed" in dry and "rows/s" in dry
     assert "0 shown" in cli.ok("list")
     done = cli.ok(
-        "import", str(source), "--list", "All briefings", "--errors", str(tmp_path / "bad.csv")
+        "import",
+        str(source),
+        "--list",
+        "All briefings",
+        "--errors",
+        str(tmp_path / "bad.csv"),
+        "--consent",
+        CONSENT,
     )
     assert "import complete" in done and "semicolon-separated" in done
     assert "skipped: invalid address" in done and str(tmp_path / "bad.csv") in done

@@ -14,13 +14,15 @@ from newsletter.database import transaction
 from newsletter.donations.models import Gift
 from newsletter.errors import NewsletterError
 from subscribers.csvfile import CsvFileError
-from tests.subscribers.conftest import SubscribersCli
+from tests.subscribers.conftest import CONSENT, SubscribersCli
 
 
 def test_the_import_summary_names_windows_1252(cli: SubscribersCli, tmp_path: Path) -> None:
     source = tmp_path / "excel.csv"
     source.write_bytes("email,name\nob@example.org,O\u2019Brien\n".encode("cp1252"))
-    assert "read as Windows-1252, comma-separated" in cli.ok("import", str(source))
+    assert "read as Windows-1252, comma-separated" in cli.ok(
+        "import", str(source), "--consent", CONSENT
+    )
 
 
 def test_export_help_says_formulas_are_quoted(cli: SubscribersCli) -> None:
@@ -85,7 +87,7 @@ def test_a_stray_quote_before_a_large_rest_is_one_error_naming_its_line(
     source = tmp_path / "big.csv"
     rows = "".join(f"p{i}@example.org,Person {i}\n" for i in range(20_000))
     source.write_text(f'email,name\na@example.org,"The Boss\n{rows}')
-    result = cli("import", str(source))
+    result = cli("import", str(source), "--consent", CONSENT)
     assert result.exit_code != 0 and isinstance(result.exception, CsvFileError)
     assert "line 2: a cell longer than" in str(result.exception)
     assert "0 shown" in cli.ok("list")

@@ -14,6 +14,7 @@ from subscribers import consent, exporter, people
 from subscribers.csvfile import CsvFileError
 from subscribers.importer import CUT_OFF, import_csv
 from subscribers.models import Subscriber
+from tests.subscribers.conftest import CONSENT
 
 
 def _emails(sessions: sessionmaker[Session]) -> list[str]:
@@ -28,7 +29,7 @@ def test_a_stray_quote_before_more_rows_fails_the_whole_import(
     rows = "".join(f"p{i}@example.org,Person {i}\n" for i in range(3, 20))
     source.write_text(f'email,name\na@example.org,Ann\nb@example.org,"The Boss\n{rows}')
     with pytest.raises(CsvFileError, match=r"line 3: a quote .* is never closed.*nothing"):
-        import_csv(sessions, source, batch_size=1)
+        import_csv(sessions, source, consent=CONSENT, batch_size=1)
     assert _emails(sessions) == []
     assert not (tmp_path / "stray.errors.csv").exists()
 
@@ -40,7 +41,7 @@ def test_a_stray_quote_before_a_large_rest_is_a_csv_error_naming_its_line(
     rows = "".join(f"p{i}@example.org,Person {i}\n" for i in range(20_000))
     source.write_text(f'email,name\na@example.org,Ann\n\nb@example.org,"The Boss\n{rows}')
     with pytest.raises(CsvFileError, match=r"line 4: a cell longer than .* never closed"):
-        import_csv(sessions, source, batch_size=1)
+        import_csv(sessions, source, consent=CONSENT, batch_size=1)
     assert _emails(sessions) == []
 
 
@@ -65,7 +66,7 @@ def test_a_stray_quote_closed_by_a_later_cell_fails_the_whole_import(
     source = tmp_path / "glued.csv"
     source.write_text(text)
     with pytest.raises(CsvFileError, match=rf"line {opened}: a quote .* to line {closed}.*nothing"):
-        import_csv(sessions, source, batch_size=1)
+        import_csv(sessions, source, consent=CONSENT, batch_size=1)
     assert _emails(sessions) == []
     assert not (tmp_path / "glued.errors.csv").exists()
 
@@ -78,7 +79,7 @@ def test_quoted_cells_on_several_lines_that_are_not_rows_import(
         'email,name\na@x.com,"Ann\n(work: ann@work.example, mornings)"\n'
         'b@x.com,"Flat 2,\n12 High St, London"\nc@x.com,"Carol"\n'
     )
-    summary = import_csv(sessions, source)
+    summary = import_csv(sessions, source, consent=CONSENT)
     assert summary.added == 3 and not summary.skipped
     with transaction(sessions) as s:
         names = {e: n for e, n in s.execute(select(Subscriber.email, Subscriber.name))}
@@ -91,7 +92,7 @@ def test_a_quote_left_open_on_the_last_line_only_skips_that_row(
 ) -> None:
     source = tmp_path / "cut.csv"
     source.write_text('email,name\na@example.org,A\nb@example.org,"B\n\n  \n')
-    summary = import_csv(sessions, source)
+    summary = import_csv(sessions, source, consent=CONSENT)
     assert summary.skipped == {CUT_OFF: 1}
     assert _emails(sessions) == ["a@example.org"]
 
@@ -103,7 +104,7 @@ def test_a_quote_out_of_place_on_the_last_line_reads_as_anywhere_else(
     source = tmp_path / "last.csv"
     row = 'c@example.org,"Carol" Smith'
     source.write_text(f"email,name\n{row}\na@example.org,A\n{row.replace('c@', 'd@')}{end}")
-    summary = import_csv(sessions, source)
+    summary = import_csv(sessions, source, consent=CONSENT)
     assert summary.added == 3 and not summary.skipped
     with transaction(sessions) as s:
         names = {e: n for e, n in s.execute(select(Subscriber.email, Subscriber.name))}
@@ -116,7 +117,7 @@ def test_windows_1252_text_from_excel_keeps_its_curly_quotes_and_euro_sign(
     source = tmp_path / "excel.csv"
     text = "email,name\nob@example.org,O\u2019Brien \u201c\u20ac\u201d\nz@example.org,Zo\u00eb\n"
     source.write_bytes(text.encode("cp1252") + b"odd@example.org,A\x81B\n")
-    summary = import_csv(sessions, source)
+    summary = import_csv(sessions, source, consent=CONSENT)
     assert summary.encoding == "cp1252" and summary.added == 3
     with transaction(sessions) as s:
         names = {e: n for e, n in s.execute(select(Subscriber.email, Subscriber.name))}
@@ -150,7 +151,7 @@ def test_exports_quote_formulas_and_import_back_unchanged(
     assert rows[0][3] == "'-Left;Ukraine" and rows[-1][0] == "'-dash@example.org"
     with transaction(sessions) as s:
         s.execute(delete(Subscriber))
-    summary = import_csv(sessions, out)
+    summary = import_csv(sessions, out, consent=CONSENT)
     assert summary.added == 5 and not summary.skipped
     with transaction(sessions) as s:
         again = {
@@ -167,7 +168,7 @@ def test_rejected_rows_are_written_with_formulas_quoted(
 ) -> None:
     source = tmp_path / "in.csv"
     source.write_text('email,=name,x\n=cmd|calc,"@SUM(1)","\t=1"\nok@example.org,Ok,\n')
-    summary = import_csv(sessions, source)
+    summary = import_csv(sessions, source, consent=CONSENT)
     assert summary.errors_path is not None
     header, row = _cells(summary.errors_path)
     assert header == ["line", "reason", "email", "'=name", "x"]

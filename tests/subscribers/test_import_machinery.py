@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from subscribers import bulk
+from subscribers import bulk, bulkpg
 from subscribers.batches import Prepared, read_ahead
 from subscribers.importer import ImportConflict, import_csv
 from subscribers.models import ConsentEvent, Subscriber, Subscription
+from tests.subscribers.conftest import CONSENT
 
 ROWS = "email,topics\nann@example.org,Ukraine\nbob@example.org,\ncid@example.org,Ukraine;NATO\n"
 
@@ -52,7 +53,9 @@ def test_sqlite_checks_new_rows_in_bulk_and_pooled_connections_get_checks_back(
         with sessions() as other:  # the same pool, so possibly the same kind of connection
             during.append(int(other.execute(text("PRAGMA foreign_keys")).scalar_one()))
 
-    summary = import_csv(sessions, _source(tmp_path), list_name="All", progress=progress)
+    summary = import_csv(
+        sessions, _source(tmp_path), consent=CONSENT, list_name="All", progress=progress
+    )
     assert summary.added == 3 and _counts(sessions) == (3, 6, 3)
     assert during == [1]  # only the importing connection has them off
     for _ in range(3):  # every pooled connection, whichever the pool hands out
@@ -77,7 +80,7 @@ def test_a_broken_reference_fails_the_import_and_writes_nothing(
 
     monkeypatch.setattr(bulk.Writer, "insert_consent", off_by_far)
     with pytest.raises(bulk.BrokenReference, match=r"consent_log row .* subscribers"):
-        import_csv(sessions, _source(tmp_path), list_name="All")
+        import_csv(sessions, _source(tmp_path), consent=CONSENT, list_name="All")
     assert _counts(sessions) == (0, 0, 0)
     assert not (tmp_path / "people.errors.csv").exists()
     assert _foreign_keys(engine) == 1
@@ -121,11 +124,16 @@ def test_the_collector_is_paused_only_while_importing(
     during: list[bool] = []
     (gc.enable if enabled else gc.disable)()
     try:
-        import_csv(sessions, _source(tmp_path), progress=lambda *_: during.append(gc.isenabled()))
+        import_csv(
+            sessions,
+            _source(tmp_path),
+            consent=CONSENT,
+            progress=lambda *_: during.append(gc.isenabled()),
+        )
         assert during == [False] and gc.isenabled() is enabled
         (tmp_path / "bad.csv").write_text("no email column\nx\n", encoding="utf-8")
         with pytest.raises(ValueError, match="no email column"):
-            import_csv(sessions, tmp_path / "bad.csv")
+            import_csv(sessions, tmp_path / "bad.csv", consent=CONSENT)
         assert gc.isenabled() is enabled
     finally:
         gc.enable()
@@ -186,7 +194,7 @@ def test_a_write_that_fails_late_is_a_conflict_and_writes_nothing(
     path = tmp_path / "again.csv"
     path.write_text("email\nann@example.org\nbob@example.org\nANN@example.org\n", "utf-8")
     with pytest.raises(ImportConflict, match="nothing was imported"):
-        import_csv(sessions, path, batch_size=1)
+        import_csv(sessions, path, consent=CONSENT, batch_size=1)
     assert _counts(sessions) == (0, 0, 0) and _copy_threads() == 0
 
 
@@ -194,7 +202,7 @@ def test_a_write_that_fails_late_is_a_conflict_and_writes_nothing(
 def test_an_error_in_a_background_copy_reaches_the_caller(
     db_url: str, sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bulk, "_copy_time", lambda stamp: "soon")
+    monkeypatch.setattr(bulkpg, "_copy_time", lambda stamp: "soon")
     with pytest.raises(psycopg.DataError, match="soon"):
-        import_csv(sessions, _source(tmp_path), list_name="All", batch_size=2)
+        import_csv(sessions, _source(tmp_path), consent=CONSENT, list_name="All", batch_size=2)
     assert _counts(sessions) == (0, 0, 0) and _copy_threads() == 0

@@ -19,6 +19,7 @@ from subscribers.csvfile import CsvFileError
 from subscribers.importer import CUT_OFF, SUPPRESSED, import_csv
 from subscribers.models import ConsentEvent, Status, Subscriber
 from subscribers.orm import Base
+from tests.subscribers.conftest import CONSENT
 
 STAFF = consent.Context(form="cli:test")
 ROLE = "nl_plain_importer"  # an ordinary PostgreSQL role, without superuser rights
@@ -60,7 +61,7 @@ def test_a_spreadsheet_export_with_bom_semicolons_and_newlines(
         b"ANN@Example.ORG;;Arms control\r\n"
         b"bob@example.org;Bob;\r\n",
     )
-    summary = import_csv(sessions, source, list_name="All briefings")
+    summary = import_csv(sessions, source, consent=CONSENT, list_name="All briefings")
     assert (summary.encoding, summary.delimiter) == ("utf-8-sig", ";")
     assert (summary.rows, summary.added, summary.duplicates) == (4, 2, 1)
     assert summary.skipped == {INVALID: 1}
@@ -95,7 +96,7 @@ def test_latin1_files_and_header_synonyms(sessions: sessionmaker[Session], tmp_p
         "Email Address,First Name,Last Name,Lang\nzoe@example.org,Zoë,Müller,de\n",
         encoding="latin-1",
     )
-    summary = import_csv(sessions, source)
+    summary = import_csv(sessions, source, consent=CONSENT)
     assert summary.encoding == "cp1252" and summary.errors_path is None  # Latin-1 reads the same
     with transaction(sessions) as s:
         person = people.lookup(s, "zoe@example.org")
@@ -115,7 +116,7 @@ def test_never_resubscribes_people_who_left(
         tmp_path / "list.csv",
         "email\nLEFT@example.org\nbounced@example.org\nerased@example.org\nnew@example.org\n",
     )
-    summary = import_csv(sessions, source, list_name="All briefings")
+    summary = import_csv(sessions, source, consent=CONSENT, list_name="All briefings")
     assert summary.added == 1
     assert summary.skipped == {"unsubscribed": 1, "bounced": 1, SUPPRESSED: 1}
     found = _people(sessions)
@@ -139,7 +140,7 @@ def test_merging_with_people_already_on_the_list(
         "moved@example.org,New name,Ukraine\n"
         "waiting@example.org,,\n",
     )
-    summary = import_csv(sessions, source)
+    summary = import_csv(sessions, source, consent=CONSENT)
     assert (summary.added, summary.updated, summary.unchanged) == (0, 2, 1)
     found = _people(sessions)
     assert found["moved@example.org"][1:] == ("New name", Status.ACTIVE, ["Ukraine"])
@@ -148,7 +149,7 @@ def test_merging_with_people_already_on_the_list(
 
 def test_a_file_that_ends_mid_row(sessions: sessionmaker[Session], tmp_path: Path) -> None:
     source = _write(tmp_path / "cut.csv", 'email,name\na@example.org,A\nb@example.org,"B\n')
-    summary = import_csv(sessions, source)
+    summary = import_csv(sessions, source, consent=CONSENT)
     assert summary.added == 1 and summary.skipped == {CUT_OFF: 1}
     assert list(_people(sessions)) == ["a@example.org"]
     assert _rejects(summary.errors_path)[0][:1] == ["3"]  # type: ignore[arg-type]
@@ -157,7 +158,9 @@ def test_a_file_that_ends_mid_row(sessions: sessionmaker[Session], tmp_path: Pat
 def test_a_last_row_without_newline_is_fine(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    summary = import_csv(sessions, _write(tmp_path / "x.csv", 'email,name\na@example.org,"A"'))
+    summary = import_csv(
+        sessions, _write(tmp_path / "x.csv", 'email,name\na@example.org,"A"'), consent=CONSENT
+    )
     assert summary.added == 1 and not summary.skipped
 
 
@@ -170,18 +173,24 @@ def test_unusable_files_are_refused_and_change_nothing(
 ) -> None:
     source = _write(tmp_path / "bad.csv", content)
     with pytest.raises(CsvFileError, match=message):
-        import_csv(sessions, source, list_name="All briefings")
+        import_csv(sessions, source, consent=CONSENT, list_name="All briefings")
     assert _people(sessions) == {}
     assert not (tmp_path / "bad.errors.csv").exists()
     with pytest.raises(CsvFileError, match="no such file"):
-        import_csv(sessions, tmp_path / "missing.csv")
+        import_csv(sessions, tmp_path / "missing.csv", consent=CONSENT)
 
 
 def test_it_completes_or_changes_nothing(sessions: sessionmaker[Session], tmp_path: Path) -> None:
     rows = "".join(f"p{i}@example.org\n" for i in range(6)) + "broken\n"
     source = _write(tmp_path / "all.csv", "email\n" + rows)
     with pytest.raises(CsvFileError, match="nothing was imported"):
-        import_csv(sessions, source, errors_path=tmp_path / "no" / "such" / "dir.csv", batch_size=2)
+        import_csv(
+            sessions,
+            source,
+            consent=CONSENT,
+            errors_path=tmp_path / "no" / "such" / "dir.csv",
+            batch_size=2,
+        )
     assert _people(sessions) == {}
 
 
@@ -189,7 +198,7 @@ def test_dry_run_reports_but_changes_nothing(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     source = _write(tmp_path / "dry.csv", "email\na@example.org\nb@example.org\nbad\n")
-    summary = import_csv(sessions, source, list_name="All briefings", dry_run=True)
+    summary = import_csv(sessions, source, consent=CONSENT, list_name="All briefings", dry_run=True)
     assert (summary.added, summary.skipped[INVALID], summary.dry_run) == (2, 1, True)
     assert _people(sessions) == {}
     assert summary.errors_path is not None and summary.errors_path.exists()
@@ -226,7 +235,7 @@ def test_any_mix_ends_with_exactly_the_valid_deduplicated_set(
 ) -> None:
     _clear(sessions)
     source = _write(tmp_path / "mix.csv", "email,name\n" + "".join(f"{r},N\n" for r in rows))
-    summary = import_csv(sessions, source, batch_size=batch)
+    summary = import_csv(sessions, source, consent=CONSENT, batch_size=batch)
     expected = {normalise(r).key for r in rows if r and "@" in r and _usable(r)}
     assert set(_people(sessions)) == expected
     assert summary.added == len(expected)
@@ -261,7 +270,9 @@ def test_postgres_import_works_for_an_ordinary_role(
     plain = make_engine(db_url.replace("postgres@", f"{ROLE}@", 1))
     try:
         source = _write(tmp_path / "p.csv", "email,topics\na@example.org,Ukraine\nb@example.org,\n")
-        summary = import_csv(session_factory(plain), source, list_name="All briefings")
+        summary = import_csv(
+            session_factory(plain), source, consent=CONSENT, list_name="All briefings"
+        )
         assert summary.added == 2
         assert set(_people(sessions)) == {"a@example.org", "b@example.org"}
     finally:
@@ -280,7 +291,7 @@ def test_odd_topics_neither_create_lists_nor_stop_the_import(
         tmp_path / "topics.csv",
         f"email,topics\na@example.org,-\nb@example.org,{long_topic}\nc@example.org,Ukraine;?\n",
     )
-    summary = import_csv(sessions, source)
+    summary = import_csv(sessions, source, consent=CONSENT)
     assert summary.added == 2 and summary.skipped == {BAD_TOPIC: 1}
     assert summary.lists_created == ["Ukraine"]
     found = _people(sessions)
@@ -296,7 +307,7 @@ def test_cells_that_copy_would_have_to_escape_are_stored_as_written(
         'back@example.org,"Back\\slash \\N",Défense\n'
         "plain@example.org,Plain,Ukraine\n",
     )
-    summary = import_csv(sessions, source)
+    summary = import_csv(sessions, source, consent=CONSENT)
     assert summary.added == 2
     found = _people(sessions)
     assert found["back@example.org"][1:] == ("Back\\slash \\N", Status.ACTIVE, ["Défense"])
@@ -327,7 +338,7 @@ def test_both_ways_of_writing_a_batch_store_the_same_rows(
         "Bob@Example.org,Bøb \"the\" 'Builder',,\n"
         "ann@example.org,,,Arms control\n",
     )
-    summary = import_csv(sessions, source, list_name="All briefings")
+    summary = import_csv(sessions, source, consent=CONSENT, list_name="All briefings")
     assert (summary.added, summary.duplicates) == (2, 1)
     assert _people(sessions) == {
         "ann@example.org": (
@@ -364,7 +375,7 @@ def test_a_person_met_again_in_a_later_batch_is_a_duplicate_not_an_update(
         "email,name\nann@example.org,Ann\nold@example.org,Old\nbob@example.org,Bob\n"
         "ANN@example.org,Ann\nOLD@example.org,Old\nold@example.org,Older\n",
     )
-    summary = import_csv(sessions, source, batch_size=batch)
+    summary = import_csv(sessions, source, consent=CONSENT, batch_size=batch)
     counts = (summary.added, summary.updated, summary.unchanged, summary.duplicates)
     # Each person counts once, as first met: in one batch Old's rows merge into an update.
     assert counts == ((2, 0, 1, 3) if batch < 5000 else (2, 1, 0, 3))

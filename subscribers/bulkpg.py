@@ -1,0 +1,221 @@
+"""The importer's bulk writes on PostgreSQL: ``= ANY(array)`` look-ups and ``COPY``.
+
+Apart from ``bulk`` (SQLite, and the base class) because a module passing ~500
+lines is asking to be split; ``bulk.writer_for`` chooses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from subscribers.bulk import _CONSENT_COLUMNS, _SUBSCRIBER_COLUMNS, _SUBSCRIPTION_COLUMNS, Writer
+
+
+class PostgresWriter(Writer):
+    """``= ANY(array)`` look-ups and ``COPY`` for new rows."""
+
+    batch_size = 20_000
+    """Fewer, bigger statements: 4 times fewer round trips, each of which the server
+    runs while the client waits (measured on a million rows: 24 s instead of 26 s,
+    peak memory 165 MB instead of 97 MB, with the file read ahead)."""
+    overlaps = True
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self._sender: ThreadPoolExecutor | None = None
+        self._sent: list[Future[None]] = []
+
+    def _sql(self, statement: str) -> str:
+        return statement.replace("?", "%s")
+
+    def start(self) -> None:
+        """Skip per-row foreign-key triggers for this transaction when allowed.
+
+        The importer writes only rows whose parents it has just written or read in
+        the same transaction, and PostgreSQL's row-by-row RI checks (each a
+        ``SELECT ... FOR KEY SHARE`` on the parent) cost more than the COPY itself
+        -- the same reason pg_restore offers ``--disable-triggers``. It needs a
+        superuser (or a grant on the setting); otherwise the checks simply stay on.
+        """
+        import psycopg
+
+        with self.raw.cursor() as cursor:
+            cursor.execute("SAVEPOINT newsletter_bulk")
+            try:
+                cursor.execute("SET LOCAL session_replication_role = replica")
+            except psycopg.Error:
+                cursor.execute("ROLLBACK TO SAVEPOINT newsletter_bulk")
+            else:
+                cursor.execute("RELEASE SAVEPOINT newsletter_bulk")
+                self.triggers_skipped = True
+
+    def _send_later(self, statement: str, data: str) -> None:
+        """COPY ``data`` from a thread while this one goes on preparing the next
+        statement; every other statement waits for it first (``drain``), so the
+        server sees them in the order made, on the one connection and transaction."""
+        if self._sender is None:
+            self._sender = ThreadPoolExecutor(1, thread_name_prefix="import-copy")
+        self._sent.append(self._sender.submit(self._send, statement, data))
+
+    def _send(self, statement: str, data: str) -> None:
+        with self.raw.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.write(data)
+
+    def drain(self) -> None:
+        """Wait for every COPY sent in the background; raise the first one's error."""
+        sent, self._sent = self._sent, []
+        errors = [future.exception() for future in sent]
+        for error in errors:
+            if error is not None:
+                raise error
+
+    def finish(self, *, verify: bool = True) -> None:
+        try:
+            self.drain()
+        finally:
+            if self._sender is not None:
+                self._sender.shutdown()
+                self._sender = None
+        if self.triggers_skipped:
+            with self.raw.cursor() as cursor:
+                cursor.execute("SET LOCAL session_replication_role = DEFAULT")
+
+    def _many(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.drain()
+        super()._many(statement, rows)
+
+    def _select_in(self, statement: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Strings travel as one newline-joined text split by the server: psycopg's
+        dumping of a Python list as an array costs more than the look-up itself."""
+        self.drain()
+        with self.raw.cursor() as cursor:
+            joined = "\n".join(values) if values and isinstance(values[0], str) else None
+            if joined is not None and joined.count("\n") == len(values) - 1:
+                in_ = "= ANY(string_to_array(%s, E'\\n'))"
+                cursor.execute(statement.format(in_=in_), [joined])
+            else:
+                cursor.execute(statement.format(in_="= ANY(%s)"), [list(values)])
+            return list(cursor.fetchall())
+
+    def _copy(
+        self,
+        table: str,
+        columns: Sequence[str],
+        count: int,
+        text: Callable[[], str],
+        rows: Callable[[], Iterable[Sequence[Any]]],
+        nulls: int = 0,
+    ) -> None:
+        """COPY ``count`` rows into ``table``: as one block of text built by ``text()`` when
+        no cell needs escaping (the usual case), else row by row through psycopg.
+
+        psycopg's ``write_row`` costs several microseconds a row in Python; an
+        f-string per row joined into one ``write`` costs a fraction of that. The
+        block is trusted only if it has exactly the tabs, newlines and backslashes
+        (``\\N`` for NULL) that its rows and columns call for: a cell holding any of
+        those characters changes the count, and that batch takes the careful path.
+        """
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        data = text()
+        plain = (
+            data.count("\t") == count * (len(columns) - 1)
+            and data.count("\n") == count
+            and data.count("\\") == count * nulls
+            and "\r" not in data
+        )
+        if plain:
+            self._send_later(statement, data)
+            return
+        self.drain()
+        with self.raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows():
+                copy.write_row(row)
+
+    def insert_subscribers(self, rows: list[tuple[str, ...]], stamp: Any) -> list[int]:
+        if not rows:
+            return []
+        self.drain()
+        with self.raw.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence('subscribers', 'id')) "
+                "FROM generate_series(1, %s)",
+                [len(rows)],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+        tail = f"\t{_copy_time(stamp)}\t\\N\t{_copy_time(stamp)}\n"
+        self._copy(
+            "subscribers",
+            ("id", *_SUBSCRIBER_COLUMNS),
+            len(rows),
+            lambda: "".join(
+                [
+                    f"{sid}\t{email}\t{key}\t{name}\t{language}\t{status}\t{source}{tail}"
+                    for sid, (email, key, name, language, status, source) in zip(
+                        ids, rows, strict=True
+                    )
+                ]
+            ),
+            lambda: ((sid, *row, stamp, None, stamp) for sid, row in zip(ids, rows, strict=True)),
+            nulls=1,
+        )
+        return ids
+
+    def insert_subscriptions(self, pairs: list[tuple[int, int]], stamp: Any) -> None:
+        if pairs:
+            tail = f"\tt\t{_copy_time(stamp)}\n"
+            self._copy(
+                "subscriptions",
+                _SUBSCRIPTION_COLUMNS,
+                len(pairs),
+                lambda: "".join([f"{s}\t{m}{tail}" for s, m in pairs]),
+                lambda: ((s, m, True, stamp) for s, m in pairs),
+            )
+
+    def insert_consent(
+        self, entries: list[tuple[int, str]], stamp: Any, form: str, wording: str
+    ) -> None:
+        if entries:
+            tail = f"\t{_copy_time(stamp)}\t\t\t{form}\t{wording}\n"
+            self._copy(
+                "consent_log",
+                _CONSENT_COLUMNS,
+                len(entries),
+                lambda: "".join([f"{sid}\timport\t{names}{tail}" for sid, names in entries]),
+                lambda: (
+                    (sid, "import", names, stamp, "", "", form, wording) for sid, names in entries
+                ),
+            )
+
+    def insert_events(
+        self, events: list[tuple[int, str, str, str]], form: str, wording: str
+    ) -> None:
+        if events:
+            tail = f"\t\t{form}\t{wording}\n"
+            self._copy(
+                "consent_log",
+                _CONSENT_COLUMNS,
+                len(events),
+                lambda: "".join([f"{s}\t{a}\t[]\t{t}+00\t{ip}{tail}" for s, a, t, ip in events]),
+                lambda: ((s, a, "[]", f"{t}+00", ip, "", form, wording) for s, a, t, ip in events),
+            )
+
+    def insert_tags(self, pairs: list[tuple[int, int]], stamp: Any) -> None:
+        if pairs:
+            self.drain()
+            with self.raw.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO subscriber_tags (subscriber_id, tag_id, created_at) "
+                    "SELECT s, t, %s FROM unnest(%s::int[], %s::int[]) AS p(s, t) "
+                    "ON CONFLICT (subscriber_id, tag_id) DO NOTHING",
+                    [stamp, [p[0] for p in pairs], [p[1] for p in pairs]],
+                )
+
+
+def _copy_time(stamp: datetime) -> str:
+    """A timestamp in COPY's text form (ISO 8601 with its UTC offset)."""
+    return stamp.isoformat()
