@@ -22,15 +22,14 @@ from typing import cast
 from sqlalchemy import ColumnElement, Connection, Select, Table, and_, exists, func, select
 from sqlalchemy.orm import Session
 
+from subscribers import tags  # a module, not its names: tags imports lists, lists this
 from subscribers.addresses import address_hash_sql
 from subscribers.errors import Conflict, NotFound
 from subscribers.models import MailingList, Status, Subscriber, Subscription, Suppression
-from subscribers.tags import SubscriberTag
 
 _S = cast(Table, Subscriber.__table__)
 _SUB = cast(Table, Subscription.__table__)
 _SUP = cast(Table, Suppression.__table__)
-_TAGGED = cast(Table, SubscriberTag.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +84,9 @@ def _rules(audience: Audience) -> dict[str, ColumnElement[bool]]:
     if audience.topic_id is not None:
         rules["on_topic"] = _on(audience.topic_id)
     if audience.tag_id is not None:
+        tagged = cast(Table, tags.SubscriberTag.__table__)
         rules["tagged"] = exists().where(
-            _TAGGED.c.subscriber_id == _S.c.id, _TAGGED.c.tag_id == audience.tag_id
+            tagged.c.subscriber_id == _S.c.id, tagged.c.tag_id == audience.tag_id
         )
     return rules
 

@@ -45,10 +45,10 @@ def test_a_campaign_narrowed_to_a_tag_reaches_only_active_people_with_it(cli_env
     assert _recipients(cli_env) == ["ann@example.org", "bob@example.org"]
 
     later = ok("campaign", "create", str(briefing), "--list", "All briefings", "-q").strip()
-    refused = run("campaign", "send", later, "--tag", "Nobody")
+    refused = run("campaign", "send", later, "--tag", "Nobody", "--again")
     assert isinstance(refused.exception, NotFound) and "no tag called 'Nobody'" in str(
         refused.exception
     )
-    ok("campaign", "send", later, "--tag", "Board")
+    ok("campaign", "send", later, "--tag", "Board", "--again")
     assert _recipients(cli_env).count("bob@example.org") == 2
     assert _recipients(cli_env).count("ann@example.org") == 1
