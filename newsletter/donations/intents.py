@@ -75,8 +75,10 @@ class DonationForm:
 def parse_form(settings: Settings, fields: dict[str, Any]) -> DonationForm:
     """Validate the submitted fields; raises ``InvalidAmount``/``InvalidDonation``."""
     currency = settings.currency
+    typed = str(fields.get("other_amount") or "").strip()
     choice = str(fields.get("amount") or "")
-    text = str(fields.get("other_amount") or "") if choice in ("", "other") else choice
+    # a typed amount wins over a preset: donors click a button, then change their mind
+    text = typed or ("" if choice == "other" else choice)
     if not text.strip():
         raise amounts.InvalidAmount("please choose or enter an amount")
     minor = amounts.check(
