@@ -421,9 +421,10 @@ def invoice_paid(session: Session, event: DonationEvent, claim: bool) -> Effect:
     found = session.connection().execute(_RECURRING_INSTALMENT, params).first()
     matched = False  # whether the donor's address was already looked up
     if found is None:
-        if not event.intent:
-            return Effect("not a subscription from our donate form")  # e.g. a membership
-        recurring = insert_recurring(session, event, intent_row(session, event))
+        intent = intent_row(session, event)
+        if intent is None:  # a membership, or another integration's own "intent" field
+            return Effect("not a subscription from our donate form")
+        recurring = insert_recurring(session, event, intent)
         matched = True
     else:
         recurring = RecurringRow(*found)

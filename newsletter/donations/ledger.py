@@ -103,9 +103,10 @@ def _subscription_status(session: Session, event: DonationEvent, status: str) ->
         return Effect("no subscription")
     recurring = _find_recurring(session, event.subscription_id)
     if recurring is None:
-        if not event.intent:
+        intent = gifts.intent_row(session, event)
+        if intent is None:  # metadata that names no intent of ours: another integration's
             return Effect("not a subscription from our donate form")
-        row = gifts.insert_recurring(session, event, gifts.intent_row(session, event))
+        row = gifts.insert_recurring(session, event, intent)
         recurring = session.get(RecurringGift, row.id)
         assert recurring is not None
     if event.created < recurring.status_at:
