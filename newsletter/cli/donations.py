@@ -11,7 +11,7 @@ from rich.table import Table
 
 from newsletter import wiring
 from newsletter.cli.common import console, settings
-from newsletter.donations import receipts, reports
+from newsletter.donations import intents, readiness, receipts, reports
 from newsletter.donations.amounts import format_amount
 from newsletter.donations.gateway import PaymentProviderError
 from newsletter.donations.mailer import DonorMailer
@@ -21,7 +21,8 @@ from newsletter.donations.webhook import processor_for
 from newsletter.errors import ConfigError
 
 app = typer.Typer(
-    help="Gifts received through Stripe: list, report, export, reconcile.", no_args_is_help=True
+    help="Gifts received through Stripe: list, report, export, reconcile, check.",
+    no_args_is_help=True,
 )
 
 
@@ -142,3 +143,49 @@ def reconcile(
             f"{outcome.failed} event(s) could not be applied because Stripe did not answer; "
             "run donations reconcile again later"
         )
+
+
+@app.command()
+def check() -> None:
+    """Whether online giving is ready: each donation setting, and the key tried on Stripe."""
+    config = settings()
+    gateway = wiring.stripe_gateway(config)
+    with console.status("Asking Stripe about the key..."):
+        findings = readiness.check(config, gateway.account if gateway is not None else None)
+    for finding in findings:
+        mark = "[green]ok[/green]     " if finding.ok else "[red]PROBLEM[/red]"
+        console.print(
+            f"{mark} {finding.setting}: {finding.message}", highlight=False, soft_wrap=True
+        )
+    if not readiness.ready(findings):
+        problems = sum(1 for f in findings if not f.ok)
+        raise ConfigError(f"online giving is not ready: {problems} problem(s) above")
+    console.print("Online giving is ready.")
+
+
+@app.command("test-checkout")
+def test_checkout(
+    amount: str = typer.Option(..., "--amount", help="The gift, as a donor would type it: 10"),
+    monthly: bool = typer.Option(False, "--monthly", help="A monthly gift instead of one-time."),
+) -> None:
+    """Open a test-mode Checkout through the donate form's own code and print its URL.
+
+    Pay it with Stripe's test card 4242 4242 4242 4242 and the gift arrives through the
+    webhook like any other.
+    """
+    config = settings()
+    key = config.stripe_secret_key.get_secret_value() if config.stripe_secret_key else ""
+    gateway = wiring.stripe_gateway(config)
+    if gateway is None:
+        raise ConfigError("NEWSLETTER_STRIPE_SECRET_KEY is not set")
+    if "_test_" not in key[:8]:
+        raise ConfigError("test-checkout needs a test-mode key (sk_test_...), not a live one")
+    fields = {"other_amount": amount, "frequency": "monthly" if monthly else "once"}
+    form = intents.parse_form(config, fields)
+    checkout = intents.start_checkout(
+        wiring.sessions(config), config, gateway, form, intents.Attribution()
+    )
+    kind = "monthly" if monthly else "one-time"
+    shown = format_amount(form.amount_minor, config.currency)
+    console.print(f"Test Checkout for a {kind} gift of {shown} (session {checkout.id}):")
+    console.print(checkout.url, highlight=False, soft_wrap=True)
