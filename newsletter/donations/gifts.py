@@ -31,7 +31,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from newsletter.donations.amounts import format_amount
 from newsletter.donations.events import DonationEvent
 from newsletter.donations.models import (
     ChargeAdjustment,
@@ -42,7 +41,7 @@ from newsletter.donations.models import (
     IntentStatus,
     RecurringGift,
 )
-from newsletter.donations.receipts import Receipt
+from newsletter.donations.receipts import Receipt, compose
 from subscribers.models import Subscriber
 from subscribers.orm import utcnow
 
@@ -295,11 +294,14 @@ def add_gift(session: Session, values: dict[str, Any], claim_receipt: bool) -> E
     owed = []
     if claimed:
         owed.append(
-            Receipt(
+            compose(
+                session,
                 gift_id=gift_id,
+                intent_id=values["intent_id"],
                 to_address=values["donor_email"],
                 to_name=values["donor_name"],
-                amount=format_amount(values["amount_minor"], values["currency"]),
+                amount_minor=values["amount_minor"],
+                currency=values["currency"],
                 frequency=values["frequency"],
                 paid_on=values["paid_at"].date(),
                 reference=values["source_id"],
