@@ -13,6 +13,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from newsletter import tokens, wiring
@@ -29,6 +31,7 @@ router = APIRouter()
 log = logging.getLogger(__name__)
 MANAGE = "donate-manage"
 MANAGE_MAX_AGE = 3600
+MANAGE_PER_ADDRESS = 3  # manage-link emails to one address per hour, from anywhere
 #: Everything the donor may type or tick, shown again as entered when the form has an error.
 FORM_FIELDS = (
     "amount",
@@ -237,9 +240,10 @@ def manage_form(request: Request) -> HTMLResponse:
     return _page(request, "donate-manage.html", sent=False, error="")
 
 
-def _send_manage_link(request: Request, email: str) -> None:
-    settings = _settings(request)
-    with request.app.state.sessions() as session:
+def _send_manage_link(settings: Settings, sessions: sessionmaker[Session], email: str) -> None:
+    """Look the address up and mail the link, after the answer has gone: the page then
+    takes as long for a donor as for a stranger, and never waits on the mail server."""
+    with sessions() as session:
         customer = session.scalar(
             select(RecurringGift.customer_id)
             .where(func.lower(RecurringGift.donor_email) == email.strip().lower())
@@ -270,7 +274,12 @@ async def manage_request(request: Request) -> HTMLResponse:
             sent=False,
             error="Please enter the email address you gave with your gift.",
         )
-    if not await run_in_threadpool(_limiter(request, "manage", 5, 3600).allow, _client(request)):
+    address = email.strip().lower()
+    ip_ok = await run_in_threadpool(_limiter(request, "manage", 5, 3600).allow, _client(request))
+    # per address too: many connections must not flood one donor's inbox
+    if not ip_ok or not await run_in_threadpool(
+        _limiter(request, "manage-address", MANAGE_PER_ADDRESS, 3600).allow, address
+    ):
         return _page(
             request,
             "donate-manage.html",
@@ -278,8 +287,11 @@ async def manage_request(request: Request) -> HTMLResponse:
             sent=False,
             error="Too many requests; please try again later.",
         )
-    await run_in_threadpool(_send_manage_link, request, email)
-    return _page(request, "donate-manage.html", sent=True, error="")
+    page = _page(request, "donate-manage.html", sent=True, error="")
+    page.background = BackgroundTask(
+        _send_manage_link, settings, request.app.state.sessions, email.strip()
+    )
+    return page
 
 
 def _manage_customer(request: Request, token: str) -> str:
