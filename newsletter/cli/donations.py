@@ -12,13 +12,14 @@ from rich.table import Table
 
 from newsletter import wiring
 from newsletter.cli.common import console, settings
-from newsletter.donations import intents, readiness, receipts, reports
+from newsletter.donations import intents, readiness, reports
 from newsletter.donations.amounts import format_amount
 from newsletter.donations.gateway import PaymentProviderError
 from newsletter.donations.gift_aid import claims as gift_aid
 from newsletter.donations.gift_aid.schedule import COLUMNS as schedule_columns
 from newsletter.donations.gift_aid.schedule import write as schedule_write
-from newsletter.donations.mailer import DonorMailer
+from newsletter.donations.receipts import delivery as receipts
+from newsletter.donations.receipts.mail import DonorMailer
 from newsletter.donations.reconcile import parse_since
 from newsletter.donations.reconcile import reconcile as run_reconcile
 from newsletter.donations.webhook import processor_for

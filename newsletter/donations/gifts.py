@@ -41,7 +41,7 @@ from newsletter.donations.models import (
     IntentStatus,
     RecurringGift,
 )
-from newsletter.donations.receipts import Receipt, compose
+from newsletter.donations.receipts.content import Receipt, compose
 from subscribers.models import Subscriber
 from subscribers.orm import utcnow
 

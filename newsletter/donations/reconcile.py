@@ -21,7 +21,7 @@ from newsletter.database import transaction
 from newsletter.donations import ledger
 from newsletter.donations.events import HANDLED_TYPES, MalformedEvent, parse
 from newsletter.donations.gateway import Gateway, PaymentProviderError
-from newsletter.donations.receipts import send_pending
+from newsletter.donations.receipts.delivery import send_pending
 from newsletter.donations.webhook import Result, WebhookProcessor
 from newsletter.errors import NewsletterError
 

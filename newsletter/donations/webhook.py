@@ -37,7 +37,8 @@ from newsletter.donations.events import (
     parse,
 )
 from newsletter.donations.models import Gift, StripeEventRecord
-from newsletter.donations.receipts import Receipt, ReceiptSender, deliver_claimed
+from newsletter.donations.receipts.content import Receipt
+from newsletter.donations.receipts.delivery import ReceiptSender, deliver_claimed
 from newsletter.errors import NewsletterError
 from subscribers.orm import utcnow
 

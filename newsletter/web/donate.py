@@ -21,8 +21,8 @@ from newsletter import tokens, wiring
 from newsletter.config import Settings
 from newsletter.donations import amounts, intents
 from newsletter.donations.gateway import Gateway, PaymentProviderError
-from newsletter.donations.mailer import DonorMailer
 from newsletter.donations.models import RecurringGift
+from newsletter.donations.receipts.mail import DonorMailer
 from newsletter.errors import NewsletterError, TokenError
 from newsletter.web import csrf
 from newsletter.web.ratelimit import RateLimiter

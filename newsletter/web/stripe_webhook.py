@@ -19,9 +19,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from newsletter.config import Settings
-from newsletter.donations.courier import ReceiptCourier
-from newsletter.donations.mailer import DonorMailer
-from newsletter.donations.process_mailer import ProcessMailer
+from newsletter.donations.receipts.background import ReceiptCourier
+from newsletter.donations.receipts.helper_process import ProcessMailer
+from newsletter.donations.receipts.mail import DonorMailer
 from newsletter.donations.webhook import WebhookProcessor, WebhookRejected, processor_for
 
 log = logging.getLogger(__name__)

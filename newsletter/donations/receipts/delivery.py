@@ -1,4 +1,4 @@
-"""Thank-you receipts: what one says, and sending each exactly once.
+"""Sending each thank-you receipt exactly once.
 
 A gift's receipt is *claimed* (``receipt_claimed_at``) before the mail goes out:
 in the gift's own transaction by the webhook, or by a conditional UPDATE here, so
@@ -12,124 +12,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, Table, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.database import transaction
-from newsletter.donations.amounts import format_amount
-from newsletter.donations.models import DonationIntent, Gift
+from newsletter.donations.models import Gift
+from newsletter.donations.receipts.content import Receipt, receipt_for
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Declaration:
-    """The Gift Aid declaration a donor made with the gift, in the words they were shown."""
-
-    wording: str
-    name: str
-    address: str
-    postcode: str
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """Everything a receipt shows, as plain data (templates never touch the database)."""
-
-    gift_id: int
-    to_address: str
-    to_name: str
-    amount: str  # what was charged, the fee covered included
-    frequency: str
-    paid_on: date
-    reference: str
-    campaign_id: int | None
-    claimed_at: datetime | None = None  # the claim this copy was taken under (its token)
-    given: str = ""  # the gift itself: ``amount`` less the fee covered
-    fee: str = ""  # the card fee the donor chose to cover; "" when none
-    declaration: Declaration | None = None
-
-
-INTENTS: Table = DonationIntent.__table__  # type: ignore[assignment]
-_INTENT_DETAILS = select(
-    INTENTS.c.fee_minor,
-    INTENTS.c.gift_aid,
-    INTENTS.c.gift_aid_wording,
-    INTENTS.c.gift_aid_name,
-    INTENTS.c.gift_aid_address,
-    INTENTS.c.gift_aid_postcode,
-).where(INTENTS.c.id == bindparam("p_intent"))
-
-
-def compose(
-    session: Session,
-    *,
-    gift_id: int,
-    intent_id: int | None,
-    to_address: str,
-    to_name: str,
-    amount_minor: int,
-    currency: str,
-    frequency: str,
-    paid_on: date,
-    reference: str,
-    campaign_id: int | None,
-    claimed_at: datetime | None,
-) -> Receipt:
-    """The receipt for one gift: the one place that decides what a receipt states (the
-    amount given, the fee covered, once or monthly, the Gift Aid declaration)."""
-    details = (
-        session.connection().execute(_INTENT_DETAILS, {"p_intent": intent_id}).first()
-        if intent_id is not None
-        else None
-    )
-    fee = min(int(details[0] or 0), amount_minor) if details is not None else 0
-    declaration = (
-        Declaration(wording=details[2], name=details[3], address=details[4], postcode=details[5])
-        if details is not None and details[1]
-        else None
-    )
-    return Receipt(
-        gift_id=gift_id,
-        to_address=to_address,
-        to_name=to_name,
-        amount=format_amount(amount_minor, currency),
-        frequency=frequency,
-        paid_on=paid_on,
-        reference=reference,
-        campaign_id=campaign_id,
-        claimed_at=claimed_at,
-        given=format_amount(amount_minor - fee, currency),
-        fee=format_amount(fee, currency) if fee else "",
-        declaration=declaration,
-    )
 
 
 class ReceiptSender(Protocol):
     """Sends one receipt; raises if it could not be handed to the mail transport."""
 
     def send(self, receipt: Receipt) -> None: ...
-
-
-def receipt_for(session: Session, gift: Gift) -> Receipt:
-    return compose(
-        session,
-        gift_id=gift.id,
-        intent_id=gift.intent_id,
-        to_address=gift.donor_email,
-        to_name=gift.donor_name,
-        amount_minor=gift.amount_minor,
-        currency=gift.currency,
-        frequency=gift.frequency,
-        paid_on=gift.paid_at.date(),
-        reference=gift.source_id,
-        campaign_id=gift.campaign_id,
-        claimed_at=gift.receipt_claimed_at,
-    )
 
 
 CLAIM_LEASE = timedelta(minutes=15)  # a claim older than this was left by a dead process
