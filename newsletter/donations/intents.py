@@ -14,6 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import String, Table, bindparam, case, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter import links, tokens
@@ -27,6 +28,7 @@ from newsletter.donations.checkout import (
     idempotency_key,
     session_params,
 )
+from newsletter.donations.events import DonationEvent
 from newsletter.donations.gateway import CheckoutSession, Gateway
 from newsletter.donations.models import DonationIntent, Frequency, IntentStatus
 from newsletter.errors import NewsletterError, TokenError
@@ -167,3 +169,54 @@ def start_checkout(
             if intent.status == IntentStatus.CREATED:
                 intent.status = IntentStatus.OPEN
     return checkout
+
+
+# -- the intent a Stripe event names ------------------------------------------------
+
+INTENTS: Table = DonationIntent.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class IntentRow:
+    id: int
+    campaign_id: int | None
+    subscriber_id: int | None
+
+
+_INTENT_COLUMNS = (INTENTS.c.id, INTENTS.c.campaign_id, INTENTS.c.subscriber_id)
+_INTENT_LOCK = (
+    select(*_INTENT_COLUMNS).where(INTENTS.c.public_id == bindparam("p_pid")).with_for_update()
+)
+# Built once, values as parameters (the webhook's busy path runs it per gift). A
+# completed intent stays completed: a late "expired" or "failed" cannot undo a gift.
+_INTENT_MOVE = (
+    update(INTENTS)
+    .where(INTENTS.c.public_id == bindparam("p_pid"))
+    .values(
+        status=case(
+            (INTENTS.c.status == IntentStatus.COMPLETED.value, INTENTS.c.status),
+            else_=bindparam("p_status", type_=String()),
+        ),
+        checkout_session_id=func.coalesce(
+            INTENTS.c.checkout_session_id, bindparam("p_cs", type_=String())
+        ),
+    )
+    .returning(*_INTENT_COLUMNS)
+)
+
+
+def intent_row(
+    session: Session, event: DonationEvent, status: IntentStatus | None = None
+) -> IntentRow | None:
+    """Our donation intent named by ``event`` (locked), moved to ``status`` if given;
+    None when the event names none of ours (another integration's, say). The one
+    place the webhook loads an intent."""
+    if not event.intent:
+        return None
+    conn = session.connection()
+    if status is None:
+        row = conn.execute(_INTENT_LOCK, {"p_pid": event.intent}).first()
+    else:
+        params = {"p_pid": event.intent, "p_status": str(status), "p_cs": event.object_id}
+        row = conn.execute(_INTENT_MOVE, params).first()
+    return IntentRow(row[0], row[1], row[2]) if row is not None else None

@@ -152,7 +152,7 @@ class ChargeAdjustment(Base):
     invoice_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     refunded_minor: Mapped[int] = mapped_column(Integer, default=0)
     disputed_minor: Mapped[int] = mapped_column(Integer, default=0)
-    #: The dispute's latest Stripe status (``ledger.DISPUTE_STAGES``); "" while none.
+    #: The dispute's latest Stripe status (``adjustments.DISPUTE_STAGES``); "" while none.
     dispute_status: Mapped[str] = mapped_column(String(40), default="", server_default="")
     gift_id: Mapped[int | None] = mapped_column(
         ForeignKey("donations.id", ondelete="SET NULL"), nullable=True
