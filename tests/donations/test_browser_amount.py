@@ -42,8 +42,9 @@ def test_typed_amount_wins_over_the_clicked_preset(
     sync_api = playwright_api()
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page()
+        page = browser.new_page(viewport={"width": 375, "height": 800})  # a phone
         page.goto(f"{giving.public_base_url}/donate")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
         page.get_by_label("£25").check()
         page.get_by_role("spinbutton", name="Other amount").fill("40")
         # the page agrees with what will be charged

@@ -4,11 +4,13 @@ claimed once, marked with the claim's reference, and refunds adjusted in the nex
 from __future__ import annotations
 
 import csv
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner, Result
 
@@ -17,8 +19,8 @@ from newsletter.cli.app import app as cli
 from newsletter.config import Settings
 from newsletter.donations import intents
 from newsletter.donations.gateway import StripeGateway
-from newsletter.donations.gift_aid.claims import claim_of
-from newsletter.donations.models import Frequency
+from newsletter.donations.gift_aid.claims import Plan, claim_of, record
+from newsletter.donations.models import Frequency, Gift, GiftAidClaim, GiftAidClaimed
 from newsletter.donations.webhook import WebhookProcessor
 from newsletter.errors import Conflict
 from tests.donations.conftest import SECRET_KEY, WEBHOOK_SECRET, deliver
@@ -101,9 +103,7 @@ def test_claim_mark_and_adjust_a_later_refund(
     ]
     assert f"Earliest donation date in the claim: {day}" in first.output
     with sessions() as session:
-        from newsletter.donations.models import Gift
-
-        marked = {g.donor_name: claim_of(session, g.id) for g in session.query(Gift)}
+        marked = {g.donor_name: claim_of(session, g.id) for g in session.scalars(select(Gift))}
     assert marked == {
         "Ann Smith": reference,
         "Bo Li": reference,
@@ -146,3 +146,37 @@ def test_until_leaves_later_gifts_for_the_next_claim(
     assert "not a date such as 2027-04-05" in str(result.exception)
     result = _run("--until", datetime.now(UTC).date().isoformat())
     assert "say where to write the schedule" in str(result.exception)
+
+
+def test_two_claims_at_the_same_moment_never_take_a_gift_twice(
+    sessions: sessionmaker[Session],
+    stripe_settings: Settings,
+    fake_stripe: FakeStripe,
+    live: WebhookProcessor,
+) -> None:
+    """A second claim started while the first is still writing its file gets nothing."""
+    settings = stripe_settings.model_copy(update={"gift_aid": True})
+    _give(sessions, settings, fake_stripe, live, 2500, "Ann Smith", "LS1 1AA")
+    today = datetime.now(UTC).date()
+    outcome: list[BaseException | str] = []
+
+    def second() -> None:
+        try:
+            outcome.append(record(sessions, today, datetime.now(UTC), lambda *_: None)[0])
+        except BaseException as exc:
+            outcome.append(exc)
+
+    racer = threading.Thread(target=second)
+
+    def write(reference: str, plan: Plan) -> None:
+        racer.start()  # the first claim has not committed yet
+
+    reference, plan = record(sessions, today, datetime.now(UTC), write)
+    racer.join(60)
+    assert len(plan.schedule.lines) == 1
+    [other] = outcome
+    assert isinstance(other, Conflict), other
+    with sessions() as session:
+        claimed = session.scalars(select(GiftAidClaimed.claim_id)).all()
+        claims = session.scalars(select(GiftAidClaim.reference)).all()
+    assert len(claimed) == 1 and claims == [reference]
