@@ -202,7 +202,7 @@ app.add_typer(gift_aid_app, name="gift-aid")
 
 def _day(text: str | None) -> date:
     if text is None:
-        return datetime.now(UTC).date()
+        return datetime.now(gift_aid.UK).date()
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -217,7 +217,7 @@ def gift_aid_claim(
     until: str | None = typer.Option(
         None,
         "--until",
-        help="Claim gifts paid up to this day (UTC): 2027-04-05. Default: today.",
+        help="Claim gifts paid up to this day (UK time): 2027-04-05. Default: today.",
     ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Show what would be claimed; write and mark nothing."

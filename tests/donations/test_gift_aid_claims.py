@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ def _give(
     name: str,
     code: str,
     address: str = "12 High Street\nLeeds",
+    created: int | None = None,
 ) -> dict[str, Any]:
     """A donor gives through the form with a Gift Aid declaration; the live webhook records it."""
     form = intents.DonationForm(
@@ -60,8 +61,15 @@ def _give(
     gateway = StripeGateway(SECRET_KEY, api_base=fake.url, retries=0)
     sid = intents.start_checkout(sessions, settings, gateway, form, intents.Attribution()).id
     paid = fake.pay(sid, email=f"{name.split()[0].lower()}@example.org", name=name)
-    deliver(live, fake.event("checkout.session.completed", paid, livemode=True))
+    event = fake.event("checkout.session.completed", paid, livemode=True, created=created or PAID)
+    deliver(live, event)
     return paid
+
+
+#: When the gifts were paid (Stripe's event time): a fixed day, so no test depends on
+#: the clock. 10 November 2026, noon in London.
+PAID = int(datetime(2026, 11, 10, 12, tzinfo=UTC).timestamp())
+DAY = date(2026, 11, 10)
 
 
 def _rows(path: Path) -> list[list[str]]:
@@ -81,8 +89,6 @@ def test_claim_mark_and_adjust_a_later_refund(
     _give(sessions, settings, fake_stripe, live, 1000, "Bo Li", "M1 1AE")
     _give(sessions, settings, fake_stripe, live, 5000, "Pierre Dupont", "X", "Rose Cottage")
     _give(sessions, settings, fake_stripe, live, 4000, "Zoe Roe", "75001")
-    today = datetime.now(UTC).date()
-
     preview = _run("--dry-run")
     assert preview.exit_code == 0, preview.output
     assert "Dry run: nothing written" in preview.output
@@ -95,7 +101,7 @@ def test_claim_mark_and_adjust_a_later_refund(
     assert first.exit_code == 0, first.output
     reference = first.output.split("Claim ", 1)[1].split(":", 1)[0]
     assert reference.startswith("GA-")
-    day = f"{today:%d/%m/%y}"
+    day = "10/11/26"
     assert _rows(cli_env / "claim.csv") == [
         ["", "Ann", "Smith", "12", "LS1 1AA", "", "", day, "25.00"],
         ["", "", "", "", "", f"Online gifts {day} to {day}", "", day, "10.00"],
@@ -117,7 +123,7 @@ def test_claim_mark_and_adjust_a_later_refund(
 
     # Ann's gift is refunded after it was claimed; a new gift comes in
     charge = fake_stripe.charge(ann["payment_intent"], 2500, refunded=2500)
-    deliver(live, fake_stripe.event("charge.refunded", charge, livemode=True))
+    deliver(live, fake_stripe.event("charge.refunded", charge, livemode=True, created=PAID + 60))
     _give(sessions, settings, fake_stripe, live, 3000, "Cy Twombly", "EC1A 1BB")
     second = _run("-o", "second.csv")
     assert second.exit_code == 0, second.output
@@ -130,7 +136,7 @@ def test_claim_mark_and_adjust_a_later_refund(
     assert "No gifts to claim." in third.output and "Adjustment" not in third.output
 
 
-def test_until_leaves_later_gifts_for_the_next_claim(
+def test_until_is_a_uk_day_and_leaves_later_gifts_for_the_next_claim(
     cli_env: Path,
     sessions: sessionmaker[Session],
     stripe_settings: Settings,
@@ -138,13 +144,17 @@ def test_until_leaves_later_gifts_for_the_next_claim(
     live: WebhookProcessor,
 ) -> None:
     settings = stripe_settings.model_copy(update={"gift_aid": True})
-    _give(sessions, settings, fake_stripe, live, 2500, "Ann Smith", "LS1 1AA")
-    yesterday = datetime.now(UTC).date() - timedelta(days=1)
-    result = _run("--until", yesterday.isoformat(), "-o", "claim.csv")
+    # 23:30 UTC on 31 May is 00:30 on 1 June in London (summer time): a June gift
+    june = int(datetime(2027, 5, 31, 23, 30, tzinfo=UTC).timestamp())
+    _give(sessions, settings, fake_stripe, live, 2500, "Ann Smith", "LS1 1AA", created=june)
+    result = _run("--until", "2027-05-31", "-o", "claim.csv")
     assert isinstance(result.exception, Conflict)
+    result = _run("--until", "2027-06-01", "-o", "claim.csv")
+    assert result.exit_code == 0, result.output
+    assert _rows(cli_env / "claim.csv")[0][7] == "01/06/27"
     result = _run("--until", "5 April", "-o", "claim.csv")
     assert "not a date such as 2027-04-05" in str(result.exception)
-    result = _run("--until", datetime.now(UTC).date().isoformat())
+    result = _run("--until", "2027-06-01")
     assert "say where to write the schedule" in str(result.exception)
 
 
@@ -157,12 +167,11 @@ def test_two_claims_at_the_same_moment_never_take_a_gift_twice(
     """A second claim started while the first is still writing its file gets nothing."""
     settings = stripe_settings.model_copy(update={"gift_aid": True})
     _give(sessions, settings, fake_stripe, live, 2500, "Ann Smith", "LS1 1AA")
-    today = datetime.now(UTC).date()
     outcome: list[BaseException | str] = []
 
     def second() -> None:
         try:
-            outcome.append(record(sessions, today, datetime.now(UTC), lambda *_: None)[0])
+            outcome.append(record(sessions, DAY, datetime.now(UTC), lambda *_: None)[0])
         except BaseException as exc:
             outcome.append(exc)
 
@@ -171,7 +180,7 @@ def test_two_claims_at_the_same_moment_never_take_a_gift_twice(
     def write(reference: str, plan: Plan) -> None:
         racer.start()  # the first claim has not committed yet
 
-    reference, plan = record(sessions, today, datetime.now(UTC), write)
+    reference, plan = record(sessions, DAY, datetime.now(UTC), write)
     racer.join(60)
     assert len(plan.schedule.lines) == 1
     [other] = outcome

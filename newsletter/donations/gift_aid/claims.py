@@ -12,7 +12,8 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +30,8 @@ from newsletter.donations.models import (
 )
 from newsletter.errors import Conflict
 
+#: HMRC's dates are UK dates: a gift at 00:30 on 1 June (BST) was received on 1 June.
+UK = ZoneInfo("Europe/London")
 #: Basic-rate Gift Aid: 25p of tax back for each £1 given (20% of the gross gift).
 GIFT_AID_RATE = (1, 4)
 
@@ -60,7 +63,7 @@ class Plan:
 def _candidate(gift: Gift, intent: DonationIntent) -> Candidate:
     return Candidate(
         gift_id=gift.id,
-        paid_on=gift.paid_at.astimezone(UTC).date(),
+        paid_on=gift.paid_at.astimezone(UK).date(),
         amount_minor=gift.amount_minor,
         refunded_minor=gift.refunded_minor,
         disputed_minor=gift.disputed_minor,
@@ -75,11 +78,12 @@ def _candidate(gift: Gift, intent: DonationIntent) -> Candidate:
 
 
 def _end_of(day: date) -> datetime:
-    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+    """Midnight at the end of ``day`` in the UK."""
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UK)
 
 
 def plan(session: Session, until: date) -> Plan:
-    """The claim for gifts paid up to the end of ``until`` (UTC) not claimed before,
+    """The claim for gifts paid up to the end of ``until`` (UK time) not claimed before,
     and the adjustments owed for claimed gifts given back since."""
     rows = session.execute(
         select(Gift, DonationIntent)
