@@ -117,6 +117,13 @@ def test_claim_mark_and_adjust_a_later_refund(
         "Zoe Roe": "",
     }
 
+    common.settings.cache_clear()
+    exported = CliRunner().invoke(cli, ["donations", "export", "-o", "gifts.csv"])
+    assert exported.exit_code == 0, exported.output
+    with (cli_env / "gifts.csv").open(newline="", encoding="utf-8") as handle:
+        by_name = {row["donor_name"]: row["gift_aid_claim"] for row in csv.DictReader(handle)}
+    assert by_name == marked
+
     again = _run("-o", "again.csv")
     assert isinstance(again.exception, Conflict) and "nothing to claim" in str(again.exception)
     assert not (cli_env / "again.csv").exists()
