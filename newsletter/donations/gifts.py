@@ -35,7 +35,6 @@ from newsletter.donations.events import DonationEvent
 from newsletter.donations.intents import IntentRow, intent_row
 from newsletter.donations.models import (
     ChargeAdjustment,
-    DonationIntent,
     Frequency,
     Gift,
     GiftStatus,
@@ -51,7 +50,6 @@ from subscribers.orm import utcnow
 # unit of work, its bulk-update bookkeeping and its per-statement dispatch.
 GIFTS: Table = Gift.__table__  # type: ignore[assignment]
 RECURRING: Table = RecurringGift.__table__  # type: ignore[assignment]
-INTENTS: Table = DonationIntent.__table__  # type: ignore[assignment]
 ADJUSTMENTS: Table = ChargeAdjustment.__table__  # type: ignore[assignment]
 SUBSCRIBERS: Table = Subscriber.__table__  # type: ignore[assignment]
 

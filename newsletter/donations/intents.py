@@ -220,3 +220,36 @@ def intent_row(
         params = {"p_pid": event.intent, "p_status": str(status), "p_cs": event.object_id}
         row = conn.execute(_INTENT_MOVE, params).first()
     return IntentRow(row[0], row[1], row[2]) if row is not None else None
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What the donor added to the gift on our form: a card fee covered, a Gift Aid
+    declaration (its wording as shown, and the donor's name, address and postcode)."""
+
+    fee_minor: int
+    gift_aid: bool
+    wording: str
+    name: str
+    address: str
+    postcode: str
+
+
+_INTENT_EXTRAS = select(
+    INTENTS.c.fee_minor,
+    INTENTS.c.gift_aid,
+    INTENTS.c.gift_aid_wording,
+    INTENTS.c.gift_aid_name,
+    INTENTS.c.gift_aid_address,
+    INTENTS.c.gift_aid_postcode,
+).where(INTENTS.c.id == bindparam("p_intent"))
+
+
+def extras(session: Session, intent_id: int | None) -> Extras | None:
+    """The fee and declaration of intent ``intent_id`` (a receipt states them)."""
+    if intent_id is None:
+        return None
+    row = session.connection().execute(_INTENT_EXTRAS, {"p_intent": intent_id}).first()
+    if row is None:
+        return None
+    return Extras(int(row[0] or 0), bool(row[1]), row[2], row[3], row[4], row[5])

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from newsletter.donations.amounts import format_amount
-from newsletter.donations.models import DonationIntent, Gift
+from newsletter.donations.intents import extras
+from newsletter.donations.models import Gift
 
 
 @dataclass(frozen=True)
@@ -45,17 +45,6 @@ class Receipt:
     declaration: Declaration | None = None
 
 
-INTENTS: Table = DonationIntent.__table__  # type: ignore[assignment]
-_INTENT_DETAILS = select(
-    INTENTS.c.fee_minor,
-    INTENTS.c.gift_aid,
-    INTENTS.c.gift_aid_wording,
-    INTENTS.c.gift_aid_name,
-    INTENTS.c.gift_aid_address,
-    INTENTS.c.gift_aid_postcode,
-).where(INTENTS.c.id == bindparam("p_intent"))
-
-
 def compose(
     session: Session,
     *,
@@ -73,15 +62,11 @@ def compose(
 ) -> Receipt:
     """The receipt for one gift: the one place that decides what a receipt states (the
     amount given, the fee covered, once or monthly, the Gift Aid declaration)."""
-    details = (
-        session.connection().execute(_INTENT_DETAILS, {"p_intent": intent_id}).first()
-        if intent_id is not None
-        else None
-    )
-    fee = min(int(details[0] or 0), amount_minor) if details is not None else 0
+    added = extras(session, intent_id)
+    fee = min(added.fee_minor, amount_minor) if added is not None else 0
     declaration = (
-        Declaration(wording=details[2], name=details[3], address=details[4], postcode=details[5])
-        if details is not None and details[1]
+        Declaration(added.wording, added.name, added.address, added.postcode)
+        if added is not None and added.gift_aid
         else None
     )
     return Receipt(
