@@ -3,9 +3,11 @@
 One-time gifts use ``mode=payment`` with Stripe's "Donate" button and always
 create a Customer (so a receipt address and later refunds line up); monthly
 gifts use ``mode=subscription`` with an inline monthly price. Metadata carries our
-intent, the campaign and the subscriber so the webhook can attribute the money
-even if our own intent row were missing; the redirect URLs come from settings
-only, so nobody can turn the form into an open redirect.
+intent, the campaign and the subscriber: the webhook records only sessions,
+subscriptions and invoices whose intent is a row of ours (other integrations on
+the same Stripe account may use the same field), and attributes the money by it.
+The redirect URLs come from settings only, so nobody can turn the form into an
+open redirect.
 """
 
 from __future__ import annotations

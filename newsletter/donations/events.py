@@ -3,7 +3,7 @@
 Like an email provider adapter in django-anymail: this module is the only place
 that knows where Stripe keeps each fact (metadata on the session, the
 subscription id under ``invoice.parent`` in newer API versions and at the top
-level in older ones...). The ledger only sees ``DonationEvent``. Pure functions.
+level in older ones...). The dispatcher only sees ``DonationEvent``. Pure functions.
 """
 
 from __future__ import annotations

@@ -43,6 +43,16 @@ class SessionSummary:
     email: str
 
 
+@dataclass(frozen=True)
+class AccountSummary:
+    """The Stripe account a secret key belongs to, as ``donations check`` reports it."""
+
+    id: str
+    country: str
+    default_currency: str
+    charges_enabled: bool
+
+
 class Gateway(Protocol):
     def create_checkout_session(
         self, params: Mapping[str, Any], *, idempotency_key: str
@@ -55,6 +65,8 @@ class Gateway(Protocol):
     def list_events(self, *, created_gte: int, types: list[str]) -> Iterator[dict[str, Any]]: ...
 
     def invoice_paid_by(self, payment_intent_id: str) -> str: ...
+
+    def account(self) -> AccountSummary: ...
 
 
 class StripeGateway:
@@ -145,3 +157,14 @@ class StripeGateway:
             invoice = payment.invoice
             return invoice if isinstance(invoice, str) else str(invoice.id)
         return ""
+
+    def account(self) -> AccountSummary:
+        """The key's own account: Stripe answers only if it accepts the key."""
+        found = self._call("read the account", self.client.v1.accounts.retrieve_current)
+        data = found.to_dict()
+        return AccountSummary(
+            id=str(found.id),
+            country=str(data.get("country") or ""),
+            default_currency=str(data.get("default_currency") or ""),
+            charges_enabled=bool(data.get("charges_enabled")),
+        )

@@ -31,18 +31,18 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from newsletter.donations.amounts import format_amount
 from newsletter.donations.events import DonationEvent
+from newsletter.donations.intents import IntentRow, intent_row
 from newsletter.donations.models import (
     ChargeAdjustment,
-    DonationIntent,
     Frequency,
     Gift,
     GiftStatus,
     IntentStatus,
     RecurringGift,
 )
-from newsletter.donations.receipts import Receipt
+from newsletter.donations.receipts.content import Receipt, compose
+from newsletter.donations.standing import status_after
 from subscribers.models import Subscriber
 from subscribers.orm import utcnow
 
@@ -50,7 +50,6 @@ from subscribers.orm import utcnow
 # unit of work, its bulk-update bookkeeping and its per-statement dispatch.
 GIFTS: Table = Gift.__table__  # type: ignore[assignment]
 RECURRING: Table = RecurringGift.__table__  # type: ignore[assignment]
-INTENTS: Table = DonationIntent.__table__  # type: ignore[assignment]
 ADJUSTMENTS: Table = ChargeAdjustment.__table__  # type: ignore[assignment]
 SUBSCRIBERS: Table = Subscriber.__table__  # type: ignore[assignment]
 
@@ -63,13 +62,6 @@ class Effect:
     outcome: str
     new_gifts: list[int] = field(default_factory=list)
     receipts: list[Receipt] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class IntentRow:
-    id: int
-    campaign_id: int | None
-    subscriber_id: int | None
 
 
 @dataclass(frozen=True)
@@ -109,17 +101,6 @@ _SUBSCRIBER_BY_ID_OR_KEY = (
     .where(or_(SUBSCRIBERS.c.id == _p("p_id"), SUBSCRIBERS.c.email_key == _p("p_key")))
     .order_by(case((SUBSCRIBERS.c.id == _p("p_id"), 0), else_=1))
     .limit(1)
-)
-_INTENT_COLUMNS = (INTENTS.c.id, INTENTS.c.campaign_id, INTENTS.c.subscriber_id)
-_INTENT_LOCK = select(*_INTENT_COLUMNS).where(INTENTS.c.public_id == _p("p_pid")).with_for_update()
-_INTENT_MOVE = (
-    update(INTENTS)
-    .where(INTENTS.c.public_id == _p("p_pid"))
-    .values(
-        status=_p("p_status", String()),
-        checkout_session_id=func.coalesce(INTENTS.c.checkout_session_id, _p("p_cs", String())),
-    )
-    .returning(*_INTENT_COLUMNS)
 )
 _RECURRING_INSERT = insert(RECURRING).returning(RECURRING.c.id)
 _RECURRING_STARTED = (
@@ -217,21 +198,6 @@ def match_subscriber(session: Session, email: str, subscriber_id: int | None = N
     )
 
 
-def intent_row(
-    session: Session, event: DonationEvent, status: IntentStatus | None = None
-) -> IntentRow | None:
-    """Our donation intent named by ``event`` (locked), moved to ``status`` if given."""
-    if not event.intent:
-        return None
-    conn = session.connection()
-    if status is None:
-        row = conn.execute(_INTENT_LOCK, {"p_pid": event.intent}).first()
-    else:
-        params = {"p_pid": event.intent, "p_status": str(status), "p_cs": event.object_id}
-        row = conn.execute(_INTENT_MOVE, params).first()
-    return IntentRow(row[0], row[1], row[2]) if row is not None else None
-
-
 def attribution(
     session: Session, event: DonationEvent, intent: IntentRow | None
 ) -> tuple[int | None, int | None]:
@@ -295,11 +261,14 @@ def add_gift(session: Session, values: dict[str, Any], claim_receipt: bool) -> E
     owed = []
     if claimed:
         owed.append(
-            Receipt(
+            compose(
+                session,
                 gift_id=gift_id,
+                intent_id=values["intent_id"],
                 to_address=values["donor_email"],
                 to_name=values["donor_name"],
-                amount=format_amount(values["amount_minor"], values["currency"]),
+                amount_minor=values["amount_minor"],
+                currency=values["currency"],
                 frequency=values["frequency"],
                 paid_on=values["paid_at"].date(),
                 reference=values["source_id"],
@@ -322,13 +291,7 @@ def _fold_adjustments(session: Session, gift_id: int, values: dict[str, Any]) ->
         return
     refunded = max(r[0] for r in found)
     disputed = max(r[1] for r in found)
-    status = GiftStatus.PAID
-    if disputed:
-        status = GiftStatus.DISPUTED
-    elif refunded >= values["amount_minor"]:
-        status = GiftStatus.REFUNDED
-    elif refunded:
-        status = GiftStatus.PARTIALLY_REFUNDED
+    status = status_after(values["amount_minor"], refunded, disputed)
     session.connection().execute(
         _GIFT_ADJUST,
         {
@@ -421,9 +384,10 @@ def invoice_paid(session: Session, event: DonationEvent, claim: bool) -> Effect:
     found = session.connection().execute(_RECURRING_INSTALMENT, params).first()
     matched = False  # whether the donor's address was already looked up
     if found is None:
-        if not event.intent:
-            return Effect("not a subscription from our donate form")  # e.g. a membership
-        recurring = insert_recurring(session, event, intent_row(session, event))
+        intent = intent_row(session, event)
+        if intent is None:  # a membership, or another integration's own "intent" field
+            return Effect("not a subscription from our donate form")
+        recurring = insert_recurring(session, event, intent)
         matched = True
     else:
         recurring = RecurringRow(*found)

@@ -14,6 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import String, Table, bindparam, case, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter import links, tokens
@@ -27,6 +28,7 @@ from newsletter.donations.checkout import (
     idempotency_key,
     session_params,
 )
+from newsletter.donations.events import DonationEvent
 from newsletter.donations.gateway import CheckoutSession, Gateway
 from newsletter.donations.models import DonationIntent, Frequency, IntentStatus
 from newsletter.errors import NewsletterError, TokenError
@@ -75,8 +77,10 @@ class DonationForm:
 def parse_form(settings: Settings, fields: dict[str, Any]) -> DonationForm:
     """Validate the submitted fields; raises ``InvalidAmount``/``InvalidDonation``."""
     currency = settings.currency
+    typed = str(fields.get("other_amount") or "").strip()
     choice = str(fields.get("amount") or "")
-    text = str(fields.get("other_amount") or "") if choice in ("", "other") else choice
+    # a typed amount wins over a preset: donors click a button, then change their mind
+    text = typed or ("" if choice == "other" else choice)
     if not text.strip():
         raise amounts.InvalidAmount("please choose or enter an amount")
     minor = amounts.check(
@@ -165,3 +169,87 @@ def start_checkout(
             if intent.status == IntentStatus.CREATED:
                 intent.status = IntentStatus.OPEN
     return checkout
+
+
+# -- the intent a Stripe event names ------------------------------------------------
+
+INTENTS: Table = DonationIntent.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class IntentRow:
+    id: int
+    campaign_id: int | None
+    subscriber_id: int | None
+
+
+_INTENT_COLUMNS = (INTENTS.c.id, INTENTS.c.campaign_id, INTENTS.c.subscriber_id)
+_INTENT_LOCK = (
+    select(*_INTENT_COLUMNS).where(INTENTS.c.public_id == bindparam("p_pid")).with_for_update()
+)
+# Built once, values as parameters (the webhook's busy path runs it per gift). A
+# completed intent stays completed: a late "expired" or "failed" cannot undo a gift.
+_INTENT_MOVE = (
+    update(INTENTS)
+    .where(INTENTS.c.public_id == bindparam("p_pid"))
+    .values(
+        status=case(
+            (INTENTS.c.status == IntentStatus.COMPLETED.value, INTENTS.c.status),
+            else_=bindparam("p_status", type_=String()),
+        ),
+        checkout_session_id=func.coalesce(
+            INTENTS.c.checkout_session_id, bindparam("p_cs", type_=String())
+        ),
+    )
+    .returning(*_INTENT_COLUMNS)
+)
+
+
+def intent_row(
+    session: Session, event: DonationEvent, status: IntentStatus | None = None
+) -> IntentRow | None:
+    """Our donation intent named by ``event`` (locked), moved to ``status`` if given;
+    None when the event names none of ours (another integration's, say). The one
+    place the webhook loads an intent."""
+    if not event.intent:
+        return None
+    conn = session.connection()
+    if status is None:
+        row = conn.execute(_INTENT_LOCK, {"p_pid": event.intent}).first()
+    else:
+        params = {"p_pid": event.intent, "p_status": str(status), "p_cs": event.object_id}
+        row = conn.execute(_INTENT_MOVE, params).first()
+    return IntentRow(row[0], row[1], row[2]) if row is not None else None
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What the donor added to the gift on our form: a card fee covered, a Gift Aid
+    declaration (its wording as shown, and the donor's name, address and postcode)."""
+
+    fee_minor: int
+    gift_aid: bool
+    wording: str
+    name: str
+    address: str
+    postcode: str
+
+
+_INTENT_EXTRAS = select(
+    INTENTS.c.fee_minor,
+    INTENTS.c.gift_aid,
+    INTENTS.c.gift_aid_wording,
+    INTENTS.c.gift_aid_name,
+    INTENTS.c.gift_aid_address,
+    INTENTS.c.gift_aid_postcode,
+).where(INTENTS.c.id == bindparam("p_intent"))
+
+
+def extras(session: Session, intent_id: int | None) -> Extras | None:
+    """The fee and declaration of intent ``intent_id`` (a receipt states them)."""
+    if intent_id is None:
+        return None
+    row = session.connection().execute(_INTENT_EXTRAS, {"p_intent": intent_id}).first()
+    if row is None:
+        return None
+    return Extras(int(row[0] or 0), bool(row[1]), row[2], row[3], row[4], row[5])

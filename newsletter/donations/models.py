@@ -10,9 +10,9 @@ referenced by plain integer: that table belongs to another domain's migrations.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from subscribers.orm import Base, UTCDateTime, utcnow
@@ -152,7 +152,7 @@ class ChargeAdjustment(Base):
     invoice_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     refunded_minor: Mapped[int] = mapped_column(Integer, default=0)
     disputed_minor: Mapped[int] = mapped_column(Integer, default=0)
-    #: The dispute's latest Stripe status (``ledger.DISPUTE_STAGES``); "" while none.
+    #: The dispute's latest Stripe status (``adjustments.DISPUTE_STAGES``); "" while none.
     dispute_status: Mapped[str] = mapped_column(String(40), default="", server_default="")
     gift_id: Mapped[int | None] = mapped_column(
         ForeignKey("donations.id", ondelete="SET NULL"), nullable=True
@@ -172,3 +172,43 @@ class StripeEventRecord(Base):
     livemode: Mapped[bool] = mapped_column(Boolean, default=False)
     outcome: Mapped[str] = mapped_column(String(200), default="")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GiftAidClaim(Base):
+    """One Gift Aid claim made to HMRC: its reference marks every gift it claimed."""
+
+    __tablename__ = "gift_aid_claims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    until: Mapped[date] = mapped_column(Date)  # gifts paid up to and including this day
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    total_minor: Mapped[int] = mapped_column(Integer, default=0)
+    #: donations claimed before and refunded or disputed since (HMRC's adjustment)
+    adjustment_minor: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GiftAidClaimed(Base):
+    """A gift claimed in a claim: the unique gift id is what stops a second claim."""
+
+    __tablename__ = "gift_aid_claimed"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gift_id: Mapped[int] = mapped_column(
+        ForeignKey("donations.id", ondelete="CASCADE"), unique=True
+    )
+    claim_id: Mapped[int] = mapped_column(ForeignKey("gift_aid_claims.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(Integer)
+
+
+class GiftAidAdjustment(Base):
+    """Part of a claimed gift given back (refund, dispute), declared in a later claim."""
+
+    __tablename__ = "gift_aid_adjustments"
+    __table_args__ = (UniqueConstraint("gift_id", "claim_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gift_id: Mapped[int] = mapped_column(ForeignKey("donations.id", ondelete="CASCADE"))
+    claim_id: Mapped[int] = mapped_column(ForeignKey("gift_aid_claims.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(Integer)

@@ -18,10 +18,10 @@ from datetime import UTC, date, datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.database import transaction
-from newsletter.donations import ledger
+from newsletter.donations import adjustments
 from newsletter.donations.events import HANDLED_TYPES, MalformedEvent, parse
 from newsletter.donations.gateway import Gateway, PaymentProviderError
-from newsletter.donations.receipts import send_pending
+from newsletter.donations.receipts.delivery import send_pending
 from newsletter.donations.webhook import Result, WebhookProcessor
 from newsletter.errors import NewsletterError
 
@@ -132,7 +132,7 @@ def _attach_invoices(
     if processor.invoice_paid_by is None:
         return 0, 0
     with sessions() as session:
-        waiting = ledger.waiting_without_invoice(session)
+        waiting = adjustments.waiting_without_invoice(session)
     adjusted = failed = 0
     for adjustment_id, payment_intent in waiting:
         try:
@@ -141,5 +141,5 @@ def _attach_invoices(
             failed += 1
             continue
         with transaction(sessions) as session:
-            adjusted += ledger.attach_invoice(session, adjustment_id, invoice)
+            adjusted += adjustments.attach_invoice(session, adjustment_id, invoice)
     return adjusted, failed

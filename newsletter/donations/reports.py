@@ -17,7 +17,13 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
 from newsletter.donations.amounts import format_amount, to_major
-from newsletter.donations.models import DonationIntent, Frequency, Gift
+from newsletter.donations.models import (
+    DonationIntent,
+    Frequency,
+    Gift,
+    GiftAidClaim,
+    GiftAidClaimed,
+)
 
 
 @dataclass
@@ -146,6 +152,7 @@ EXPORT_COLUMNS: Sequence[str] = (
     "gift_aid_declaration_version",
     "gift_aid_declared_at",
     "note",
+    "gift_aid_claim",  # the reference of the Gift Aid claim that included the gift
 )
 
 
@@ -158,6 +165,10 @@ def _cell(value: object) -> str:
 def export(session: Session, out: TextIO) -> int:
     """Write every gift (with Gift Aid declarations where collected) as CSV; returns rows."""
     intents = {i.id: i for i in session.scalars(select(DonationIntent))}
+    claim_of = select(GiftAidClaimed.gift_id, GiftAidClaim.reference).join(
+        GiftAidClaim, GiftAidClaim.id == GiftAidClaimed.claim_id
+    )
+    claimed: dict[int, str] = {gift: ref for gift, ref in session.execute(claim_of)}
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
     count = 0
@@ -194,6 +205,7 @@ def export(session: Session, out: TextIO) -> int:
                     intent.gift_aid_version if aid and intent else "",
                     intent.created_at.isoformat() if aid and intent else "",
                     intent.note if intent else "",
+                    claimed.get(gift.id, ""),
                 )
             ]
         )

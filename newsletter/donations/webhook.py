@@ -3,7 +3,7 @@
 The flow reads like django-anymail's base view: ``verify`` (Stripe's v1 HMAC
 scheme, a timestamp tolerance, any of several signatures so secrets can be
 rotated), ``parse`` (``events.parse`` to one ``DonationEvent``), ``dispatch``
-(``ledger.apply``). The event id is inserted first in the same transaction as the
+(``dispatch.dispatch``). The event id is inserted first in the same transaction as the
 effect, with ``ON CONFLICT DO NOTHING``: a duplicate inserts nothing and changes
 nothing, a concurrent twin waits for the first delivery and then does the same,
 and any failure rolls the whole transaction back, so nothing is half-recorded.
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter import wiring
 from newsletter.config import Settings
 from newsletter.database import transaction
-from newsletter.donations import ledger
+from newsletter.donations.dispatch import dispatch
 from newsletter.donations.events import (
     DISPUTE_KINDS,
     DonationEvent,
@@ -37,7 +37,8 @@ from newsletter.donations.events import (
     parse,
 )
 from newsletter.donations.models import Gift, StripeEventRecord
-from newsletter.donations.receipts import Receipt, ReceiptSender, deliver_claimed
+from newsletter.donations.receipts.content import Receipt
+from newsletter.donations.receipts.delivery import ReceiptSender, deliver_claimed
 from newsletter.errors import NewsletterError
 from subscribers.orm import utcnow
 
@@ -206,7 +207,7 @@ class WebhookProcessor:
                     record_id = conn.execute(_EVENT_INSERT[conn.dialect.name], values).scalar()
                     if record_id is None:
                         return Result(event.event_id, event.type, "already processed", True)
-                    effect = ledger.apply(session, event, claim_receipts=self.receipts is not None)
+                    effect = dispatch(session, event, claim_receipts=self.receipts is not None)
                     outcome = {"p_id": record_id, "outcome": effect.outcome[:200]}
                     session.connection().execute(_EVENT_OUTCOME, outcome)
                 return Result(

@@ -13,14 +13,16 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from newsletter import tokens, wiring
 from newsletter.config import Settings
 from newsletter.donations import amounts, intents
 from newsletter.donations.gateway import Gateway, PaymentProviderError
-from newsletter.donations.mailer import DonorMailer
 from newsletter.donations.models import RecurringGift
+from newsletter.donations.receipts.mail import DonorMailer
 from newsletter.errors import NewsletterError, TokenError
 from newsletter.web import csrf
 from newsletter.web.ratelimit import RateLimiter
@@ -29,6 +31,21 @@ router = APIRouter()
 log = logging.getLogger(__name__)
 MANAGE = "donate-manage"
 MANAGE_MAX_AGE = 3600
+MANAGE_PER_ADDRESS = 3  # manage-link emails to one address per hour, from anywhere
+#: Everything the donor may type or tick, shown again as entered when the form has an error.
+FORM_FIELDS = (
+    "amount",
+    "frequency",
+    "c",
+    "t",
+    "other_amount",
+    "cover_fees",
+    "gift_aid",
+    "gift_aid_name",
+    "gift_aid_address",
+    "gift_aid_postcode",
+    "note",
+)
 
 
 def _settings(request: Request) -> Settings:
@@ -87,13 +104,13 @@ def _form_context(settings: Settings, values: dict[str, str]) -> dict[str, Any]:
             prefill = amounts.parse(chosen, currency)
     shown = amounts.plain(prefill, currency)
     preset_values = [amounts.plain(p, currency) for p in presets]
-    other = values.get("other_amount", "") if chosen == "other" else ""
+    typed = values.get("other_amount", "").strip()  # typed wins, as in intents.parse_form
     return {
         "presets": [
             (amounts.plain(p, currency), amounts.format_amount(p, currency)) for p in presets
         ],
-        "selected": "other" if chosen == "other" or shown not in preset_values else shown,
-        "other_amount": other or ("" if shown in preset_values else shown),
+        "selected": "other" if typed or chosen == "other" or shown not in preset_values else shown,
+        "other_amount": typed or ("" if chosen == "other" or shown in preset_values else shown),
         "frequency": values.get("frequency") if values.get("frequency") == "monthly" else "once",
         "minimum": amounts.format_amount(low, currency),
         "maximum": amounts.format_amount(high, currency),
@@ -121,7 +138,8 @@ def donate_form(
     cancelled: str = "",
 ) -> HTMLResponse:
     settings = _settings(request)
-    values = {"amount": amount, "frequency": frequency, "c": c, "t": t}
+    values = dict.fromkeys(FORM_FIELDS, "")
+    values.update(amount=amount, frequency=frequency, c=c, t=t)
     return _page(
         request,
         "donate.html",
@@ -135,21 +153,21 @@ def donate_form(
 @router.post("/donate", response_model=None)
 async def donate_submit(request: Request) -> Response:
     settings = _settings(request)
-    fields = {k: str(v) for k, v in (await request.form()).items()}
-    csrf.check(request, fields.get(csrf.FIELD), settings.secret)
-    values = {k: fields.get(k, "") for k in ("amount", "frequency", "c", "t", "other_amount")}
-    context = _form_context(settings, values)
     found = gateway(request)
-    if found is None:
+    if found is None:  # no form was shown, so there is nothing to check or keep
         return _page(
             request,
             "donate.html",
             503,
             configured=False,
             cancelled=False,
-            error="Online giving is not set up yet.",
-            **context,
+            error="",
+            **_form_context(settings, dict.fromkeys(FORM_FIELDS, "")),
         )
+    fields = {k: str(v) for k, v in (await request.form()).items()}
+    csrf.check(request, fields.get(csrf.FIELD), settings.secret)
+    values = {k: fields.get(k, "") for k in FORM_FIELDS}
+    context = _form_context(settings, values)
     if not await run_in_threadpool(_limiter(request, "donate", 10, 600).allow, _client(request)):
         return _page(
             request,
@@ -183,6 +201,27 @@ async def donate_submit(request: Request) -> Response:
     return RedirectResponse(checkout.url, status_code=303)
 
 
+#: Ticks "Other amount" as the donor types one, so the page agrees with what the server
+#: will charge (a typed amount wins there either way). A file, not inline, so a strict
+#: Content-Security-Policy (script-src 'self') allows it.
+AMOUNT_SCRIPT = """document.addEventListener("DOMContentLoaded", function () {
+  var typed = document.getElementById("other_amount");
+  var other = document.querySelector('input[name="amount"][value="other"]');
+  if (!typed || !other) return;
+  typed.addEventListener("input", function () { if (typed.value !== "") other.checked = true; });
+});
+"""
+
+
+@router.get("/donate/amount.js")
+def amount_script() -> Response:
+    return Response(
+        AMOUNT_SCRIPT,
+        media_type="text/javascript",
+        headers={"cache-control": "public, max-age=3600"},
+    )
+
+
 @router.get("/donate/thanks", response_class=HTMLResponse)
 async def donate_thanks(request: Request, session_id: str = "") -> HTMLResponse:
     found = gateway(request)
@@ -201,9 +240,10 @@ def manage_form(request: Request) -> HTMLResponse:
     return _page(request, "donate-manage.html", sent=False, error="")
 
 
-def _send_manage_link(request: Request, email: str) -> None:
-    settings = _settings(request)
-    with request.app.state.sessions() as session:
+def _send_manage_link(settings: Settings, sessions: sessionmaker[Session], email: str) -> None:
+    """Look the address up and mail the link, after the answer has gone: the page then
+    takes as long for a donor as for a stranger, and never waits on the mail server."""
+    with sessions() as session:
         customer = session.scalar(
             select(RecurringGift.customer_id)
             .where(func.lower(RecurringGift.donor_email) == email.strip().lower())
@@ -234,7 +274,12 @@ async def manage_request(request: Request) -> HTMLResponse:
             sent=False,
             error="Please enter the email address you gave with your gift.",
         )
-    if not await run_in_threadpool(_limiter(request, "manage", 5, 3600).allow, _client(request)):
+    address = email.strip().lower()
+    ip_ok = await run_in_threadpool(_limiter(request, "manage", 5, 3600).allow, _client(request))
+    # per address too: many connections must not flood one donor's inbox
+    if not ip_ok or not await run_in_threadpool(
+        _limiter(request, "manage-address", MANAGE_PER_ADDRESS, 3600).allow, address
+    ):
         return _page(
             request,
             "donate-manage.html",
@@ -242,8 +287,11 @@ async def manage_request(request: Request) -> HTMLResponse:
             sent=False,
             error="Too many requests; please try again later.",
         )
-    await run_in_threadpool(_send_manage_link, request, email)
-    return _page(request, "donate-manage.html", sent=True, error="")
+    page = _page(request, "donate-manage.html", sent=True, error="")
+    page.background = BackgroundTask(
+        _send_manage_link, settings, request.app.state.sessions, email.strip()
+    )
+    return page
 
 
 def _manage_customer(request: Request, token: str) -> str:

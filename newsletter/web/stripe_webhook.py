@@ -20,9 +20,9 @@ from starlette.concurrency import run_in_threadpool
 
 from newsletter.config import Settings
 from newsletter.database import lost
-from newsletter.donations.courier import ReceiptCourier
-from newsletter.donations.mailer import DonorMailer
-from newsletter.donations.process_mailer import ProcessMailer
+from newsletter.donations.receipts.background import ReceiptCourier
+from newsletter.donations.receipts.helper_process import ProcessMailer
+from newsletter.donations.receipts.mail import DonorMailer
 from newsletter.donations.webhook import WebhookProcessor, WebhookRejected, processor_for
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.donations.gateway import StripeGateway
-from newsletter.donations.receipts import Receipt
+from newsletter.donations.receipts.content import Receipt
 from newsletter.donations.webhook import WebhookProcessor
 from newsletter.web.app import create_app
 from tests.donations.fake_stripe import FakeStripe, sign

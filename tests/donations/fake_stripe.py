@@ -52,6 +52,12 @@ class FakeStripe:
         self.invoice_payments: dict[str, list[dict[str, Any]]] = {}
         #: path -> how many of the next requests to it fail with a 500 (an outage)
         self.outages: dict[str, int] = {}
+        #: the account every accepted key belongs to (GET /v1/account)
+        self.account: dict[str, Any] = copy.deepcopy(self.fixtures["account"])
+        self.account.update(
+            id="acct_fake" + secrets.token_hex(4), country="GB", default_currency="gbp"
+        )
+        self.account["charges_enabled"] = True
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -358,6 +364,9 @@ class FakeStripe:
             return self.list_events(params)
         if method == "GET" and path == "/v1/invoice_payments":
             return self.list_invoice_payments(params)
+        if method == "GET" and path == "/v1/account":
+            refuse_unknown(params, {"expand"}, "")
+            return self.account
         raise StripeFailure(404, f"Unrecognized request URL ({method}: {path}).")
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
-from newsletter.donations import ledger
+from newsletter.donations.dispatch import dispatch
 from newsletter.donations.events import parse
 from newsletter.donations.gifts import lock_key
 from newsletter.donations.models import GiftStatus
@@ -58,12 +58,12 @@ def test_concurrent_refund_and_payment_leave_the_refund_applied(
     def second() -> None:
         try:
             with sessions() as other, other.begin():
-                ledger.apply(other, second_event)
+                dispatch(other, second_event)
         except BaseException as exc:  # reported by the main thread
             failures.append(exc)
 
     with sessions() as first, first.begin():
-        ledger.apply(first, first_event)  # not committed yet
+        dispatch(first, first_event)  # not committed yet
         thread = threading.Thread(target=second)
         thread.start()
         _wait_until_blocked(engine, lock_key(pi))

@@ -17,9 +17,9 @@ from newsletter.database import transaction
 from newsletter.donations import reports
 from newsletter.donations.events import parse
 from newsletter.donations.gateway import StripeGateway
-from newsletter.donations.mailer import DonorMailer
 from newsletter.donations.models import DonationIntent, Frequency, Gift, GiftStatus
-from newsletter.donations.receipts import send_pending
+from newsletter.donations.receipts.delivery import send_pending
+from newsletter.donations.receipts.mail import DonorMailer
 from newsletter.donations.reconcile import reconcile
 from newsletter.donations.webhook import WebhookProcessor
 from newsletter.errors import ConfigError

@@ -166,12 +166,12 @@ def test_yen_has_no_minor_unit(stripe_settings: Settings, fake_stripe: FakeStrip
 def test_without_stripe_keys_the_page_explains_and_post_does_not_crash(settings: Settings) -> None:
     with TestClient(create_app(settings), base_url="https://news.example.org") as client:
         page = client.get("/donate")
-        assert page.status_code == 200 and "NEWSLETTER_STRIPE_SECRET_KEY" in page.text
-        token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
-        answer = client.post(
-            "/donate", data={"csrf_token": token, "amount": "25", "frequency": "once"}
-        )
-        assert answer.status_code == 503 and "not set up" in answer.text
+        assert page.status_code == 200 and "Giving online is not available yet." in page.text
+        # visitors see no setting names, no form to fill in for nothing
+        assert "NEWSLETTER_" not in page.text and "whsec" not in page.text
+        assert "<form" not in page.text
+        answer = client.post("/donate", data={"amount": "25", "frequency": "once"})
+        assert answer.status_code == 503 and "not available yet" in answer.text
         assert client.post("/stripe/webhook", content=b"{}").status_code == 503
 
 
@@ -351,3 +351,50 @@ def test_gift_aid_declaration_and_covering_the_fee(
             # 20.00 + fee: what is left after 1.5% + 20p is still at least 20.00.
             assert intent.fee_minor > 0
             assert stripe_session["amount_total"] == 2000 + intent.fee_minor
+
+
+def test_a_typed_amount_wins_over_a_preset_without_any_script(
+    client: TestClient, fake_stripe: FakeStripe
+) -> None:
+    token = _form(client)
+    charged = []
+    for preset, typed in (("25", "40"), ("25", " "), ("other", "12"), ("", "30")):
+        answer = client.post(
+            "/donate",
+            data={"csrf_token": token, "amount": preset, "other_amount": typed},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 303, answer.text
+        charged.append(fake_stripe.sessions[answer.headers["location"].rsplit("/", 1)[1]])
+    assert [s["amount_total"] for s in charged] == [4000, 2500, 1200, 3000]
+
+
+def test_an_error_shows_the_form_again_as_entered(
+    stripe_settings: Settings, fake_stripe: FakeStripe
+) -> None:
+    settings = stripe_settings.model_copy(update={"gift_aid": True, "cover_fees": True})
+    with TestClient(create_app(settings), base_url="https://news.example.org") as client:
+        token = _form(client)
+        answer = client.post(
+            "/donate",
+            data={
+                "csrf_token": token,
+                "amount": "50",
+                "other_amount": "0.20",
+                "frequency": "monthly",
+                "cover_fees": "1",
+                "gift_aid": "1",
+                "gift_aid_name": "Ann <Smith>",
+                "gift_aid_address": "1 High St\nLeeds",
+                "gift_aid_postcode": "LS1 1AA",
+                "note": "keep going",
+            },
+        )
+    assert answer.status_code == 400 and "smallest gift" in answer.text
+    page = answer.text
+    assert 'name="cover_fees" value="1" checked' in page
+    assert 'name="gift_aid" value="1" checked' in page
+    assert 'value="Ann &lt;Smith&gt;"' in page and ">1 High St\nLeeds</textarea>" in page
+    assert 'value="LS1 1AA"' in page and ">keep going</textarea>" in page
+    assert 'value="monthly" checked' in page and 'value="other" checked' in page
+    assert 'value="0.20"' in page and 'value="50" checked' not in page

@@ -249,13 +249,17 @@ def test_invoice_paid_before_checkout_completed(
 
 
 def test_subscription_status_follows_stripe_time_not_arrival_order(
-    processor: WebhookProcessor, sessions: sessionmaker[Session], fake_stripe: FakeStripe
+    processor: WebhookProcessor,
+    sessions: sessionmaker[Session],
+    stripe_settings: Settings,
+    fake_stripe: FakeStripe,
 ) -> None:
+    sid = start(sessions, stripe_settings, fake_stripe, frequency=Frequency.MONTHLY)
     sub = dict(
         fake_stripe.fixtures["subscription"],
         id="sub_order",
         status="active",
-        metadata={"intent": "di_order"},
+        metadata={"intent": fake_stripe.sessions[sid]["metadata"]["intent"]},
     )
     now = int(time.time())
     deliver(

@@ -78,3 +78,46 @@ def test_a_membership_and_its_invoices_are_no_gifts_in_either_order(
     assert gifts(sessions) == [] and sender.sent == []
     with sessions() as session:
         assert session.scalar(select(RecurringGift)) is None
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ("customer.subscription.updated", "invoice.paid", "checkout.session.completed"),
+        ("invoice.paid", "customer.subscription.updated", "checkout.session.completed"),
+        ("checkout.session.completed", "invoice.paid", "customer.subscription.updated"),
+        ("invoice.payment_failed", "invoice.paid", "customer.subscription.deleted"),
+    ],
+)
+def test_another_integrations_intent_field_is_not_ours_in_any_order(
+    processor: WebhookProcessor,
+    sender: RecordingSender,
+    sessions: sessionmaker[Session],
+    fake_stripe: FakeStripe,
+    order: tuple[str, ...],
+) -> None:
+    """A membership system that also writes ``intent`` into its metadata: the field is
+    there, but it names no donation intent of ours, so nothing is recorded or receipted."""
+    member = foreign_checkout(fake_stripe, "subscription", None)
+    member["metadata"] = {"intent": "pi_membership_renewal"}
+    subscription = dict(
+        fake_stripe.fixtures["subscription"],
+        id="sub_membership",
+        customer="cus_member",
+        status="active",
+        metadata={"intent": "pi_membership_renewal"},
+    )
+    invoice = fake_stripe.invoice(member)
+    objects = {
+        "checkout.session.completed": member,
+        "invoice.paid": invoice,
+        "invoice.payment_failed": invoice,
+        "customer.subscription.updated": subscription,
+        "customer.subscription.deleted": dict(subscription, status="canceled"),
+    }
+    for type_ in order:
+        outcome = deliver(processor, fake_stripe.event(type_, objects[type_])).outcome
+        assert outcome.startswith(("ignored", "not a subscription")), (type_, outcome)
+    assert gifts(sessions) == [] and sender.sent == []
+    with sessions() as session:
+        assert session.scalar(select(RecurringGift)) is None

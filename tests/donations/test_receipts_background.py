@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.database import transaction
-from newsletter.donations.courier import ReceiptCourier
 from newsletter.donations.events import parse
 from newsletter.donations.models import Gift
-from newsletter.donations.receipts import (
+from newsletter.donations.receipts.background import ReceiptCourier
+from newsletter.donations.receipts.content import Receipt
+from newsletter.donations.receipts.delivery import (
     CLAIM_LEASE,
     RECLAIM_AFTER,
-    Receipt,
     release,
     send_pending,
 )

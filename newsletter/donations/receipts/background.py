@@ -20,8 +20,8 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsletter.donations.receipts import (
-    Receipt,
+from newsletter.donations.receipts.content import Receipt
+from newsletter.donations.receipts.delivery import (
     ReceiptSender,
     mark_sent,
     release,

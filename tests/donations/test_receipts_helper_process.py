@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from newsletter.config import Settings
-from newsletter.donations.process_mailer import ProcessMailer
-from newsletter.donations.receipts import Receipt
+from newsletter.donations.receipts.content import Receipt
+from newsletter.donations.receipts.helper_process import ProcessMailer
 from newsletter.errors import NewsletterError
 
 RECEIPT = Receipt(7, "bo@example.org", "Bo", "£12", "once", date(2026, 11, 28), "cs_test_1", 3)
@@ -49,8 +49,8 @@ def test_a_failure_in_the_helper_reaches_the_caller(settings: Settings, tmp_path
 HOLDER = """
 import os, sys
 from newsletter.config import Settings
-from newsletter.donations.process_mailer import ProcessMailer
-from tests.donations.test_process_mailer import RECEIPT
+from newsletter.donations.receipts.helper_process import ProcessMailer
+from tests.donations.test_receipts_helper_process import RECEIPT
 mailer = ProcessMailer(Settings(_env_file=None, outbox_dir=sys.argv[1]))
 mailer.send(RECEIPT)
 print(*mailer._pids(), flush=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from newsletter import wiring
 from newsletter.config import Settings
-from newsletter.donations.receipts import Receipt
+from newsletter.donations.receipts.content import Receipt
 from newsletter.errors import TransportError
 from newsletter.mail.dkim import Signer
 from newsletter.mail.message import Identity, build_message

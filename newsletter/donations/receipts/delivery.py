@@ -1,4 +1,4 @@
-"""Thank-you receipts: what one says, and sending each exactly once.
+"""Sending each thank-you receipt exactly once.
 
 A gift's receipt is *claimed* (``receipt_claimed_at``) before the mail goes out:
 in the gift's own transaction by the webhook, or by a conditional UPDATE here, so
@@ -12,53 +12,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.database import transaction
-from newsletter.donations.amounts import format_amount
 from newsletter.donations.models import Gift
+from newsletter.donations.receipts.content import Receipt, receipt_for
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """Everything a receipt shows, as plain data (templates never touch the database)."""
-
-    gift_id: int
-    to_address: str
-    to_name: str
-    amount: str
-    frequency: str
-    paid_on: date
-    reference: str
-    campaign_id: int | None
-    claimed_at: datetime | None = None  # the claim this copy was taken under (its token)
 
 
 class ReceiptSender(Protocol):
     """Sends one receipt; raises if it could not be handed to the mail transport."""
 
     def send(self, receipt: Receipt) -> None: ...
-
-
-def receipt_for(gift: Gift) -> Receipt:
-    return Receipt(
-        gift_id=gift.id,
-        to_address=gift.donor_email,
-        to_name=gift.donor_name,
-        amount=format_amount(gift.amount_minor, gift.currency),
-        frequency=gift.frequency,
-        paid_on=gift.paid_at.date(),
-        reference=gift.source_id,
-        campaign_id=gift.campaign_id,
-        claimed_at=gift.receipt_claimed_at,
-    )
 
 
 CLAIM_LEASE = timedelta(minutes=15)  # a claim older than this was left by a dead process
@@ -95,7 +66,7 @@ def _claim(sessions: sessionmaker[Session], gift_id: int) -> Receipt | None:
         if getattr(claimed, "rowcount", 0) != 1:
             return None
         gift = session.get(Gift, gift_id)
-        return receipt_for(gift) if gift is not None else None
+        return receipt_for(session, gift) if gift is not None else None
 
 
 def release(sessions: sessionmaker[Session], receipt: Receipt) -> None:

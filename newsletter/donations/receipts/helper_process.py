@@ -18,8 +18,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from newsletter.config import Settings
-from newsletter.donations.mailer import DonorMailer
-from newsletter.donations.receipts import Receipt
+from newsletter.donations.receipts.content import Receipt
+from newsletter.donations.receipts.mail import DonorMailer
 from newsletter.mail.transports.base import TransportUnavailable
 
 _mailer: DonorMailer | None = None
