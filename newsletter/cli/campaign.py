@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import func, select
 
-from newsletter import database, wiring
+from newsletter import database, startup, wiring
 from newsletter.briefing import lint, markdown
 from newsletter.campaigns import composer, manager
 from newsletter.campaigns.ledger import Claimed, Ledger
@@ -146,6 +146,7 @@ def send(
 ) -> None:
     """Schedule the campaign and, unless --at/--background, send it now with a progress bar."""
     cfg = settings()
+    startup.refuse_unsafe(cfg)  # its mails carry signed links
     sessions = wiring.sessions(cfg)
     when = parse_time(at) if at else None
     made = composer.for_campaign(cfg, sessions, campaign_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from newsletter import startup
 from newsletter.cli.common import console, settings
 
 
@@ -25,6 +26,7 @@ def register(app: typer.Typer) -> None:
         from newsletter import database
 
         config = settings()
+        startup.refuse_unsafe(config)
         if config.uses_demo_secret:
             console.print(
                 "[yellow]warning:[/] NEWSLETTER_SECRET_KEY is the demo value; "

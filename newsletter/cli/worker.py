@@ -23,7 +23,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from newsletter import wiring
+from newsletter import startup, wiring
 from newsletter.campaigns.engine import make_worker
 from newsletter.campaigns.ledger import Ledger
 from newsletter.campaigns.models import RecipientState
@@ -123,6 +123,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Send every due campaign; run several on PostgreSQL to share the work."""
         cfg = settings()
+        startup.refuse_unsafe(cfg)  # its mails carry signed links
         with stop_on_signals() as stop:
             running = make_worker(
                 cfg, batch=batch, lease_seconds=lease, stop=stop, processes=processes
