@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     gift_aid_version: str = "hmrc-2024"  # stored with each declaration; change it with the text
     donation_receipts: bool = True  # email a thank-you receipt per gift (off if a CRM does it)
 
+    # Exposure to the internet (see docs/deployment.md).
+    debug: bool = False  # NEWSLETTER_DEBUG: serve /openapi.json, the app's schema
+    # Comma-separated addresses or networks of the reverse proxies whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed (e.g. "127.0.0.1,::1"); empty: no forwarded header is.
+    trusted_proxies: str = ""
+
     @field_validator("brand_colour")
     @classmethod
     def _hex_colour(cls, value: str) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from newsletter import database
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError, NotFound, TokenError
+from newsletter.web.headers import SecurityHeaders
 
 BUSY_RETRY_AFTER = 5  # seconds, in the Retry-After of a 503 when the database pool is full
 
@@ -25,7 +26,12 @@ def templates(settings: Settings) -> Jinja2Templates:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    app = FastAPI(title=settings.organisation_name, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title=settings.organisation_name,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.debug else None,  # app.openapi() still works
+    )
     app.state.settings = settings
     app.state.engine = database.open_database(
         settings.database_url, settings.database_pool_size, settings.database_pool_timeout
@@ -64,4 +70,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(archive.router)
     app.include_router(donate.router)
     app.include_router(stripe_webhook.router)
+    app.add_middleware(SecurityHeaders, settings=settings)
     return app

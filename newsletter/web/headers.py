@@ -1,0 +1,99 @@
+"""Security headers on every answer, set in one place so no page can forget them.
+
+- ``Content-Security-Policy``: no inline or foreign script can run, nothing may frame
+  a page (clickjacking of the unsubscribe and donate buttons), forms post only here
+  or to Stripe's Checkout. Inline ``<style>`` stays allowed: staff restyle the page
+  templates with it and published archive pages carry it; style cannot run code.
+- ``Referrer-Policy``: pages whose URL carries a signed token never send it on to
+  another site (``no-referrer``); other pages send only the origin across sites.
+- ``Cache-Control: no-store`` on every page that carries a token or shows a reader's or
+  donor's data, and on every answer that sets a cookie or answers a POST, so neither a
+  shared proxy nor the browser's history keeps them.
+- ``Strict-Transport-Security`` when the public URL is https, and ``Secure`` on every
+  cookie when the request or the public URL is https.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from newsletter.config import Settings
+
+STRIPE_CHECKOUT = "https://checkout.stripe.com"
+HSTS = "max-age=31536000"  # one year; subdomains are the organisation's own business
+# Pages whose path carries a signed token, or that show one reader's or donor's data.
+PRIVATE_PREFIXES = ("/confirm/", "/u/", "/preferences/", "/donate/manage", "/donate/thanks")
+
+
+def is_private(path: str) -> bool:
+    """True for a page that carries a token or shows personal data."""
+    return path.startswith(PRIVATE_PREFIXES)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def content_security_policy(settings: Settings) -> str:
+    """The policy of every page; forms may also go to the Stripe the app talks to."""
+    targets = ["'self'", STRIPE_CHECKOUT]
+    api = _origin(settings.stripe_api_base)  # a test's local Stripe serves its own Checkout
+    if api and api not in targets:
+        targets.append(api)
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' https: data:",
+            "font-src 'self'",
+            "connect-src 'self'",
+            f"form-action {' '.join(targets)}",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ]
+    )
+
+
+class SecurityHeaders:
+    """ASGI middleware adding the headers above to every HTTP answer."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.csp = content_security_policy(settings)
+        self.public_https = settings.public_base_url.startswith("https://")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        private = is_private(scope["path"])
+        https = self.public_https or scope.get("scheme") == "https"
+        changes_state = scope["method"] not in ("GET", "HEAD")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Content-Security-Policy"] = self.csp
+                headers["X-Frame-Options"] = "DENY"
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["Referrer-Policy"] = (
+                    "no-referrer" if private else "strict-origin-when-cross-origin"
+                )
+                if self.public_https:
+                    headers["Strict-Transport-Security"] = HSTS
+                cookies = headers.getlist("set-cookie")
+                if private or changes_state or cookies:
+                    headers["Cache-Control"] = "no-store"
+                if https and cookies:
+                    del headers["set-cookie"]
+                    for cookie in cookies:
+                        secure = "secure" in (p.strip().lower() for p in cookie.split(";"))
+                        headers.append("set-cookie", cookie if secure else f"{cookie}; Secure")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
