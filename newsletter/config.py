@@ -132,6 +132,17 @@ class Settings(BaseSettings):
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        from newsletter.web.clientip import parse_networks
+
+        try:
+            parse_networks(value)
+        except Exception as exc:  # ConfigError: pydantic wants a ValueError
+            raise ValueError(str(exc)) from None
+        return value
+
     @property
     def secret(self) -> bytes:
         """The HMAC key for every signed token."""

@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
             host=host,
             port=port,
             workers=workers,
-            proxy_headers=True,
+            proxy_headers=False,  # NEWSLETTER_TRUSTED_PROXIES decides (web/clientip.py)
             log_level="info",
             access_log=access_log,
         )

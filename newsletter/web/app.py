@@ -12,6 +12,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from newsletter import database
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError, NotFound, TokenError
+from newsletter.web.clientip import ClientAddress
 from newsletter.web.headers import SecurityHeaders
 
 BUSY_RETRY_AFTER = 5  # seconds, in the Retry-After of a 503 when the database pool is full
@@ -71,4 +72,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(donate.router)
     app.include_router(stripe_webhook.router)
     app.add_middleware(SecurityHeaders, settings=settings)
+    app.add_middleware(ClientAddress, trusted_proxies=settings.trusted_proxies)  # outermost
     return app

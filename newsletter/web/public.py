@@ -23,7 +23,7 @@ from newsletter import links, readers, signup, tokens, wiring
 from newsletter.config import Settings
 from newsletter.database import transaction
 from newsletter.errors import InvalidAddress, NewsletterError, NotFound, TokenError
-from newsletter.web import csrf
+from newsletter.web import clientip, csrf
 from newsletter.web.ratelimit import RateLimiter
 from subscribers import consent, lists, people
 from subscribers.models import Status, Subscriber
@@ -154,7 +154,7 @@ def _subscribe(request: Request, form: FormData, background: BackgroundTasks) ->
     values = {"email": email, "name": name, "topics": topics}
     ip, agent = _client(request)
     per_ip, per_address = _limiters(request)
-    if not per_ip.allow(ip):
+    if not per_ip.allow(clientip.rate_key(ip)):  # an IPv6 /64 counts as one network
         return _page(
             request,
             "error.html",
