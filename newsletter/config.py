@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     # Comma-separated addresses or networks of the reverse proxies whose X-Forwarded-For and
     # X-Forwarded-Proto are believed (e.g. "127.0.0.1,::1"); empty: no forwarded header is.
     trusted_proxies: str = ""
+    # Signed Stripe events refused as malformed are written here for staff to review.
+    webhook_review_dir: Path = Path("var/webhook-review")
 
     @field_validator("brand_colour")
     @classmethod

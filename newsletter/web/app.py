@@ -14,6 +14,7 @@ from newsletter.config import Settings
 from newsletter.errors import NewsletterError, NotFound, TokenError
 from newsletter.web.clientip import ClientAddress
 from newsletter.web.headers import SecurityHeaders
+from newsletter.web.limits import BodyLimit
 
 BUSY_RETRY_AFTER = 5  # seconds, in the Retry-After of a 503 when the database pool is full
 
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(archive.router)
     app.include_router(donate.router)
     app.include_router(stripe_webhook.router)
+    app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders, settings=settings)
     app.add_middleware(ClientAddress, trusted_proxies=settings.trusted_proxies)  # outermost
     return app
