@@ -11,13 +11,17 @@
   shared proxy nor the browser's history keeps them.
 - ``Strict-Transport-Security`` when the public URL is https, and ``Secure`` on every
   cookie when the request or the public URL is https.
+- A redirect never points at the host the request named: Starlette builds absolute
+  redirects (``/archive/{slug}/`` to ``/archive/{slug}``) from the ``Host`` header, so a
+  forged header would send readers elsewhere. Such a ``Location`` is rebuilt on the
+  public address.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsletter.config import Settings
@@ -36,6 +40,16 @@ def is_private(path: str) -> bool:
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def own_location(location: str, request_host: str, public_base_url: str) -> str:
+    """``location``, moved onto the public address when it names the request's own host."""
+    parts = urlsplit(location)
+    netloc = parts.netloc.lower()
+    if not netloc or netloc != request_host.lower() or netloc == urlsplit(public_base_url).netloc:
+        return location  # relative, already ours, or a real foreign target (Stripe Checkout)
+    path = "/" + parts.path.lstrip("/\\")
+    return public_base_url + urlunsplit(("", "", path, parts.query, parts.fragment))
 
 
 def content_security_policy(settings: Settings) -> str:
@@ -66,6 +80,7 @@ class SecurityHeaders:
         self.app = app
         self.csp = content_security_policy(settings)
         self.public_https = settings.public_base_url.startswith("https://")
+        self.public_base_url = settings.public_base_url
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -74,6 +89,7 @@ class SecurityHeaders:
         private = is_private(scope["path"])
         https = self.public_https or scope.get("scheme") == "https"
         changes_state = scope["method"] not in ("GET", "HEAD")
+        request_host = Headers(scope=scope).get("host", "")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -86,6 +102,10 @@ class SecurityHeaders:
                 )
                 if self.public_https:
                     headers["Strict-Transport-Security"] = HSTS
+                if "location" in headers:
+                    headers["Location"] = own_location(
+                        headers["location"], request_host, self.public_base_url
+                    )
                 cookies = headers.getlist("set-cookie")
                 if private or changes_state or cookies:
                     headers["Cache-Control"] = "no-store"

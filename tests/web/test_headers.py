@@ -12,6 +12,7 @@ from newsletter import links, tokens
 from newsletter.config import TEMPLATES, Settings
 from newsletter.database import transaction
 from newsletter.web.app import create_app
+from newsletter.web.headers import own_location
 from subscribers import consent, people
 
 
@@ -96,3 +97,26 @@ def test_no_page_template_carries_inline_script() -> None:
         text = template.read_text(encoding="utf-8")
         assert not re.search(r"<script(?![^>]*\bsrc=)", text, re.IGNORECASE), template.name
         assert not re.search(r"\son[a-z]+\s*=", text, re.IGNORECASE), template.name
+
+
+@pytest.mark.parametrize("path", ["/archive/112-paper/", "/subscribe/", "/donate/"])
+def test_a_redirect_never_takes_its_host_from_the_request(
+    client: TestClient, app_settings: Settings, path: str
+) -> None:
+    answer = client.get(path, headers={"host": "evil.example"}, follow_redirects=False)
+    assert answer.status_code in (301, 302, 303, 307, 308)
+    location = answer.headers["location"]
+    assert location == f"{app_settings.public_base_url}{path.rstrip('/')}"
+
+
+def test_own_location_keeps_real_targets() -> None:
+    base = "https://example.org/news"
+    checkout = "https://checkout.stripe.com/c/pay/cs_1"
+    assert own_location(checkout, "evil.example", base) == checkout
+    assert own_location("/subscribe/check-email", "evil.example", base) == "/subscribe/check-email"
+    assert own_location("https://example.org/news/x", "example.org", base) == (
+        "https://example.org/news/x"
+    )
+    assert own_location("http://evil.example//other.example/", "evil.example", base) == (
+        "https://example.org/news/other.example/"
+    )
