@@ -32,9 +32,15 @@ HSTS = "max-age=31536000"  # one year; subdomains are the organisation's own bus
 PRIVATE_PREFIXES = ("/confirm/", "/u/", "/preferences/", "/donate/manage", "/donate/thanks")
 
 
-def is_private(path: str) -> bool:
-    """True for a page that carries a token or shows personal data."""
-    return path.startswith(PRIVATE_PREFIXES)
+TOKEN_PARAMETER = "t"  # the donate link's signed reader token: /donate?c=12&t=<token>
+
+
+def is_private(path: str, query: bytes = b"") -> bool:
+    """True for a page that carries a token (in its path or query) or shows personal data."""
+    if path.startswith(PRIVATE_PREFIXES):
+        return True
+    names = (pair.partition(b"=")[0] for pair in query.split(b"&"))
+    return any(name.decode("latin-1") == TOKEN_PARAMETER for name in names)
 
 
 def _origin(url: str) -> str:
@@ -86,7 +92,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        private = is_private(scope["path"])
+        private = is_private(scope["path"], scope.get("query_string", b""))
         https = self.public_https or scope.get("scheme") == "https"
         changes_state = scope["method"] not in ("GET", "HEAD")
         request_host = Headers(scope=scope).get("host", "")

@@ -65,6 +65,10 @@ def test_token_pages_are_never_cached_nor_referred(
         assert answer.headers["referrer-policy"] == "no-referrer", url
     done = client.post(pages[1].removeprefix(app_settings.public_base_url))
     assert done.headers["cache-control"] == "no-store"
+    reader = tokens.sign(app_settings.secret, links.DONATE, {"s": sid})
+    donate = client.get(f"/donate?c=1&t={reader}")
+    assert donate.headers["referrer-policy"] == "no-referrer"
+    assert donate.headers["cache-control"] == "no-store"
 
 
 def test_the_form_cookie_is_secure_when_the_public_address_is_https(client: TestClient) -> None:
