@@ -21,21 +21,15 @@ class InvalidName(NewsletterError, ValueError):
 
 def address(text: str) -> Address:
     """The normalised address, if the message builder can deliver to it; else ``InvalidAddress``
-    with a sentence a reader understands."""
-    try:
-        found = normalise(text)
-    except InvalidAddress:
-        raise InvalidAddress("Please enter a valid email address.") from None
+    with one sentence saying what is wrong."""
+    found = normalise(text)  # its message names the address and what is wrong with it
     local = found.email.rpartition("@")[0]
     if not local.isascii():
         raise InvalidAddress(
             "We cannot deliver to addresses with accented or non-Latin letters before the @ "
             "yet; please use another address."
         )
-    try:
-        check_address(found.email)
-    except InvalidAddress:
-        raise InvalidAddress("Please enter a valid email address.") from None
+    check_address(found.email)
     return found
 
 

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsletter import privacy, wiring
+from newsletter import privacy, readers, wiring
 from newsletter.cli.common import console, settings
 from newsletter.database import transaction
 from newsletter.errors import NewsletterError
@@ -68,12 +68,13 @@ def add(
     pending: bool = typer.Option(False, help="Add as pending (not mailed until confirmed)."),
 ) -> None:
     """Add one person who gave their consent (active unless --pending)."""
+    readers.address(address)  # refused here, as on the subscribe form, if it cannot be mailed
     with transaction(_sessions()) as session:
         person = people.add(
             session,
             address,
             _staff("add", "Added by staff with the person's consent"),
-            name=name,
+            name=readers.name(name),
             language=language or settings().language,
             topics=topic,
             status=Status.PENDING if pending else Status.ACTIVE,

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from newsletter import links
+from newsletter.cli.app import app
 from newsletter.config import Settings
 from newsletter.database import transaction
 from newsletter.mail.message import check_address
@@ -109,3 +112,14 @@ def test_the_door_and_the_message_builder_agree(text: str) -> None:
             check_address(text)
         return
     check_address(door)
+
+
+def test_staff_adding_a_person_meet_the_same_door(cli_env: Path) -> None:
+    runner = CliRunner()
+    refused = runner.invoke(app, ["subscribers", "add", "a@example.org", "--name", "Ann\nEve"])
+    assert refused.exit_code == 1 and "line breaks" in str(refused.exception)
+    refused = runner.invoke(app, ["subscribers", "add", "ünï@exämple.org"])
+    assert refused.exit_code == 1 and "non-Latin letters" in str(refused.exception)
+    assert (
+        runner.invoke(app, ["subscribers", "add", "a@example.org", "--name", "Ann"]).exit_code == 0
+    )
