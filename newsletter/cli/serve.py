@@ -32,6 +32,12 @@ def register(app: typer.Typer) -> None:
                 "[yellow]warning:[/] NEWSLETTER_SECRET_KEY is the demo value; "
                 "set a long random secret before real use."
             )
+        if not config.trusted_proxies and not startup.is_loopback(config.public_base_url):
+            console.print(
+                "note: NEWSLETTER_TRUSTED_PROXIES is empty, so behind a proxy every reader "
+                "shares one rate limit; see docs/deployment.md",
+                highlight=False,
+            )
         # Upgrade the schema once here, so several workers never race the migrations.
         database.open_database(config.database_url).dispose()
         console.print(f"subscribe page: http://{host}:{port}/subscribe")
