@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, func, or_, select
 from sqlalchemy import update as sql_update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -233,20 +234,8 @@ def request_subscription(
     if entry is not None and entry.reason not in suppression.SELF_LIFTABLE:
         return Request(person, False)
     if person is None:
-        now = utcnow()
-        person = Subscriber(
-            email=addr.email,
-            email_key=addr.key,
-            name=name.strip()[:200],
-            language=clean_language(language),
-            status=Status.PENDING,
-            source=context.form[:200],
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(person)
-        session.flush()
-    elif person.status in (Status.ACTIVE, Status.BOUNCED, Status.COMPLAINED):
+        person = _insert_pending(session, addr.email, addr.key, name, language, context.form)
+    if person.status in (Status.ACTIVE, Status.BOUNCED, Status.COMPLAINED):
         return Request(person, False)
     if person.status in (Status.PENDING, Status.UNSUBSCRIBED):  # mailed only once confirmed
         if name.strip():
@@ -255,6 +244,34 @@ def request_subscription(
         set_lists(session, person, chosen)
     consent.record(session, person.id, consent.SUBSCRIBE, context, [m.name for m in chosen])
     return Request(person, True)
+
+
+def _insert_pending(
+    session: Session, email: str, key: str, name: str, language: str, form: str
+) -> Subscriber:
+    """The person with ``key``, added as pending unless a parallel request just added them.
+
+    Two submissions of the form for one new address at once would otherwise both
+    insert, and the second would fail on the unique address key (a 500 for the reader).
+    """
+    now = utcnow()
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    values = {
+        "email": email,
+        "email_key": key,
+        "name": name.strip()[:200],
+        "language": clean_language(language),
+        "status": Status.PENDING,
+        "source": form[:200],
+        "created_at": now,
+        "updated_at": now,
+    }
+    query = dialect.insert(Subscriber).values(values)
+    session.execute(query.on_conflict_do_nothing(index_elements=[Subscriber.email_key]))
+    person = session.scalar(select(Subscriber).where(Subscriber.email_key == key))
+    if person is None:  # inserted by a parallel request that has erased it since
+        raise Conflict("this address changed at the same moment; please try again")
+    return person
 
 
 def confirm(

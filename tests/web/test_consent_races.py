@@ -7,6 +7,7 @@ go through a real uvicorn, so they meet in the database as they would in product
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -48,7 +49,7 @@ def _all_at_once(send: Callable[[httpx.Client], httpx.Response]) -> list[int]:
     start = threading.Barrier(PARALLEL)
 
     def one(_: int) -> int:
-        with httpx.Client(timeout=120) as client:
+        with httpx.Client(timeout=120, follow_redirects=True) as client:
             start.wait()
             return send(client).status_code
 
@@ -95,3 +96,19 @@ def test_parallel_one_clicks_record_one_unsubscribe(site: tuple[str, Settings]) 
     codes = _all_at_once(lambda client: client.post(f"{base}/u/{token}", data=form))
     assert codes == [200] * PARALLEL
     assert _events(settings, sid, consent.UNSUBSCRIBE) == 1
+
+
+def test_parallel_subscribes_of_one_new_address_make_one_person(
+    site: tuple[str, Settings],
+) -> None:
+    base, _ = site
+
+    def subscribe(client: httpx.Client) -> httpx.Response:
+        page = client.get(f"{base}/subscribe")
+        match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert match
+        form = {"csrf_token": match.group(1), "email": "same@example.org", "name": "Ann"}
+        return client.post(f"{base}/subscribe", data=form)
+
+    codes = _all_at_once(subscribe)
+    assert codes == [200] * PARALLEL  # each followed on to the check-email page
