@@ -2,8 +2,8 @@
 
 Real uvicorn, real database (SQLite and PostgreSQL), 16 clients at a time and a fixed
 number of requests, so the run is bounded by count, never by time. A second round of
-the same size must not grow the process by more than a generous margin: a leak of a
-hundred KB per request would show.
+the same size (180 requests) must not grow the process by more than 32 MB: a leak of
+200 KB or more per request would show.
 """
 
 from __future__ import annotations
