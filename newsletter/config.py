@@ -128,6 +128,14 @@ class Settings(BaseSettings):
     # empty = the organisation's one language (``language``): the menu is then hidden.
     languages: str = ""
 
+    # Exposure to the internet (see docs/deployment.md).
+    debug: bool = False  # NEWSLETTER_DEBUG: serve /openapi.json, the app's schema
+    # Comma-separated addresses or networks of the reverse proxies whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed (e.g. "127.0.0.1,::1"); empty: no forwarded header is.
+    trusted_proxies: str = ""
+    # Signed Stripe events refused as malformed are written here for staff to review.
+    webhook_review_dir: Path = Path("var/webhook-review")
+
     @field_validator("brand_colour")
     @classmethod
     def _hex_colour(cls, value: str) -> str:
@@ -154,6 +162,17 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        from newsletter.web.clientip import parse_networks
+
+        try:
+            parse_networks(value)
+        except Exception as exc:  # ConfigError: pydantic wants a ValueError
+            raise ValueError(str(exc)) from None
+        return value
 
     @property
     def zone(self) -> ZoneInfo:

@@ -18,7 +18,7 @@ from newsletter import links, wiring
 from newsletter.config import Settings
 from newsletter.database import transaction
 from newsletter.mail import transactional
-from newsletter.mail.message import build_message
+from newsletter.mail.message import build_message, check_address
 from newsletter.mail.transactional import Rendered
 from newsletter.mail.transports.base import Delivery
 from subscribers import consent, lists, people
@@ -136,4 +136,5 @@ def request(
 def send_confirmation(settings: Settings, sender: Sender, confirmation: Confirmation) -> Delivery:
     """Build and hand over the confirmation message; the transport's answer is returned."""
     message = confirmation_message(settings, confirmation)
-    return sender.send(settings.sender_address, confirmation.email, message)
+    # The envelope carries the address as the To header does: IDN domains in punycode.
+    return sender.send(settings.sender_address, check_address(confirmation.email), message)

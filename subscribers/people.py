@@ -10,9 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import CursorResult, delete, func, or_, select
+from sqlalchemy import update as sql_update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from subscribers import consent, suppression
 from subscribers import lists as mailing_lists
@@ -274,20 +278,8 @@ def request_subscription(
     if entry is not None and entry.reason not in suppression.SELF_LIFTABLE:
         return Request(person, False)
     if person is None:
-        now = utcnow()
-        person = Subscriber(
-            email=addr.email,
-            email_key=addr.key,
-            name=name.strip()[:200],
-            language=clean_language(language),
-            status=Status.PENDING,
-            source=context.form[:200],
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(person)
-        session.flush()
-    elif person.status in (Status.ACTIVE, Status.BOUNCED, Status.COMPLAINED):
+        person = _insert_pending(session, addr.email, addr.key, name, language, context.form)
+    if person.status in (Status.ACTIVE, Status.BOUNCED, Status.COMPLAINED):
         return Request(person, False)
     if person.status in (Status.PENDING, Status.UNSUBSCRIBED):  # mailed only once confirmed
         if name.strip():
@@ -299,6 +291,34 @@ def request_subscription(
     names = [m.name for m in [*joined, *chosen]]
     consent.record(session, person.id, consent.SUBSCRIBE, context, names)
     return Request(person, True)
+
+
+def _insert_pending(
+    session: Session, email: str, key: str, name: str, language: str, form: str
+) -> Subscriber:
+    """The person with ``key``, added as pending unless a parallel request just added them.
+
+    Two submissions of the form for one new address at once would otherwise both
+    insert, and the second would fail on the unique address key (a 500 for the reader).
+    """
+    now = utcnow()
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    values = {
+        "email": email,
+        "email_key": key,
+        "name": name.strip()[:200],
+        "language": clean_language(language),
+        "status": Status.PENDING,
+        "source": form[:200],
+        "created_at": now,
+        "updated_at": now,
+    }
+    query = dialect.insert(Subscriber).values(values)
+    session.execute(query.on_conflict_do_nothing(index_elements=[Subscriber.email_key]))
+    person = session.scalar(select(Subscriber).where(Subscriber.email_key == key))
+    if person is None:  # inserted by a parallel request that has erased it since
+        raise Conflict("this address changed at the same moment; please try again")
+    return person
 
 
 def confirm(
@@ -317,35 +337,62 @@ def confirm(
     so whoever confirms is on it even if they asked before every sign-up joined it.
     """
     person = get(session, subscriber_id)
-    if person.status == Status.ACTIVE:
-        return person
-    if person.status in (Status.BOUNCED, Status.COMPLAINED):
-        raise Conflict("this address cannot be confirmed; please contact us")
-    if person.status == Status.UNSUBSCRIBED and issued_at is not None:
-        left = session.scalar(
-            select(func.max(ConsentEvent.at)).where(
-                ConsentEvent.subscriber_id == person.id,
-                ConsentEvent.action == consent.UNSUBSCRIBE,
+    for _attempt in range(2):  # once more if a parallel request changed the status first
+        if person.status == Status.ACTIVE:
+            return person
+        if person.status in (Status.BOUNCED, Status.COMPLAINED):
+            raise Conflict("this address cannot be confirmed; please contact us")
+        if person.status == Status.UNSUBSCRIBED and issued_at is not None:
+            left = session.scalar(
+                select(func.max(ConsentEvent.at)).where(
+                    ConsentEvent.subscriber_id == person.id,
+                    ConsentEvent.action == consent.UNSUBSCRIBE,
+                )
             )
-        )
-        if left is not None and _aware(left) >= issued_at:
-            raise Conflict("this link is older than your unsubscribe; please subscribe again")
-    entry = suppression.find(session, person.email_key)
-    if entry is not None and entry.reason not in suppression.SELF_LIFTABLE:
-        raise Conflict("this address cannot be confirmed; please contact us")
+            if left is not None and _aware(left) >= issued_at:
+                raise Conflict("this link is older than your unsubscribe; please subscribe again")
+        entry = suppression.find(session, person.email_key)
+        if entry is not None and entry.reason not in suppression.SELF_LIFTABLE:
+            raise Conflict("this address cannot be confirmed; please contact us")
+        now = utcnow()
+        if _claim(session, person, Status.ACTIVE, confirmed_at=now, updated_at=now):
+            break
+    else:
+        raise Conflict("your subscription changed at the same moment; please try again")
     suppression.lift(session, person.email_key)
     if topics is not None:
         set_topics(session, person, topics)
     for mailing_list in lists:
         join(session, person, mailing_list)
-    now = utcnow()
-    person.status = Status.ACTIVE
-    person.confirmed_at = now
-    person.updated_at = now
     names = [m.name for m in subscribed_lists(session, person)]
     consent.record(session, person.id, consent.CONFIRM, context, names)
     session.flush()
     return person
+
+
+def _claim(session: Session, person: Subscriber, status: Status, **values: object) -> bool:
+    """Move ``person`` from the status read earlier to ``status`` in one conditional UPDATE.
+
+    Of two requests that read the same status at once (two clicks on a link, a mail
+    scanner beside the reader), exactly one changes the row and records the consent
+    event; the other is told False and sees the fresh row. PostgreSQL makes the
+    second UPDATE wait for the first to commit and then re-checks the condition;
+    SQLite takes its write lock at the UPDATE and reads the latest commit there.
+    """
+    query = (
+        sql_update(Subscriber)
+        .where(Subscriber.id == person.id, Subscriber.status == person.status)
+        .values(status=status, **values)
+        .execution_options(synchronize_session=False)
+    )
+    won = cast("CursorResult[Any]", session.execute(query)).rowcount == 1
+    if not won:
+        session.refresh(person)
+        return False
+    set_committed_value(person, "status", status)
+    for name, value in values.items():
+        set_committed_value(person, name, value)
+    return True
 
 
 def _aware(moment: datetime) -> datetime:
@@ -360,9 +407,10 @@ def unsubscribe(
         suppression.suppress(session, person.email_key, suppression.UNSUBSCRIBED, evidence)
         return False
     was_blocked = person.status in BLOCKED
-    if not was_blocked:
-        person.status = Status.UNSUBSCRIBED
-        person.updated_at = utcnow()
+    if not was_blocked and not _claim(
+        session, person, Status.UNSUBSCRIBED, updated_at=utcnow()
+    ):  # a parallel request changed the status first: decide again on the fresh row
+        return unsubscribe(session, person, context, evidence=evidence)
     suppression.suppress(session, person.email_key, suppression.UNSUBSCRIBED, evidence)
     consent.record(session, person.id, consent.UNSUBSCRIBE, context)
     session.flush()

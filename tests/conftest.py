@@ -27,6 +27,8 @@ EXAMPLE_BRIEFING = ROOT / "examples" / "briefings" / "112-foreign-ministers.md"
 SEED_PAPER = ROOT / "tests" / "fixtures" / "seed-paper.txt"  # a real paper's PDF text
 PG_ADMIN = os.environ.get("NEWSLETTER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# At least 32 bytes: commands refuse shorter secrets when the public URL is not loopback.
+TEST_SECRET = "test-secret-key-0123456789-long-enough-for-public"
 
 
 def _pg_available() -> bool:
@@ -112,7 +114,7 @@ def settings(tmp_path: Path) -> Settings:
         outbox_dir=tmp_path / "outbox",
         public_base_url="https://news.example.org",
         sender_address="briefings@example.org",
-        secret_key="test-secret-key-0123456789",
+        secret_key=TEST_SECRET,
     )
 
 
@@ -141,7 +143,7 @@ def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NEWSLETTER_DATABASE_URL", db_url)
     monkeypatch.setenv("NEWSLETTER_OUTBOX_DIR", str(tmp_path / "outbox"))
-    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "test-secret-key-0123456789")
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", TEST_SECRET)
     monkeypatch.setenv("NEWSLETTER_SENDER_ADDRESS", "briefings@example.org")
     monkeypatch.setenv("NEWSLETTER_PUBLIC_BASE_URL", "https://news.example.org")
     monkeypatch.delenv("NEWSLETTER_SMTP_URL", raising=False)

@@ -23,7 +23,13 @@ from newsletter.digest import Digest, Personal, render_digest
 from newsletter.digest.personalise import personal_values
 from newsletter.links import RecipientLinks, recipient_links
 from newsletter.mail.dkim import Signer
-from newsletter.mail.message import Filled, Identity, PartTemplate, build_message
+from newsletter.mail.message import (
+    Filled,
+    Identity,
+    PartTemplate,
+    build_message,
+    check_address,
+)
 
 
 def lint_errors(briefing: Briefing, digest: Digest | None = None) -> list[lint.Problem]:
@@ -99,7 +105,8 @@ class CampaignComposer:
             return_path=sender,
             signer=self.signer,
         )
-        return Envelope(sender, row.email, message, message_id)
+        # The envelope carries the address as the To header does: IDN domains in punycode.
+        return Envelope(sender, check_address(row.email), message, message_id)
 
 
 def campaign_identity(settings: Settings, campaign_id: int) -> Identity:

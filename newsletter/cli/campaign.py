@@ -12,7 +12,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 from typer.core import TyperCommand
 
-from newsletter import database, links, wiring
+from newsletter import database, links, startup, wiring
 from newsletter.briefing import lint, markdown
 from newsletter.campaigns import archive, composer, heartbeat, manager, sendtime
 from newsletter.campaigns.ledger import Claimed, Ledger, campaign_audience
@@ -201,6 +201,7 @@ def send(
     The briefing's web page goes public when the send starts, not before.
     """
     cfg = settings()
+    startup.refuse_unsafe(cfg)  # its mails carry signed links
     sessions = wiring.sessions(cfg)
     when = sendtime.resolve(at, now_flag=now, zone=cfg.zone, now=utcnow())
     made = composer.for_campaign(cfg, sessions, campaign_id)

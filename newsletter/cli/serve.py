@@ -16,6 +16,7 @@ from contextlib import contextmanager
 
 import typer
 
+from newsletter import startup
 from newsletter.cli.common import console, settings
 from newsletter.config import Settings
 
@@ -82,10 +83,17 @@ def register(app: typer.Typer) -> None:
         from newsletter import database
 
         config = settings()
+        startup.refuse_unsafe(config)
         if config.uses_demo_secret:
             console.print(
                 "[yellow]warning:[/] NEWSLETTER_SECRET_KEY is the demo value; "
                 "set a long random secret before real use."
+            )
+        if not config.trusted_proxies and not startup.is_loopback(config.public_base_url):
+            console.print(
+                "note: NEWSLETTER_TRUSTED_PROXIES is empty, so behind a proxy every reader "
+                "shares one rate limit; see docs/deployment.md",
+                highlight=False,
             )
         # Upgrade the schema once here, so several workers never race the migrations.
         database.open_database(config.database_url).dispose()
@@ -99,7 +107,7 @@ def register(app: typer.Typer) -> None:
                 host=host,
                 port=port,
                 workers=workers,
-                proxy_headers=True,
+                proxy_headers=False,  # NEWSLETTER_TRUSTED_PROXIES decides (web/clientip.py)
                 log_level="info",
                 access_log=access_log,
             )

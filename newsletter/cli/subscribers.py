@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsletter import privacy, wiring
+from newsletter import privacy, readers, wiring
 from newsletter.cli import memberships
 from newsletter.cli.common import console, settings
 from newsletter.database import transaction
@@ -85,6 +85,7 @@ def add(
     pending: bool = typer.Option(False, help="Add as pending (not mailed until confirmed)."),
 ) -> None:
     """Add one person who gave their consent (active unless --pending), on the default list."""
+    readers.address(address)  # refused here, as on the subscribe form, if it cannot be mailed
     with transaction(_sessions()) as session:
         joined = [lists.get_list(session, n) for n in list_name] or [
             lists.ensure_default(session, settings().default_list)
@@ -93,7 +94,7 @@ def add(
             session,
             address,
             _staff("add", "Added by staff with the person's consent"),
-            name=name,
+            name=readers.name(name),
             language=language or settings().language,
             topics=topic,
             lists=joined,

@@ -25,7 +25,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from newsletter import wiring
+from newsletter import startup, wiring
 from newsletter.campaigns.engine import make_worker
 from newsletter.campaigns.ledger import Ledger
 from newsletter.campaigns.models import RecipientState
@@ -136,6 +136,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Send every due campaign; run several on PostgreSQL to share the work."""
         cfg = settings()
+        startup.refuse_unsafe(cfg)  # its mails carry signed links
         log_to_stderr()
         with stop_on_signals() as stop:
             running = make_worker(

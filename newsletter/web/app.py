@@ -14,6 +14,9 @@ from newsletter.config import Settings
 from newsletter.console.guard import Forbidden, SignInNeeded, login_redirect
 from newsletter.errors import NewsletterError, NotFound, TokenError
 from newsletter.web import outage
+from newsletter.web.clientip import ClientAddress
+from newsletter.web.headers import SecurityHeaders
+from newsletter.web.limits import BodyLimit
 
 BUSY_RETRY_AFTER = 5  # seconds, in the Retry-After of a 503 when the database pool is full
 
@@ -27,7 +30,12 @@ def templates(settings: Settings) -> Jinja2Templates:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    app = FastAPI(title=settings.organisation_name, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title=settings.organisation_name,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.debug else None,  # app.openapi() still works
+    )
     app.state.settings = settings
     app.state.engine = database.open_database(
         settings.database_url, settings.database_pool_size, settings.database_pool_timeout
@@ -87,4 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(archive.router)
     app.include_router(donate.router)
     app.include_router(stripe_webhook.router)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders, settings=settings)
+    app.add_middleware(ClientAddress, trusted_proxies=settings.trusted_proxies)  # outermost
     return app

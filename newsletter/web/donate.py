@@ -24,7 +24,7 @@ from newsletter.donations.gateway import Gateway, PaymentProviderError
 from newsletter.donations.models import RecurringGift
 from newsletter.donations.receipts.mail import DonorMailer
 from newsletter.errors import NewsletterError, TokenError
-from newsletter.web import csrf
+from newsletter.web import clientip, csrf
 from newsletter.web.ratelimit import RateLimiter
 
 router = APIRouter()
@@ -73,7 +73,7 @@ def _limiter(request: Request, name: str, limit: int, window: float) -> RateLimi
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return clientip.rate_key(request.client.host) if request.client else "unknown"
 
 
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:

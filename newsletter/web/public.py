@@ -19,15 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from newsletter import links, signup, tokens, wiring
+from newsletter import links, readers, signup, tokens, wiring
 from newsletter.config import Settings
 from newsletter.database import transaction
 from newsletter.errors import InvalidAddress, NewsletterError, NotFound, TokenError
-from newsletter.web import csrf
+from newsletter.web import clientip, csrf
 from newsletter.web.ratelimit import RateLimiter
 from subscribers import consent, lists, people
 from subscribers import topics as topics_
-from subscribers.addresses import normalise
 from subscribers.models import Status, Subscriber
 
 router = APIRouter()
@@ -151,12 +150,12 @@ async def subscribe(request: Request, background: BackgroundTasks) -> Response:
 def _subscribe(request: Request, form: FormData, background: BackgroundTasks) -> Response:
     settings = _settings(request)
     csrf.check(request, _text(form, csrf.FIELD, 200), settings.secret)
-    email, name = _text(form, "email"), _text(form, "name", 200)
+    email, name = _text(form, "email"), _text(form, "name", 1000)
     topics = [t for t in form.getlist("topics") if isinstance(t, str)][:50]
     values = {"email": email, "name": name, "topics": topics}
     ip, agent = _client(request)
     per_ip, per_address = _limiters(request)
-    if not per_ip.allow(ip):
+    if not per_ip.allow(clientip.rate_key(ip)):  # an IPv6 /64 counts as one network
         return _page(
             request,
             "error.html",
@@ -166,12 +165,11 @@ def _subscribe(request: Request, form: FormData, background: BackgroundTasks) ->
         )
     if _text(form, "website"):  # the hidden honeypot: only robots fill it in
         return RedirectResponse("/subscribe/check-email", status_code=303)
-    try:
-        key = normalise(email).key
-    except InvalidAddress:
-        return _subscribe_page(
-            request, status=400, error="Please enter a valid email address.", values=values
-        )
+    try:  # the message builder's own checks: what is stored here can be mailed
+        key = readers.address(email).key
+        name = readers.name(name)
+    except (InvalidAddress, readers.InvalidName) as exc:
+        return _subscribe_page(request, status=400, error=str(exc), values=values)
     if per_address.allow(key):
         confirmation = signup.request(
             settings,
@@ -314,7 +312,7 @@ def _preferences(request: Request, token: str, form: FormData) -> HTMLResponse:
             session,
             person,
             context,
-            name=_text(form, "name", 200),
+            name=readers.name(_text(form, "name", 1000)),
             language=language if language in settings.reader_languages else None,
             topics=chosen,
         )

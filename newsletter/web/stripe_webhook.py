@@ -23,7 +23,13 @@ from newsletter.database import lost
 from newsletter.donations.receipts.background import ReceiptCourier
 from newsletter.donations.receipts.helper_process import ProcessMailer
 from newsletter.donations.receipts.mail import DonorMailer
-from newsletter.donations.webhook import WebhookProcessor, WebhookRejected, processor_for
+from newsletter.donations.webhook import (
+    WebhookProcessor,
+    WebhookRejected,
+    processor_for,
+    verify,
+)
+from newsletter.web import webhook_review
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +59,33 @@ def processor(request: Request) -> WebhookProcessor | None:
     return found
 
 
+def _refuse_malformed(
+    request: Request, handler: WebhookProcessor, payload: bytes
+) -> JSONResponse | None:
+    """400, and a copy for review, for a genuinely signed body no sane Stripe would send."""
+    signature = request.headers.get("stripe-signature")
+    try:
+        verify(payload, signature, handler.secrets, handler.tolerance)
+    except WebhookRejected:
+        return None  # unsigned: ``handle`` refuses it, and nobody's junk fills the disk
+    reason = webhook_review.problem(payload)
+    if reason is None:
+        return None
+    settings: Settings = request.app.state.settings
+    kept = webhook_review.keep(settings.webhook_review_dir, payload, signature or "", reason)
+    log.warning("signed Stripe event refused (%s), kept for review in %s", reason, kept)
+    return JSONResponse({"error": f"not a Stripe event: {reason}"}, status_code=400)
+
+
 @router.post("/stripe/webhook")
 async def stripe_webhook(request: Request) -> JSONResponse:
     handler = processor(request)
     if handler is None:
         return JSONResponse({"error": "webhook secret not configured"}, status_code=503)
     payload = await request.body()
+    refused = await run_in_threadpool(_refuse_malformed, request, handler, payload)
+    if refused is not None:
+        return refused
     try:
         result = await run_in_threadpool(
             handler.handle, payload, request.headers.get("stripe-signature"), receipts=False

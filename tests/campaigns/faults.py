@@ -129,7 +129,6 @@ def worker_env(database_url: str, folder: Path, **settings: str) -> dict[str, st
         NEWSLETTER_SENDER_ADDRESS="briefings@example.org",
         NEWSLETTER_PUBLIC_BASE_URL="https://news.example.org",
         NEWSLETTER_OUTBOX_DIR=str(folder / "outbox"),
-        NEWSLETTER_ARCHIVE_DIR=str(folder / "archive"),
         NEWSLETTER_SEND_RETRY_DELAY="0",
         NEWSLETTER_SEND_PROCESSES="0",
     )

@@ -39,7 +39,7 @@ def site(settings: Settings, db_url: str) -> Iterator[tuple[TestClient, MemoryTr
         topics.create(s, "Ukraine")
         topics.create(s, "Nuclear weapons")
         lists.archive(s, topics.create(s, "Old topic").name)
-    with TestClient(app, base_url="http://testserver", client=("198.51.100.4", 5000)) as client:
+    with TestClient(app, base_url="https://testserver", client=("198.51.100.4", 5000)) as client:
         yield client, outbox, settings
     app.state.engine.dispose()
 
