@@ -48,9 +48,18 @@ def test_samples_are_classified_and_traced_to_the_recipient(
     assert event.evidence  # what staff see when they review a suppression
 
 
-@pytest.mark.parametrize("name", ["postfix_delayed.eml", "out_of_office.eml"])
-def test_warnings_and_auto_replies_are_not_bounces(settings: Settings, name: str) -> None:
-    assert _events(settings, name) == []
+@pytest.mark.parametrize(
+    ("name", "kind", "subscriber"),
+    [
+        ("postfix_delayed.eml", BounceKind.DELAYED, 103),
+        ("out_of_office.eml", BounceKind.AUTO_REPLY, 101),
+    ],
+)
+def test_warnings_and_auto_replies_are_recorded_as_such(
+    settings: Settings, name: str, kind: BounceKind, subscriber: int
+) -> None:
+    (event,) = _events(settings, name)
+    assert (event.kind, event.subscriber_id) == (kind, subscriber)
 
 
 def test_a_forged_verp_token_identifies_nobody(settings: Settings) -> None:

@@ -94,10 +94,17 @@ def test_samples_suppress_exactly_whom_the_policy_says(
         assert "5.1.1" in entry.evidence and "User unknown" in entry.evidence
         complaint = suppression.find(session, PEOPLE[109])
         assert complaint is not None and complaint.reason == suppression.COMPLAINT
-        assert session.scalar(select(func.count()).select_from(BounceEvent)) == 11
+        # The delay warning and the out-of-office reply are kept, as what they are.
+        assert session.scalar(select(func.count()).select_from(BounceEvent)) == 13
+        noted = session.execute(
+            select(BounceEvent.subscriber_id, BounceEvent.kind).where(
+                BounceEvent.kind.in_([BounceKind.DELAYED, BounceKind.AUTO_REPLY])
+            )
+        )
+        assert sorted(noted) == [(101, BounceKind.AUTO_REPLY), (103, BounceKind.DELAYED)]
 
     again = _process_all(sessions, settings)
-    assert again.duplicates == 11 and not again.suppressed and not again.events
+    assert again.duplicates == 13 and not again.suppressed and not again.events
 
 
 def _soft(sid: int, n: int) -> process.Event:

@@ -40,7 +40,7 @@ EXPECTED = {
     "exim_mailbox_full.eml": BounceKind.SOFT,
     "outlook_blocked.eml": BounceKind.POLICY,
     "arf_abuse.eml": BounceKind.COMPLAINT,
-    "out_of_office.eml": None,  # read, but not a bounce
+    "out_of_office.eml": BounceKind.AUTO_REPLY,  # read and kept, never counted
 }
 SAMPLES = {name: (FIXTURES / name).read_bytes() for name in EXPECTED}
 
