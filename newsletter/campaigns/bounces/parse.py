@@ -106,13 +106,11 @@ def _address_type(value: str) -> str:
 
 
 def _dsn_recipient(final: str, original: str) -> str:
-    """The failed address: Final-Recipient when it is a usable Internet address, else
-    Original-Recipient (what we sent to; X.400 gateways and internal relays rewrite the
-    final one into something no reader would recognise)."""
+    """The failed address: Original-Recipient (what we sent to) when the report gives it,
+    else Final-Recipient when it is an Internet address. X.400 gateways, forwarders and
+    internal relays rewrite the final one into something no reader would recognise."""
+    original_address = clean_address(original) if _address_type(original) in ("rfc822", "") else ""
     final_address = clean_address(final) if _address_type(final) in ("rfc822", "") else ""
-    original_address = clean_address(original)
-    if final_address and "." in final_address.rpartition("@")[2]:
-        return final_address
     return original_address or final_address
 
 
