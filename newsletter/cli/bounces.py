@@ -117,8 +117,8 @@ def _dry_run(cfg: Settings, sessions: sessionmaker[Session], source: str) -> Non
             for count, raw in enumerate(mailbox.read(source), start=1):
                 report = parse.parse(raw)
                 found = verdict.decide(report, raw)
-                label = report.message_id or report.subject or "(no Message-ID)"
-                _say(f"{count}. {label}")
+                label = report.message_id or "(no Message-ID)"
+                _say(f"{count}. {label} from {report.sender or 'nobody named'}")
                 if found.kind is None:
                     _say(f"   {found.rule}: nothing would be recorded")
                     continue

@@ -40,7 +40,8 @@ _MAILBOX_WORDS = re.compile(
     r"bad destination|account (has been |is )?(deactivated|suspended|closed|expired|"
     r"inactive|deleted)|(mailbox|account|user) (is )?(inactive|closed|deactivated)|"
     r"no longer (valid|active|exists|in use|available)|not (a )?known user|"
-    r"not our customer|unknown or illegal|is not accepting mail|does not have an account|"
+    r"not our customer|unknown or illegal|is not accepting mail|"
+    r"(does not|doesn'?t) have an? [\w.-]{0,30} ?account|"
     r"no account|bad address|illegal address|non-?existent|not listed",
     re.IGNORECASE,
 )
@@ -137,7 +138,7 @@ class Finding:
 
 
 _REPLY_CODE = re.compile(
-    r"(?:^|[:>\])]|said|error|code|response|reply|replied|status)[:\s(]*([45][0-5]\d)(?:[ \-)]|$)",
+    r"(?:^|[:>\])]|said|error|code|response|reply|replied|status)[:\s(]*([45][0-5]\d)(?:[ \-):]|$)",
     re.IGNORECASE | re.MULTILINE,
 )
 
