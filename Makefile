@@ -7,7 +7,7 @@ NL      := $(BIN)/newsletter
 OUT     := out/demo
 EXAMPLE := examples/briefings/112-foreign-ministers.md
 
-.PHONY: demo test lint typecheck pytest bench browser imapd clean lock
+.PHONY: demo test lint typecheck pytest bench browser imapd mta clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -39,6 +39,15 @@ imapd:
 	    service dovecot stop >/dev/null 2>&1 || true; \
 	    update-rc.d dovecot disable >/dev/null 2>&1 || true; }; }
 
+# Debian's Postfix makes real bounces for the end-to-end bounce test, in a private instance of its
+# own (never the system one, which is stopped and disabled right after installing, as for Dovecot).
+mta:
+	@test -x /usr/sbin/postfix || { echo "installing Debian's postfix (its system service left stopped)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null && \
+	  { systemctl disable --now postfix.service 2>/dev/null || true; \
+	    service postfix stop >/dev/null 2>&1 || true; \
+	    update-rc.d postfix disable >/dev/null 2>&1 || true; }; }
+
 demo: $(STAMP)
 	$(BIN)/python -m newsletter.demo --out $(OUT)
 
@@ -49,7 +58,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) browser imapd
+pytest: $(STAMP) browser imapd mta
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
