@@ -54,6 +54,7 @@ def process_(
         total.duplicates += done.duplicates
         total.unidentified += done.unidentified
         total.erased += done.erased
+        total.not_reports += done.stray_notices
         total.suppressed.extend(done.suppressed)
     _print_summary(total)
 
@@ -149,6 +150,8 @@ def _effect(event: process.Event, done: process.Summary) -> str:
         return "already recorded: nothing would change"
     if done.erased:
         return "about an erased person: only its fingerprint would be kept"
+    if done.stray_notices:
+        return "not traced to a reader of ours, and never counted: nothing would be recorded"
     if done.unidentified:
         return (
             "not traced to our mail (no valid return-path token or Message-ID): "

@@ -207,3 +207,18 @@ def test_a_report_about_an_erased_address_keeps_nothing_personal(
         [kept] = session.scalars(select(BounceEvent))
     assert (kept.fingerprint, kept.kind) == (events[0].fingerprint, BounceKind.HARD)
     assert (kept.email, kept.diagnostic, kept.evidence, kept.subscriber_id) == ("", "", "", None)
+
+
+def test_delays_and_auto_replies_about_nobody_of_ours_are_not_kept(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    # No readers in the database: the tokens are genuine but name nobody who is here.
+    events = []
+    for name in ("out_of_office.eml", "postfix_delayed.eml", "exim_plaintext.eml"):
+        raw = (FIXTURES / name).read_bytes()
+        events += process.events_from_report(settings, parse.parse(raw), raw)
+    with database.transaction(sessions) as session:
+        summary = process.apply(session, settings, events)
+    assert (summary.stray_notices, summary.unidentified) == (2, 1)  # the hard bounce is kept
+    with sessions() as session:
+        assert list(session.scalars(select(BounceEvent.kind))) == [BounceKind.HARD]

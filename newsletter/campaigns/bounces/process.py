@@ -72,10 +72,15 @@ class Summary:
     unidentified: int = 0
     suppressed: list[tuple[str, str]] = field(default_factory=list)  # (address, reason)
     erased: int = 0  # reports about an erased address, kept only as a fingerprint
+    stray_notices: int = 0  # delays and auto-replies about nobody of ours: not kept
 
 
 def _fingerprint(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+
+
+#: Kinds that only say something about a reader we know; untraced, they are not kept.
+NOTICES = frozenset({BounceKind.DELAYED, BounceKind.AUTO_REPLY})
 
 
 def events_from_report(settings: Settings, report: Report, raw: bytes) -> list[Event]:
@@ -235,6 +240,9 @@ def apply(
             summary.erased += 1
             continue
         person = _identify(session, event)
+        if person is None and event.kind in NOTICES:
+            summary.stray_notices += 1  # nothing to review in a delay about nobody of ours
+            continue
         evidence = event.evidence if person else f"{UNVERIFIED}: {event.evidence}"[:2000]
         campaign_id = event.campaign_id
         if campaign_id is not None and session.get(Campaign, campaign_id) is None:
