@@ -13,6 +13,9 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 from sqlalchemy import Engine, insert, select
 from typer.testing import CliRunner, Result
 
@@ -37,7 +40,7 @@ SOFT = {
     "qmail_06.txt", "simple_01.txt", "simple_07.txt", "simple_09.txt", "simple_38.txt",
     "simple_44.txt", "simple_45.txt", "yahoo_01.txt", "yahoo_02.txt", "yahoo_04.txt",
 }  # fmt: skip
-_CLEAN = re.compile(r"^[^\s<>()\[\]\"',;:@]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
+_CLEAN = re.compile(r"^[^\s\x00-\x1f<>()\[\]\"',;:@]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
 
 
 def readdressed(name: str, return_path: str) -> bytes:
@@ -162,3 +165,21 @@ def test_each_sample_gets_the_verdict_its_truth_says(name: str, settings: Settin
 def test_the_failed_address_is_read_clean(name: str, address: str, settings: Settings) -> None:
     raw = readdressed(name, verp.return_path(settings, 1, 1))
     assert decide(parse(raw), raw).recipient == address
+
+
+@settings_(
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    name=st.sampled_from(SAMPLES),
+    cut=st.integers(min_value=0, max_value=30_000),
+    noise=st.binary(max_size=200),
+)
+def test_a_damaged_report_still_gets_a_verdict_and_a_reason(
+    name: str, cut: int, noise: bytes
+) -> None:
+    """Truncated or garbled mail (a full disk, a bad relay) never stops a run."""
+    raw = (CORPUS / name).read_bytes()[:cut] + noise
+    found = decide(parse(raw), raw)
+    assert found.rule
+    assert found.recipient == "" or _CLEAN.match(found.recipient), found.recipient

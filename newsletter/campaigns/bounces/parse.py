@@ -32,12 +32,16 @@ AUTO_HEADERS = (
     "Precedence",
     "X-Precedence",
 )
-_ADDRESS = re.compile(r"[^\s<>()\[\]{}\"',;:]+@[^\s<>()\[\]{}\"',;:]+")
+# Bounded, so a long run of text without an @ costs linear time, not quadratic.
+ADDRESS = re.compile(r"[^\s<>()\[\]{}\"',;:@]{1,64}@[^\s<>()\[\]{}\"',;:@]{1,255}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*")  # or punycode
+_TEXT_LIMIT = 20_000  # characters of a report's own words: ample for any real bounce
 _EXCHANGE_PREFIX = re.compile(r"\b(smtp|rfc-?822)=", re.IGNORECASE)  # "SMTP=ann@example.org"
 _ADDRESS_TYPE = re.compile(r"^\s*([\w.-]+)\s*;\s*(.*)$", re.DOTALL)
 # Where the copy of the returned message starts in a bounce that is one block of text.
 _COPY_STARTS = re.compile(
-    r"^\s*-*\s*("
+    r"^[ \t>*=#-]*("
     r"below this line is a copy of the message|"
     r"this is a copy of the message|"
     r"(the )?original message( follows)?|"
@@ -89,13 +93,13 @@ def clean_address(value: str) -> str:
     typed = _ADDRESS_TYPE.match(value)
     text = typed.group(2) if typed else value
     text = _EXCHANGE_PREFIX.sub("", text)
-    match = _ADDRESS.search(text)
+    match = ADDRESS.search(text)
     if not match:
         return ""
     address = match.group(0).strip(".!?`*")
     local, _, domain = address.rpartition("@")
-    domain = domain.strip(".")
-    if not local or not domain or "@" in local:
+    domain = domain.strip(".-")
+    if not local or _CONTROL.search(local) or not _DOMAIN.fullmatch(domain):
         return ""
     return f"{local}@{domain}"
 
@@ -211,6 +215,7 @@ def _human_text(msg: Message) -> str:
 
     walk(msg)
     text = "\n".join(plain) if any(p.strip() for p in plain) else "\n".join(html)
+    text = text[:_TEXT_LIMIT]
     cut = _COPY_STARTS.search(text)
     if cut and cut.start() > 0:
         text = text[: cut.start()]

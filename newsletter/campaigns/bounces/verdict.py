@@ -27,7 +27,7 @@ from newsletter.campaigns.bounces.classify import (
     read_failure,
     read_text,
 )
-from newsletter.campaigns.bounces.parse import RecipientStatus, Report, clean_address
+from newsletter.campaigns.bounces.parse import ADDRESS, RecipientStatus, Report, clean_address
 from newsletter.campaigns.models import BounceKind
 
 
@@ -72,7 +72,6 @@ _BOUNCE_TEXT = re.compile(
     r"delivery has failed|returned to sender|message could not be delivered",
     re.IGNORECASE,
 )
-_ADDRESSES = re.compile(r"[^\s<>()\[\]\"',;:]+@[^\s<>()\[\]\"',;:]+")
 _AUTO_SUBJECT = re.compile(
     r"^\s*(out of (the )?office|automatic reply|auto(matic)?[- ]?(reply|response|antwort)|"
     r"auto:|autoreply|vacation|away from (my|the) (desk|office)|on (holiday|leave|vacation)|"
@@ -138,15 +137,20 @@ def _severity(verdict: Verdict) -> int:
     return _SEVERITY.index(verdict.kind) if verdict.kind is not None else len(_SEVERITY)
 
 
-def _text_recipient(report: Report, raw: bytes, diagnostic: str = "") -> str:
+def _text_recipient(
+    report: Report,
+    raw: bytes,
+    diagnostic: str = "",
+    detection: detector.Detection | None = None,
+) -> str:
     """The failed address as the report names it (evidence only), or "".
 
     What the detectors read as the failed address, else the first address in the
     diagnostic line, else in the text; never one of ours or a mail server's own.
     """
-    detection = detector.detect(raw)
+    detection = detection or detector.detect(raw)
     found = detection.addresses if detection else ()
-    candidates = [*found, *_ADDRESSES.findall(diagnostic), *_ADDRESSES.findall(report.text)]
+    candidates = [*found, *ADDRESS.findall(diagnostic), *ADDRESS.findall(report.text)]
     for candidate in candidates:
         address = clean_address(candidate)
         lowered = address.lower()
@@ -186,7 +190,7 @@ def decide(report: Report, raw: bytes) -> Verdict:
         temporary = detection.failure == "temporary"
         kind = BounceKind.DELAYED if temporary else BounceKind.HARD
         rule = f"{detector.NAME} recognised a {detection.failure} failure"
-        recipient = _text_recipient(report, raw)
+        recipient = _text_recipient(report, raw, detection=detection)
         return Verdict(kind, recipient, "", "", "flufl.bounce", rule)
     if bounce:
         finding = read_failure(report.text)
