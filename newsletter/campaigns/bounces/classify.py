@@ -101,11 +101,13 @@ def classify(
         return BounceKind.SOFT
     if klass == 4:
         return BounceKind.SOFT
-    if detail == 0 and subject in (0, 2) and _FULL_WORDS.search(diagnostic or ""):
+    # Some servers comment the status field itself: "Status: 5.0.0 (recipient reached disk quota)".
+    said = f"{status} {diagnostic or ''}"
+    if detail == 0 and subject in (0, 2) and _FULL_WORDS.search(said):
         return BounceKind.SOFT  # a bare 552 or 5.0.0 that says the mailbox is full
     if subject in (6, 7) or (subject, detail) == (3, 4):
         return BounceKind.POLICY
-    if _POLICY_WORDS.search(diagnostic or "") and not _MAILBOX_WORDS.search(diagnostic or ""):
+    if _POLICY_WORDS.search(said) and not _MAILBOX_WORDS.search(said):
         return BounceKind.POLICY
     return BounceKind.HARD
 
