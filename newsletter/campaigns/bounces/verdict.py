@@ -65,11 +65,12 @@ _BOUNCE_SUBJECT = re.compile(
     r"warning: message|bounce|rejected",
     re.IGNORECASE,
 )
+# What only mail software writes at the top of a bounce. Not "could not be delivered" or
+# "undeliverable": a person's reply quoting one of our briefings may say that.
 _BOUNCE_TEXT = re.compile(
     r"mail delivery software|this is the mail system at|qmail-send program|"
-    r"delivery to the following recipient|could not be delivered to|"
-    r"the following address(es)? failed|permanent error|undeliverable|"
-    r"delivery has failed|returned to sender|message could not be delivered",
+    r"delivery to the following recipients? (failed|has been delayed)|"
+    r"the following address(es)? failed|delivery status notification",
     re.IGNORECASE,
 )
 _AUTO_SUBJECT = re.compile(
@@ -103,7 +104,7 @@ def looks_like_bounce(report: Report) -> bool:
         report.return_path.replace(" ", "") == "<>"
         or _BOUNCE_SENDER.search(report.sender)
         or _BOUNCE_SUBJECT.search(report.subject)
-        or _BOUNCE_TEXT.search(report.text)
+        or _BOUNCE_TEXT.search(report.text[:2000])
     )
 
 
