@@ -7,7 +7,7 @@ NL      := $(BIN)/newsletter
 OUT     := out/demo
 EXAMPLE := examples/briefings/112-foreign-ministers.md
 
-.PHONY: demo test lint typecheck pytest bench browser imapd spamassassin clean lock
+.PHONY: demo test lint typecheck pytest bench browser imapd spamassassin mta clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -44,6 +44,15 @@ spamassassin:
 	@test -x /usr/bin/spamassassin || { echo "installing Debian's spamassassin"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends spamassassin >/dev/null); }
 
+# Debian's Postfix makes real bounces for the end-to-end bounce test, in a private instance of its
+# own (never the system one, which is stopped and disabled right after installing, as for Dovecot).
+mta:
+	@test -x /usr/sbin/postfix || { echo "installing Debian's postfix (its system service left stopped)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null && \
+	  { systemctl disable --now postfix.service 2>/dev/null || true; \
+	    service postfix stop >/dev/null 2>&1 || true; \
+	    update-rc.d postfix disable >/dev/null 2>&1 || true; }; }
+
 demo: $(STAMP)
 	$(BIN)/python -m newsletter.demo --out $(OUT)
 
@@ -54,7 +63,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) browser imapd spamassassin
+pytest: $(STAMP) browser imapd spamassassin mta
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest

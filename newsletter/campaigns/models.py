@@ -58,6 +58,8 @@ class BounceKind(enum.StrEnum):
     SOFT = "soft"
     POLICY = "policy"  # a rejection of our mail, not of the address: never counted
     COMPLAINT = "complaint"
+    DELAYED = "delayed"  # a warning that delivery is still being tried: never counted
+    AUTO_REPLY = "auto-reply"  # out of office, vacation (RFC 3834): never counted
 
 
 class Campaign(Base):

@@ -11,6 +11,7 @@ from newsletter.campaigns import verp
 from newsletter.campaigns.bounces.classify import classify, classify_feedback
 from newsletter.campaigns.bounces.parse import parse
 from newsletter.campaigns.bounces.process import events_from_report
+from newsletter.campaigns.bounces.verdict import decide
 from newsletter.campaigns.models import BounceKind
 from newsletter.config import Settings
 
@@ -48,9 +49,18 @@ def test_samples_are_classified_and_traced_to_the_recipient(
     assert event.evidence  # what staff see when they review a suppression
 
 
-@pytest.mark.parametrize("name", ["postfix_delayed.eml", "out_of_office.eml"])
-def test_warnings_and_auto_replies_are_not_bounces(settings: Settings, name: str) -> None:
-    assert _events(settings, name) == []
+@pytest.mark.parametrize(
+    ("name", "kind", "subscriber"),
+    [
+        ("postfix_delayed.eml", BounceKind.DELAYED, 103),
+        ("out_of_office.eml", BounceKind.AUTO_REPLY, 101),
+    ],
+)
+def test_warnings_and_auto_replies_are_recorded_as_such(
+    settings: Settings, name: str, kind: BounceKind, subscriber: int
+) -> None:
+    (event,) = _events(settings, name)
+    assert (event.kind, event.subscriber_id) == (kind, subscriber)
 
 
 def test_a_forged_verp_token_identifies_nobody(settings: Settings) -> None:
@@ -125,3 +135,18 @@ def test_verp_round_trip_and_case_insensitivity(settings: Settings) -> None:
     assert verp.find_message_id(settings, verp.message_id(settings, 12, 345)) == verp.Recipient(
         12, 345
     )
+
+
+def test_a_persons_reply_quoting_a_briefing_is_not_a_bounce(settings: Settings) -> None:
+    """Words a briefing may use ("does not exist", "could not be delivered") in a reply
+    sent to the return path by a misconfigured mail client name nobody as bounced."""
+    address = verp.return_path(settings, 7, 101)
+    raw = (
+        f"From: Ann <ann@mail.example.net>\nTo: {address}\nSubject: Re: Briefing 112\n"
+        "Message-ID: <reply-1@mail.example.net>\nContent-Type: text/plain\n\n"
+        "Thanks, very useful.\n\n> The aid could not be delivered to the border: the\n"
+        "> corridor does not exist on any map, and the mission was blocked by policy.\n"
+    ).encode()
+    found = decide(parse(raw), raw)
+    assert found.kind is None and found.rule.startswith("not a bounce")
+    assert events_from_report(settings, parse(raw), raw) == []

@@ -94,10 +94,17 @@ def test_samples_suppress_exactly_whom_the_policy_says(
         assert "5.1.1" in entry.evidence and "User unknown" in entry.evidence
         complaint = suppression.find(session, PEOPLE[109])
         assert complaint is not None and complaint.reason == suppression.COMPLAINT
-        assert session.scalar(select(func.count()).select_from(BounceEvent)) == 11
+        # The delay warning and the out-of-office reply are kept, as what they are.
+        assert session.scalar(select(func.count()).select_from(BounceEvent)) == 13
+        noted = session.execute(
+            select(BounceEvent.subscriber_id, BounceEvent.kind).where(
+                BounceEvent.kind.in_([BounceKind.DELAYED, BounceKind.AUTO_REPLY])
+            )
+        )
+        assert sorted(noted) == [(101, BounceKind.AUTO_REPLY), (103, BounceKind.DELAYED)]
 
     again = _process_all(sessions, settings)
-    assert again.duplicates == 11 and not again.suppressed and not again.events
+    assert again.duplicates == 13 and not again.suppressed and not again.events
 
 
 def _soft(sid: int, n: int) -> process.Event:
@@ -200,3 +207,18 @@ def test_a_report_about_an_erased_address_keeps_nothing_personal(
         [kept] = session.scalars(select(BounceEvent))
     assert (kept.fingerprint, kept.kind) == (events[0].fingerprint, BounceKind.HARD)
     assert (kept.email, kept.diagnostic, kept.evidence, kept.subscriber_id) == ("", "", "", None)
+
+
+def test_delays_and_auto_replies_about_nobody_of_ours_are_not_kept(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    # No readers in the database: the tokens are genuine but name nobody who is here.
+    events = []
+    for name in ("out_of_office.eml", "postfix_delayed.eml", "exim_plaintext.eml"):
+        raw = (FIXTURES / name).read_bytes()
+        events += process.events_from_report(settings, parse.parse(raw), raw)
+    with database.transaction(sessions) as session:
+        summary = process.apply(session, settings, events)
+    assert (summary.stray_notices, summary.unidentified) == (2, 1)  # the hard bounce is kept
+    with sessions() as session:
+        assert list(session.scalars(select(BounceEvent.kind))) == [BounceKind.HARD]

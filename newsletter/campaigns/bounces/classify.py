@@ -9,15 +9,20 @@
 - ``delayed``, ``delivered``, ``relayed`` and ``expanded`` actions are not bounces;
 - feedback reports: ``abuse`` and ``other`` are complaints, ``not-spam`` is nothing, and
   the rest (``auth-failure``, ``fraud``, ``virus``) are policy events.
+
+Bounces written only for people are read by ``read_text``: first whether they are a
+delay warning, then the SMTP status codes in them, then known phrases (the same
+mailbox-full, policy and unknown-mailbox words as above).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from newsletter.campaigns.models import BounceKind
 
-_ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+_ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![.\d])")
 _SMTP_CODE = re.compile(r"(?<![\d.])([245]\d\d)\b")
 _POLICY_WORDS = re.compile(
     r"spam|blocklist|blacklist|block list|black list|blocked|reputation|policy|"
@@ -25,8 +30,42 @@ _POLICY_WORDS = re.compile(
     re.IGNORECASE,
 )
 _MAILBOX_WORDS = re.compile(
-    r"user unknown|no such user|does not exist|unknown user|mailbox unavailable|"
-    r"address rejected|recipient rejected|invalid recipient|no mailbox|disabled",
+    r"user unknown|no such user|does not exist|doesn'?t exist|unknown user|"
+    r"mailbox unavailable|address rejected|recipient rejected|invalid recipient|no mailbox|"
+    r"disabled|no such (mailbox|recipient|address|person|account|domain|local user)|"
+    r"unknown (local[- ]?part|recipient|address|mailbox|alias)|recipient unknown|"
+    r"addressee unknown|not a valid (user|recipient|mailbox|address)|"
+    r"invalid (address|mailbox|user)|(user|mailbox|recipient) not found|not found in|"
+    r"unrouteable|unroutable|host unknown|unknown host|host not found|domain not found|"
+    r"bad destination|account (has been |is )?(deactivated|suspended|closed|expired|"
+    r"inactive|deleted)|(mailbox|account|user) (is )?(inactive|closed|deactivated)|"
+    r"no longer (valid|active|exists|in use|available)|not (a )?known user|"
+    r"not our customer|unknown or illegal|is not accepting mail|"
+    r"(does not|doesn'?t) have an? [\w.-]{0,30} ?account|"
+    r"no account|bad address|illegal address|non-?existent|not listed",
+    re.IGNORECASE,
+)
+_FULL_WORDS = re.compile(
+    r"mail ?box (is )?full|full mail ?box|over ?quota|quota (exceeded|exceed)|exceed\w* "
+    r"(the |its |his |her |their )?(allowed |storage |mailbox |disk )?(size|quota|storage)|"
+    r"insufficient (disk |system )?(space|storage)|mail ?box space not enough|"
+    r"storage (space )?(is )?full|disk quota|out of (disk )?space|too much mail",
+    re.IGNORECASE,
+)
+# The server tried for days and gave up: the address may work again (a server down, a
+# network fault), so it counts like any other soft bounce.
+_GAVE_UP_WORDS = re.compile(
+    r"maximum delivery attempts|not going to try again|in the queue too long|"
+    r"retry timeout exceeded|maximum[- ]time[- ]expired|could not be delivered for \d+|"
+    r"server (unavailable|busy)|unavailable or busy|connection (timed out|refused)",
+    re.IGNORECASE,
+)
+_DELAY_WORDS = re.compile(
+    r"not yet been delivered|has been delayed|is delayed|delivery delayed|delayed \d+|"
+    r"warning message only|do not need to (resend|take any action)|do not resend|"
+    r"attempts will continue|will continue to (try|attempt|retry)|will be retried|"
+    r"still being retried|will retry|will be tried again|postponed|advisory[- ]only|"
+    r"delivery status notification \(delay\)|this is just a warning",
     re.IGNORECASE,
 )
 NOT_BOUNCES = frozenset({"delayed", "delivered", "relayed", "expanded"})
@@ -62,9 +101,13 @@ def classify(
         return BounceKind.SOFT
     if klass == 4:
         return BounceKind.SOFT
+    # Some servers comment the status field itself: "Status: 5.0.0 (recipient reached disk quota)".
+    said = f"{status} {diagnostic or ''}"
+    if detail == 0 and subject in (0, 2) and _FULL_WORDS.search(said):
+        return BounceKind.SOFT  # a bare 552 or 5.0.0 that says the mailbox is full
     if subject in (6, 7) or (subject, detail) == (3, 4):
         return BounceKind.POLICY
-    if _POLICY_WORDS.search(diagnostic or "") and not _MAILBOX_WORDS.search(diagnostic or ""):
+    if _POLICY_WORDS.search(said) and not _MAILBOX_WORDS.search(said):
         return BounceKind.POLICY
     return BounceKind.HARD
 
@@ -84,3 +127,104 @@ def classify_feedback(feedback_type: str) -> BounceKind | None:
     if kind == "not-spam":
         return None
     return BounceKind.COMPLAINT if kind in COMPLAINT_TYPES else BounceKind.POLICY
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What the text of a bounce says, and the words that say it."""
+
+    kind: BounceKind
+    status: str
+    diagnostic: str
+    rule: str
+
+
+_REPLY_CODE = re.compile(
+    r"(?:^|[:>\])]|said|error|code|response|reply|replied|status)[:\s(]*([45][0-5]\d)(?:[ \-):]|$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def _code_lines(lines: list[str]) -> list[tuple[str, int]]:
+    """(status, line index) for every line with an SMTP status, most telling first.
+
+    A specific permanent status (5.1.1) beats a bare one (550 alone is ``5.0.0``),
+    which beats any temporary one: a bounce that quotes a 4xx from an earlier try and
+    then a 5xx failed for the 5xx.
+    """
+    found: list[tuple[int, str, int]] = []
+    for index, line in enumerate(lines):
+        enhanced = _ENHANCED.search(line)
+        if enhanced and enhanced.group(1) != "2":
+            status = enhanced.group(0)
+        else:
+            code = _REPLY_CODE.search(line)
+            if not code:
+                continue
+            status = f"{code.group(1)[0]}.0.0"
+        rank = (0 if status[0] == "5" else 2) + (1 if status.endswith(".0.0") else 0)
+        found.append((rank, status, index))
+    return [(status, index) for _, status, index in sorted(found, key=lambda f: f[0])]
+
+
+def _quote(text: str, limit: int = 300) -> str:
+    return " ".join(text.split())[:limit]
+
+
+def read_text(text: str) -> Finding | None:
+    """A delay warning, an SMTP status, or a known phrase in a bounce written for people."""
+    delay = _DELAY_WORDS.search(text)
+    if delay:
+        return Finding(
+            BounceKind.DELAYED, "", _line_around(text, delay.start()),
+            f'text says the mail is delayed, not lost ("{delay.group(0)}")',
+        )  # fmt: skip
+    lines = [line.strip() for line in text.splitlines()]
+    coded = _code_lines(lines)
+    if coded:
+        status, index = coded[0]
+        # A reply is often folded over several lines (Gmail's 550-5.7.1 ... spam).
+        diagnostic = _quote(" ".join(lines[index : index + 4]))
+        kind = classify(status, diagnostic)
+        if kind is not None:
+            return Finding(
+                kind,
+                status,
+                diagnostic,
+                f'SMTP status {status} in the text ("{_quote(lines[index], 120)}")',
+            )
+    for words, kind, what in (
+        (_FULL_WORDS, BounceKind.SOFT, "a full mailbox"),
+        (_GAVE_UP_WORDS, BounceKind.SOFT, "a server that gave up retrying"),
+        (_MAILBOX_WORDS, BounceKind.HARD, "an address that does not work"),
+        (_POLICY_WORDS, BounceKind.POLICY, "a refusal of our mail (policy)"),
+    ):
+        match = words.search(text)
+        if match:
+            line = _line_around(text, match.start())
+            return Finding(kind, "", line, f'text names {what} ("{match.group(0)}")')
+    return None
+
+
+_FAILED_WORDS = re.compile(
+    r"could not be delivered|couldn'?t be delivered|undeliverable|undelivered|"
+    r"delivery (has )?failed|failed permanently|permanent (error|failure|fatal)|"
+    r"unable to deliver|was not delivered|not be delivered|did not reach|"
+    r"delivery failure|fatal error|returned mail|mail delivery failed",
+    re.IGNORECASE,
+)
+
+
+def read_failure(text: str) -> Finding | None:
+    """The last resort: a bounce that says only that delivery failed, with no reason."""
+    match = _FAILED_WORDS.search(text)
+    if not match:
+        return None
+    line = _line_around(text, match.start())
+    return Finding(BounceKind.HARD, "", line, f'text says delivery failed ("{match.group(0)}")')
+
+
+def _line_around(text: str, at: int) -> str:
+    start = text.rfind("\n", 0, at) + 1
+    end = text.find("\n", at)
+    return _quote(text[start : end if end >= 0 else None])

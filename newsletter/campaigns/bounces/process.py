@@ -3,7 +3,8 @@
 Policy (from settings): ``hard_bounce_limit`` hard bounces, ``complaint_limit``
 complaints, or ``soft_bounce_limit`` soft bounces within ``soft_bounce_window_days``
 mark the person bounced or complained and add their address to the suppression list,
-with the reason and the evidence. Policy rejections of our own mail never count.
+with the reason and the evidence. Policy rejections of our own mail, delay warnings and
+automatic answers (out of office) are recorded but never count.
 Events older than the person's latest consent (a re-confirmation or a reactivation by
 staff) do not count either, so a reactivated address starts with a clean slate.
 Every event has a fingerprint, so reading the same mailbox twice changes nothing.
@@ -21,7 +22,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from newsletter.campaigns import verp
-from newsletter.campaigns.bounces.classify import classify, classify_feedback
+from newsletter.campaigns.bounces import verdict
+from newsletter.campaigns.bounces.classify import classify
 from newsletter.campaigns.bounces.parse import Report
 from newsletter.campaigns.ledger import Claimed
 from newsletter.campaigns.models import BOUNCE_TOMBSTONE, BounceEvent, BounceKind, Campaign
@@ -70,61 +72,55 @@ class Summary:
     unidentified: int = 0
     suppressed: list[tuple[str, str]] = field(default_factory=list)  # (address, reason)
     erased: int = 0  # reports about an erased address, kept only as a fingerprint
+    stray_notices: int = 0  # delays and auto-replies about nobody of ours: not kept
 
 
 def _fingerprint(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
 
 
+#: Kinds that only say something about a reader we know; untraced, they are not kept.
+NOTICES = frozenset({BounceKind.DELAYED, BounceKind.AUTO_REPLY})
+
+
 def events_from_report(settings: Settings, report: Report, raw: bytes) -> list[Event]:
-    """Classify a parsed report and find whose it is (VERP, then our Message-ID)."""
+    """The report's one event (none when it is not a bounce), traced by VERP or Message-ID."""
+    return event_from_verdict(settings, report, raw, verdict.decide(report, raw))
+
+
+def event_from_verdict(
+    settings: Settings, report: Report, raw: bytes, found: verdict.Verdict
+) -> list[Event]:
+    """The event for a verdict already reached (``--dry-run`` shows both)."""
+    if found.kind is None:
+        return []
     who = verp.find_return_path(settings, report.envelope)
     who = who or verp.find_return_path(settings, report.original_headers)
     who = who or verp.find_message_id(settings, report.original_headers)
-    campaign_id = who.campaign_id if who else None
-    subscriber_id = who.subscriber_id if who else None
     digest = hashlib.sha256(raw).hexdigest()
     label = report.message_id or digest
-    out: list[Event] = []
-    if report.kind == "arf":
-        kind = classify_feedback(report.feedback_type)
-        if kind is not None:
-            evidence = f"feedback report {label}: type {report.feedback_type or 'unknown'}"
-            out.append(
-                Event(
-                    kind,
-                    report.feedback_recipient,
-                    subscriber_id,
-                    campaign_id,
-                    "",
-                    report.feedback_type,
-                    "arf",
-                    evidence,
-                    _fingerprint("arf", digest),
-                )
-            )
-        return out
-    for rcpt in report.recipients:
-        kind = classify(rcpt.status, rcpt.diagnostic, action=rcpt.action)
-        if kind is None:
-            continue
-        evidence = f"{report.kind} {label}: {rcpt.status} {rcpt.diagnostic}".strip()
-        if rcpt.remote_mta:
-            evidence += f" (from {rcpt.remote_mta})"
-        out.append(
-            Event(
-                kind,
-                rcpt.recipient,
-                subscriber_id,
-                campaign_id,
-                rcpt.status,
-                rcpt.diagnostic,
-                report.kind,
-                evidence[:2000],
-                _fingerprint(report.kind, digest, rcpt.recipient.lower()),
-            )
+    what = "feedback report" if report.kind == "arf" else report.kind
+    evidence = f"{what} {label}: {found.rule}"
+    if found.status and found.status not in found.rule:
+        evidence += f"; {found.status} {found.diagnostic}"
+    if found.recipient:
+        evidence += f"; the report names {found.recipient}"
+    family = report.kind if report.kind in ("dsn", "arf") else "text"
+    return [
+        Event(
+            found.kind,
+            found.recipient,
+            who.subscriber_id if who else None,
+            who.campaign_id if who else None,
+            found.status,
+            found.diagnostic,
+            found.source,
+            evidence[:2000],
+            _fingerprint(family, digest)
+            if family == "arf"
+            else _fingerprint(family, digest, found.recipient.lower()),
         )
-    return out
+    ]
 
 
 def events_from_smtp(campaign_id: int, failures: Sequence[tuple[Claimed, Delivery]]) -> list[Event]:
@@ -244,6 +240,9 @@ def apply(
             summary.erased += 1
             continue
         person = _identify(session, event)
+        if person is None and event.kind in NOTICES:
+            summary.stray_notices += 1  # nothing to review in a delay about nobody of ours
+            continue
         evidence = event.evidence if person else f"{UNVERIFIED}: {event.evidence}"[:2000]
         campaign_id = event.campaign_id
         if campaign_id is not None and session.get(Campaign, campaign_id) is None:
@@ -268,7 +267,7 @@ def apply(
             summary.unidentified += 1
             continue
         summary.events[event.kind] += 1
-        if event.kind == BounceKind.POLICY or person.status != Status.ACTIVE:
+        if event.kind in verdict.NEVER_COUNTED or person.status != Status.ACTIVE:
             continue
         if _over_limit(session, settings, person, event.kind, now):
             reason = _REASON_FOR[event.kind]
