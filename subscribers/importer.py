@@ -90,6 +90,37 @@ class Summary:
     not_imported: list[str] = field(default_factory=list)  # columns (and attributes) left out
 
 
+def report(summary: Summary) -> tuple[list[tuple[str, int]], list[str]]:
+    """What an import did, as (label, count) rows and notes, worded for staff: the command
+    line and the console show the same words."""
+    would = "would be " if summary.dry_run else ""
+    rows = [(f"{would}added as {status}", n) for status, n in sorted(summary.added_as.items())]
+    rows = rows or [(f"{would}added", 0)]
+    rows.append((f"{would}updated", summary.updated))
+    rows += [
+        (f"{would}updated: now {s} (not mailed)", n) for s, n in sorted(summary.lowered.items())
+    ]
+    rows += [("unchanged", summary.unchanged), ("duplicates merged", summary.duplicates)]
+    rows += [(f"skipped: {reason}", n) for reason, n in sorted(summary.skipped.items())]
+    rows.append(("total rows", summary.rows))
+    notes = [f"recognised as: {summary.kind}"] if summary.kind else []
+    if summary.suppressed:
+        notes.append(f"{would}added to the suppression list: {summary.suppressed:,}")
+    if summary.history:
+        notes.append(f"consent events {would}carried over: {summary.history:,}")
+    if summary.tagged:
+        notes.append(f"people {would}tagged: {summary.tagged:,}")
+    if summary.lists_created:
+        notes.append(
+            f"new lists and topics: {', '.join(summary.lists_created)} (a new topic is hidden "
+            "from the subscribe form until staff publish it)"
+        )
+    if summary.tags_created:
+        notes.append(f"new tags (private): {', '.join(summary.tags_created)}")
+    notes += [f"not imported: {what}" for what in summary.not_imported]
+    return rows, notes
+
+
 class _Importer:
     def __init__(
         self,

@@ -216,6 +216,35 @@ def update(
     return changed
 
 
+def set_memberships(
+    session: Session, person: Subscriber, wanted: Iterable[MailingList], context: consent.Context
+) -> bool:
+    """Staff set exactly which lists and topics (not archived) a person is on, hidden ones
+    included; one consent entry records the result. True if anything changed."""
+    from subscribers import lists as lists_  # lists counts through audience, which imports us
+
+    chosen = {m.id for m in wanted}
+    current = {m.id for m in subscribed_lists(session, person)}
+    changed = False
+    for target in lists_.all_lists(session):
+        if target.id in chosen and target.id not in current:
+            changed |= join(session, person, target)
+        elif target.id in current and target.id not in chosen:
+            sub = session.scalar(
+                select(Subscription).where(
+                    Subscription.subscriber_id == person.id, Subscription.list_id == target.id
+                )
+            )
+            if sub is not None:
+                sub.subscribed, sub.updated_at = False, utcnow()
+                changed = True
+    if changed:
+        session.flush()
+        names = [m.name for m in subscribed_lists(session, person)]
+        consent.record(session, person.id, consent.STAFF_LISTS, context, names)
+    return changed
+
+
 def leave_list(
     session: Session, person: Subscriber, mailing_list: MailingList, context: consent.Context
 ) -> bool:

@@ -20,6 +20,7 @@ from newsletter.cli import memberships
 from newsletter.cli.common import console, settings
 from newsletter.database import transaction
 from newsletter.errors import NewsletterError
+from newsletter.staff import audit
 from subscribers import consent, csvfile, exporter, formats, importer, lists, people, tags
 from subscribers.models import Kind, Status, Subscriber
 
@@ -188,6 +189,7 @@ def remove(
             return
         email = person.email
         people.remove(session, person)
+        audit.record(session, audit.cli_actor(), "subscriber.remove", email)
     console.print(f"deleted {email} (not suppressed: they may be added again)", highlight=False)
 
 
@@ -199,6 +201,8 @@ def unsubscribe(address: str = typer.Argument(..., help="Email address or #id.")
         changed = people.unsubscribe(
             session, person, _staff("unsubscribe", "Asked staff to unsubscribe")
         )
+        if changed:
+            audit.record(session, audit.cli_actor(), "subscriber.unsubscribe", person.email)
         note = "unsubscribed" if changed else f"was already not receiving mail ({person.status})"
         console.print(f"{person.email} {note}", highlight=False)
 
@@ -209,6 +213,7 @@ def reactivate(address: str = typer.Argument(..., help="Email address or #id."))
     with transaction(_sessions()) as session:
         person = people.lookup(session, address)
         people.reactivate(session, person, _staff("reactivate", "Person asked staff to resume"))
+        audit.record(session, audit.cli_actor(), "subscriber.reactivate", person.email)
         console.print(f"reactivated {_describe(session, person)}", highlight=False)
 
 
@@ -227,6 +232,13 @@ def erase(
         raise typer.Exit(1)
     with transaction(_sessions()) as session:
         done = privacy.erase(session, address, _staff("erase", "Erasure request"))
+        # The trail keeps no erased address: only that an erasure happened, and when.
+        audit.record(
+            session,
+            audit.cli_actor(),
+            "subscriber.erase",
+            detail="a subscriber erased" if done.person else "an unknown address suppressed",
+        )
     what = "erased" if done.person else "was not on the list; now suppressed"
     console.print(
         f"{address.strip()} {what} (its hash stays on the suppression list); "
@@ -266,6 +278,9 @@ def export(
             )
         except OSError as exc:
             raise NewsletterError(f"cannot write {output}: {exc.strerror}") from None
+        audit.record(
+            session, audit.cli_actor(), "subscribers.export", f"status={status}", f"{count} people"
+        )
     console.print(f"wrote {count:,} people to {output}", highlight=False)
 
 
@@ -278,6 +293,7 @@ def export_person(
     consent log, briefings sent, bounce reports, donations and Gift Aid declarations)."""
     with transaction(_sessions()) as session:
         record = privacy.export_person(session, address)
+        audit.record(session, audit.cli_actor(), "subscriber.export-person", address.strip())
     text = json.dumps(record, indent=2, ensure_ascii=False)
     if output is None:
         print(text)
@@ -370,6 +386,15 @@ def import_file(
             consent=consent_basis,
         )
         progress.update(task, completed=max(size, 1))
+    if not dry_run:
+        with transaction(sessions) as session:
+            audit.record(
+                session,
+                audit.cli_actor(),
+                "subscribers.import",
+                list_name or "",
+                f"{file.name}: {summary.added} added, {summary.updated} updated of {summary.rows}",
+            )
     _print_summary(summary)
 
 
@@ -381,44 +406,18 @@ _ENCODINGS = {
 
 
 def _print_summary(summary: importer.Summary) -> None:
-    dry = summary.dry_run
-    title = "dry run: nothing was changed" if dry else "import complete"
-    would = "would be " if dry else ""
+    title = "dry run: nothing was changed" if summary.dry_run else "import complete"
     table = Table("", "rows", title=title, title_justify="left")
-    for status, count in sorted(summary.added_as.items()):
-        table.add_row(f"{would}added as {status}", f"{count:,}")
-    if not summary.added_as:
-        table.add_row(f"{would}added", "0")
-    table.add_row(f"{would}updated", f"{summary.updated:,}")
-    for status, count in sorted(summary.lowered.items()):
-        table.add_row(f"{would}updated: now {status} (not mailed)", f"{count:,}")
-    table.add_row("unchanged", f"{summary.unchanged:,}")
-    table.add_row("duplicates merged", f"{summary.duplicates:,}")
-    for reason, count in sorted(summary.skipped.items()):
-        table.add_row(f"skipped: {reason}", f"{count:,}")
-    table.add_row("[bold]total[/]", f"[bold]{summary.rows:,}[/]")
+    rows, notes = importer.report(summary)
+    for label, count in rows:
+        table.add_row(label, f"{count:,}")
     console.print(table)
     delimiter = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(summary.delimiter)
     encoding = _ENCODINGS.get(summary.encoding, summary.encoding)
     shape = f"{delimiter}-separated" if delimiter else "JSON"
     console.print(f"read as {encoding}, {shape}", highlight=False)
-    console.print(f"recognised as: {summary.kind}", highlight=False)
-    lines = [
-        (summary.suppressed, f"{would}added to the suppression list: {summary.suppressed:,}"),
-        (summary.history, f"consent events {would}carried over: {summary.history:,}"),
-        (summary.tagged, f"people {would}tagged: {summary.tagged:,}"),
-        (
-            summary.lists_created,
-            f"new lists and topics: {', '.join(summary.lists_created)} (a new topic is hidden "
-            "from the subscribe form until `newsletter subscribers lists publish NAME`)",
-        ),
-        (summary.tags_created, f"new tags (private): {', '.join(summary.tags_created)}"),
-    ]
-    for shown, line in lines:
-        if shown:
-            console.print(line, highlight=False)
-    for what in summary.not_imported:
-        console.print(f"not imported: {what} (use --topics-from when available)", highlight=False)
+    for note in notes:
+        console.print(note, highlight=False)
     if summary.errors_path:
         console.print(f"rejected rows written to {summary.errors_path}", highlight=False)
 

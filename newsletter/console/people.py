@@ -19,7 +19,7 @@ from newsletter.database import transaction
 from newsletter.errors import NewsletterError, NotFound
 from newsletter.staff import audit
 from subscribers import consent, exporter, importer, lists, people
-from subscribers.models import Status
+from subscribers.models import MailingList, Status
 
 router = APIRouter()
 PAGE = 50
@@ -112,17 +112,6 @@ def import_page(request: Request, staff: Editor) -> Response:
     return render(request, "admin/import.html", staff, summary=None, error="", upload="")
 
 
-def _summary_rows(summary: importer.Summary) -> list[tuple[str, int]]:
-    rows = [
-        ("added", summary.added),
-        ("updated", summary.updated),
-        ("unchanged", summary.unchanged),
-        ("duplicates merged", summary.duplicates),
-    ]
-    rows += [(f"skipped: {reason}", n) for reason, n in sorted(summary.skipped.items())]
-    return [*rows, ("rows in the file", summary.rows)]
-
-
 @router.post("/admin/subscribers/import")
 async def import_upload(
     request: Request,
@@ -132,9 +121,13 @@ async def import_upload(
     file: UploadFile | None = None,
     upload: Annotated[str, Form()] = "",
     list_name: Annotated[str, Form()] = "",
+    consent_basis: Annotated[str, Form()] = "",
     confirm: Annotated[str, Form()] = "",
 ) -> Response:
-    """First a dry run of the uploaded file (what would change); then the import itself."""
+    """First a dry run of the uploaded file (what would change); then the import itself.
+
+    The same rules as ``subscribers import``: a file that does not record each person's
+    status needs the consent basis stated, and nobody who left is made active."""
     folder = Path(tempfile.gettempdir()) / "newsletter-console-uploads"
     folder.mkdir(mode=0o700, exist_ok=True)
     if file is not None and file.filename:
@@ -172,6 +165,7 @@ async def import_upload(
             dry_run=dry_run,
             errors_path=path.with_suffix(".errors.csv"),
             default_language=config.language,
+            consent=consent_basis.strip(),
         )
     except NewsletterError as problem:
         return render(
@@ -188,11 +182,14 @@ async def import_upload(
                 ip=staff.network,
             )
     rejected = summary.errors_path is not None and summary.errors_path.is_file()
+    rows, notes = importer.report(summary)
     return render(
         request,
         "admin/import.html",
         staff,
-        summary=_summary_rows(summary),
+        summary=rows,
+        notes=notes,
+        consent_basis=consent_basis,
         dry_run=dry_run,
         upload=upload if dry_run else "",
         list_name=list_name,
@@ -210,13 +207,19 @@ def rejected_rows(name: str, staff: Editor) -> Response:
     return FileResponse(path, media_type="text/csv", filename="rejected-rows.csv")
 
 
+def _label(target: MailingList) -> str:
+    if not target.is_topic:
+        return f"{target.name} (list)"
+    return f"{target.name} (topic{'' if target.public else ', hidden from the public form'})"
+
+
 @router.get("/admin/subscribers/{person_id}")
 def person_page(request: Request, person_id: int, staff: Viewer, factory: Sessions) -> Response:
     with transaction(factory) as session:
         person = people.get(session, person_id)
         held = privacy.export_person(session, person.email)
         chosen = {m.id for m in people.subscribed_lists(session, person)}
-        options = [(m.id, m.name, m.id in chosen) for m in lists.all_lists(session)]
+        options = [(m.id, _label(m), m.id in chosen) for m in lists.all_lists(session)]
         history = [
             {
                 "at": e.at,
@@ -248,20 +251,19 @@ async def edit_person(
     with transaction(factory) as session:
         person = people.get(session, person_id)
         chosen = [m for m in lists.all_lists(session) if m.id in wanted]
-        changed = people.update(
-            session,
-            person,
-            _context(staff, "edit"),
-            name=name if isinstance(name, str) else None,
-            topics=chosen,
+        context = _context(staff, "edit")
+        renamed = people.update(
+            session, person, context, name=name if isinstance(name, str) else None
         )
+        moved = people.set_memberships(session, person, chosen, context)
+        changed = renamed or moved
         if changed:
             audit.record(
                 session,
                 staff.email,
                 "subscriber.edit",
                 person.email,
-                "lists: " + ", ".join(m.name for m in chosen),
+                "lists and topics: " + ", ".join(m.name for m in chosen),
                 ip=staff.network,
             )
     message = "Saved." if changed else "Nothing to change."

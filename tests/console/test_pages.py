@@ -101,7 +101,11 @@ def test_import_by_upload_shows_what_would_change_first(
     csv = b"email,name\nnew@example.org,New Reader\nnot-an-address,Bad\nsam@example.org,Sam Ng\n"
     checked = editor.post(
         "/admin/subscribers/import",
-        data={"csrf_token": form_token(page.text), "list_name": "Ukraine"},
+        data={
+            "csrf_token": form_token(page.text),
+            "list_name": "All briefings",
+            "consent_basis": "Signed up at our conference",
+        },
         files={"file": ("readers.csv", csv, "text/csv")},
     )
     assert checked.status_code == 200 and "nothing is changed yet" in checked.text
@@ -113,7 +117,8 @@ def test_import_by_upload_shows_what_would_change_first(
         data={
             "csrf_token": form_token(checked.text),
             "upload": upload,
-            "list_name": "Ukraine",
+            "list_name": "All briefings",
+            "consent_basis": "Signed up at our conference",
             "confirm": "yes",
         },
     )
@@ -201,3 +206,16 @@ def test_an_owner_adds_staff_and_sees_settings_without_secrets(
     shown = owner.get("/admin/settings").text
     assert "NEWSLETTER_SECRET_KEY" in shown and "test-secret-key" not in shown
     assert "NEWSLETTER_ORGANISATION_NAME" in shown
+
+
+def test_the_command_line_writes_the_same_trail(
+    console: Console, cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run_cli(["subscribers", "add", "dee@example.org"], monkeypatch, cli_env) == 0
+    out = cli_env / "people.csv"
+    assert run_cli(["subscribers", "export", "-o", str(out)], monkeypatch, cli_env) == 0
+    assert run_cli(["subscribers", "erase", "dee@example.org", "--yes"], monkeypatch, cli_env) == 0
+    trail = [(actor, action, target) for actor, action, target in _audit(console)]
+    actions = {action for actor, action, _ in trail if actor.startswith("cli:")}
+    assert {"subscribers.export", "subscriber.erase"} <= actions
+    assert not any("dee@" in target for _, _, target in trail)

@@ -44,7 +44,7 @@ def test_a_dry_run_says_what_would_happen_and_changes_nothing(
     assert "would be added to the suppression list: 2" in dry
     assert "new tags (private): Donor" in dry
     assert "recognised as: Mailchimp export of unsubscribed contacts" in dry
-    assert "not imported: column 'Topics of interest' (use --topics-from when available)" in dry
+    assert "not imported: column 'Topics of interest'" in dry
     assert "0 shown" in cli.ok("list", "--status", "unsubscribed")
     assert "Donor" not in cli.ok("tag", "list")
 
