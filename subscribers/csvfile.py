@@ -25,7 +25,7 @@ _SAMPLE = 64 * 1024
 _DELIMITERS = ",;\t|"
 BAD_STATUS = "!"
 """A row's status starting with this is the reason it could not be read."""
-_TOPIC_SPLIT = re.compile(r"[;|]")
+_TOPIC_SPLIT = re.compile(r"[;|,]")  # ours use ";"; Mailchimp's groups ", "
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _KNOWN_TOPIC_CELLS = 10_000
 

@@ -334,6 +334,12 @@ def import_file(
         help="Status of people whose file does not give one: subscribed (needs --consent), "
         "unsubscribed, cleaned, complained or pending.",
     ),
+    topics_from: str | None = typer.Option(
+        None,
+        "--topics-from",
+        help='A column of interests (e.g. Mailchimp\'s "Topics of interest") whose values become '
+        "topics, hidden from the subscribe form until `subscribers lists publish`.",
+    ),
     consent_basis: str = typer.Option(
         "",
         "--consent",
@@ -352,6 +358,8 @@ def import_file(
     size = csvfile.require_file(file)
     chosen_format = fmt.lower() if fmt else None
     columns_map = formats.parse_map(mapping) if mapping is not None else None
+    if topics_from:
+        columns_map = {**(columns_map or {}), formats.label(topics_from): "topics"}
     importer.check(  # refuse before the progress bar starts
         file, fmt=chosen_format, mapping=columns_map, status=status, consent=consent_basis
     )

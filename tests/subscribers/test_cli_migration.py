@@ -144,3 +144,27 @@ def test_a_persons_tags_are_in_their_access_record_and_go_with_erasure(
     assert json.loads(cli.ok("export-person", "ann@example.org"))["tags"] == ["Major donor"]
     cli.ok("erase", "ann@example.org", "--yes")
     assert "│ Major donor │ 0" in _flat(cli.ok("tag", "list"))  # the tag stays, nobody has it
+
+
+def test_topics_from_a_group_column_arrive_hidden_until_published(
+    cli: SubscribersCli, tmp_path: Path, settings: Settings, db_url: str
+) -> None:
+    """Mailchimp's group cell "Ukraine, Arms control" becomes two topics, kept off the public
+    form until staff publish them (a file's interest labels may be private)."""
+    subscribed = _write(
+        tmp_path, "subscribed_members_export_4f1e2d.csv", exports.MAILCHIMP_SUBSCRIBED
+    )
+    done = cli.ok(
+        "import", subscribed, "--list", "All briefings", "--topics-from", "Topics of interest"
+    )
+    assert "not imported: column 'Topics of interest'" not in done
+    shown = cli.ok("show", "ann.archer@example.org")
+    assert "Ukraine" in shown and "Arms control" in shown
+    app = create_app(settings.model_copy(update={"database_url": db_url}))
+    try:
+        with TestClient(app, base_url="http://testserver") as client:
+            assert "Ukraine" not in client.get("/subscribe").text
+            cli.ok("lists", "publish", "Ukraine")
+            assert "Ukraine" in client.get("/subscribe").text
+    finally:
+        app.state.engine.dispose()
