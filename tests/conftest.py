@@ -29,6 +29,9 @@ PG_ADMIN = os.environ.get("NEWSLETTER_TEST_PG", "postgresql://postgres@127.0.0.1
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # At least 32 bytes: commands refuse shorter secrets when the public URL is not loopback.
 TEST_SECRET = "test-secret-key-0123456789-long-enough-for-public"
+# The key the sample returned mails under tests/campaigns/fixtures were signed with: their VERP
+# tokens and Message-IDs verify only under it, so the tests that read them use it.
+FIXTURE_SECRET = "test-secret-key-0123456789"
 
 
 def _pg_available() -> bool:

@@ -14,8 +14,15 @@ from newsletter.campaigns.bounces.process import events_from_report
 from newsletter.campaigns.bounces.verdict import decide
 from newsletter.campaigns.models import BounceKind
 from newsletter.config import Settings
+from tests.conftest import FIXTURE_SECRET
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The sample mails' tokens were signed with ``FIXTURE_SECRET``."""
+    return settings.model_copy(update={"secret_key": SecretStr(FIXTURE_SECRET)})
 
 
 def _events(settings: Settings, name: str):

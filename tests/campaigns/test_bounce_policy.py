@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,6 +18,14 @@ from subscribers import people, suppression
 from subscribers.consent import Context
 from subscribers.models import MailingList, Status, Subscriber
 from subscribers.orm import utcnow
+from tests.conftest import FIXTURE_SECRET
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The sample mails' tokens were signed with ``FIXTURE_SECRET``."""
+    return settings.model_copy(update={"secret_key": SecretStr(FIXTURE_SECRET)})
+
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PEOPLE = {

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import Engine, func, insert, select
 from typer.testing import CliRunner, Result
 
@@ -17,6 +18,24 @@ from newsletter.cli.app import app
 from newsletter.config import Settings
 from subscribers.models import MailingList, Status, Subscriber
 from subscribers.orm import utcnow
+from tests.conftest import FIXTURE_SECRET
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The sample mails' tokens were signed with ``FIXTURE_SECRET``."""
+    return settings.model_copy(update={"secret_key": SecretStr(FIXTURE_SECRET)})
+
+
+@pytest.fixture
+def signed_env(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The sample mails' tokens were signed with ``FIXTURE_SECRET``."""
+    from newsletter.cli import common
+
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", FIXTURE_SECRET)
+    common.settings.cache_clear()
+    return cli_env
+
 
 PROVIDERS = Path(__file__).parent / "fixtures" / "providers"
 # sample: (kind, reader the VERP token names, the address the report names, decided by)
@@ -86,7 +105,7 @@ def _statuses(engine: Engine) -> dict[int, str]:
         return dict(conn.execute(select(Subscriber.id, Subscriber.status)).all())
 
 
-def test_dry_run_says_what_and_why_and_changes_nothing(cli_env: Path, engine: Engine) -> None:
+def test_dry_run_says_what_and_why_and_changes_nothing(signed_env: Path, engine: Engine) -> None:
     _seed(engine)
     out = " ".join(_run("bounces", "process", "--dry-run", str(PROVIDERS)).output.split())
     assert out.count("would suppress") == len(HARD)
@@ -103,7 +122,9 @@ def test_dry_run_says_what_and_why_and_changes_nothing(cli_env: Path, engine: En
     assert set(_statuses(engine).values()) == {Status.ACTIVE}
 
 
-def test_provider_samples_suppress_only_the_dead_addresses(cli_env: Path, engine: Engine) -> None:
+def test_provider_samples_suppress_only_the_dead_addresses(
+    signed_env: Path, engine: Engine
+) -> None:
     _seed(engine)
     out = " ".join(_run("bounces", "process", str(PROVIDERS)).output.split())
     assert "suppressed reader115@example.net (hard-bounce)" in out
