@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     # The zone staff work in: a bare `campaign send --at` time is read in it, and times
     # are printed back in it. An IANA name (Europe/London, America/New_York).
     timezone: str = "Europe/London"
+
+    # Results. off: links left as written; aggregate: clicks counted per link, nothing
+    # kept about who clicked; person: also who clicked what (see docs/privacy.md).
+    tracking: Literal["off", "aggregate", "person"] = "aggregate"
+    track_opens: bool = False  # an invisible image per copy; opens are only ever an estimate
+    bounce_mailbox: str = ""  # Maildir path or imaps://user:password@host/folder
 
     @field_validator("brand_colour")
     @classmethod

@@ -85,4 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(archive.router)
     app.include_router(donate.router)
     app.include_router(stripe_webhook.router)
+    from newsletter.web.redirect import router as tracked_links
+
+    app.include_router(tracked_links)
     return app
