@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from newsletter.console import gifts, home, people, signin, static
+from newsletter.console import gifts, home, people, reports, signin, static
 
 
 def router() -> APIRouter:
     combined = APIRouter()
-    for module in (static, signin, home, people, gifts):
+    for module in (static, signin, home, people, gifts, reports):
         combined.include_router(module.router)
     return combined
