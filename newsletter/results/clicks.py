@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,6 +51,34 @@ class Pending:
 
 
 @dataclass
+class Copy:
+    """One copy's (or one client's) clicks inside the burst window, oldest first.
+
+    Kept incrementally, so a click costs O(1) even when thousands arrive from one
+    address (a proxy, or a benchmark)."""
+
+    clicks: deque[Pending] = field(default_factory=deque)
+    links: Counter[int] = field(default_factory=Counter)
+    burst: bool = False
+
+    def add(self, click: Pending, now: float, links_in_copy: int) -> None:
+        while self.clicks and now - self.clicks[0].seen > BURST_SECONDS:
+            old = self.clicks.popleft()
+            self.links[old.link_idx] -= 1
+            if not self.links[old.link_idx]:
+                del self.links[old.link_idx]
+        self.clicks.append(click)
+        self.links[click.link_idx] += 1
+        if not is_burst(len(self.links), links_in_copy):
+            self.burst = False
+            return
+        for p in self.clicks if not self.burst else (click,):
+            if not p.machine:
+                p.machine, p.reason = True, BURST
+        self.burst = True
+
+
+@dataclass
 class ClickRecorder:
     """Thread-safe buffer of clicks; ``flush_due`` writes those whose window has passed."""
 
@@ -57,7 +86,7 @@ class ClickRecorder:
     clock: Callable[[], float] = time.monotonic
     wall: Callable[[], datetime] = utcnow
     pending: list[Pending] = field(default_factory=list)
-    _copies: dict[tuple[int, str], list[Pending]] = field(default_factory=dict)
+    _copies: dict[tuple[int, str], Copy] = field(default_factory=dict)
     written: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _write: threading.Lock = field(default_factory=threading.Lock)
@@ -78,14 +107,10 @@ class ClickRecorder:
             click.machine, click.reason = True, HEAD
         with self._lock:
             self.pending.append(click)
-            copy = self._copies.setdefault((campaign_id, key), [])
-            copy[:] = [p for p in copy if now - p.seen <= BURST_SECONDS]
-            copy.append(click)
-            recent = copy
-            if is_burst(len({p.link_idx for p in recent}), links_in_copy):
-                for p in recent:
-                    if not p.machine:
-                        p.machine, p.reason = True, BURST
+            copy = self._copies.get((campaign_id, key))
+            if copy is None:
+                copy = self._copies[(campaign_id, key)] = Copy()
+            copy.add(click, now, links_in_copy)
 
     def held(self) -> int:
         with self._lock:
@@ -108,7 +133,8 @@ class ClickRecorder:
                     return 0
                 self.pending = [p for p in self.pending if not due(p)]
                 cutoff = self.clock() - BURST_SECONDS
-                for copy_key in [k for k, v in self._copies.items() if v[-1].seen < cutoff]:
+                stale = [k for k, v in self._copies.items() if v.clicks[-1].seen < cutoff]
+                for copy_key in stale:
                     del self._copies[copy_key]
             try:
                 self._insert(ready)
