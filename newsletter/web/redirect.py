@@ -60,9 +60,22 @@ async def _flusher(recorder: ClickRecorder) -> None:
             await asyncio.to_thread(recorder.flush_due)
 
 
+def _matched_first(app: FastAPI) -> None:
+    """Try ``/r/`` and ``/o/`` before the app's other routes: the router walks its routes
+    in order, and after a send these paths take almost every request, so matching them
+    last would cost more than answering them. No other route starts with ``/r/`` or
+    ``/o/``, so nothing is shadowed."""
+    routes = app.router.routes
+    ours = [r for r in routes if getattr(r, "original_router", None) is router]
+    for route in ours:
+        routes.remove(route)
+    routes[0:0] = ours
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Write clicks in the background; on shutdown (SIGTERM) write every click held."""
+    _matched_first(app)
     recorder = ClickRecorder(app.state.engine)
     app.state.clicks = recorder
     app.state.link_tables = LinkTables(app.state.sessions)
@@ -91,8 +104,10 @@ def _int(payload: dict[str, Any], key: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-@router.api_route("/r/{token}", methods=["GET", "HEAD"], include_in_schema=False)
-async def follow(request: Request, token: str) -> Response:
+async def follow(request: Request) -> Response:
+    """A plain Starlette endpoint (no FastAPI parameter machinery): this route takes the
+    bursts after a send, so it costs only the token check and an append to a buffer."""
+    token: str = request.path_params["token"]
     settings: Settings = request.app.state.settings
     payload = _payload(settings, linktable.CLICK, token)
     campaign_id, idx = _int(payload, "c"), _int(payload, "l")
@@ -121,6 +136,9 @@ async def follow(request: Request, token: str) -> Response:
         status_code=302,
         headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
     )
+
+
+router.add_route("/r/{token}", follow, methods=["GET", "HEAD"], include_in_schema=False)
 
 
 def _store_open(sessions: sessionmaker[Session], campaign_id: int, reader: int | None) -> None:
