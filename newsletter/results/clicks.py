@@ -85,7 +85,7 @@ class ClickRecorder:
     engine: Engine
     clock: Callable[[], float] = time.monotonic
     wall: Callable[[], datetime] = utcnow
-    pending: list[Pending] = field(default_factory=list)
+    pending: deque[Pending] = field(default_factory=deque)  # in arrival order
     _copies: dict[tuple[int, str], Copy] = field(default_factory=dict)
     written: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -118,20 +118,21 @@ class ClickRecorder:
 
     def flush_due(self) -> int:
         """Write the clicks whose burst window has passed; the number written."""
-        cutoff = self.clock() - BURST_SECONDS
-        return self._flush(lambda p: p.seen < cutoff)
+        return self._flush(self.clock() - BURST_SECONDS)
 
     def close(self) -> int:
         """Write every click held, window passed or not (the app is stopping)."""
-        return self._flush(lambda p: True)
+        return self._flush(None)
 
-    def _flush(self, due: Callable[[Pending], bool]) -> int:
+    def _flush(self, before: float | None) -> int:
         with self._write:
             with self._lock:
-                ready = [p for p in self.pending if due(p)]
+                ready: list[Pending] = []
+                pending = self.pending
+                while pending and (before is None or pending[0].seen < before):
+                    ready.append(pending.popleft())
                 if not ready:
                     return 0
-                self.pending = [p for p in self.pending if not due(p)]
                 cutoff = self.clock() - BURST_SECONDS
                 stale = [k for k, v in self._copies.items() if v.clicks[-1].seen < cutoff]
                 for copy_key in stale:
@@ -140,7 +141,7 @@ class ClickRecorder:
                 self._insert(ready)
             except Exception:
                 with self._lock:  # keep them for the next attempt rather than lose them
-                    self.pending[:0] = ready
+                    self.pending.extendleft(reversed(ready))
                 raise
             self.written += len(ready)
             return len(ready)

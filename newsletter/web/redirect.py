@@ -30,7 +30,7 @@ from newsletter.results.clicks import ClickRecorder
 from newsletter.results.models import Open
 from subscribers.models import Subscriber
 
-FLUSH_EVERY = 1.0  # seconds between batched writes of clicks whose burst window passed
+FLUSH_EVERY = 0.25  # seconds between batched writes of clicks whose burst window passed
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NOT_VALID = "This link is not valid. Please use the link in the email as it was sent."
 
