@@ -27,7 +27,7 @@ from newsletter.campaigns.models import (
     CampaignRecipient,
 )
 from newsletter.donations.models import DonationIntent, Gift, RecurringGift
-from newsletter.results.models import Click, Open
+from newsletter.results.models import CampaignLink, Click, Open
 from subscribers import consent, exporter, people
 from subscribers.addresses import normalise
 
@@ -231,6 +231,19 @@ def export_person(session: Session, address: str) -> dict[str, Any]:
     forms = session.scalars(
         select(DonationIntent).where(_intents(sid, key)).order_by(DonationIntent.id)
     )
+    clicks = session.execute(
+        select(Click.campaign_id, CampaignLink.url, Click.clicked_at, Click.machine)
+        .outerjoin(
+            CampaignLink,
+            (CampaignLink.campaign_id == Click.campaign_id) & (CampaignLink.idx == Click.link_idx),
+        )
+        .where(_by(Click.subscriber_id, sid))
+        .order_by(Click.id)
+    )
+    held["clicks"] = [  # person tracking mode only; empty otherwise
+        {"campaign_id": c, "link": url, "clicked_at": at.isoformat(), "machine": machine}
+        for c, url, at, machine in clicks
+    ]
     held["donations"] = {
         "gifts": [_plain(gift, _GIFT) for gift in gifts],
         "monthly_gifts": [_plain(gift, _RECURRING) for gift in monthly],

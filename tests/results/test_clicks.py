@@ -149,6 +149,8 @@ def test_person_mode_names_the_reader_and_erasure_removes_their_clicks(
     )
     with transaction(sessions) as session:
         address = session.get(Subscriber, first.subscriber_id).email  # type: ignore[union-attr]
+        [held] = privacy.export_person(session, address)["clicks"]
+        assert held["link"] == "https://www.natowatch.org/paper/1?a=1&b=2"
         privacy.erase(session, address, consent.Context(form="test"))
     assert [c.subscriber_id for c in _clicks(sessions)] == [second.subscriber_id]
 
