@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -205,12 +206,14 @@ def track(settings: Settings, digest: Digest, campaign_id: int, table: Sequence[
     numbers = list(index.values()) if clicks else []
     opens = settings.track_opens
 
+    issued = int(time.time())
+    sign = tokens.sign_encoded
+    # payload JSON around the reader's id, per link: '{"c":5,"iat":..,"l":3,"s":' + id + '}'
+    heads = [(f"link{i}", f'{{"c":{campaign_id},"iat":{issued},"l":{i},"s":') for i in numbers]
+
     def per_copy(reader: int) -> dict[str, str]:
-        sign = tokens.sign
-        values = {
-            f"link{i}": f"{base}/r/" + sign(secret, CLICK, {"c": campaign_id, "l": i, "s": reader})
-            for i in numbers
-        }
+        tail = f"{int(reader)}}}"
+        values = {slot: f"{base}/r/{sign(secret, CLICK, head + tail)}" for slot, head in heads}
         if opens:
             values["open"] = f"{base}/o/{open_token(settings, campaign_id, reader)}"
         return values
