@@ -57,7 +57,9 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	@test -x /usr/sbin/smtp-sink || { echo "installing Postfix's smtp-sink"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null); }
-	@for b in render import send webhook; do echo "== bench/$$b.py"; $(BIN)/python -m bench.$$b || exit 1; done
+	@test -x /usr/bin/wrk || { echo "installing wrk"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null); }
+	@for b in render import send webhook clicks; do echo "== bench/$$b.py"; $(BIN)/python -m bench.$$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) out var .mypy_cache .ruff_cache .pytest_cache
