@@ -40,6 +40,9 @@ def test_a_viewer_reads_a_campaign_report_with_charts_and_their_figures(
     assert "No bounce mailbox is set up" in html
     assert "<script>" not in html.split("</head>", 1)[1]
     assert viewer.get("/admin/campaigns/4242/report").status_code == 404
+    # person-mode clicks show on the person's page (the first reader followed link 0 twice)
+    person = viewer.get("/admin/subscribers/1").text
+    assert person.count(f"campaign {cid}: https://example.org/0") == 2
 
 
 def test_the_growth_report_shows_months_lists_and_money(
