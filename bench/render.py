@@ -36,6 +36,7 @@ from newsletter.digest import Digest, Personal, render_digest
 from newsletter.links import RecipientLinks, recipient_links
 from newsletter.mail.dkim import Signer, generate_ed25519, generate_rsa
 from newsletter.mail.message import Identity
+from newsletter.results import linktable
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "briefings" / "112-foreign-ministers.md"
@@ -108,17 +109,33 @@ def main() -> None:
 
         return one
 
-    def prebuilt(signer: Signer | None) -> Callable[[int], object]:
-        """The campaign path itself: ``CampaignComposer.compose`` for a new campaign."""
+    # The same briefing with a real URL behind each of its links, for the tracked paths.
+    linked_source = "".join(
+        piece if n == 0 else f"](https://www.example.org/paper/{n}){piece}"
+        for n, piece in enumerate(EXAMPLE.read_text(encoding="utf-8").split("](#)"))
+    )
+    linked = render_digest(markdown.parse(linked_source, source=str(EXAMPLE)), settings)
+    link_table = linktable.extract(linked)
+
+    def prebuilt(signer: Signer | None, tracking: str = "") -> Callable[[int], object]:
+        """The campaign path itself: ``CampaignComposer.compose`` for a new campaign;
+        ``tracking`` ("aggregate" or "person") composes the linked briefing, its links
+        pointing to ``/r/`` as a started campaign's are."""
         campaign_id = next(campaign_ids)
+        chosen, per_copy = digest, None
+        if tracking:
+            mode = settings.model_copy(update={"tracking": tracking})
+            tracked = linktable.track(mode, linked, campaign_id, link_table)
+            chosen, per_copy = tracked.digest, tracked.per_copy
         composer = CampaignComposer(
             settings=settings,
             campaign_id=campaign_id,
             briefing_slug=briefing.slug,
             subject=digest.subject,
-            digest=digest,
+            digest=chosen,
             identity=campaign_identity(settings, campaign_id),
             signer=signer,
+            tracked_links=per_copy,
         )
 
         def one(i: int) -> bytes:
@@ -146,6 +163,8 @@ def main() -> None:
     t_e2e_unsigned = best(rounds, lambda: timed(count, end_to_end(None)))
     t_pre = best(rounds, lambda: timed(count, prebuilt(rsa_only)))
     t_pre_unsigned = best(rounds, lambda: timed(count, prebuilt(None)))
+    t_aggregate = best(rounds, lambda: timed(count, prebuilt(rsa_only, "aggregate")))
+    t_person = best(rounds, lambda: timed(count, prebuilt(rsa_only, "person")))
 
     key = serialization.load_pem_private_key(rsa_pem, password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
@@ -181,6 +200,9 @@ def main() -> None:
     print("  messages per second on one core:")
     print(f"    campaign path + RSA-2048 sign       {1 / t_pre:8.0f} /s  (target 2,000; 3,000)")
     print(f"    campaign path, unsigned             {1 / t_pre_unsigned:8.0f} /s")
+    tracked = f"{len(link_table)} links"
+    print(f"    + RSA, {tracked} tracked, aggregate  {1 / t_aggregate:8.0f} /s  (target 2,000)")
+    print(f"    + RSA, {tracked} tracked, person     {1 / t_person:8.0f} /s")
     print(f"    plain text path + RSA-2048 sign     {1 / t_e2e:8.0f} /s")
     print(f"    plain text path, unsigned           {1 / t_e2e_unsigned:8.0f} /s")
     print(f"    RSA-2048 signatures alone           {1 / t_openssl:8.0f} /s")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -135,6 +135,12 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     # Signed Stripe events refused as malformed are written here for staff to review.
     webhook_review_dir: Path = Path("var/webhook-review")
+
+    # Results. off: links left as written; aggregate: clicks counted per link, nothing
+    # kept about who clicked; person: also who clicked what (see docs/privacy.md).
+    tracking: Literal["off", "aggregate", "person"] = "aggregate"
+    track_opens: bool = False  # an invisible image per copy; opens are only ever an estimate
+    bounce_mailbox: str = ""  # Maildir path or imaps://user:password@host/folder
 
     @field_validator("brand_colour")
     @classmethod

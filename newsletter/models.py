@@ -15,6 +15,7 @@ for _name in (
     "newsletter.donations.models",
     "newsletter.web.models",
     "newsletter.staff.models",
+    "newsletter.results.models",
 ):
     try:
         importlib.import_module(_name)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from newsletter.campaigns.models import (
@@ -27,6 +27,7 @@ from newsletter.campaigns.models import (
     CampaignRecipient,
 )
 from newsletter.donations.models import DonationIntent, Gift, RecurringGift
+from newsletter.results.models import CampaignLink, Click, Open
 from subscribers import consent, exporter, people
 from subscribers.addresses import normalise
 
@@ -119,6 +120,9 @@ def erase(session: Session, address: str, context: consent.Context) -> Erased:
         .values(**BOUNCE_TOMBSTONE)
         .execution_options(synchronize_session=False)
     )
+    if sid is not None:  # clicks and opens naming them (person tracking mode only)
+        session.execute(delete(Click).where(Click.subscriber_id == sid))
+        session.execute(delete(Open).where(Open.subscriber_id == sid))
     # The ledger's rows go with the person (their foreign key cascades): only counted.
     sends = _count(session, CampaignRecipient, _recipients(sid, key))
     removed = people.erase(session, address, context)
@@ -227,6 +231,19 @@ def export_person(session: Session, address: str) -> dict[str, Any]:
     forms = session.scalars(
         select(DonationIntent).where(_intents(sid, key)).order_by(DonationIntent.id)
     )
+    clicks = session.execute(
+        select(Click.campaign_id, CampaignLink.url, Click.clicked_at, Click.machine)
+        .outerjoin(
+            CampaignLink,
+            (CampaignLink.campaign_id == Click.campaign_id) & (CampaignLink.idx == Click.link_idx),
+        )
+        .where(_by(Click.subscriber_id, sid))
+        .order_by(Click.id)
+    )
+    held["clicks"] = [  # person tracking mode only; empty otherwise
+        {"campaign_id": c, "link": url, "clicked_at": at.isoformat(), "machine": machine}
+        for c, url, at, machine in clicks
+    ]
     held["donations"] = {
         "gifts": [_plain(gift, _GIFT) for gift in gifts],
         "monthly_gifts": [_plain(gift, _RECURRING) for gift in monthly],

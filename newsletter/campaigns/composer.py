@@ -30,6 +30,7 @@ from newsletter.mail.message import (
     build_message,
     check_address,
 )
+from newsletter.results import linktable
 
 
 def lint_errors(briefing: Briefing, digest: Digest | None = None) -> list[lint.Problem]:
@@ -61,6 +62,8 @@ class CampaignComposer:
     digest: Digest
     identity: Identity
     signer: Signer | None
+    # Per-copy values of tracked links (person tracking mode only); None: nothing per copy.
+    tracked_links: linktable.PerCopy | None = None
     # The digest's parts encoded once, but for the lines that hold personal values.
     html_part: PartTemplate = field(init=False, repr=False)
     text_part: PartTemplate = field(init=False, repr=False)
@@ -81,12 +84,21 @@ class CampaignComposer:
     def personal(self, row: Claimed) -> tuple[str, str, RecipientLinks]:
         """This recipient's (html, text) and links."""
         links = self._links(row)
-        html, text = self.digest.personalise(Personal(row.name, row.email, links))
-        return html, text, links
+        html_values, text_values = self._values(row, links)
+        html = self.digest.html_template.fill(html_values)
+        return html, self.digest.text_template.fill(text_values), links
+
+    def _values(self, row: Claimed, links: RecipientLinks) -> tuple[dict[str, str], dict[str, str]]:
+        html_values, text_values = personal_values(Personal(row.name, row.email, links))
+        if self.tracked_links is not None:
+            tracked = self.tracked_links(row.subscriber_id)  # URL-safe: same in both parts
+            html_values.update(tracked)
+            text_values.update(tracked)
+        return html_values, text_values
 
     def compose(self, row: Claimed) -> Envelope:
         links = self._links(row)
-        html_values, text_values = personal_values(Personal(row.name, row.email, links))
+        html_values, text_values = self._values(row, links)
         html, text = Filled(self.html_part, html_values), Filled(self.text_part, text_values)
         message_id = verp.message_id(self.settings, self.campaign_id, row.subscriber_id)
         sender = verp.return_path(self.settings, self.campaign_id, row.subscriber_id)
@@ -126,7 +138,8 @@ def for_campaign(
         source, path = campaign.source_text, campaign.briefing_path
         subject, slug = campaign.subject, campaign.briefing_slug
     briefing = markdown.parse(source, source=path)
-    digest = render_digest(briefing, settings)
+    tracked = linktable.prepare(settings, sessions, campaign_id, render_digest(briefing, settings))
+    digest = tracked.digest
     return CampaignComposer(
         settings=settings,
         campaign_id=campaign_id,
@@ -135,4 +148,5 @@ def for_campaign(
         digest=digest,
         identity=campaign_identity(settings, campaign_id),
         signer=wiring.signer(settings),
+        tracked_links=tracked.per_copy,
     )

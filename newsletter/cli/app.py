@@ -88,6 +88,10 @@ COMMANDS: dict[str, Lazy] = {
     "dkim": Lazy("DKIM keys that let receivers trust our mail.", _group("dkim")),
     "db": Lazy("Database schema.", _group("db")),
     "staff": Lazy("Staff accounts of the web console: add, list, role, remove.", _group("staff")),
+    "report": Lazy(
+        "What briefings achieved: clicks, bounces, unsubscribes, gifts; growth and money.",
+        _group("report"),
+    ),
 }
 
 

@@ -116,6 +116,25 @@ def run_with_progress(cfg: Settings, campaign_id: int, *, batch: int = 200) -> N
         worker.run(once=True, campaign_ids=[campaign_id])
 
 
+def bounce_collection(
+    cfg: Settings, stop: threading.Event, *, once: bool
+) -> threading.Thread | None:
+    """Read the bounce mailbox (NEWSLETTER_BOUNCE_MAILBOX) now and on a schedule while
+    the worker runs; with --once, read it once. None when no mailbox is set up."""
+    from newsletter.results.collection import collect_bounces, collect_until
+
+    if not cfg.bounce_mailbox:
+        return None
+    if once:
+        collect_bounces(cfg, wiring.sessions(cfg))
+        return None
+    thread = threading.Thread(
+        target=collect_until, args=(cfg, wiring.sessions(cfg), stop), daemon=True
+    )
+    thread.start()
+    return thread
+
+
 def register(app: typer.Typer) -> None:
     """Add ``newsletter worker`` to the top-level app."""
 
@@ -139,12 +158,16 @@ def register(app: typer.Typer) -> None:
         startup.refuse_unsafe(cfg)  # its mails carry signed links
         log_to_stderr()
         with stop_on_signals() as stop:
+            collecting = bounce_collection(cfg, stop, once=once)
             running = make_worker(
                 cfg, batch=batch, lease_seconds=lease, stop=stop, processes=processes
             )
             if not once:
                 console.print(f"worker {running.owner} started; Ctrl-C stops it cleanly")
             stats = running.run(once=once)
+            if collecting is not None:
+                stop.set()
+                collecting.join()
         console.print(
             f"worker {running.owner}: {stats.sent} sent, {stats.failed} failed, "
             f"{stats.deferred} deferred, {stats.skipped} skipped in {stats.batches} batches",

@@ -15,6 +15,7 @@ NAV = (
     ("/admin", "Home", Role.VIEWER),
     ("/admin/subscribers", "Subscribers", Role.VIEWER),
     ("/admin/gifts", "Gifts", Role.VIEWER),
+    ("/admin/reports/growth", "Growth", Role.VIEWER),
     ("/admin/audit", "Audit trail", Role.OWNER),
     ("/admin/staff", "Staff", Role.OWNER),
     ("/admin/settings", "Settings", Role.OWNER),

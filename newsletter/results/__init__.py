@@ -1,0 +1,1 @@
+"""What a briefing achieved: tracked links and clicks, opens, bounce collection, reports."""
