@@ -13,6 +13,7 @@ for _name in (
     "newsletter.donations.models",
     "newsletter.web.models",
     "newsletter.staff.models",
+    "newsletter.briefing.store",
 ):
     try:
         importlib.import_module(_name)

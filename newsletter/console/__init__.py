@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from newsletter.console import gifts, home, people, signin, static, team
+from newsletter.console import briefings, campaigns, gifts, home, people, signin, static, team
 
 
 def router() -> APIRouter:
     combined = APIRouter()
-    for module in (static, signin, home, people, gifts, team):
+    for module in (static, signin, home, people, gifts, team, briefings, campaigns):
         combined.include_router(module.router)
     return combined

@@ -15,6 +15,8 @@ NAV = (
     ("/admin", "Home", Role.VIEWER),
     ("/admin/subscribers", "Subscribers", Role.VIEWER),
     ("/admin/gifts", "Gifts", Role.VIEWER),
+    ("/admin/briefings", "Briefings", Role.VIEWER),
+    ("/admin/campaigns", "Campaigns", Role.VIEWER),
     ("/admin/audit", "Audit trail", Role.OWNER),
     ("/admin/staff", "Staff", Role.OWNER),
     ("/admin/settings", "Settings", Role.OWNER),
