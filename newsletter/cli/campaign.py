@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
-from sqlalchemy import func, select
 from typer.core import TyperCommand
 
 from newsletter import database, links, wiring
 from newsletter.briefing import lint, markdown
-from newsletter.campaigns import archive, composer, manager, sendtime
+from newsletter.campaigns import archive, audience, composer, manager, sendtime
 from newsletter.campaigns.ledger import Claimed, Ledger
 from newsletter.campaigns.models import CampaignStatus, RecipientState
 from newsletter.cli.common import console, settings
@@ -22,7 +21,6 @@ from newsletter.cli.worker import run_with_progress
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
 from newsletter.mail.transports.base import DeliveryStatus
-from subscribers.models import Status, Subscriber, Subscription
 from subscribers.orm import utcnow
 
 if TYPE_CHECKING:  # typer's own copy of click (a private module): for annotations only
@@ -98,16 +96,7 @@ def preview(
     sessions = wiring.sessions(cfg)
     with sessions() as session:
         campaign = manager.get(session, campaign_id)
-        size = session.scalar(
-            select(func.count())
-            .select_from(Subscription)
-            .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
-            .where(
-                Subscription.list_id == campaign.list_id,
-                Subscription.subscribed.is_(True),
-                Subscriber.status == Status.ACTIVE,
-            )
-        )
+        size = audience.count(session, campaign.list_id, campaign.topic_list_id)
     made = composer.for_campaign(cfg, sessions, campaign_id)
     sample = Claimed(0, 0, "reader@example.org", "Sample Reader", 0)
     envelope = made.compose(sample)

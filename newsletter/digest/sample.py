@@ -42,8 +42,10 @@ class Preview:
 @dataclass(frozen=True)
 class TestCopy:
     address: str
+    subject: str
     size: int
     signed: bool
+    code: int
     reply: str
 
 
@@ -60,11 +62,15 @@ def preview(briefing: Briefing, settings: Settings) -> Preview:
 
 
 def send_test(
-    briefing: Briefing, settings: Settings, addresses: list[str], name: str = ""
+    briefing: Briefing,
+    settings: Settings,
+    addresses: list[str],
+    name: str = "",
+    what: str = "test address",
 ) -> list[TestCopy]:
     """One fully personalised, signed copy to each address; every address is checked before
     the first copy goes, so a typo in the third sends none."""
-    checked = [check_address(a.strip(), "test address") for a in addresses if a.strip()]
+    checked = [check_address(a.strip(), what) for a in addresses if a.strip()]
     transport = wiring.transport(settings)  # a bad SMTP URL fails here, before any work
     signer = wiring.signer(settings)
     digest = render_digest(briefing, settings)
@@ -81,5 +87,14 @@ def send_test(
             if result.status is not DeliveryStatus.SENT:
                 why = f"{result.status.value} failure {result.code} {result.reply}"
                 raise DeliveryRefused(f"{address}: {why.rstrip()}")
-            sent.append(TestCopy(address, len(message), signer is not None, result.reply))
+            sent.append(
+                TestCopy(
+                    address,
+                    digest.subject,
+                    len(message),
+                    signer is not None,
+                    result.code,
+                    result.reply,
+                )
+            )
     return sent

@@ -91,13 +91,22 @@ def test_an_officer_sends_a_word_paper_from_the_browser(
 
         page.get_by_role("link", name="Preview and test send").click()
         expect(page.locator("#clipping")).to_contain_text("fits")
+        for frame in ("iframe.desktop >> nth=0", "iframe.phone"):
+            expect(page.frame_locator(frame).locator("body")).to_contain_text("Exports rose")
+        web = page.frame_locator("iframe.desktop >> nth=1").locator("body")
+        expect(web).to_contain_text("Air defence leads the rise")
         check(page, "4-preview")
         page.emulate_media(color_scheme="dark")
         page.set_viewport_size({"width": 375, "height": 900})
         page.screenshot(path=str(SHOTS / "4-preview-dark-375.png"), full_page=True)
-        problems = violations(page)
-        check.problems["4-preview-dark"] = [f"dark {v}" for v in problems]
+        check.problems["4-preview-dark"] = [f"dark {v}" for v in violations(page)]
+        # Frames off screen are not painted in a full-page shot: each one on its own.
+        page.locator("iframe.phone").screenshot(path=str(SHOTS / "4-email-phone-dark.png"))
         page.emulate_media(color_scheme="light")
+        page.locator("iframe.phone").screenshot(path=str(SHOTS / "4-email-phone.png"))
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.locator("iframe.desktop").first.screenshot(path=str(SHOTS / "4-email-desktop.png"))
+        page.locator("iframe.desktop").last.screenshot(path=str(SHOTS / "4-web-page.png"))
         page.get_by_label("Staff addresses").fill("editor@example.org")
         page.get_by_role("button", name="Send test copy").click()
         expect(page.get_by_role("status").first).to_contain_text(
