@@ -7,7 +7,7 @@ a save adds a version, so "what did it say before the links were filled?" has an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, func, select
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from newsletter.briefing import markdown
 from newsletter.briefing.model import Briefing
-from newsletter.errors import NotFound
+from newsletter.errors import BriefingError, NotFound
 from subscribers.orm import Base, UTCDateTime, utcnow
 
 
@@ -81,6 +81,17 @@ def save(session: Session, briefing_id: int, source: str, actor: str, note: str)
         return 0
     stored.title = parsed.title[:400]
     return _add_version(session, stored, last.number + 1, source, actor, note).number
+
+
+def retitled(source: str, title: str, subject: str) -> str:
+    """``source`` with a new title and email subject (an empty subject: the title is used)."""
+    if not title.strip():
+        raise BriefingError("a briefing needs a title")
+    parsed = markdown.parse(source, source="the briefing")
+    changed = replace(
+        parsed, title=" ".join(title.split()), email_subject=" ".join(subject.split())
+    )
+    return markdown.dump(changed)
 
 
 def get(session: Session, briefing_id: int) -> StoredBriefing:

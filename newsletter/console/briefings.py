@@ -182,6 +182,39 @@ def save(
     return back(f"/admin/briefings/{briefing_id}", message)
 
 
+@router.post("/admin/briefings/{briefing_id}/title")
+def retitle(
+    request: Request,
+    briefing_id: int,
+    staff: Editor,
+    factory: Sessions,
+    config: Config,
+    title: Annotated[str, Form()] = "",
+    subject: Annotated[str, Form()] = "",
+) -> Response:
+    """The title and the email subject in plain fields, without touching the Markdown."""
+    try:
+        with transaction(factory) as session:
+            current = store.current(session, briefing_id)
+            source = store.retitled(current.source, title, subject)
+            number = store.save(session, briefing_id, source, staff.email, "title and subject")
+            if number:
+                audit.record(
+                    session,
+                    staff.email,
+                    "briefing.save",
+                    f"briefing {briefing_id}",
+                    f"version {number}: title and subject",
+                    ip=staff.network,
+                )
+    except BriefingError as problem:
+        return _edit_page(
+            request, staff, factory, config, briefing_id, status=400, error=str(problem)
+        )
+    message = f"Saved as version {number}." if number else "Nothing changed."
+    return back(f"/admin/briefings/{briefing_id}", message)
+
+
 @router.post("/admin/briefings/{briefing_id}/links")
 async def fill_links(
     request: Request, briefing_id: int, staff: Editor, factory: Sessions, config: Config

@@ -100,6 +100,20 @@ def test_an_edit_is_saved_as_a_version_and_a_broken_one_is_refused(
     assert "Version 2," in editor.get(url).text
 
 
+def test_the_title_and_subject_are_plain_fields(signed_in: Callable[[Role], TestClient]) -> None:
+    editor = signed_in(Role.EDITOR)
+    url = upload(editor)
+    token = form_token(editor.get(url).text)
+    data = {"csrf_token": token, "title": "Arms exports at a high", "subject": "Exports: a high"}
+    page = editor.post(f"{url}/title", data=data).text
+    assert "Saved as version 2." in page
+    assert "<h1>Arms exports at a high</h1>" in page
+    assert "Subject: <strong>Exports: a high</strong>" in page
+    assert "\nsubject: &#39;Exports: a high&#39;\n" in page  # the Markdown says the same
+    empty = editor.post(f"{url}/title", data={**data, "title": " "})
+    assert empty.status_code == 400 and "a briefing needs a title" in empty.text
+
+
 def test_an_upload_of_the_wrong_kind_is_refused_in_one_line(
     signed_in: Callable[[Role], TestClient],
 ) -> None:
