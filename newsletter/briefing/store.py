@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from newsletter.briefing import markdown
 from newsletter.briefing.model import Briefing
-from newsletter.errors import BriefingError, NotFound
+from newsletter.errors import BriefingError, Conflict, NotFound
 from subscribers.orm import Base, UTCDateTime, utcnow
 
 
@@ -69,14 +69,32 @@ def create(session: Session, source: str, actor: str, note: str) -> StoredBriefi
     return stored
 
 
-def save(session: Session, briefing_id: int, source: str, actor: str, note: str) -> int:
+class EditedMeanwhile(Conflict):
+    """Someone saved another version since this edit began: saving would undo their work."""
+
+
+def save(
+    session: Session,
+    briefing_id: int,
+    source: str,
+    actor: str,
+    note: str,
+    *,
+    based_on: int | None = None,
+) -> int:
     """Keep ``source`` as the next version; returns its number (0: unchanged, not saved).
 
     A source that would not read back is refused (``BriefingError`` naming the line), so
-    the latest version is always one a campaign can send."""
+    the latest version is always one a campaign can send. ``based_on`` is the version the
+    edit started from: if another was saved since, the edit is refused, not merged."""
     stored = get(session, briefing_id)
     parsed = markdown.parse(source, source=f"briefing {briefing_id}")
     last = _latest(session, briefing_id)
+    if based_on is not None and last.number != based_on:
+        raise EditedMeanwhile(
+            f"{last.saved_by} saved version {last.number} while you were editing version "
+            f"{based_on}; nothing was saved. Reload the page and make your change again"
+        )
     if last.source_text == source:
         return 0
     stored.title = parsed.title[:400]

@@ -159,12 +159,13 @@ def save(
     factory: Sessions,
     config: Config,
     source: Annotated[str, Form()] = "",
+    version: Annotated[int | None, Form()] = None,
 ) -> Response:
     """Keep the edited text as a new version, if it reads back as a briefing."""
     text = source.replace("\r\n", "\n")
     try:
         with transaction(factory) as session:
-            number = store.save(session, briefing_id, text, staff.email, "edited")
+            number = store.save(session, briefing_id, text, staff.email, "edited", based_on=version)
             if number:
                 audit.record(
                     session,
@@ -174,7 +175,7 @@ def save(
                     f"version {number}",
                     ip=staff.network,
                 )
-    except BriefingError as problem:
+    except (BriefingError, store.EditedMeanwhile) as problem:
         return _edit_page(
             request, staff, factory, config, briefing_id, status=400, error=str(problem), draft=text
         )
@@ -191,13 +192,16 @@ def retitle(
     config: Config,
     title: Annotated[str, Form()] = "",
     subject: Annotated[str, Form()] = "",
+    version: Annotated[int | None, Form()] = None,
 ) -> Response:
     """The title and the email subject in plain fields, without touching the Markdown."""
     try:
         with transaction(factory) as session:
             current = store.current(session, briefing_id)
             source = store.retitled(current.source, title, subject)
-            number = store.save(session, briefing_id, source, staff.email, "title and subject")
+            number = store.save(
+                session, briefing_id, source, staff.email, "title and subject", based_on=version
+            )
             if number:
                 audit.record(
                     session,
@@ -207,7 +211,7 @@ def retitle(
                     f"version {number}: title and subject",
                     ip=staff.network,
                 )
-    except BriefingError as problem:
+    except (BriefingError, store.EditedMeanwhile) as problem:
         return _edit_page(
             request, staff, factory, config, briefing_id, status=400, error=str(problem)
         )
@@ -221,6 +225,8 @@ async def fill_links(
 ) -> Response:
     """Fill the links table's addresses in, as ``briefing links --fill`` does with a CSV."""
     form = await request.form()
+    version = form.get("version")
+    based_on = int(version) if isinstance(version, str) and version.isdigit() else None
     with transaction(factory) as session:
         current = store.current(session, briefing_id)
     found = linkfix.find(current.source)
@@ -239,7 +245,9 @@ async def fill_links(
         rows = linkfix.read_rows(table.getvalue())
         source, filled, _unused = linkfix.fill(current.source, rows)
         with transaction(factory) as session:
-            number = store.save(session, briefing_id, source, staff.email, "links filled")
+            number = store.save(
+                session, briefing_id, source, staff.email, "links filled", based_on=based_on
+            )
             audit.record(
                 session,
                 staff.email,
@@ -248,10 +256,9 @@ async def fill_links(
                 f"{filled} link(s) filled, version {number}",
                 ip=staff.network,
             )
-    except BriefingError as problem:
-        return _edit_page(
-            request, staff, factory, config, briefing_id, status=400, error=str(problem)
-        )
+    except (BriefingError, store.EditedMeanwhile) as problem:
+        why = re.sub(r"^row \d+: ", "", str(problem))  # the rows are the table's, not a CSV's
+        return _edit_page(request, staff, factory, config, briefing_id, status=400, error=why)
     return back(f"/admin/briefings/{briefing_id}", f"Filled {filled} link(s).")
 
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from newsletter.database import transaction
 from newsletter.staff import audit
 from newsletter.staff.models import Role
-from tests.console.conftest import Console, form_token
+from tests.console.conftest import Console, form_token, sign_in
 from tests.console.flow import outbox
 from tests.console.papers import PLACEHOLDERS, REAL, docx_with_placeholders
 
@@ -72,7 +72,8 @@ def test_a_bad_address_fills_nothing(signed_in: Callable[[Role], TestClient]) ->
     token = form_token(editor.get(url).text)
     answer = editor.post(f"{url}/links", data={"csrf_token": token, "url-0": "www.sipri.org"})
     assert answer.status_code == 400
-    assert "is not a full https://" in answer.text
+    assert "&#39;www.sipri.org&#39; is not a full https://" in answer.text
+    assert "row 2" not in answer.text
     assert "Version 1," in answer.text
 
 
@@ -114,6 +115,24 @@ def test_the_title_and_subject_are_plain_fields(signed_in: Callable[[Role], Test
     assert empty.status_code == 400 and "a briefing needs a title" in empty.text
 
 
+def test_an_edit_that_started_before_someone_elses_save_is_refused(
+    console: Console, signed_in: Callable[[Role], TestClient]
+) -> None:
+    editor = signed_in(Role.EDITOR)
+    url = upload(editor)
+    console.add_staff("second@example.org", Role.EDITOR)
+    second = console.client()
+    assert sign_in(second, "second@example.org") == 303
+    stale = second.get(url).text  # the second editor opens version 1 ...
+    token = form_token(editor.get(url).text)
+    editor.post(f"{url}/title", data={"csrf_token": token, "title": "New", "version": "1"})
+    data = {"csrf_token": form_token(stale), "version": "1", "url-0": "https://example.org/a"}
+    answer = second.post(f"{url}/links", data=data)  # ... and fills a link after the save
+    assert answer.status_code == 400
+    assert "editor@example.org saved version 2 while you were editing version 1" in answer.text
+    assert "Version 2, saved by editor@example.org" in second.get(url).text
+
+
 def test_an_upload_of_the_wrong_kind_is_refused_in_one_line(
     signed_in: Callable[[Role], TestClient],
 ) -> None:
@@ -124,6 +143,14 @@ def test_an_upload_of_the_wrong_kind_is_refused_in_one_line(
     )
     assert answer.status_code == 400
     assert "list.csv: upload a .docx, .pdf, .txt, .md or .html file" in answer.text
+    broken = editor.post(
+        "/admin/briefings",
+        data={"csrf_token": token},
+        files={"file": ("brief.docx", b"PK\x03\x04 not really a Word file")},
+    )
+    assert broken.status_code == 400
+    alert = broken.text.split('role="alert">')[1].split("</p>")[0]
+    assert alert.startswith("brief.docx: ") and "/tmp" not in alert and "paper.docx" not in alert
 
 
 def test_the_preview_shows_the_email_in_sandboxed_frames_with_headers_and_size(
