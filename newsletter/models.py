@@ -16,6 +16,7 @@ for _name in (
     "newsletter.web.models",
     "newsletter.staff.models",
     "newsletter.results.models",
+    "newsletter.briefing.store",
 ):
     try:
         importlib.import_module(_name)

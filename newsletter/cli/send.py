@@ -7,12 +7,6 @@ from pathlib import Path
 import typer
 
 from newsletter.cli.common import console, settings
-from newsletter.errors import TransportError
-from newsletter.mail.transports.base import DeliveryStatus
-
-
-class DeliveryRefused(TransportError):
-    """The server answered the test copy with a transient or permanent failure."""
 
 
 def send_test(
@@ -23,29 +17,18 @@ def send_test(
     """Deliver one fully personalised, signed copy through the configured transport."""
     from newsletter import wiring
     from newsletter.briefing import markdown
-    from newsletter.digest import Personal, render_digest
-    from newsletter.links import recipient_links
+    from newsletter.digest import sample
     from newsletter.mail.message import check_address
 
     cfg = settings()
-    address = check_address(to.strip(), "--to address")
-    transport = wiring.transport(cfg)  # a bad SMTP URL fails here, before any work
-    signer = wiring.signer(cfg)
+    check_address(to.strip(), "--to address")
+    wiring.transport(cfg)  # a bad SMTP URL fails here, before any work
     briefing = markdown.load(file)
-    digest = render_digest(briefing, cfg)
-    links = recipient_links(cfg, subscriber_id=0, campaign_id=None, briefing_slug=briefing.slug)
-    person = Personal(name, address, links)
-    message = digest.message(wiring.identity(cfg, kind="test"), person, signer)
-    with transport:
-        result = transport.send(cfg.sender_address, address, message)
-    if result.status is not DeliveryStatus.SENT:
-        raise DeliveryRefused(
-            f"{address}: {result.status.value} failure {result.code} {result.reply}".rstrip()
-        )
-    signed = "DKIM-signed" if signer else "not signed (no DKIM key configured)"
+    (copy,) = sample.send_test(briefing, cfg, [to], name=name, what="--to address")
+    signed = "DKIM-signed" if copy.signed else "not signed (no DKIM key configured)"
     console.print(
-        f"sent {digest.subject!r} to {address} ({len(message):,} bytes, {signed}): "
-        f"{result.code} {result.reply}",
+        f"sent {copy.subject!r} to {copy.address} ({copy.size:,} bytes, {signed}): "
+        f"{copy.code} {copy.reply}",
         highlight=False,
         markup=False,
     )

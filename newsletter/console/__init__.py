@@ -5,11 +5,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from newsletter.console import gifts, home, people, reports, signin, static, team
+from newsletter.console import (
+    briefings,
+    campaigns,
+    gifts,
+    home,
+    people,
+    reports,
+    signin,
+    static,
+    team,
+)
 
 
 def router() -> APIRouter:
     combined = APIRouter()
-    for module in (static, signin, home, people, gifts, team, reports):
+    for module in (static, signin, home, people, gifts, team, briefings, campaigns, reports):
         combined.include_router(module.router)
     return combined

@@ -13,6 +13,8 @@ from newsletter.staff.models import Role
 
 NAV = (
     ("/admin", "Home", Role.VIEWER),
+    ("/admin/briefings", "Briefings", Role.VIEWER),
+    ("/admin/campaigns", "Campaigns", Role.VIEWER),
     ("/admin/subscribers", "Subscribers", Role.VIEWER),
     ("/admin/gifts", "Gifts", Role.VIEWER),
     ("/admin/reports/growth", "Growth", Role.VIEWER),

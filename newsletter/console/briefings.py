@@ -1,0 +1,337 @@
+"""Briefings in the console: upload a paper, edit its Markdown, fill its links, check it,
+preview it as a reader will see it, and send test copies. Each action is the domain call the
+command line makes (``briefing import``, ``briefing links``, ``briefing lint``,
+``briefing render``, ``send-test``); the console only keeps the text in the database."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+
+from newsletter.briefing import links as linkfix
+from newsletter.briefing import lint as linting
+from newsletter.briefing import markdown, store
+from newsletter.briefing.paper import read_paper
+from newsletter.console.guard import Config, Editor, Sessions, Staff, Viewer
+from newsletter.console.pages import back, render
+from newsletter.database import transaction
+from newsletter.digest import sample
+from newsletter.errors import BriefingError, NewsletterError
+from newsletter.staff import audit
+
+router = APIRouter()
+UPLOAD_LIMIT = 20 * 1024 * 1024
+KINDS = (".docx", ".pdf", ".txt", ".md", ".html", ".htm")
+# The preview frames hold email HTML: no script, no plugin, nothing fetched but images.
+FRAME_POLICY = (
+    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
+    "font-src https: data:; frame-ancestors 'self'"
+)
+
+
+def problems(current: store.Current, config: Any) -> list[linting.Problem]:
+    """The linter's findings as they stand for sending (placeholder links are errors)."""
+    preview = sample.preview(current.briefing, config)
+    return linting.lint(
+        current.briefing,
+        for_sending=True,
+        digest_html_bytes=len(preview.digest.html.encode()),
+        donations=config.stripe_secret_key is not None,
+    )
+
+
+@router.get("/admin/briefings")
+def index(request: Request, staff: Viewer, factory: Sessions) -> Response:
+    with transaction(factory) as session:
+        rows = [
+            {"id": b.id, "title": b.title, "versions": n, "by": b.created_by, "at": b.created_at}
+            for b, n in store.all_briefings(session)
+        ]
+    return render(request, "admin/briefings.html", staff, rows=rows, error="", kinds=KINDS)
+
+
+@router.post("/admin/briefings")
+async def upload(
+    request: Request, staff: Editor, factory: Sessions, file: UploadFile | None = None
+) -> Response:
+    """Import the paper as ``briefing import`` does and keep the result as version 1."""
+    name = Path(file.filename or "").name if file is not None else ""
+    suffix = Path(name).suffix.lower()
+
+    def refuse(message: str, status: int = 400) -> Response:
+        with transaction(factory) as session:
+            rows = [
+                {
+                    "id": b.id,
+                    "title": b.title,
+                    "versions": n,
+                    "by": b.created_by,
+                    "at": b.created_at,
+                }
+                for b, n in store.all_briefings(session)
+            ]
+        return render(
+            request, "admin/briefings.html", staff, status, rows=rows, error=message, kinds=KINDS
+        )
+
+    if file is None or not name:
+        return refuse("choose the paper to upload (Word, PDF, text, Markdown or HTML)")
+    if suffix not in KINDS:
+        return refuse(f"{name}: upload a .docx, .pdf, .txt, .md or .html file")
+    data = await file.read(UPLOAD_LIMIT + 1)
+    if len(data) > UPLOAD_LIMIT:
+        return refuse(f"{name} is larger than 20 MB", 413)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"paper{suffix}"
+        path.write_bytes(data)
+        try:
+            briefing, _kind, notes = read_paper(path)
+        except NewsletterError as problem:
+            return refuse(f"{name}: {problem}".replace(str(path), name))
+    source = markdown.dump(briefing)
+    with transaction(factory) as session:
+        stored = store.create(session, source, staff.email, f"uploaded {name}")
+        audit.record(
+            session, staff.email, "briefing.upload", f"briefing {stored.id}", name, ip=staff.network
+        )
+        briefing_id = stored.id
+    placeholders = sum(1 for link in briefing.links if link.is_placeholder)
+    message = f"Imported {name}: {briefing.title}."
+    if placeholders:
+        message += f" {placeholders} link(s) to fill in below."
+    if notes:
+        message += " " + " ".join(notes)
+    return back(f"/admin/briefings/{briefing_id}", message)
+
+
+def _edit_page(
+    request: Request,
+    staff: Staff,
+    factory: Any,
+    config: Any,
+    briefing_id: int,
+    *,
+    status: int = 200,
+    error: str = "",
+    draft: str | None = None,
+) -> Response:
+    with transaction(factory) as session:
+        current = store.current(session, briefing_id)
+        history = [
+            {"number": v.number, "by": v.saved_by, "at": v.saved_at, "note": v.note}
+            for v in store.versions(session, briefing_id)
+        ]
+    found = problems(current, config)
+    return render(
+        request,
+        "admin/briefing.html",
+        staff,
+        status,
+        current=current,
+        source=current.source if draft is None else draft,
+        problems=found,
+        errors=sum(1 for p in found if p.severity == "error"),
+        links=linkfix.find(current.source),
+        history=history,
+        error=error,
+    )
+
+
+@router.get("/admin/briefings/{briefing_id}")
+def edit_page(
+    request: Request, briefing_id: int, staff: Viewer, factory: Sessions, config: Config
+) -> Response:
+    return _edit_page(request, staff, factory, config, briefing_id)
+
+
+@router.post("/admin/briefings/{briefing_id}")
+def save(
+    request: Request,
+    briefing_id: int,
+    staff: Editor,
+    factory: Sessions,
+    config: Config,
+    source: Annotated[str, Form()] = "",
+    version: Annotated[int | None, Form()] = None,
+) -> Response:
+    """Keep the edited text as a new version, if it reads back as a briefing."""
+    text = source.replace("\r\n", "\n")
+    try:
+        with transaction(factory) as session:
+            number = store.save(session, briefing_id, text, staff.email, "edited", based_on=version)
+            if number:
+                audit.record(
+                    session,
+                    staff.email,
+                    "briefing.save",
+                    f"briefing {briefing_id}",
+                    f"version {number}",
+                    ip=staff.network,
+                )
+    except (BriefingError, store.EditedMeanwhile) as problem:
+        return _edit_page(
+            request, staff, factory, config, briefing_id, status=400, error=str(problem), draft=text
+        )
+    message = f"Saved as version {number}." if number else "Nothing changed."
+    return back(f"/admin/briefings/{briefing_id}", message)
+
+
+@router.post("/admin/briefings/{briefing_id}/title")
+def retitle(
+    request: Request,
+    briefing_id: int,
+    staff: Editor,
+    factory: Sessions,
+    config: Config,
+    title: Annotated[str, Form()] = "",
+    subject: Annotated[str, Form()] = "",
+    version: Annotated[int | None, Form()] = None,
+) -> Response:
+    """The title and the email subject in plain fields, without touching the Markdown."""
+    try:
+        with transaction(factory) as session:
+            current = store.current(session, briefing_id)
+            source = store.retitled(current.source, title, subject)
+            number = store.save(
+                session, briefing_id, source, staff.email, "title and subject", based_on=version
+            )
+            if number:
+                audit.record(
+                    session,
+                    staff.email,
+                    "briefing.save",
+                    f"briefing {briefing_id}",
+                    f"version {number}: title and subject",
+                    ip=staff.network,
+                )
+    except (BriefingError, store.EditedMeanwhile) as problem:
+        return _edit_page(
+            request, staff, factory, config, briefing_id, status=400, error=str(problem)
+        )
+    message = f"Saved as version {number}." if number else "Nothing changed."
+    return back(f"/admin/briefings/{briefing_id}", message)
+
+
+@router.post("/admin/briefings/{briefing_id}/links")
+async def fill_links(
+    request: Request, briefing_id: int, staff: Editor, factory: Sessions, config: Config
+) -> Response:
+    """Fill the links table's addresses in, as ``briefing links --fill`` does with a CSV."""
+    form = await request.form()
+    version = form.get("version")
+    based_on = int(version) if isinstance(version, str) and version.isdigit() else None
+    with transaction(factory) as session:
+        current = store.current(session, briefing_id)
+    found = linkfix.find(current.source)
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(["line", "text", "url"])
+    given = 0
+    for index, finding in enumerate(found):
+        url = form.get(f"url-{index}")
+        if isinstance(url, str) and url.strip():
+            writer.writerow([finding.line, finding.text, url.strip()])
+            given += 1
+    if not given:
+        return back(f"/admin/briefings/{briefing_id}", "No address was given: nothing filled.")
+    try:
+        rows = linkfix.read_rows(table.getvalue())
+        source, filled, _unused = linkfix.fill(current.source, rows)
+        with transaction(factory) as session:
+            number = store.save(
+                session, briefing_id, source, staff.email, "links filled", based_on=based_on
+            )
+            audit.record(
+                session,
+                staff.email,
+                "briefing.links",
+                f"briefing {briefing_id}",
+                f"{filled} link(s) filled, version {number}",
+                ip=staff.network,
+            )
+    except (BriefingError, store.EditedMeanwhile) as problem:
+        why = re.sub(r"^row \d+: ", "", str(problem))  # the rows are the table's, not a CSV's
+        return _edit_page(request, staff, factory, config, briefing_id, status=400, error=why)
+    return back(f"/admin/briefings/{briefing_id}", f"Filled {filled} link(s).")
+
+
+@router.get("/admin/briefings/{briefing_id}/preview")
+def preview_page(
+    request: Request, briefing_id: int, staff: Viewer, factory: Sessions, config: Config
+) -> Response:
+    with transaction(factory) as session:
+        current = store.current(session, briefing_id)
+    shown = sample.preview(current.briefing, config)
+    return render(
+        request,
+        "admin/briefing-preview.html",
+        staff,
+        current=current,
+        preview=shown,
+        clip=sample.CLIP_BYTES,
+    )
+
+
+def _framed(html: str) -> Response:
+    return HTMLResponse(
+        html,
+        headers={
+            "Content-Security-Policy": FRAME_POLICY,
+            "X-Frame-Options": "SAMEORIGIN",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/admin/briefings/{briefing_id}/preview/digest.html")
+def digest_frame(briefing_id: int, staff: Viewer, factory: Sessions, config: Config) -> Response:
+    """The sample reader's email HTML, for the preview's frames (never published)."""
+    with transaction(factory) as session:
+        current = store.current(session, briefing_id)
+    return _framed(sample.preview(current.briefing, config).digest.html)
+
+
+@router.get("/admin/briefings/{briefing_id}/preview/web.html")
+def web_frame(briefing_id: int, staff: Viewer, factory: Sessions, config: Config) -> Response:
+    """The web archive page as it will be published when a campaign starts (not before)."""
+    with transaction(factory) as session:
+        current = store.current(session, briefing_id)
+    return _framed(sample.preview(current.briefing, config).digest.web_html)
+
+
+@router.post("/admin/briefings/{briefing_id}/test")
+def test_send(
+    briefing_id: int,
+    staff: Editor,
+    factory: Sessions,
+    config: Config,
+    to: Annotated[str, Form()] = "",
+) -> Response:
+    """A real copy to each staff address given, through the configured transport."""
+    addresses = [a for a in re.split(r"[\s,;]+", to) if a]
+    where = f"/admin/briefings/{briefing_id}/preview"
+    if not addresses:
+        return back(where, "Not sent: give at least one address.")
+    with transaction(factory) as session:
+        current = store.current(session, briefing_id)
+    try:
+        copies = sample.send_test(current.briefing, config, addresses)
+    except NewsletterError as problem:
+        return back(where, f"Not sent: {problem}")
+    with transaction(factory) as session:
+        audit.record(
+            session,
+            staff.email,
+            "briefing.test-send",
+            f"briefing {briefing_id}",
+            ", ".join(c.address for c in copies),
+            ip=staff.network,
+        )
+    return back(where, "Test copy sent to " + ", ".join(c.address for c in copies) + ".")
