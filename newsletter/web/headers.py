@@ -100,8 +100,13 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = self.csp
-                headers["X-Frame-Options"] = "DENY"
+                own = headers.get("content-security-policy")
+                if own is None:
+                    headers["Content-Security-Policy"] = self.csp
+                # A route that sets a stricter policy of its own keeps it: the console's
+                # sandboxed preview frames may be framed by the console itself, nothing else.
+                framed_by_us = own is not None and "frame-ancestors 'self'" in own
+                headers["X-Frame-Options"] = "SAMEORIGIN" if framed_by_us else "DENY"
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["Referrer-Policy"] = (
                     "no-referrer" if private else "strict-origin-when-cross-origin"
