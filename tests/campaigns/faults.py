@@ -23,6 +23,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, select
 
 from newsletter.campaigns.models import Campaign, CampaignStatus
+from tests.conftest import TEST_SECRET
 
 WAIT = 120.0  # seconds: the bound on every wait of the fault suite
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,7 +126,7 @@ def worker_env(database_url: str, folder: Path, **settings: str) -> dict[str, st
     env.update(
         PYTHONPATH=str(ROOT),
         NEWSLETTER_DATABASE_URL=database_url,
-        NEWSLETTER_SECRET_KEY="test-secret-key-0123456789",
+        NEWSLETTER_SECRET_KEY=TEST_SECRET,
         NEWSLETTER_SENDER_ADDRESS="briefings@example.org",
         NEWSLETTER_PUBLIC_BASE_URL="https://news.example.org",
         NEWSLETTER_OUTBOX_DIR=str(folder / "outbox"),
