@@ -1,16 +1,22 @@
-"""The subscriber domain stays below the product: it never imports ``newsletter``."""
+"""Imports go one way (docs/architecture.md): ``subscribers`` never imports ``newsletter``, and
+the domain packages never import the web app, the console or the command line."""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from pathlib import Path
 
-SUBSCRIBERS = Path(__file__).resolve().parents[1] / "subscribers"
+ROOT = Path(__file__).resolve().parents[1]
+SUBSCRIBERS = ROOT / "subscribers"
+DOMAIN = ("briefing", "digest", "mail", "campaigns", "donations", "staff")
+EDGES = ("newsletter.web", "newsletter.cli", "newsletter.console")
 
 
-def test_subscribers_never_imports_newsletter() -> None:
-    offenders = []
-    for path in sorted(SUBSCRIBERS.rglob("*.py")):
+def _imports(paths: Iterable[Path]) -> list[tuple[str, int, str]]:
+    """(file, line, module) for every import statement in ``paths``."""
+    found = []
+    for path in sorted(paths):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
@@ -18,34 +24,23 @@ def test_subscribers_never_imports_newsletter() -> None:
                 names = [node.module]
             else:
                 continue
-            offenders += [
-                f"{path.name}:{node.lineno} {name}"
-                for name in names
-                if name == "newsletter" or name.startswith("newsletter.")
-            ]
+            found += [(str(path.relative_to(ROOT)), node.lineno, name) for name in names]
+    return found
+
+
+def test_subscribers_never_imports_newsletter() -> None:
+    offenders = [
+        f"{where}:{line} {name}"
+        for where, line, name in _imports(SUBSCRIBERS.rglob("*.py"))
+        if name == "newsletter" or name.startswith("newsletter.")
+    ]
     assert offenders == []
-
-
-DOMAIN = ("briefing", "digest", "mail", "campaigns", "donations", "staff")
-EDGES = ("newsletter.web", "newsletter.cli", "newsletter.console")
 
 
 def test_the_domain_never_imports_the_web_app_the_console_or_the_cli() -> None:
     """Pages and commands call the domain; the domain never reaches back up to them."""
-    root = SUBSCRIBERS.parent / "newsletter"
-    offenders = []
-    for package in DOMAIN:
-        for path in sorted((root / package).rglob("*.py")):
-            for node in ast.walk(ast.parse(path.read_text(), str(path))):
-                if isinstance(node, ast.Import):
-                    names = [alias.name for alias in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.module:
-                    names = [node.module]
-                else:
-                    continue
-                offenders += [
-                    f"{path.relative_to(root)}:{node.lineno} {name}"
-                    for name in names
-                    if name.startswith(EDGES)
-                ]
+    paths = [p for package in DOMAIN for p in (ROOT / "newsletter" / package).rglob("*.py")]
+    offenders = [
+        f"{where}:{line} {name}" for where, line, name in _imports(paths) if name.startswith(EDGES)
+    ]
     assert offenders == []

@@ -3,18 +3,14 @@ per briefing, and the CSV export (owners: it holds donors' names and addresses).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import date, datetime
-from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import select
-from starlette.background import BackgroundTask
 
 from newsletter.console.guard import Owner, Sessions, Viewer
-from newsletter.console.pages import render
+from newsletter.console.pages import download, render, scratch_csv
 from newsletter.database import transaction
 from newsletter.donations import reports
 from newsletter.donations.amounts import format_amount
@@ -95,21 +91,13 @@ def gift_list(
 
 @router.get("/admin/gifts/export.csv")
 def export(staff: Owner, factory: Sessions) -> Response:
-    descriptor, name = tempfile.mkstemp(suffix=".csv")
-    os.close(descriptor)
-    path = Path(name)
+    path = scratch_csv()
     with transaction(factory) as session:
         count = reports.export_file(session, path)
         audit.record(
             session, staff.email, "gifts.export", detail=f"{count} gifts", ip=staff.network
         )
-    return FileResponse(
-        path,
-        media_type="text/csv",
-        filename="gifts.csv",
-        headers={"Cache-Control": "no-store"},
-        background=BackgroundTask(path.unlink, missing_ok=True),
-    )
+    return download(path, "gifts.csv")
 
 
 @router.get("/admin/gifts/{gift_id}")

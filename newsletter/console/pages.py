@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from starlette.background import BackgroundTask
 
 from newsletter.console.guard import CSRF_FIELD, Staff
 from newsletter.staff.models import Role
@@ -54,3 +58,21 @@ def back(location: str, message: str = "") -> RedirectResponse:
         sep = "&" if "?" in location else "?"
         location = f"{location}{sep}done={quote(message)}"
     return RedirectResponse(location, status_code=303)
+
+
+def scratch_csv() -> Path:
+    """A private temporary file for one download (``download`` deletes it once sent)."""
+    descriptor, name = tempfile.mkstemp(suffix=".csv")
+    os.close(descriptor)
+    return Path(name)
+
+
+def download(path: Path, filename: str) -> FileResponse:
+    """A CSV of personal data: never cached, and gone from the server once sent."""
+    return FileResponse(
+        path,
+        media_type="text/csv",
+        filename=filename,
+        headers={"Cache-Control": "no-store"},
+        background=BackgroundTask(path.unlink, missing_ok=True),
+    )

@@ -3,18 +3,16 @@ import and export. Each action is the same domain call the command line makes.""
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
-from starlette.background import BackgroundTask
 
 from newsletter import privacy
 from newsletter.console.guard import Config, Editor, Owner, Sessions, Staff, Viewer
-from newsletter.console.pages import back, render
+from newsletter.console.pages import back, download, render, scratch_csv
 from newsletter.database import transaction
 from newsletter.errors import NewsletterError, NotFound
 from newsletter.staff import audit
@@ -85,9 +83,7 @@ def search(
 @router.get("/admin/subscribers/export.csv")
 def export(staff: Owner, factory: Sessions, status: str = "active") -> Response:
     """Personal data leaves the building: owners only, and the audit trail says who."""
-    descriptor, name = tempfile.mkstemp(suffix=".csv")
-    os.close(descriptor)
-    path = Path(name)
+    path = scratch_csv()
     with transaction(factory) as session:
         count = exporter.export_csv(session, path, status=_status(status))
         audit.record(
@@ -98,13 +94,7 @@ def export(staff: Owner, factory: Sessions, status: str = "active") -> Response:
             f"{count} people",
             ip=staff.network,
         )
-    return FileResponse(
-        path,
-        media_type="text/csv",
-        filename="subscribers.csv",
-        headers={"Cache-Control": "no-store"},
-        background=BackgroundTask(path.unlink, missing_ok=True),
-    )
+    return download(path, "subscribers.csv")
 
 
 @router.get("/admin/subscribers/import")
