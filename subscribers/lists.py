@@ -12,6 +12,7 @@ import re
 import unicodedata
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from subscribers import audience
@@ -103,7 +104,13 @@ def ensure_default(session: Session, name: str) -> MailingList:
     """
     found = find(session, name)
     if found is None:
-        return create(session, name, "Everyone who subscribes on the web joins this list.")
+        try:  # the first sign-ups may arrive together: whoever loses reads the winner's list
+            with session.begin_nested():
+                return create(session, name, "Everyone who subscribes on the web joins this list.")
+        except IntegrityError:
+            found = find(session, name)
+            if found is None:
+                raise
     if found.is_topic:
         raise Conflict(
             f"the default list {name!r} is a topic; set NEWSLETTER_DEFAULT_LIST to a list's name"

@@ -44,7 +44,7 @@ def site(
     with transaction(web.state.sessions) as s:
         topics.create(s, "Ukraine")
         topics.create(s, "Arms control")
-    with TestClient(web, base_url="http://testserver") as client:
+    with TestClient(web, base_url="https://testserver") as client:
         yield client, confirmations
     web.state.engine.dispose()
 
@@ -180,7 +180,7 @@ def test_the_language_menu_offers_only_the_organisations_languages(
         with transaction(web.state.sessions) as s:
             sid = people.add(s, "lang@example.org", consent.Context(form="test")).id
         path = links.preferences_url(settings, sid).removeprefix(BASE)
-        with TestClient(web) as client:
+        with TestClient(web, base_url="https://testserver") as client:
             page = client.get(path)
             options = re.findall(r'<option value="([^"]+)"', page.text)
             assert options == ["en", "fr"]
