@@ -101,6 +101,10 @@ def main() -> None:
     console.print(
         "Next: [bold].venv/bin/newsletter serve[/] then open http://127.0.0.1:8000/subscribe"
     )
+    console.print(
+        "Staff console: [bold].venv/bin/newsletter staff add you@example.org --role owner[/] "
+        "prints a link to choose your password, then http://127.0.0.1:8000/admin"
+    )
 
 
 if __name__ == "__main__":
