@@ -12,7 +12,7 @@ import re
 import unicodedata
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from subscribers import audience
@@ -104,13 +104,23 @@ def ensure_default(session: Session, name: str) -> MailingList:
     """
     found = find(session, name)
     if found is None:
-        try:  # the first sign-ups may arrive together: whoever loses reads the winner's list
-            with session.begin_nested():
-                return create(session, name, "Everyone who subscribes on the web joins this list.")
-        except IntegrityError:
-            found = find(session, name)
-            if found is None:
-                raise
+        # The first sign-ups may arrive together: every one inserts the list if it is still
+        # missing (a conflict on its name is no error), then all read the one that exists.
+        clean = _clean_name(name)
+        values = {
+            "slug": slugify(clean),
+            "name": clean,
+            "description": "Everyone who subscribes on the web joins this list.",
+            "archived": False,
+            "created_at": utcnow(),
+            "kind": Kind.LIST,
+            "public": True,
+        }
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(MailingList).values(**values)
+        session.execute(statement.on_conflict_do_nothing(index_elements=["slug"]))
+        found = find(session, name)
+        assert found is not None
     if found.is_topic:
         raise Conflict(
             f"the default list {name!r} is a topic; set NEWSLETTER_DEFAULT_LIST to a list's name"
