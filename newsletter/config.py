@@ -181,6 +181,11 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def donations_on(self) -> bool:
+        """Whether readers can give online: then every briefing sent needs its appeal."""
+        return self.stripe_secret_key is not None
+
+    @property
     def zone(self) -> ZoneInfo:
         """``timezone`` as a tzinfo."""
         from zoneinfo import ZoneInfo

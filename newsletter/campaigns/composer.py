@@ -33,15 +33,20 @@ from newsletter.mail.message import (
 from newsletter.results import linktable
 
 
-def lint_errors(briefing: Briefing, digest: Digest | None = None) -> list[lint.Problem]:
-    """The problems that block sending (placeholder links, missing title...)."""
+def lint_errors(
+    briefing: Briefing, digest: Digest | None = None, *, donations: bool = False
+) -> list[lint.Problem]:
+    """The problems that block sending (placeholder links, missing title, no appeal while
+    donations are on...)."""
     size = len(digest.html.encode()) if digest is not None else None
-    found = lint.lint(briefing, for_sending=True, digest_html_bytes=size)
+    found = lint.lint(briefing, for_sending=True, digest_html_bytes=size, donations=donations)
     return [p for p in found if p.severity == "error"]
 
 
-def refuse_if_lint_errors(briefing: Briefing, digest: Digest, path: str) -> None:
-    errors = lint_errors(briefing, digest)
+def refuse_if_lint_errors(
+    briefing: Briefing, digest: Digest, path: str, *, donations: bool = False
+) -> None:
+    errors = lint_errors(briefing, digest, donations=donations)
     if errors:
         first = "; ".join(f"line {p.line}: {p.message}" for p in errors[:3])
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""

@@ -109,7 +109,7 @@ def lint(
         briefing,
         for_sending=for_sending,
         digest_html_bytes=size,
-        donations=settings().stripe_secret_key is not None,
+        donations=settings().donations_on,
     )
     for p in problems:
         typer.echo(f"{file}:{p.line}: {p.severity}: {p.message}")

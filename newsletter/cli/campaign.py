@@ -210,7 +210,7 @@ def send(
         source = manager.get(session, campaign_id).source_text
     briefing = markdown.parse(source, source=path)
     if not force:
-        composer.refuse_if_lint_errors(briefing, made.digest, path)
+        composer.refuse_if_lint_errors(briefing, made.digest, path, donations=cfg.donations_on)
     page = archive.page_for(briefing, made.digest)
     with database.transaction(sessions) as session:
         manager.schedule(

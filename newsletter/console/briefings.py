@@ -43,7 +43,7 @@ def problems(current: store.Current, config: Any) -> list[linting.Problem]:
         current.briefing,
         for_sending=True,
         digest_html_bytes=len(preview.digest.html.encode()),
-        donations=config.stripe_secret_key is not None,
+        donations=config.donations_on,
     )
 
 

@@ -68,7 +68,7 @@ def _form(
         options = [(m.slug, m.name) for m in lists.all_lists(session)]
         count, list_name, topic_name = _audience(session, values["list"], values["topic"])
     shown = sample.preview(current.briefing, config)
-    errors = composer.lint_errors(current.briefing, shown.digest)
+    errors = composer.lint_errors(current.briefing, shown.digest, donations=config.donations_on)
     return render(
         request,
         "admin/campaign-new.html",
@@ -153,7 +153,7 @@ def create_campaign(
     if count is None:
         return refuse(f"there is no list {list!r}")
     shown = sample.preview(current.briefing, config)
-    errors = composer.lint_errors(current.briefing, shown.digest)
+    errors = composer.lint_errors(current.briefing, shown.digest, donations=config.donations_on)
     if errors:
         return refuse(
             f"not sent: the briefing has {len(errors)} lint error(s); fix them on the "

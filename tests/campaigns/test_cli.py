@@ -9,12 +9,14 @@ import mailbox
 import shutil
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
 from newsletter.campaigns.ledger import Ledger
 from newsletter.campaigns.manager import CampaignStateError, LintRefused
+from newsletter.cli import common
 from newsletter.cli.app import app
 from newsletter.config import Settings
 from newsletter.errors import BriefingError, NewsletterError, NotFound
@@ -177,3 +179,27 @@ def test_test_copy_and_resuming_a_paused_send_in_the_foreground(
     assert resumed.exit_code == 0, resumed.output
     assert "finished" in resumed.output
     assert len(mailbox.Maildir(cli_env / "outbox", create=False)) == 1 + 4
+
+
+def test_a_paper_without_its_appeal_is_not_sent_while_donations_are_on(
+    cli_env: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a Stripe key set the donate page is live: a briefing that lost its appeal would
+    send every reader a paper with nothing asking them to give."""
+    seed_audience(engine, 1)
+    no_appeal = cli_env / "no-appeal.md"
+    no_appeal.write_text(CLEAN_SOURCE.split("\n## DONATE NOW PLEASE {.appeal}")[0] + "\n")
+    assert "{.appeal}" not in no_appeal.read_text()
+    created = run("campaign", "create", str(no_appeal), "--list", "All briefings", "-q")
+    campaign_id = created.output.strip()
+    monkeypatch.setenv("NEWSLETTER_STRIPE_SECRET_KEY", "sk_test_51FakeKeyForTheLocalFakeStripe")
+    monkeypatch.setenv("NEWSLETTER_STRIPE_WEBHOOK_SECRET", "whsec_" + "a" * 32)
+    common.settings.cache_clear()  # settings are read once per process; this one changed them
+    refused = run("campaign", "send", campaign_id)
+    assert isinstance(refused.exception, LintRefused)
+    assert "no appeal" in str(refused.exception)
+    monkeypatch.delenv("NEWSLETTER_STRIPE_SECRET_KEY")
+    monkeypatch.delenv("NEWSLETTER_STRIPE_WEBHOOK_SECRET")
+    common.settings.cache_clear()
+    sent = run("campaign", "send", campaign_id)  # no online giving: nothing to ask for
+    assert sent.exit_code == 0, sent.output
