@@ -56,7 +56,7 @@ def _concrete(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "1", path)
 
 
-def test_every_console_route_sends_a_stranger_to_sign_in(console: Console) -> None:
+def test_every_admin_route_sends_an_anonymous_request_to_sign_in(console: Console) -> None:
     client = console.client()
     for method, path in console_routes(console.app):
         if path in OPEN:
