@@ -295,8 +295,8 @@ def request_subscription(
 
     New, pending and unsubscribed people get a confirmation mail, join ``lists`` (the
     default list) and follow their chosen topics (nothing is sent to them until they
-    confirm). Active people get nothing, so a
-    stranger cannot change their topics; bounced, complained and
+    confirm). So do bounced people: confirming proves the address works again. Active
+    people get nothing, so a stranger cannot change their topics; complained and
     staff-suppressed addresses get nothing either.
     """
     addr = normalise(address)
@@ -308,9 +308,9 @@ def request_subscription(
         return Request(person, False)
     if person is None:
         person = _insert_pending(session, addr.email, addr.key, name, language, context.form)
-    if person.status in (Status.ACTIVE, Status.BOUNCED, Status.COMPLAINED):
+    if person.status in (Status.ACTIVE, Status.COMPLAINED):
         return Request(person, False)
-    if person.status in (Status.PENDING, Status.UNSUBSCRIBED):  # mailed only once confirmed
+    if person.status in (Status.PENDING, Status.UNSUBSCRIBED, Status.BOUNCED):  # once confirmed
         if name.strip():
             person.name = name.strip()[:200]
         person.language = clean_language(language)
@@ -369,7 +369,7 @@ def confirm(
     for _attempt in range(2):  # once more if a parallel request changed the status first
         if person.status == Status.ACTIVE:
             return person
-        if person.status in (Status.BOUNCED, Status.COMPLAINED):
+        if person.status == Status.COMPLAINED:
             raise Conflict("this address cannot be confirmed; please contact us")
         if person.status == Status.UNSUBSCRIBED and issued_at is not None:
             left = session.scalar(

@@ -15,12 +15,15 @@ from subscribers.orm import utcnow
 
 UNSUBSCRIBED = "unsubscribed"
 HARD_BOUNCE = "hard-bounce"
+SOFT_BOUNCE = "soft-bounce"
 COMPLAINT = "complaint"
 ERASED = "erased"
 STAFF = "staff"
 
-#: Reasons a person may lift themselves by confirming a new subscription.
-SELF_LIFTABLE = frozenset({UNSUBSCRIBED, ERASED})
+#: Reasons a person may lift themselves by confirming a new subscription. A bounce is one:
+#: the confirmation mail reaching them and being clicked proves the address works again
+#: (a mailbox emptied, a server back). A complaint is not: only staff lift it.
+SELF_LIFTABLE = frozenset({UNSUBSCRIBED, ERASED, HARD_BOUNCE, SOFT_BOUNCE})
 
 
 def find(session: Session, key: str) -> Suppression | None:

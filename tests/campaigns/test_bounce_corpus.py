@@ -33,14 +33,6 @@ with (CORPUS / "truth.csv").open(encoding="utf-8") as _fh:
     TRUTH = {row["file"]: row["truth"] for row in csv.DictReader(_fh)}
 SAMPLES = sorted(TRUTH)
 NEVER_SUPPRESS = {"temporary", "refused", "auto-reply", "not-a-bounce"}
-# Permanent in flufl.bounce's sense (the server gave up), but a full mailbox or a server
-# unreachable for days: soft bounces by our policy, suppressed at the soft-bounce limit.
-SOFT = {
-    "bounce_01.txt", "dsn_01.txt", "dsn_02.txt", "dumbass_01.txt", "hotpop_01.txt",
-    "newmailru_01.txt", "qmail_06.txt", "simple_01.txt", "simple_07.txt", "simple_09.txt",
-    "simple_38.txt", "simple_44.txt", "simple_45.txt", "yahoo_01.txt", "yahoo_02.txt",
-    "yahoo_04.txt",
-}  # fmt: skip
 _CLEAN = re.compile(r"^[^\s\x00-\x1f<>()\[\]\"',;:@]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
 
 
@@ -114,13 +106,12 @@ def test_the_corpus_suppresses_dead_addresses_and_nobody_else(
     _process(_write_round(cli_env / "first", settings, readers, 1))
     after_one = _suppressed(engine, readers)
     assert not after_one & harmless  # no delay, auto-reply, refusal or reply marks anyone
-    assert permanent - after_one == SOFT  # every other permanent failure at the first report
+    assert after_one == permanent  # every permanent failure, at its first report
 
-    # The same readers' next two campaigns bounce the same way: soft bounces reach the limit.
+    # The same readers' next two campaigns bounce the same way: nobody else is marked.
     _process(_write_round(cli_env / "second", settings, readers, 2))
     _process(_write_round(cli_env / "third", settings, readers, 3))
-    after_three = _suppressed(engine, readers)
-    assert after_three == permanent
+    assert _suppressed(engine, readers) == permanent
     with engine.connect() as conn:
         kinds = dict(conn.execute(select(BounceEvent.subscriber_id, BounceEvent.kind)).all())
         untraced = conn.scalar(select(BounceEvent.id).where(BounceEvent.subscriber_id.is_(None)))
@@ -137,13 +128,12 @@ def test_the_corpus_suppresses_dead_addresses_and_nobody_else(
 def test_each_sample_gets_the_verdict_its_truth_says(name: str, settings: Settings) -> None:
     raw = readdressed(name, verp.return_path(settings, 1, 1))
     found = decide(parse(raw), raw)
-    permanent = BounceKind.SOFT if name in SOFT else BounceKind.HARD
     expected: dict[str, BounceKind | None] = {
         "temporary": BounceKind.DELAYED,
         "refused": BounceKind.POLICY,
         "auto-reply": BounceKind.AUTO_REPLY,
         "not-a-bounce": None,
-        "permanent": permanent,
+        "permanent": BounceKind.HARD,
     }
     assert found.kind == expected[TRUTH[name]], found.rule
     assert found.rule  # staff can always see why

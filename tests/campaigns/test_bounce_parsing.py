@@ -35,7 +35,7 @@ def _events(settings: Settings, name: str):
     [
         ("rfc3464_user_unknown.eml", BounceKind.HARD, 101, "ann@mail.example.net"),
         ("postfix_user_unknown.eml", BounceKind.HARD, 102, "bob@mail.example.net"),
-        ("exim_mailbox_full.eml", BounceKind.SOFT, 104, "dave@full.example.com"),
+        ("exim_mailbox_full.eml", BounceKind.HARD, 104, "dave@full.example.com"),
         ("exim_plaintext.eml", BounceKind.HARD, 105, "erin@gone.example.com"),
         ("gmail_no_such_user.eml", BounceKind.HARD, 106, "frank.nobody@gmail.com"),
         ("outlook_blocked.eml", BounceKind.POLICY, 107, "grace@outlook.com"),
@@ -96,7 +96,8 @@ def test_garbage_is_not_a_report() -> None:
         ("5.1.1", "", BounceKind.HARD),
         ("5.1.10", "", BounceKind.HARD),
         ("4.4.7", "", BounceKind.SOFT),
-        ("5.2.2", "552 mailbox full", BounceKind.SOFT),
+        ("5.2.2", "552 mailbox full", BounceKind.HARD),  # final: the server gave up on it
+        ("4.2.2", "452 mailbox full", BounceKind.SOFT),  # for now: it may take it later
         ("4.2.2", "", BounceKind.SOFT),
         ("5.7.1", "550 5.7.1 rejected by DMARC policy", BounceKind.POLICY),
         ("5.7.26", "", BounceKind.POLICY),

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter import database
 from newsletter.campaigns.bounces import parse, process
-from newsletter.campaigns.models import BounceEvent, BounceKind, Campaign
+from newsletter.campaigns.models import BounceEvent, BounceKind, Campaign, CampaignRecipient
 from newsletter.config import Settings
 from subscribers import people, suppression
 from subscribers.consent import Context
@@ -88,13 +88,12 @@ def test_samples_suppress_exactly_whom_the_policy_says(
 ) -> None:
     _setup(sessions)
     summary = _process_all(sessions, settings)
-    hard = {101, 102, 105, 106, 108}
+    hard = {101, 102, 104, 105, 106, 108}  # 104: 552 5.2.2, a mailbox full for good
     complained = {103, 109}
     for sid in hard:
         assert _status(sessions, sid) == Status.BOUNCED
     for sid in complained:
         assert _status(sessions, sid) == Status.COMPLAINED
-    assert _status(sessions, 104) == Status.ACTIVE  # one soft bounce (mailbox full) is not enough
     # Blocked our IP, then a DMARC failure report about our mail: not the address's fault.
     assert _status(sessions, 107) == Status.ACTIVE
     assert len(summary.suppressed) == len(hard | complained)
@@ -139,6 +138,48 @@ def test_soft_bounces_count_only_within_the_window(
         summary = process.apply(session, settings, [_soft(104, 4), _soft(104, 5)], now=now)
     assert summary.suppressed == [(PEOPLE[104], process.SOFT_BOUNCE)]
     assert _status(sessions, 104) == Status.BOUNCED
+
+
+def test_a_monthly_reader_whose_last_briefings_all_bounced_soft_is_suppressed(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    """Three soft bounces a month apart never fit 30 days; the reader's last three sends do."""
+    _setup(sessions)
+    now = utcnow()
+    sends = [now - timedelta(days=30 * months_ago) for months_ago in (3, 2, 1, 0)]
+    with database.transaction(sessions) as session:
+        listed = session.scalars(select(MailingList)).one()
+        for n, sent in enumerate(sends):
+            session.add(
+                Campaign(
+                    id=20 + n, briefing_path="b.md", briefing_slug=f"b{n}", source_text="",
+                    subject="s", list_id=listed.id, status="finished", stop_reason="",
+                    lint_override=False, total=2,
+                )
+            )  # fmt: skip
+            session.flush()
+            for sid in (104, 105):
+                session.add(
+                    CampaignRecipient(
+                        campaign_id=20 + n, subscriber_id=sid, email=PEOPLE[sid], state="sent",
+                        sent_at=sent,
+                    )
+                )  # fmt: skip
+
+    def bounce(sid: int, send: int) -> process.Summary:
+        with database.transaction(sessions) as session:
+            event = _soft(sid, send)
+            return process.apply(session, settings, [event], now=sends[send] + timedelta(hours=2))
+
+    # 104: the first two briefings bounced, the third arrived, the fourth bounced: only two
+    # of the last three sends bounced, so the reader stays.
+    for send in (0, 1, 3):
+        assert not bounce(104, send).suppressed
+    assert _status(sessions, 104) == Status.ACTIVE
+    # 105: the last three briefings in a row bounced: suppressed at the third.
+    assert not bounce(105, 1).suppressed
+    assert not bounce(105, 2).suppressed
+    assert bounce(105, 3).suppressed == [(PEOPLE[105], process.SOFT_BOUNCE)]
 
 
 def test_reactivation_lifts_the_suppression_and_starts_a_clean_slate(

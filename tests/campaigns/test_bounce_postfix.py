@@ -211,12 +211,12 @@ def test_bounces_from_a_real_postfix_mark_only_the_dead_address(
             BounceEvent, BounceEvent.subscriber_id == Subscriber.id)).all())  # fmt: skip
     assert statuses == {
         "gone@reader.test": Status.BOUNCED,
-        "full@reader.test": Status.ACTIVE,  # one full mailbox is a soft bounce
+        "full@reader.test": Status.BOUNCED,  # 552 5.2.2: the server gave up on it for good
         "blocked@reader.test": Status.ACTIVE,  # a block list refused *our* mail
         "fine@reader.test": Status.ACTIVE,
     }
     assert kinds == {
         "gone@reader.test": BounceKind.HARD,
-        "full@reader.test": BounceKind.SOFT,
+        "full@reader.test": BounceKind.HARD,
         "blocked@reader.test": BounceKind.POLICY,
     }

@@ -129,7 +129,23 @@ def test_a_confirmation_link_older_than_an_unsubscribe_cannot_bring_someone_back
         assert [m.name for m in people.subscribed_lists(s, people.get(s, sid))] == ["Ukraine"]
 
 
-def test_bounced_and_complained_addresses_get_no_confirmation(
+def test_a_bounced_reader_comes_back_by_confirming_again(
+    sessions: sessionmaker[Session],
+) -> None:
+    """A full mailbox suppresses at once; the reader's own confirmation lifts it."""
+    with transaction(sessions) as s:
+        person = people.add(s, "joy@example.org", STAFF)
+        people.mark(s, person, Status.BOUNCED, "552 5.2.2 mailbox full")
+        assert suppression.is_suppressed(s, "joy@example.org")
+        assert people.request_subscription(s, "joy@example.org", WEB).send_confirmation
+        assert person.status == Status.BOUNCED  # nothing is sent until they confirm
+        assert suppression.is_suppressed(s, "joy@example.org")
+    with transaction(sessions) as s:
+        assert people.confirm(s, person.id, WEB).status == Status.ACTIVE
+        assert not suppression.is_suppressed(s, "joy@example.org")
+
+
+def test_complained_addresses_get_no_confirmation(
     sessions: sessionmaker[Session],
 ) -> None:
     with transaction(sessions) as s:

@@ -1,11 +1,10 @@
 """Is a returned message the address's fault, and how badly? Pure rules over SMTP statuses.
 
-- 5.x.x: hard (the address does not work), except:
-- x.2.2 (mailbox full): soft, even when a server says 5.2.2;
+- 5.x.x: hard (the receiving server gave up on the message for good), except:
+- 4.x.x: soft, and so is 4.2.2 (a mailbox full for now: the server may take it later);
 - 5.7.x, 5.6.x, 5.3.4 and replies that talk about spam, block lists or policy: a
   rejection of *our* mail (reputation, authentication, content), never blamed on the
   address;
-- 4.x.x: soft;
 - ``delayed``, ``delivered``, ``relayed`` and ``expanded`` actions are not bounces;
 - feedback reports: ``abuse`` and ``other`` are complaints, ``not-spam`` is nothing, and
   the rest (``auth-failure``, ``fraud``, ``virus``) are policy events.
@@ -13,6 +12,14 @@
 Bounces written only for people are read by ``read_text``: first whether they are a
 delay warning, then the SMTP status codes in them, then known phrases (the same
 mailbox-full, policy and unknown-mailbox words as above).
+
+A full mailbox, or a server that stayed unreachable until the sender stopped trying, is
+hard once the report is final (5.2.2, or a non-delivery report that is not a delay
+warning). RFC 3463 calls a full mailbox persistent rather than permanent, and some large
+senders wait for several; but a briefing goes out monthly, so waiting for three would mail
+a dead address (most mailboxes that stay full are abandoned) for a season, each bounce
+counted against our reputation by the receiving providers. The reader's page shows the
+reason, and confirming again (or reactivation by staff) gives the address a clean slate.
 """
 
 from __future__ import annotations
@@ -52,8 +59,8 @@ _FULL_WORDS = re.compile(
     r"storage (space )?(is )?full|disk quota|out of (disk )?space|too much mail",
     re.IGNORECASE,
 )
-# The server tried for days and gave up: the address may work again (a server down, a
-# network fault), so it counts like any other soft bounce.
+# The server tried for days and gave up: the message is lost, and an address whose server
+# stays unreachable that long has usually gone.
 _GAVE_UP_WORDS = re.compile(
     r"maximum delivery attempts|not going to try again|in the queue too long|"
     r"retry timeout exceeded|maximum[- ]time[- ]expired|could not be delivered for \d+|"
@@ -97,14 +104,9 @@ def classify(
     klass, subject, detail = (int(x) for x in full.split("."))
     if klass == 2:
         return None
-    if subject == 2 and detail == 2:
-        return BounceKind.SOFT
     if klass == 4:
         return BounceKind.SOFT
-    # Some servers comment the status field itself: "Status: 5.0.0 (recipient reached disk quota)".
     said = f"{status} {diagnostic or ''}"
-    if detail == 0 and subject in (0, 2) and _FULL_WORDS.search(said):
-        return BounceKind.SOFT  # a bare 552 or 5.0.0 that says the mailbox is full
     if subject in (6, 7) or (subject, detail) == (3, 4):
         return BounceKind.POLICY
     if _POLICY_WORDS.search(said) and not _MAILBOX_WORDS.search(said):
@@ -194,8 +196,8 @@ def read_text(text: str) -> Finding | None:
                 f'SMTP status {status} in the text ("{_quote(lines[index], 120)}")',
             )
     for words, kind, what in (
-        (_FULL_WORDS, BounceKind.SOFT, "a full mailbox"),
-        (_GAVE_UP_WORDS, BounceKind.SOFT, "a server that gave up retrying"),
+        (_FULL_WORDS, BounceKind.HARD, "a full mailbox"),
+        (_GAVE_UP_WORDS, BounceKind.HARD, "a server that gave up retrying"),
         (_MAILBOX_WORDS, BounceKind.HARD, "an address that does not work"),
         (_POLICY_WORDS, BounceKind.POLICY, "a refusal of our mail (policy)"),
     ):

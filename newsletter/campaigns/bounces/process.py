@@ -1,9 +1,11 @@
 """From returned mail (or a 5xx at send time) to bounce events, and the suppression policy.
 
 Policy (from settings): ``hard_bounce_limit`` hard bounces, ``complaint_limit``
-complaints, or ``soft_bounce_limit`` soft bounces within ``soft_bounce_window_days``
-mark the person bounced or complained and add their address to the suppression list,
-with the reason and the evidence. Policy rejections of our own mail, delay warnings and
+complaints, or ``soft_bounce_limit`` soft bounces (within ``soft_bounce_window_days`` or
+the reader's last ``soft_bounce_limit`` briefings, whichever reaches further back: a
+monthly briefing never gives three soft bounces in 30 days) mark the person bounced or
+complained and add their address to the suppression list, with the reason and the
+evidence. Policy rejections of our own mail, delay warnings and
 automatic answers (out of office) are recorded but never count.
 Events older than the person's latest consent (a re-confirmation or a reactivation by
 staff) do not count either, so a reactivated address starts with a clean slate.
@@ -26,7 +28,13 @@ from newsletter.campaigns.bounces import verdict
 from newsletter.campaigns.bounces.classify import classify
 from newsletter.campaigns.bounces.parse import Report
 from newsletter.campaigns.ledger import Claimed
-from newsletter.campaigns.models import BOUNCE_TOMBSTONE, BounceEvent, BounceKind, Campaign
+from newsletter.campaigns.models import (
+    BOUNCE_TOMBSTONE,
+    BounceEvent,
+    BounceKind,
+    Campaign,
+    CampaignRecipient,
+)
 from newsletter.config import Settings
 from newsletter.mail.transports.base import Delivery
 from subscribers import consent, people, suppression
@@ -35,7 +43,7 @@ from subscribers.errors import InvalidAddress
 from subscribers.models import ConsentEvent, Status, Subscriber
 from subscribers.orm import utcnow
 
-SOFT_BOUNCE = "soft-bounce"
+SOFT_BOUNCE = suppression.SOFT_BOUNCE
 _STATUS_FOR = {
     BounceKind.HARD: Status.BOUNCED,
     BounceKind.SOFT: Status.BOUNCED,
@@ -172,6 +180,30 @@ def _clean_slate_since(session: Session, subscriber_id: int) -> datetime | None:
     )
 
 
+def _soft_window_start(
+    session: Session, settings: Settings, subscriber_id: int, now: datetime
+) -> datetime:
+    """Soft bounces count from the window's start or the reader's last few sends, if earlier.
+
+    Counting in days alone suits a daily sender; counting the sends too means a reader whose
+    last ``soft_bounce_limit`` briefings all bounced is suppressed whatever the rhythm.
+    """
+    window = now - timedelta(days=settings.soft_bounce_window_days)
+    sends = (
+        select(CampaignRecipient.sent_at)
+        .where(
+            CampaignRecipient.subscriber_id == subscriber_id,
+            CampaignRecipient.sent_at.is_not(None),
+            CampaignRecipient.sent_at <= now,
+        )
+        .order_by(CampaignRecipient.sent_at.desc())
+        .limit(max(settings.soft_bounce_limit, 1))
+    ).subquery()
+    earliest = session.scalar(select(func.min(sends.c.sent_at)))
+    # A bounce of the earliest of those sends arrives after it was sent: start just before.
+    return min(window, earliest - timedelta(seconds=1)) if earliest else window
+
+
 def _over_limit(
     session: Session, settings: Settings, person: Subscriber, kind: BounceKind, now: datetime
 ) -> bool:
@@ -188,7 +220,7 @@ def _over_limit(
     )
     since = _clean_slate_since(session, person.id)
     if kind == BounceKind.SOFT:
-        window = now - timedelta(days=settings.soft_bounce_window_days)
+        window = _soft_window_start(session, settings, person.id, now)
         since = max(since, window) if since else window
     if since is not None:
         query = query.where(BounceEvent.received_at > since)

@@ -12,6 +12,11 @@ In order, the first that knows decides:
 6. a bounce that only says delivery failed, with no reason given: a hard bounce.
 Anything else is not a bounce. Whose report it is never comes from here: only the
 VERP token or our Message-ID names a reader (see ``process``).
+
+A returned message that is not a delay warning is final: the server has stopped trying, so
+a temporary status in it (4.4.7 "message expired", 4.4.1 "no answer from host") means the
+briefing was lost, and it counts as hard like any other failure. The exception is 4.2.2, a
+mailbox its provider calls full for now (Gmail's "OverQuotaTemp"): soft, counted to the limit.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from newsletter.campaigns.bounces.classify import (
     Finding,
     classify,
     classify_feedback,
+    enhanced_status,
     read_failure,
     read_text,
 )
@@ -122,16 +128,26 @@ def _from_block(block: RecipientStatus, report: Report) -> Verdict:
     kind = classify(block.status, block.diagnostic)
     if kind is not None:
         rule = f"RFC 3464: {said}" + (f" ({block.diagnostic[:160]})" if block.diagnostic else "")
+        kind, rule = _final(kind, rule, enhanced_status(block.status, block.diagnostic))
         return Verdict(kind, block.recipient, block.status, block.diagnostic, "dsn", rule)
     # Failed, but no usable status: what the diagnostic or the report's words say.
     finding = read_text(block.diagnostic) or read_text(report.text)
     if finding is not None and finding.kind != BounceKind.DELAYED:
-        rule = f"RFC 3464: {said}, no status; {finding.rule}"
-        return Verdict(
-            finding.kind, block.recipient, finding.status, finding.diagnostic, "dsn", rule
-        )
+        said = f"RFC 3464: {said}, no status; {finding.rule}"
+        kind, rule = _final(finding.kind, said, finding.status)
+        return Verdict(kind, block.recipient, finding.status, finding.diagnostic, "dsn", rule)
     rule = f"RFC 3464: {said}: the server gave up, no reason given"
     return Verdict(BounceKind.HARD, block.recipient, block.status, block.diagnostic, "dsn", rule)
+
+
+_GAVE_UP = "; final: the server stopped trying, so the briefing was lost"
+
+
+def _final(kind: BounceKind, rule: str, status: str) -> tuple[BounceKind, str]:
+    """A temporary status in a failure report: the server has given up, so it is hard."""
+    if kind != BounceKind.SOFT or status.endswith(".2.2"):
+        return kind, rule
+    return BounceKind.HARD, rule + _GAVE_UP
 
 
 def _severity(verdict: Verdict) -> int:
@@ -162,9 +178,8 @@ def _text_recipient(
 
 def _from_finding(finding: Finding, report: Report, raw: bytes, source: str) -> Verdict:
     recipient = _text_recipient(report, raw, finding.diagnostic)
-    return Verdict(
-        finding.kind, recipient, finding.status, finding.diagnostic, source, finding.rule
-    )
+    kind, rule = _final(finding.kind, finding.rule, finding.status)
+    return Verdict(kind, recipient, finding.status, finding.diagnostic, source, rule)
 
 
 def decide(report: Report, raw: bytes) -> Verdict:
