@@ -67,8 +67,8 @@ def delivered(server: SmtpServer) -> dict[str, tuple[str, str]]:
         text = message.get_body(("plain",))
         assert html is not None and text is not None
         out[str(message["To"]).split("<")[-1].rstrip(">")] = (
-            str(html.get_content()),  # type: ignore[attr-defined]
-            str(text.get_content()),  # type: ignore[attr-defined]
+            str(html.get_content()),
+            str(text.get_content()),
         )
     return out
 
