@@ -12,6 +12,7 @@ distinct order and never once per reader.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -100,9 +101,12 @@ class CampaignComposer:
     render_order: Callable[[Order], linktable.Tracked] | None = None
     # Rendered orders, the paper's own under (); filled as readers need them.
     editions: dict[Order, Edition] = field(init=False, repr=False)
+    # Lanes compose in threads: an order is rendered once even when two need it at once.
+    _rendering: threading.Lock = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "editions", {(): Edition(self.digest, self.tracked_links)})
+        object.__setattr__(self, "_rendering", threading.Lock())
 
     def order(self, row: Claimed) -> Order:
         """The sections this reader gets first (their topics'), or () for the paper's order."""
@@ -113,10 +117,14 @@ class CampaignComposer:
     def edition(self, first: Order) -> Edition:
         """The rendering for this order: made the first time a reader needs it."""
         found = self.editions.get(first)
-        if found is None:
-            assert self.render_order is not None, "only the paper's order without a renderer"
-            tracked = self.render_order(first)
-            found = self.editions[first] = Edition(tracked.digest, tracked.per_copy)
+        if found is not None:
+            return found
+        assert self.render_order is not None, "only the paper's order without a renderer"
+        with self._rendering:
+            found = self.editions.get(first)
+            if found is None:
+                tracked = self.render_order(first)
+                found = self.editions[first] = Edition(tracked.digest, tracked.per_copy)
         return found
 
     def _links(self, row: Claimed) -> RecipientLinks:
