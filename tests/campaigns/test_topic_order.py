@@ -13,11 +13,12 @@ import re
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, event, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter import database
 from newsletter.campaigns.engine import make_worker
+from newsletter.campaigns.ledger import Ledger
 from newsletter.config import Settings
 from newsletter.digest import render as digest_render
 from subscribers import topics
@@ -181,3 +182,34 @@ def test_composing_processes_get_each_readers_topics_too(
     html, text = copies[f"reader{ids[1]}@example.net"]
     assert section_order(text) == [1, 2, 3, 4, 5, 6]
     assert "Your topics" not in text
+
+
+def test_a_batch_brings_its_readers_topics_in_a_fixed_number_of_queries(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    ids = seed_audience(engine, 9)
+    follow(engine, sessions, {sid: ["Ukraine", "China"][: 1 + sid % 2] for sid in ids[:8]})
+    cid = new_campaign(sessions, source=SOURCE)
+    start_campaign(sessions, cid)
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    ledger = Ledger(engine)
+    assert ledger.start(cid)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        small = ledger.claim(cid, "w1", batch=2, lease_seconds=60)
+        after_small = len(statements)
+        large = ledger.claim(cid, "w1", batch=7, lease_seconds=60)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert after_small == len(statements) - after_small  # 2 readers or 7: the same queries
+    claimed = {row.subscriber_id: row.topics for row in [*small, *large]}
+    assert len(claimed) == 9
+    with sessions() as session:
+        named = {t.id: t.name for t in topics.current(session)}
+    for sid in ids[:8]:
+        assert sorted(named[t] for t in claimed[sid]) == sorted(["Ukraine", "China"][: 1 + sid % 2])
+    assert claimed[ids[8]] == ()
