@@ -9,12 +9,15 @@ import. See docs/audience.md.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from subscribers import lists
 from subscribers.errors import Conflict, NotFound
-from subscribers.models import Kind, MailingList
+from subscribers.models import Kind, MailingList, Subscription
 
 
 def find(session: Session, ref: str) -> MailingList | None:
@@ -78,3 +81,48 @@ def publish(session: Session, ref: str, *, public: bool = True) -> MailingList:
     found.public = public
     session.flush()
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A topic as a briefing names it: by ``name`` or ``slug``."""
+
+    id: int
+    name: str
+    slug: str
+
+
+def current(db: Session | Connection) -> list[Topic]:
+    """Every topic not archived, public or hidden, by name: what sections may carry."""
+    query = (
+        select(MailingList.id, MailingList.name, MailingList.slug)
+        .where(MailingList.kind == Kind.TOPIC, MailingList.archived.is_(False))
+        .order_by(MailingList.name)
+    )
+    return [Topic(*row) for row in db.execute(query)]
+
+
+def chosen_by(
+    db: Session | Connection, subscriber_ids: Iterable[int]
+) -> dict[int, tuple[int, ...]]:
+    """The topics (ids) each of these people follows; people with none are absent.
+
+    One query for a whole batch of recipients, so composing copies never asks per reader.
+    """
+    ids = list(dict.fromkeys(subscriber_ids))
+    if not ids:
+        return {}
+    query = (
+        select(Subscription.subscriber_id, Subscription.list_id)
+        .join(MailingList, MailingList.id == Subscription.list_id)
+        .where(
+            Subscription.subscriber_id.in_(ids),
+            Subscription.subscribed.is_(True),
+            MailingList.kind == Kind.TOPIC,
+        )
+        .order_by(Subscription.subscriber_id, Subscription.list_id)
+    )
+    out: dict[int, list[int]] = {}
+    for subscriber_id, topic_id in db.execute(query):
+        out.setdefault(subscriber_id, []).append(topic_id)
+    return {sid: tuple(topic_ids) for sid, topic_ids in out.items()}

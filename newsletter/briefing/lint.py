@@ -9,10 +9,12 @@ preview, because staff preview drafts before the link targets are filled in.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
+from newsletter.briefing import topics as section_topics
 from newsletter.briefing.model import Briefing, Link
 
 __all__ = ["DIGEST_HTML_LIMIT", "SUBJECT_LIMIT", "Problem", "link_problem", "lint"]
@@ -48,8 +50,10 @@ def lint(
     for_sending: bool,
     digest_html_bytes: int | None = None,
     donations: bool = False,
+    topics: Sequence[str] | None = None,
 ) -> list[Problem]:
-    """Every problem found, ordered by line; ``donations``: the donate page is live."""
+    """Every problem found, ordered by line; ``donations``: the donate page is live;
+    ``topics``: the organisation's topic names (None: section topics are not checked)."""
     problems: list[Problem] = []
 
     def add(severity: Severity, line: int, message: str, code: str) -> None:
@@ -99,6 +103,16 @@ def lint(
                     f"the contact has no {name}: fill in 'contact: {name}:' in the front matter",
                     "empty-contact",
                 )
+    if topics is not None:
+        known = ", ".join(topics) or "none yet"
+        for section, name in section_topics.unknown(b, topics):
+            add(
+                "warning",
+                section.topics_line or section.line,
+                f"section {section.number}: {name!r} is not one of the organisation's topics "
+                f"({known}): no reader can have chosen it; fix the spelling or add the topic",
+                "unknown-topic",
+            )
     for paragraph in b.paragraphs():
         for pointing in _ABSENT_THINGS.finditer(paragraph.text):
             add(

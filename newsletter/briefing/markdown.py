@@ -20,6 +20,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 
+from newsletter.briefing import topics as section_topics
 from newsletter.briefing.model import Appeal, Briefing, Contact, Paragraph, Section, Subsection
 from newsletter.errors import BriefingError
 
@@ -229,10 +230,13 @@ class _SectionBuilder:
     line: int
     paragraphs: list[Paragraph] = field(default_factory=list)
     subsections: list[tuple[str, int, list[Paragraph]]] = field(default_factory=list)
+    topics: tuple[str, ...] | None = None  # its "Topics:" line, once read
+    topics_line: int = 0
 
     def freeze(self) -> Section:
         subs = tuple(Subsection(h, tuple(ps), line) for h, line, ps in self.subsections)
-        return Section(self.number, self.title, tuple(self.paragraphs), subs, self.line)
+        topics = (self.topics or (), self.topics_line)
+        return Section(self.number, self.title, tuple(self.paragraphs), subs, self.line, *topics)
 
 
 @dataclass
@@ -395,6 +399,11 @@ class _Body:
             self.appeal.paragraphs.append(paragraph)
         else:
             section = self.sections[-1]
+            first = not (section.paragraphs or section.subsections or section.topics is not None)
+            named = section_topics.parse_line(paragraph.text) if first else None
+            if named is not None and not paragraph.bullet:  # the "Topics: a, b" line
+                section.topics, section.topics_line = named, where
+                return
             target = section.subsections[-1][2] if section.subsections else section.paragraphs
             target.append(paragraph)
 
@@ -474,7 +483,8 @@ def dump(b: Briefing) -> str:
     if b.summary or b.summary_heading != "Summary":
         block(f"{_heading(b.summary_heading)} {{.summary}}", b.summary)
     for s in b.sections:
-        block(f"{s.number}. {_heading(s.title)}", s.paragraphs)
+        topics_line = [Paragraph(section_topics.format_line(s.topics))] if s.topics else []
+        block(f"{s.number}. {_heading(s.title)}", [*topics_line, *section_topics.guard(s)])
         for sub in s.subsections:
             block(_heading(sub.heading), sub.paragraphs, level=3)
     if b.appeal:

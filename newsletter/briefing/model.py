@@ -77,6 +77,9 @@ class Section:
     paragraphs: tuple[Paragraph, ...] = ()
     subsections: tuple[Subsection, ...] = ()
     line: int = 0
+    # What the section is about (its ``Topics:`` line): readers who chose one see it first.
+    topics: tuple[str, ...] = ()
+    topics_line: int = 0
 
     @property
     def anchor(self) -> str:

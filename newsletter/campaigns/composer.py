@@ -3,16 +3,24 @@
 Everything that is the same for every copy (parsing the briefing, rendering MJML,
 the sender identity, the DKIM signer) happens once in ``for_campaign``; a copy then
 costs three HMACs for the personal links, a few string joins, building and signing.
+
+A reader who follows topics gets the sections on them first. Readers with the same
+sections first share an ``Edition``: the email rendered (MJML compiled) once for that
+order, the first time a reader needs it, so a campaign renders at most once per
+distinct order and never once per reader.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter import wiring
 from newsletter.briefing import lint, markdown
+from newsletter.briefing import topics as section_topics
 from newsletter.briefing.model import Briefing
 from newsletter.campaigns import verp
 from newsletter.campaigns.ledger import Claimed
@@ -21,6 +29,7 @@ from newsletter.campaigns.worker import Envelope
 from newsletter.config import Settings
 from newsletter.digest import Digest, Personal, render_digest
 from newsletter.digest.personalise import personal_values
+from newsletter.digest.render import reordered
 from newsletter.links import RecipientLinks, recipient_links
 from newsletter.mail.dkim import Signer
 from newsletter.mail.message import (
@@ -31,6 +40,9 @@ from newsletter.mail.message import (
     check_address,
 )
 from newsletter.results import linktable
+from subscribers import topics as subscriber_topics
+
+Order = tuple[int, ...]  # indices of the sections a copy puts first; () the paper's order
 
 
 def lint_errors(
@@ -57,6 +69,21 @@ def refuse_if_lint_errors(
 
 
 @dataclass(frozen=True)
+class Edition:
+    """The digest rendered for one order of the sections, its parts encoded once."""
+
+    digest: Digest
+    tracked_links: linktable.PerCopy | None
+    html_part: PartTemplate = field(init=False, repr=False)
+    text_part: PartTemplate = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        html, text = self.digest.html_template, self.digest.text_template
+        object.__setattr__(self, "html_part", PartTemplate(html.parts, html.slots))
+        object.__setattr__(self, "text_part", PartTemplate(text.parts, text.slots))
+
+
+@dataclass(frozen=True)
 class CampaignComposer:
     """The per-campaign state; ``compose`` is called once per recipient."""
 
@@ -69,14 +96,36 @@ class CampaignComposer:
     signer: Signer | None
     # Per-copy values of tracked links (person tracking mode only); None: nothing per copy.
     tracked_links: linktable.PerCopy | None = None
-    # The digest's parts encoded once, but for the lines that hold personal values.
-    html_part: PartTemplate = field(init=False, repr=False)
-    text_part: PartTemplate = field(init=False, repr=False)
+    # Each section's topics (ids), and how to render the digest for another order.
+    section_topics: tuple[frozenset[int], ...] = ()
+    render_order: Callable[[Order], linktable.Tracked] | None = None
+    # Rendered orders, the paper's own under (); filled as readers need them.
+    editions: dict[Order, Edition] = field(init=False, repr=False)
+    # Lanes compose in threads: an order is rendered once even when two need it at once.
+    _rendering: threading.Lock = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        html, text = self.digest.html_template, self.digest.text_template
-        object.__setattr__(self, "html_part", PartTemplate(html.parts, html.slots))
-        object.__setattr__(self, "text_part", PartTemplate(text.parts, text.slots))
+        object.__setattr__(self, "editions", {(): Edition(self.digest, self.tracked_links)})
+        object.__setattr__(self, "_rendering", threading.Lock())
+
+    def order(self, row: Claimed) -> Order:
+        """The sections this reader gets first (their topics'), or () for the paper's order."""
+        if self.render_order is None:
+            return ()
+        return section_topics.chosen(self.section_topics, row.topics)
+
+    def edition(self, first: Order) -> Edition:
+        """The rendering for this order: made the first time a reader needs it."""
+        found = self.editions.get(first)
+        if found is not None:
+            return found
+        assert self.render_order is not None, "only the paper's order without a renderer"
+        with self._rendering:
+            found = self.editions.get(first)
+            if found is None:
+                tracked = self.render_order(first)
+                found = self.editions[first] = Edition(tracked.digest, tracked.per_copy)
+        return found
 
     def _links(self, row: Claimed) -> RecipientLinks:
         return recipient_links(
@@ -88,23 +137,28 @@ class CampaignComposer:
 
     def personal(self, row: Claimed) -> tuple[str, str, RecipientLinks]:
         """This recipient's (html, text) and links."""
+        edition = self.edition(self.order(row))
         links = self._links(row)
-        html_values, text_values = self._values(row, links)
-        html = self.digest.html_template.fill(html_values)
-        return html, self.digest.text_template.fill(text_values), links
+        html_values, text_values = self._values(edition, row, links)
+        html = edition.digest.html_template.fill(html_values)
+        return html, edition.digest.text_template.fill(text_values), links
 
-    def _values(self, row: Claimed, links: RecipientLinks) -> tuple[dict[str, str], dict[str, str]]:
+    def _values(
+        self, edition: Edition, row: Claimed, links: RecipientLinks
+    ) -> tuple[dict[str, str], dict[str, str]]:
         html_values, text_values = personal_values(Personal(row.name, row.email, links))
-        if self.tracked_links is not None:
-            tracked = self.tracked_links(row.subscriber_id)  # URL-safe: same in both parts
+        if edition.tracked_links is not None:
+            tracked = edition.tracked_links(row.subscriber_id)  # URL-safe: same in both parts
             html_values.update(tracked)
             text_values.update(tracked)
         return html_values, text_values
 
     def compose(self, row: Claimed) -> Envelope:
+        edition = self.edition(self.order(row))
         links = self._links(row)
-        html_values, text_values = self._values(row, links)
-        html, text = Filled(self.html_part, html_values), Filled(self.text_part, text_values)
+        html_values, text_values = self._values(edition, row, links)
+        html = Filled(edition.html_part, html_values)
+        text = Filled(edition.text_part, text_values)
         message_id = verp.message_id(self.settings, self.campaign_id, row.subscriber_id)
         sender = verp.return_path(self.settings, self.campaign_id, row.subscriber_id)
         message = build_message(
@@ -142,9 +196,15 @@ def for_campaign(
         campaign = get(session, campaign_id)
         source, path = campaign.source_text, campaign.briefing_path
         subject, slug = campaign.subject, campaign.briefing_slug
+        known = subscriber_topics.current(session)
     briefing = markdown.parse(source, source=path)
-    tracked = linktable.prepare(settings, sessions, campaign_id, render_digest(briefing, settings))
+    paper = render_digest(briefing, settings)
+    tracked = linktable.prepare(settings, sessions, campaign_id, paper)
     digest = tracked.digest
+    keys = section_topics.section_keys(briefing, topic_index(known))
+    render_order = None
+    if any(keys):
+        render_order = _order_renderer(settings, sessions, campaign_id, briefing, paper)
     return CampaignComposer(
         settings=settings,
         campaign_id=campaign_id,
@@ -154,4 +214,35 @@ def for_campaign(
         identity=campaign_identity(settings, campaign_id),
         signer=wiring.signer(settings),
         tracked_links=tracked.per_copy,
+        section_topics=keys,
+        render_order=render_order,
     )
+
+
+def topic_index(known: list[subscriber_topics.Topic]) -> dict[str, int]:
+    """Folded topic names and slugs to ids: how a section's ``Topics:`` line is read."""
+    index: dict[str, int] = {}
+    for topic in known:
+        index.setdefault(section_topics.fold(topic.name), topic.id)
+        index.setdefault(section_topics.fold(topic.slug), topic.id)
+    return index
+
+
+def _order_renderer(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    campaign_id: int,
+    briefing: Briefing,
+    paper: Digest,
+) -> Callable[[Order], linktable.Tracked]:
+    """Renders the digest for one order, its links tracked with the campaign's table."""
+    table: list[linktable.Link] = []
+    if settings.tracking != "off" or settings.track_opens:
+        with sessions() as session:
+            table = linktable.load(session, campaign_id)
+
+    def render(first: Order) -> linktable.Tracked:
+        digest = reordered(paper, briefing, settings, first)
+        return linktable.track(settings, digest, campaign_id, table)
+
+    return render

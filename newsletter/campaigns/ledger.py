@@ -46,7 +46,7 @@ from newsletter.campaigns.models import (
     CampaignStatus,
     RecipientState,
 )
-from subscribers import audience
+from subscribers import audience, topics
 from subscribers.orm import utcnow
 from subscribers.tags import CampaignTag
 
@@ -68,6 +68,7 @@ class Claimed:
     email: str
     name: str
     attempts: int
+    topics: tuple[int, ...] = ()  # ids of the topics they follow: their sections go first
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +213,18 @@ class Ledger:
         )
         with self.engine.begin() as conn:
             rows = conn.execute(stmt).all()
-        claimed = [Claimed(r.id, r.subscriber_id, r.email, r.name, r.attempts) for r in rows]
+            followed = topics.chosen_by(conn, (r.subscriber_id for r in rows))
+        claimed = [
+            Claimed(
+                r.id,
+                r.subscriber_id,
+                r.email,
+                r.name,
+                r.attempts,
+                followed.get(r.subscriber_id, ()),
+            )
+            for r in rows
+        ]
         claimed.sort(key=lambda c: c.id)
         return claimed
 

@@ -35,7 +35,7 @@ from newsletter.campaigns.worker import Composer, Envelope
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
 
-Row = tuple[int, int, str, str, int]
+Row = tuple[int, int, str, str, int, tuple[int, ...]]
 # A finished copy as it crosses the process boundary, or why it could not be made.
 Made = tuple[str, str, bytes, str] | str
 
@@ -112,7 +112,10 @@ class Composing:
         self._campaign_id = campaign_id
         size = pool.chunk
         self._chunks: deque[list[Row]] = deque(
-            [(r.id, r.subscriber_id, r.email, r.name, r.attempts) for r in rows[i : i + size]]
+            [
+                (r.id, r.subscriber_id, r.email, r.name, r.attempts, r.topics)
+                for r in rows[i : i + size]
+            ]
             for i in range(0, len(rows), size)
         )
         self._pending: deque[Future[list[Made]]] = deque()

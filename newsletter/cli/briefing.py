@@ -15,10 +15,11 @@ import typer
 from newsletter.briefing import links as linkfix
 from newsletter.briefing import lint as linting
 from newsletter.briefing import markdown
+from newsletter.briefing import topics as section_topics
 from newsletter.briefing.model import Briefing
 from newsletter.briefing.paper import read_paper
 from newsletter.cli.common import settings
-from newsletter.errors import BriefingError, Conflict
+from newsletter.errors import BriefingError, Conflict, DatabaseUnavailable
 
 app = typer.Typer(help="Import, check and render briefing papers.", no_args_is_help=True)
 
@@ -50,6 +51,9 @@ def import_(
     briefing, kind, notes = read_paper(paper, number=number, when=day)
     if topic:
         briefing = _with_topics(briefing, topic)
+    names, why_not = organisation_topics()
+    if names:
+        briefing = section_topics.guess(briefing, names)
     if output.exists() and not force:
         raise Conflict(f"{output} already exists (use --force to overwrite it)")
     try:
@@ -66,6 +70,7 @@ def import_(
     typer.echo(f"  sections:      {len(briefing.sections)} ({subsections} sub-headings)")
     typer.echo(f"  appeal:        {'yes' if briefing.appeal else 'none found'}")
     typer.echo(f"  links:         {len(links)} ({placeholders} placeholder links to fill in)")
+    typer.echo(f"  topics:        {_topics_summary(briefing, names, why_not)}")
     if not links and kind == "text":
         typer.echo(
             "  warning:       no links at all: a text copy loses them; "
@@ -79,6 +84,43 @@ def import_(
             f"next: `newsletter briefing links {output}` lists them; fill them in, "
             f"then `newsletter briefing lint {output}`"
         )
+
+
+def organisation_topics() -> tuple[list[str] | None, str]:
+    """The organisation's topic names from the database, or None and why not.
+
+    Reading a paper needs no database: a missing SQLite file is not created for this,
+    and a database that cannot be reached only means no topics are guessed or checked.
+    """
+    from sqlalchemy.engine import make_url
+
+    from newsletter import database, wiring
+    from subscribers import topics
+
+    config = settings()
+    url = make_url(database.normalise_url(config.database_url))
+    on_disk = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if on_disk and not Path(str(url.database)).exists():
+        return None, "there is no database yet"
+    try:
+        with wiring.sessions(config)() as session:
+            names = [topic.name for topic in topics.current(session)]
+    except DatabaseUnavailable as exc:
+        return None, str(exc)
+    return names, "" if names else "the organisation has no topics yet"
+
+
+def _topics_summary(briefing: Briefing, names: list[str] | None, why_not: str) -> str:
+    if not names:
+        return f"not guessed: {why_not}"
+    tagged = [s for s in briefing.sections if s.topics]
+    if not tagged:
+        return "no section names one of the organisation's topics"
+    used = section_topics.unique(t for s in tagged for t in s.topics)
+    return (
+        f"{_plural(len(tagged), 'section')} of {len(briefing.sections)} "
+        f"given topics ({', '.join(used)}): check the 'Topics:' lines"
+    )
 
 
 def _day(text: str) -> date:
@@ -105,16 +147,20 @@ def lint(
     """Report problems as FILE:LINE: severity: message; exit 1 if any is an error."""
     briefing = markdown.load(file)
     size, note = _digest_size(briefing)
+    names, why_not = organisation_topics()
     problems = linting.lint(
         briefing,
         for_sending=for_sending,
         digest_html_bytes=size,
         donations=settings().donations_on,
+        topics=names,
     )
     for p in problems:
         typer.echo(f"{file}:{p.line}: {p.severity}: {p.message}")
     errors = sum(1 for p in problems if p.severity == "error")
     warnings = len(problems) - errors
+    if names is None and any(s.topics for s in briefing.sections):
+        typer.echo(f"note: section topics not checked: {why_not}")
     if note:
         typer.echo(f"note: {note}")
     elif size is not None:

@@ -23,6 +23,7 @@ from newsletter.config import Settings
 from newsletter.errors import NewsletterError
 from newsletter.mail.transports.base import DeliveryStatus
 from subscribers import audience, tags
+from subscribers import topics as subscriber_topics
 from subscribers.models import MailingList
 from subscribers.orm import utcnow
 
@@ -104,6 +105,11 @@ def create(
 def preview(
     campaign_id: int = typer.Argument(...),
     out: Path | None = typer.Option(None, "--out", help="Folder for preview.html/.txt/.eml."),
+    topics: str = typer.Option(
+        "",
+        "--topics",
+        help='The copy of a reader who follows these topics, e.g. "Ukraine,Trade".',
+    ),
 ) -> None:
     """Write a sample copy and show the audience and lint findings."""
     cfg = settings()
@@ -113,8 +119,10 @@ def preview(
         chosen = campaign_audience(session, campaign.id)
         size = audience.count(session, chosen)
         who = _audience_words(session, chosen)
+        names = [n.strip() for n in topics.split(",") if n.strip()]
+        followed = tuple(subscriber_topics.get(session, name).id for name in names)
     made = composer.for_campaign(cfg, sessions, campaign_id)
-    sample = Claimed(0, 0, "reader@example.org", "Sample Reader", 0)
+    sample = Claimed(0, 0, "reader@example.org", "Sample Reader", 0, followed)
     envelope = made.compose(sample)
     html, text, _ = made.personal(sample)
     folder = out or Path("var/previews") / f"campaign-{campaign_id}"
@@ -125,6 +133,14 @@ def preview(
     console.print(f"Subject: {made.subject}", highlight=False)
     console.print(f"Readers who will receive it now: {size:,} ({who})", highlight=False)
     briefing = markdown.parse(campaign.source_text, source=campaign.briefing_path)
+    if names:
+        first = [str(briefing.sections[i].number) for i in made.order(sample)]
+        order = (
+            f"sections {', '.join(first)} first" if first else "none of its sections: paper order"
+        )
+        console.print(
+            f"The copy of a reader who follows {', '.join(names)}: {order}", highlight=False
+        )
     problems = lint.lint(briefing, for_sending=True, digest_html_bytes=len(html.encode()))
     for p in problems:
         colour = "red" if p.severity == "error" else "yellow"

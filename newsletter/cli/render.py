@@ -7,6 +7,7 @@ page goes public when its campaign starts sending, or with ``briefing publish``.
 from __future__ import annotations
 
 import quopri
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,14 +47,18 @@ def _preview_eml(digest: Digest, briefing: Briefing, config: Settings) -> bytes:
     return digest.message(wiring.identity(config, kind="preview"), person, wiring.signer(config))
 
 
-def render_files(file: Path, out: Path, config: Settings) -> tuple[list[tuple[Path, int]], int]:
+def render_files(
+    file: Path, out: Path, config: Settings, topics: Sequence[str] = ()
+) -> tuple[list[tuple[Path, int]], int]:
     """Parse, render and write; returns each written path with its size in bytes,
-    and the size of the HTML part once quoted-printable encoded (what Gmail counts)."""
+    and the size of the HTML part once quoted-printable encoded (what Gmail counts).
+    ``topics``: render the copy of a reader who follows these (their sections first)."""
     from newsletter.briefing import markdown
+    from newsletter.briefing.topics import first_for
     from newsletter.digest import render_digest
 
     briefing = markdown.load(file)
-    digest = render_digest(briefing, config)
+    digest = render_digest(briefing, config, first_for(briefing, topics))
     files: list[tuple[Path, str | bytes]] = [
         (out / "digest.mjml", digest.mjml),
         (out / "digest.html", digest.html),
@@ -77,6 +82,12 @@ def register(briefing_app: typer.Typer) -> None:
     def render(
         file: Path = typer.Argument(..., help="The briefing, Markdown with front matter."),
         out: Path = typer.Option(Path("out"), "--out", "-o", help="Directory to write into."),
+        topics: str = typer.Option(
+            "",
+            "--topics",
+            help='The copy of a reader who follows these topics, e.g. "Ukraine,Trade": '
+            "their sections first.",
+        ),
     ) -> None:
         """Render the digest email (MJML, HTML, text), the web page and a preview message.
 
@@ -84,8 +95,20 @@ def register(briefing_app: typer.Typer) -> None:
         """
         from rich.table import Table
 
+        from newsletter.briefing import markdown
+        from newsletter.briefing.topics import fold
+
         config = settings()
-        written, encoded = render_files(file, out, config)
+        names = [n.strip() for n in topics.split(",") if n.strip()]
+        written, encoded = render_files(file, out, config, names)
+        if names:
+            carried = {fold(t) for s in markdown.load(file).sections for t in s.topics}
+            for name in names:
+                if fold(name) not in carried:
+                    console.print(
+                        f"note: no section of {file} has the topic {name!r}", highlight=False
+                    )
+            console.print(f"The copy of a reader who follows: {', '.join(names)}", highlight=False)
         table = Table(box=None, pad_edge=False)
         table.add_column("file", overflow="fold")
         table.add_column("size", justify="right", no_wrap=True)

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from newsletter.briefing import links as linkfix
 from newsletter.briefing import lint as linting
 from newsletter.briefing import markdown, store
+from newsletter.briefing import topics as section_topics
 from newsletter.briefing.paper import read_paper
 from newsletter.console.guard import Config, Editor, Sessions, Staff, Viewer
 from newsletter.console.pages import back, render
@@ -25,6 +26,7 @@ from newsletter.database import transaction
 from newsletter.digest import sample
 from newsletter.errors import BriefingError, NewsletterError
 from newsletter.staff import audit
+from subscribers import topics as subscriber_topics
 
 router = APIRouter()
 UPLOAD_LIMIT = 20 * 1024 * 1024
@@ -36,14 +38,18 @@ FRAME_POLICY = (
 )
 
 
-def problems(current: store.Current, config: Any) -> list[linting.Problem]:
-    """The linter's findings as they stand for sending (placeholder links are errors)."""
+def problems(
+    current: store.Current, config: Any, topics: list[str] | None = None
+) -> list[linting.Problem]:
+    """The linter's findings as they stand for sending (placeholder links are errors);
+    ``topics``: the organisation's topic names, to check the sections' topics."""
     preview = sample.preview(current.briefing, config)
     return linting.lint(
         current.briefing,
         for_sending=True,
         digest_html_bytes=len(preview.digest.html.encode()),
         donations=config.donations_on,
+        topics=topics,
     )
 
 
@@ -95,8 +101,9 @@ async def upload(
             briefing, _kind, notes = read_paper(path)
         except NewsletterError as problem:
             return refuse(f"{name}: {problem}".replace(str(path), name))
-    source = markdown.dump(briefing)
     with transaction(factory) as session:
+        names = [topic.name for topic in subscriber_topics.current(session)]
+        source = markdown.dump(section_topics.guess(briefing, names))  # staff edit the guesses
         stored = store.create(session, source, staff.email, f"uploaded {name}")
         audit.record(
             session, staff.email, "briefing.upload", f"briefing {stored.id}", name, ip=staff.network
@@ -128,7 +135,8 @@ def _edit_page(
             {"number": v.number, "by": v.saved_by, "at": v.saved_at, "note": v.note}
             for v in store.versions(session, briefing_id)
         ]
-    found = problems(current, config)
+        names = [topic.name for topic in subscriber_topics.current(session)]
+    found = problems(current, config, names)
     return render(
         request,
         "admin/briefing.html",

@@ -8,6 +8,7 @@ and :meth:`Digest.personalise` only joins strings. No I/O besides reading templa
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -178,11 +179,21 @@ def _compile_mjml(source: str) -> str:
     return _LAYOUT_BREAK.sub(">\n", compiled)
 
 
-def render_digest(briefing: Briefing, settings: Settings) -> Digest:
-    """Render ``briefing`` once: MJML, HTML and text with slots, and the web page."""
+@dataclass(frozen=True)
+class _Email:
+    subject: str
+    mjml: str  # the sample copy's MJML
+    html_template: SplitTemplate
+    text_template: SplitTemplate
+    sample_html: str
+    sample_text: str
+
+
+def _email(briefing: Briefing, settings: Settings, first: Sequence[int]) -> _Email:
+    """The email parts, with slots, for one order of the sections: MJML compiled once."""
     env = environment(settings.templates_dir)
     slots = Slots.fresh()
-    email = email_view(briefing)
+    email = email_view(briefing, first)
     theme = Theme.from_brand(settings.brand_colour)
     # templates see only the public settings, in the briefing's own language
     brand = replace(settings.public(), language=email.language or settings.language)
@@ -192,21 +203,54 @@ def render_digest(briefing: Briefing, settings: Settings) -> Digest:
     text_template = SplitTemplate.split(_render(env, TEXT_TEMPLATE, **context), slots)
     _check_slots(html_template, MJML_TEMPLATE)
     _check_slots(text_template, TEXT_TEMPLATE)
+    sample_html, sample = personal_values(sample_person(settings, briefing))
+    return _Email(
+        subject=email.subject,
+        mjml=SplitTemplate.split(mjml_source, slots).fill(sample_html),
+        html_template=html_template,
+        text_template=text_template,
+        sample_html=html_template.fill(sample_html),
+        sample_text=text_template.fill(sample),
+    )
+
+
+def render_digest(briefing: Briefing, settings: Settings, first: Sequence[int] = ()) -> Digest:
+    """Render ``briefing`` once: MJML, HTML and text with slots, and the web page;
+    ``first``: indices of sections put first under "Your topics" (see ``reordered``)."""
+    email = _email(briefing, settings, first)
+    brand = replace(settings.public(), language=briefing.language or "en")
     web_html = _render(
-        env,
+        environment(settings.templates_dir),
         PAGE_TEMPLATE,
         briefing=page_view(briefing),
         settings=brand,
         donate_url=f"{settings.public_base_url}/donate",
     )
-    sample_html, sample = personal_values(sample_person(settings, briefing))
     return Digest(
         subject=email.subject,
         slug=briefing.slug,
-        mjml=SplitTemplate.split(mjml_source, slots).fill(sample_html),
-        html=html_template.fill(sample_html),
-        text=text_template.fill(sample),
+        mjml=email.mjml,
+        html=email.sample_html,
+        text=email.sample_text,
         web_html=web_html,
-        html_template=html_template,
-        text_template=text_template,
+        html_template=email.html_template,
+        text_template=email.text_template,
+    )
+
+
+def reordered(
+    digest: Digest, briefing: Briefing, settings: Settings, first: Sequence[int]
+) -> Digest:
+    """``digest`` with the sections ``first`` put first: only the email is rendered again
+    (the web page is the paper's, whoever reads it)."""
+    if not first:
+        return digest
+    email = _email(briefing, settings, first)
+    return replace(
+        digest,
+        mjml=email.mjml,
+        html=email.sample_html,
+        text=email.sample_text,
+        html_template=email.html_template,
+        text_template=email.text_template,
     )

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from markupsafe import Markup
 
+from newsletter.briefing import topics
 from newsletter.briefing.model import Appeal, Briefing, Paragraph, Section
 from newsletter.digest import inline
 from newsletter.digest.inline import Reference, References
@@ -93,10 +94,13 @@ class EmailView:
     key_decisions: tuple[Item, ...]
     key_decision_refs: tuple[Reference, ...]
     pitch: Item | None
-    sections: tuple[SectionDigest, ...]
+    sections: tuple[SectionDigest, ...]  # in this copy's order
     appeal_heading: str
     appeal: tuple[Item, ...]
     appeal_refs: tuple[Reference, ...]
+    # How many of ``sections`` are the reader's topics, put first under "Your topics";
+    # 0: the paper's own order, no markers.
+    yours: int = 0
 
 
 @dataclass(frozen=True)
@@ -234,7 +238,9 @@ def _preview(briefing: Briefing) -> str:
     return " ".join(inline.plain(inline.lead(inline.parse(source), PREVIEW_CHARS)).split())
 
 
-def email_view(briefing: Briefing) -> EmailView:
+def email_view(briefing: Briefing, first: Sequence[int] = ()) -> EmailView:
+    """The email's content; ``first``: indices of the sections to put first (the
+    reader's topics), the others following in the paper's order."""
     refs = References()
     key = tuple(_item(inline.parse(p.text), refs) for p in briefing.key_decisions)
     key_refs = refs.take_block()
@@ -257,7 +263,9 @@ def email_view(briefing: Briefing) -> EmailView:
         if pitch_runs and pitch_runs[-1].text == "…" and rest[0]:
             rest[0] = (inline.Run("…"), *rest[0])
     decisions = [_words(inline.plain(inline.parse(p.text))) for p in briefing.key_decisions]
-    sections = tuple(_section_digest(s, refs, decisions) for s in briefing.sections)
+    # Sources are numbered in reading order, so a reordered copy's [1] still comes first.
+    in_order = [briefing.sections[i] for i in topics.order(len(briefing.sections), first)]
+    sections = tuple(_section_digest(s, refs, decisions) for s in in_order)
     refs.take_block()
     appeal_items = tuple(_item(runs, refs) for runs in rest if inline.plain(runs).strip())
     return EmailView(
@@ -277,6 +285,7 @@ def email_view(briefing: Briefing) -> EmailView:
         appeal_heading=heading(appeal.heading) if appeal else "",
         appeal=appeal_items,
         appeal_refs=refs.take_block(),
+        yours=len(first),
     )
 
 

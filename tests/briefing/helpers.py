@@ -37,6 +37,7 @@ def without_lines(b: Briefing) -> Briefing:
             s.title,
             paras(s.paragraphs),
             tuple(Subsection(x.heading, paras(x.paragraphs)) for x in s.subsections),
+            topics=s.topics,
         )
         for s in b.sections
     )

@@ -165,6 +165,9 @@ PLAIN_TEXT = st.lists(st.text(alphabet="abZ09,.:'’é-", min_size=1, max_size=8
 )
 
 
+SECTION_TOPICS = ["Ukraine", "Arms control", "Sécurité"]
+
+
 def paragraphs(bullets: bool | None = None) -> st.SearchStrategy[tuple[Paragraph, ...]]:
     bullet = st.booleans() if bullets is None else st.just(bullets)
     one = st.builds(lambda t, b: Paragraph(t, bullet=b), INLINE, bullet)
@@ -179,6 +182,7 @@ def _sections(draw: st.DrawFn) -> tuple[Section, ...]:
             draw(HEADING),
             draw(paragraphs()),
             tuple(Subsection(h, draw(paragraphs())) for h in draw(st.lists(HEADING, max_size=2))),
+            topics=tuple(draw(st.lists(st.sampled_from(SECTION_TOPICS), max_size=2, unique=True))),
         )
         for n in numbers
     )

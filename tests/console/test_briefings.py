@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 
@@ -10,6 +11,8 @@ from fastapi.testclient import TestClient
 from newsletter.database import transaction
 from newsletter.staff import audit
 from newsletter.staff.models import Role
+from subscribers import topics
+from subscribers.models import MailingList
 from tests.console.conftest import Console, form_token, sign_in
 from tests.console.flow import outbox
 from tests.console.papers import PLACEHOLDERS, REAL, docx_with_placeholders
@@ -218,3 +221,24 @@ def test_every_step_is_in_the_audit_trail(
         found = {(e.action, e.actor) for e in audit.events(session)}
     for action in ("briefing.upload", "briefing.links", "briefing.test-send"):
         assert (action, "editor@example.org") in found, action
+
+
+def test_an_upload_gets_section_topics_guessed_and_checked(
+    console: Console, signed_in: Callable[[Role], TestClient]
+) -> None:
+    with transaction(console.app.state.sessions) as session:
+        ukraine = topics.create(session, "Ukraine")
+        topics.create(session, "Air defence")
+        topics.create(session, "Climate")
+    editor = signed_in(Role.EDITOR)
+    url = upload(editor)
+    page = editor.get(url).text
+    assert "## 1. Air defence leads the rise\n\nTopics: Air defence, Ukraine\n" in html.unescape(
+        page
+    )
+    assert "is not one of the organisation" not in page
+
+    with transaction(console.app.state.sessions) as session:
+        session.get(MailingList, ukraine.id).archived = True  # type: ignore[union-attr]
+    page = html.unescape(editor.get(url).text)
+    assert "section 1: 'Ukraine' is not one of the organisation's topics" in page
