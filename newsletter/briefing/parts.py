@@ -20,7 +20,16 @@ from newsletter.briefing.lint import Problem
 from newsletter.briefing.model import Appeal, Briefing, Paragraph, Section, Subsection
 from newsletter.errors import BriefingError
 
-__all__ = ["PartError", "Parts", "SectionPart", "field_of", "from_form", "parts_of", "rebuild"]
+__all__ = [
+    "LINK_CODES",
+    "PartError",
+    "Parts",
+    "SectionPart",
+    "field_of",
+    "from_form",
+    "parts_of",
+    "rebuild",
+]
 
 MASTHEAD = ("number", "date", "title", "subject", "series")
 # Findings about the whole paper that still belong to one field.
@@ -32,6 +41,8 @@ _CODE_FIELDS = {
     "missing-key-decisions": "key-decisions",
     "missing-appeal": "appeal",
 }
+# Findings about a link's target: the briefing page also shows them by its links table.
+LINK_CODES = frozenset({"placeholder-link", "insecure-link", "unsafe-link", "relative-link"})
 _BULLET = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
 _TOP_HEADING = re.compile(r"^ {0,3}#{1,2}(?:\s|$)")
 _WHERE = re.compile(r"^part(?::\d+)?: ")

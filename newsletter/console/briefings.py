@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from newsletter.briefing import links as linkfix
 from newsletter.briefing import lint as linting
-from newsletter.briefing import markdown, store
+from newsletter.briefing import markdown, parts, store
 from newsletter.briefing.paper import read_paper
 from newsletter.console.guard import Config, Editor, Sessions, Staff, Viewer
 from newsletter.console.pages import back, render
@@ -45,6 +45,18 @@ def problems(current: store.Current, config: Any) -> list[linting.Problem]:
         digest_html_bytes=len(preview.digest.html.encode()),
         donations=config.donations_on,
     )
+
+
+def beside(found: list[linting.Problem], current: store.Current) -> dict[str, list[Any]]:
+    """The findings by the briefing page's field they concern: title, subject, the links
+    table, or the Markdown text (with their lines) for everything else."""
+    out: dict[str, list[Any]] = {"title": [], "subject": [], "links": [], "source": []}
+    for problem in found:
+        key = parts.field_of(problem, current.briefing)
+        if problem.code in parts.LINK_CODES:
+            key = "links"
+        out[key if key in out else "source"].append(problem)
+    return out
 
 
 @router.get("/admin/briefings")
@@ -138,6 +150,7 @@ def _edit_page(
         source=current.source if draft is None else draft,
         problems=found,
         errors=sum(1 for p in found if p.severity == "error"),
+        beside=beside(found, current),
         links=linkfix.find(current.source),
         history=history,
         error=error,

@@ -198,3 +198,31 @@ def test_viewers_cannot_edit_by_part(
     for path in ("parts", "parts/preview"):
         assert viewer.post(f"{url}/{path}", data={**data, "csrf_token": token}).status_code == 403
     assert source(console).version == 1
+
+
+def test_the_briefing_page_shows_findings_beside_the_links_subject_and_text(
+    console: Console, signed_in: Callable[[Role], TestClient]
+) -> None:
+    editor = signed_in(Role.EDITOR)
+    url = upload(editor)
+    page = editor.get(url).text
+    links = beside(page, "links")
+    assert "SIPRI Arms Transfers Database" in links and "Council's own annual report" in links
+    assert 'aria-describedby="problems-links"' in page
+    assert beside(page, "subject") == "" and beside(page, "source") == ""
+    fill(editor, url)
+    token = form_token(editor.get(url).text)
+    title = "European arms exports reach a ten-year high"
+    long_subject = "European arms exports reach a ten-year high, and four governments report late"
+    editor.post(f"{url}/title", data={"csrf_token": token, "title": title, "subject": long_subject})
+    page = editor.get(url).text
+    assert beside(page, "subject").startswith("Warning: the subject is")
+    assert 'id="subject" name="subject"' in page and 'aria-describedby="problems-subject"' in page
+    assert beside(page, "links") == ""
+    assert f'href="{url.removeprefix("https://testserver")}/campaign">Send or schedule' in page
+    markdown_text = source(console).source.replace("\n- ", "\n- See the [annex](#). ", 1)
+    token = form_token(page)
+    editor.post(url, data={"csrf_token": token, "source": markdown_text, "version": "3"})
+    page = editor.get(url).text
+    assert re.match(r"Error, line \d+: link 'annex' has the placeholder", beside(page, "links"))
+    assert "Sending is blocked" in page
