@@ -1,14 +1,16 @@
 """Editing a briefing by part: the masthead, key decisions, each section and the appeal in
 their own fields, each with its lint findings beside it, and a live preview of the unsaved
-text as staff type. Saving keeps a new version exactly as the Markdown editor does (the
-source is rebuilt by ``briefing.parts`` through the briefing's own writer)."""
+text as staff type (in the part form and in the Markdown editor). Saving keeps a new version
+exactly as the Markdown editor does (the source is rebuilt by ``briefing.parts`` through the
+briefing's own writer)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from newsletter.briefing import lint as linting
@@ -22,6 +24,7 @@ from newsletter.errors import BriefingError
 from newsletter.staff import audit
 
 router = APIRouter()
+_WHERE = re.compile(r"^the text:(\d+): ")
 LABELS = {
     "number": "Number",
     "date": "Date",
@@ -52,9 +55,9 @@ class Checked:
         return sum(1 for p in self.problems if p.severity == "error") + (1 if self.failure else 0)
 
 
-def check(source: str, config: Any) -> Checked:
+def check(source: str, config: Any, name: str = "the briefing") -> Checked:
     """Lint ``source`` as for sending and render its digest (nothing is stored or sent)."""
-    briefing = markdown.parse(source, source="the briefing")
+    briefing = markdown.parse(source, source=name)
     shown = sample.preview(briefing, config)
     found = linting.lint(
         briefing,
@@ -192,4 +195,32 @@ async def live_preview(
         checked=checked,
         labels=labels(current.briefing),
         oob=True,
+    )
+
+
+@router.post("/admin/briefings/{briefing_id}/preview/live")
+def live_markdown(
+    request: Request,
+    briefing_id: int,
+    staff: Editor,
+    factory: Sessions,
+    config: Config,
+    source: Annotated[str, Form()] = "",
+) -> Response:
+    """The digest of the Markdown editor's unsaved text, for htmx as staff type (nothing is
+    saved, sent or published)."""
+    with transaction(factory) as session:
+        current = store.current(session, briefing_id)
+    try:
+        checked = check(source.replace("\r\n", "\n"), config, name="the text")
+    except BriefingError as problem:
+        checked = Checked(failure=_WHERE.sub(r"line \1: ", str(problem)))
+    return render(
+        request,
+        "admin/briefing-live.html",
+        staff,
+        current=current,
+        checked=checked,
+        labels=labels(current.briefing),
+        oob=False,
     )

@@ -31,7 +31,8 @@ class SpentFormKey(Base):
 
 
 class KeySpent(Conflict):
-    """The form was already sent once; ``target`` is where its first post led."""
+    """The form was already sent once; ``target`` is where its first post led ("" if not
+    known yet)."""
 
     def __init__(self, target: str) -> None:
         super().__init__("this form was already sent; nothing was done twice")
@@ -59,12 +60,12 @@ def spend(session: Session, key: str, target: str, actor: str) -> None:
     """Record ``key`` as used, in the caller's transaction (``KeySpent`` if a parallel post won).
 
     After ``KeySpent`` the caller's transaction must be rolled back: it holds the second,
-    refused action."""
+    refused action; the first one's ``target`` can then be read in a new transaction."""
     session.add(SpentFormKey(key=key, target=target[:200], spent_by=actor, spent_at=utcnow()))
     try:
         session.flush()
     except IntegrityError:
-        raise KeySpent(target) from None
+        raise KeySpent("") from None
 
 
 def target(session: Session, key: str) -> str:

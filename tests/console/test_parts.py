@@ -226,3 +226,29 @@ def test_the_briefing_page_shows_findings_beside_the_links_subject_and_text(
     page = editor.get(url).text
     assert re.match(r"Error, line \d+: link 'annex' has the placeholder", beside(page, "links"))
     assert "Sending is blocked" in page
+
+
+def test_the_markdown_editor_previews_its_unsaved_text(
+    console: Console, signed_in: Callable[[Role], TestClient]
+) -> None:
+    editor = signed_in(Role.EDITOR)
+    url = upload(editor)
+    page = editor.get(url).text
+    assert 'hx-post="/admin/briefings/1/preview/live"' in page
+    assert 'hx-trigger="input changed delay:600ms"' in page
+    token = form_token(page)
+    text = source(console).source.replace(FIRST, NEW, 1)
+    answer = editor.post(f"{url}/preview/live", data={"csrf_token": token, "source": text})
+    frame = re.search(r'<iframe class="live"[^>]* sandbox srcdoc="([^"]*)"', answer.text)
+    assert answer.status_code == 200 and frame and NEW in unescape(frame.group(1))
+    assert "hx-swap-oob" not in answer.text
+    broken = text.replace("## 2.", "## 1.", 1)
+    answer = editor.post(f"{url}/preview/live", data={"csrf_token": token, "source": broken})
+    assert re.search(
+        r"The preview waits [^<]*: line \d+: section 1 comes after section 1", answer.text
+    )
+    assert source(console).version == 1
+    assert editor.post(f"{url}/preview/live", data={"source": text}).status_code == 403
+    viewer = signed_in(Role.VIEWER)
+    data = {"csrf_token": form_token(viewer.get(url).text), "source": text}
+    assert viewer.post(f"{url}/preview/live", data=data).status_code == 403

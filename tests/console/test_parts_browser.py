@@ -80,7 +80,7 @@ def test_a_key_decision_edited_by_part_shows_live_with_lint_beside_its_field(
         )
         sign_in(page, site)
         page.goto(f"{site}/admin/briefings/{briefing_id}")
-        page.get_by_role("link", name="Edit by part").click()
+        page.get_by_role("link", name="Edit by part").first.click()
         expect(page.get_by_role("heading", level=1)).to_contain_text("Edit by part")
         live = page.frame_locator("iframe.live").locator("body")
         expect(live).to_contain_text("Exports rose by a fifth")
@@ -112,6 +112,13 @@ def test_a_key_decision_edited_by_part_shows_live_with_lint_beside_its_field(
         expect(page.get_by_label("Key decisions")).to_have_value(
             "\n".join([NEW, *lines[1:], INSECURE])
         )
+        # The Markdown editor previews its unsaved text the same way.
+        page.get_by_role("link", name="Back to the briefing").click()
+        text = page.get_by_label("The briefing in Markdown")
+        text.fill(text.input_value().replace(NEW, "Ministers agreed nothing at all."))
+        expect(page.frame_locator("#live iframe.live").locator("body")).to_contain_text(
+            "Ministers agreed nothing at all."
+        )
         assert refused == [], refused
 
         checked = browser.new_context(bypass_csp=True).new_page()
@@ -123,5 +130,10 @@ def test_a_key_decision_edited_by_part_shows_live_with_lint_beside_its_field(
         expect(checked.locator("#problems-section-2")).to_contain_text("headings cannot")
         expect(checked.locator("#live")).to_contain_text("The preview waits")
         problems["after a live swap"] = axe_at_each_width(checked)
+        checked.goto(f"{site}/admin/briefings/{briefing_id}")
+        markdown_text = checked.get_by_label("The briefing in Markdown")
+        markdown_text.fill(markdown_text.input_value() + "\nMore words.\n")
+        expect(checked.locator("#live iframe.live")).to_have_count(1)
+        problems["briefing page after a live swap"] = axe_at_each_width(checked)
         browser.close()
     assert not {k: v for k, v in problems.items() if v}, problems
