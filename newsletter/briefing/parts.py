@@ -86,7 +86,8 @@ def parts_of(b: Briefing) -> Parts:
         title=b.title,
         subject=b.email_subject,
         series=b.series,
-        key_decisions="\n".join(p.text for p in b.key_decisions),
+        # A decision wrapped over lines is one decision: its line breaks read as spaces.
+        key_decisions="\n".join(" ".join(p.text.split("\n")) for p in b.key_decisions),
         sections=tuple(
             SectionPart(s.number, s.title, markdown.dump_body(s.paragraphs, s.subsections))
             for s in b.sections

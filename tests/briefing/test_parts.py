@@ -118,3 +118,14 @@ def test_each_finding_is_filed_under_its_field() -> None:
     }
     assert codes["missing-key-decisions"] == "key-decisions"
     assert codes["missing-appeal"] == "appeal"
+
+
+def test_a_key_decision_wrapped_over_lines_stays_one_decision() -> None:
+    b = markdown.parse(
+        "---\nnumber: 3\ndate: 2024-05-01\ntitle: T\n---\n\n## Key decisions {.key-decisions}\n\n"
+        "- First, wrapped\n  over two lines.\n- Second.\n"
+    )
+    fields = parts.parts_of(b)
+    assert fields.key_decisions == "First, wrapped over two lines.\nSecond."
+    after = markdown.parse(parts.rebuild(fields, b))
+    assert [p.text for p in after.key_decisions] == ["First, wrapped over two lines.", "Second."]
