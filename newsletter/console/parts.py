@@ -70,6 +70,7 @@ def check(source: str, config: Any, name: str = "the briefing") -> Checked:
         key = parts.field_of(problem, briefing)
         checked.located.append((key, problem))
         checked.by_field.setdefault(key, []).append(problem)
+    checked.located.sort(key=lambda pair: pair[1].severity != "error")  # errors first
     return checked
 
 

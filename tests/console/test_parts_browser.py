@@ -1,7 +1,8 @@
 """Editing a briefing by part in real Chromium, under the app's own strict policy: a key
 decision edited in its field shows in the live preview before anything is saved, a lint
 finding appears beside the field it concerns, and the page is axe-clean at phone and
-desktop width before and after the live swap."""
+desktop width before and after the live swap. Screenshots of each checked page go to
+var/screenshots/console-parts/ for a reviewer (not committed)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.browser
 WIDTHS = (375, 1280)
 NEW = "Ministers agreed to publish every licence within a month."
 INSECURE = "See the [annex](http://example.org/annex)."
+SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots" / "console-parts"
 
 
 @pytest.fixture
@@ -51,13 +53,15 @@ def sign_in(page: Any, site: str) -> None:
     page.wait_for_url(f"{site}/admin")
 
 
-def axe_at_each_width(page: Any) -> list[str]:
+def axe_at_each_width(page: Any, step: str) -> list[str]:
     found = []
+    SHOTS.mkdir(parents=True, exist_ok=True)
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
         found += [f"{width}px {v}" for v in violations(page)]
         if scrolls_sideways(page):
             found.append(f"{width}px: the page scrolls sideways")
+        page.screenshot(path=str(SHOTS / f"{step}-{width}.png"), full_page=True)
     return found
 
 
@@ -125,15 +129,17 @@ def test_a_key_decision_edited_by_part_shows_live_with_lint_beside_its_field(
         sign_in(checked, site)
         checked.goto(url)
         expect(checked.frame_locator("iframe.live").locator("body")).to_contain_text(NEW)
-        problems = {"parts page": axe_at_each_width(checked)}
+        problems = {"parts page": axe_at_each_width(checked, "1-parts")}
         checked.get_by_label("Section 2 text").fill("## Not a part")
         expect(checked.locator("#problems-section-2")).to_contain_text("headings cannot")
         expect(checked.locator("#live")).to_contain_text("The preview waits")
-        problems["after a live swap"] = axe_at_each_width(checked)
+        problems["after a live swap"] = axe_at_each_width(checked, "2-parts-after-swap")
         checked.goto(f"{site}/admin/briefings/{briefing_id}")
         markdown_text = checked.get_by_label("The briefing in Markdown")
         markdown_text.fill(markdown_text.input_value() + "\nMore words.\n")
         expect(checked.locator("#live iframe.live")).to_have_count(1)
-        problems["briefing page after a live swap"] = axe_at_each_width(checked)
+        problems["briefing page after a live swap"] = axe_at_each_width(
+            checked, "3-briefing-after-swap"
+        )
         browser.close()
     assert not {k: v for k, v in problems.items() if v}, problems
