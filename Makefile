@@ -73,7 +73,7 @@ bench: $(STAMP)
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null); }
 	@test -x /usr/bin/wrk || { echo "installing Debian's wrk"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null); }
-	@for b in render import send webhook search web clicks; do echo "== bench/$$b.py"; $(BIN)/python -m bench.$$b || exit 1; done
+	@for b in render import send webhook search web clicks live; do echo "== bench/$$b.py"; $(BIN)/python -m bench.$$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) out var .mypy_cache .ruff_cache .pytest_cache

@@ -15,6 +15,7 @@ for _name in (
     "newsletter.donations.models",
     "newsletter.web.models",
     "newsletter.staff.models",
+    "newsletter.staff.formkeys",
     "newsletter.results.models",
     "newsletter.briefing.store",
 ):

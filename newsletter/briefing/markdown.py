@@ -24,7 +24,7 @@ from newsletter.briefing import topics as section_topics
 from newsletter.briefing.model import Appeal, Briefing, Contact, Paragraph, Section, Subsection
 from newsletter.errors import BriefingError
 
-__all__ = ["APPEAL_WORDS", "dump", "escape_block_start", "load", "parse"]
+__all__ = ["APPEAL_WORDS", "dump", "dump_body", "escape_block_start", "load", "parse"]
 
 # A heading naming a donation appeal: used by the importer and for unmarked headings here.
 APPEAL_WORDS = re.compile(r"(?i)\b(?:donat(?:e|es|ed|ing|ion|ions)|support\s+us)\b")
@@ -462,19 +462,7 @@ def dump(b: Briefing) -> str:
     def block(
         heading: str, paragraphs: Sequence[Paragraph], level: int = 2, *, bullets: bool = False
     ) -> None:
-        out.append(f"{'#' * level} {heading}")
-        out.append("")
-        previous_bullet = False
-        for p in paragraphs:
-            text = escape_block_start(p.text)
-            if bullets or p.bullet:
-                if previous_bullet:
-                    out.pop()  # keep consecutive bullets one tight list
-                out.append("- " + text.replace("\n", "\n  "))
-            else:
-                out.append(text)
-            out.append("")
-            previous_bullet = bullets or p.bullet
+        out.extend((f"{'#' * level} {heading}", "", *_blocks(paragraphs, bullets=bullets)))
 
     if b.key_decisions or b.key_decisions_heading != "Key decisions":
         block(
@@ -490,3 +478,28 @@ def dump(b: Briefing) -> str:
     if b.appeal:
         block(f"{_heading(b.appeal.heading)} {{.appeal}}", b.appeal.paragraphs)
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _blocks(paragraphs: Sequence[Paragraph], *, bullets: bool = False) -> list[str]:
+    """Paragraphs as Markdown lines, each block followed by one blank line."""
+    out: list[str] = []
+    previous_bullet = False
+    for p in paragraphs:
+        text = escape_block_start(p.text)
+        if bullets or p.bullet:
+            if previous_bullet:
+                out.pop()  # keep consecutive bullets one tight list
+            out.append("- " + text.replace("\n", "\n  "))
+        else:
+            out.append(text)
+        out.append("")
+        previous_bullet = bullets or p.bullet
+    return out
+
+
+def dump_body(paragraphs: Sequence[Paragraph], subsections: Sequence[Subsection] = ()) -> str:
+    """The text under one '##' heading, as ``dump`` writes it (the part form edits this)."""
+    out = _blocks(paragraphs)
+    for sub in subsections:
+        out.extend((f"### {_heading(sub.heading)}", "", *_blocks(sub.paragraphs)))
+    return "\n".join(out).strip("\n")

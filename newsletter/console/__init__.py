@@ -10,6 +10,7 @@ from newsletter.console import (
     campaigns,
     gifts,
     home,
+    parts,
     people,
     reports,
     signin,
@@ -20,6 +21,6 @@ from newsletter.console import (
 
 def router() -> APIRouter:
     combined = APIRouter()
-    for module in (static, signin, home, people, gifts, team, briefings, campaigns, reports):
+    for module in (static, signin, home, people, gifts, team, briefings, parts, campaigns, reports):
         combined.include_router(module.router)
     return combined

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from newsletter.briefing import links as linkfix
 from newsletter.briefing import lint as linting
-from newsletter.briefing import markdown, store
+from newsletter.briefing import markdown, parts, store
 from newsletter.briefing import topics as section_topics
 from newsletter.briefing.paper import read_paper
 from newsletter.console.guard import Config, Editor, Sessions, Staff, Viewer
@@ -51,6 +51,18 @@ def problems(
         donations=config.donations_on,
         topics=topics,
     )
+
+
+def beside(found: list[linting.Problem], current: store.Current) -> dict[str, list[Any]]:
+    """The findings by the briefing page's field they concern: title, subject, the links
+    table, or the Markdown text (with their lines) for everything else."""
+    out: dict[str, list[Any]] = {"title": [], "subject": [], "links": [], "source": []}
+    for problem in found:
+        key = parts.field_of(problem, current.briefing)
+        if problem.code in parts.LINK_CODES:
+            key = "links"
+        out[key if key in out else "source"].append(problem)
+    return out
 
 
 @router.get("/admin/briefings")
@@ -146,6 +158,7 @@ def _edit_page(
         source=current.source if draft is None else draft,
         problems=found,
         errors=sum(1 for p in found if p.severity == "error"),
+        beside=beside(found, current),
         links=linkfix.find(current.source),
         history=history,
         error=error,

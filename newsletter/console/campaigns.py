@@ -25,12 +25,13 @@ from newsletter.console.pages import back, render
 from newsletter.database import transaction
 from newsletter.digest import sample
 from newsletter.errors import NewsletterError
-from newsletter.staff import audit
+from newsletter.staff import audit, formkeys
 from subscribers import audience, lists
 
 router = APIRouter()
 S = CampaignStatus
 STATES = [str(s) for s in RecipientState]
+ALREADY = "This form was already sent: nothing was done twice."
 
 
 def _plain(message: str) -> str:
@@ -97,6 +98,7 @@ def new_campaign(
     topic: str = "",
 ) -> Response:
     values = {"list": list, "topic": topic, "when": "now", "at": "", "again": ""}
+    values["once"] = formkeys.issue()  # this form sends once, however often it is posted
     return _form(request, staff, factory, config, briefing_id, values)
 
 
@@ -136,14 +138,26 @@ def create_campaign(
     at: Annotated[str, Form()] = "",
     again: Annotated[str, Form()] = "",
     confirm: Annotated[str, Form()] = "",
+    once: Annotated[str, Form()] = "",
 ) -> Response:
-    """Schedule, or (after a confirmation that repeats the count and subject) send now."""
+    """Schedule, or (after a confirmation that repeats the count and subject) send now.
+
+    ``once`` is the form's one-time key: a second post of the same form (a double click on
+    the confirmation) creates nothing and shows the campaign the first one created."""
+    fresh = formkeys.usable(once)
     values = {"list": list, "topic": topic, "when": when, "at": at, "again": again}
+    values["once"] = once if fresh else formkeys.issue()
 
     def refuse(message: str) -> Response:
         return _form(
             request, staff, factory, config, briefing_id, values, status=400, error=message
         )
+
+    if fresh:
+        with transaction(factory) as session:
+            first = formkeys.target(session, once)
+        if first:
+            return back(first, ALREADY)
 
     if not list:
         return refuse("choose the list to send to")
@@ -169,6 +183,8 @@ def create_campaign(
         return refuse(_plain(str(problem)))
     if when == "later" and moment is None:
         return refuse("give the date and time to send at")
+    if not fresh and (moment is not None or confirm == "yes"):
+        return refuse("this form was out of date: check the choices and send again")
     if moment is None and confirm != "yes":
         return render(
             request,
@@ -196,12 +212,13 @@ def create_campaign(
             manager.schedule(
                 session,
                 campaign.id,
-                at=moment,
+                at=moment or clock,  # "now" on the console's clock, as the page reads it
                 again=bool(again),
                 page=archive.page_for(current.briefing, shown.digest),
                 zone=config.zone,
             )
             campaign_id = campaign.id
+            formkeys.spend(session, once, f"/admin/campaigns/{campaign_id}", staff.email)
             planned = sendtime.local(moment, config.zone) if moment else "now"
             audit.record(
                 session,
@@ -212,10 +229,13 @@ def create_campaign(
                 f"{' / ' + topic_name if topic_name else ''} ({count} readers), {planned}",
                 ip=staff.network,
             )
+    except formkeys.KeySpent:  # a parallel post of the same form got there first
+        with transaction(factory) as session:
+            first = formkeys.target(session, once)
+        return back(first or "/admin/campaigns", ALREADY)
     except NewsletterError as problem:
         return refuse(_plain(str(problem)))
-    message = f"Scheduled for {planned}." if moment else "Sending now."
-    return back(f"/admin/campaigns/{campaign_id}", message)
+    return back(f"/admin/campaigns/{campaign_id}")  # the page's status sentence says what next
 
 
 def _report(factory: Any, campaign_id: int) -> manager.Report:
@@ -225,7 +245,7 @@ def _report(factory: Any, campaign_id: int) -> manager.Report:
     return report
 
 
-def _view(report: manager.Report, config: Any) -> dict[str, Any]:
+def _view(report: manager.Report, config: Any, now: datetime) -> dict[str, Any]:
     c = report.campaign
 
     def local(when: Any) -> str:
@@ -243,6 +263,7 @@ def _view(report: manager.Report, config: Any) -> dict[str, Any]:
         "finished": local(c.finished_at),
         "live": c.status not in CLOSED,
         "waiting": c.status == S.SCHEDULED,
+        "due": c.status == S.SCHEDULED and c.send_at is not None and c.send_at <= now,
     }
 
 
@@ -267,18 +288,29 @@ def index(request: Request, staff: Viewer, factory: Sessions, config: Config) ->
 
 @router.get("/admin/campaigns/{campaign_id}")
 def campaign_page(
-    request: Request, campaign_id: int, staff: Viewer, factory: Sessions, config: Config
+    request: Request,
+    campaign_id: int,
+    staff: Viewer,
+    factory: Sessions,
+    config: Config,
+    clock: Clock,
 ) -> Response:
-    view = _view(_report(factory, campaign_id), config)
+    view = _view(_report(factory, campaign_id), config, clock)
     return render(request, "admin/campaign.html", staff, zone=config.timezone, **view)
 
 
 @router.get("/admin/campaigns/{campaign_id}/progress")
 def progress(
-    request: Request, campaign_id: int, staff: Viewer, factory: Sessions, config: Config
+    request: Request,
+    campaign_id: int,
+    staff: Viewer,
+    factory: Sessions,
+    config: Config,
+    clock: Clock,
 ) -> Response:
-    """The live counts alone; htmx asks again every two seconds until the send is over."""
-    view = _view(_report(factory, campaign_id), config)
+    """The status sentence, the counts and the buttons that still apply; htmx asks again
+    every two seconds until the send is over, when the buttons give way to the report link."""
+    view = _view(_report(factory, campaign_id), config, clock)
     return render(request, "admin/campaign-progress.html", staff, **view)
 
 
@@ -296,7 +328,7 @@ def _change(staff: Staff, factory: Any, campaign_id: int, action: str, verb: str
             )
     except NewsletterError as problem:
         return back(f"/admin/campaigns/{campaign_id}", f"Not {verb}: {problem}")
-    return back(f"/admin/campaigns/{campaign_id}", f"Campaign {verb}.")
+    return back(f"/admin/campaigns/{campaign_id}")  # the status sentence says it, while true
 
 
 @router.post("/admin/campaigns/{campaign_id}/pause")
@@ -321,6 +353,7 @@ def send_now(
     staff: Editor,
     factory: Sessions,
     config: Config,
+    clock: Clock,
     confirm: Annotated[str, Form()] = "",
 ) -> Response:
     """A scheduled campaign goes at once instead: first a page repeating who and what."""
@@ -347,7 +380,7 @@ def send_now(
                 raise manager.CampaignStateError(
                     f"campaign {campaign_id} is {c.status}: only a scheduled one can go now"
                 )
-            manager.schedule(session, campaign_id, at=None, zone=config.zone)
+            manager.schedule(session, campaign_id, at=clock, zone=config.zone)
             audit.record(
                 session,
                 staff.email,
@@ -358,4 +391,4 @@ def send_now(
             )
     except NewsletterError as problem:
         return back(f"/admin/campaigns/{campaign_id}", f"Not sent: {_plain(str(problem))}")
-    return back(f"/admin/campaigns/{campaign_id}", "Sending now.")
+    return back(f"/admin/campaigns/{campaign_id}")

@@ -122,7 +122,7 @@ def test_an_officer_sends_a_word_paper_from_the_browser(
         page.get_by_label("At a time").check()
         page.get_by_label("Date and time").fill(at.strftime("%Y-%m-%dT%H:%M"))
         page.get_by_role("button", name="Continue").click()
-        expect(page.get_by_role("status").first).to_contain_text(
+        expect(page.locator("#state")).to_contain_text(
             f"Scheduled for {at.strftime('%Y-%m-%d %H:%M %Z')}."
         )
         expect(page.locator("#status")).to_have_text("scheduled")
@@ -134,13 +134,19 @@ def test_an_officer_sends_a_word_paper_from_the_browser(
         expect(page.locator(".notice")).to_contain_text("goes now to 2 readers of Ukraine")
         check(page, "7-confirm")
         page.get_by_role("button", name="Send to 2 readers now").click()
-        expect(page.get_by_role("status").first).to_contain_text("Sending now.")
+        expect(page.locator("#state")).to_contain_text("Sending now.")
+        expect(page.get_by_role("button", name="Pause")).to_be_visible()
 
         send_due(console.app, int(campaign_url.rsplit("/", 1)[1]))
         expect(page.locator("#status")).to_have_text("finished")  # htmx polling saw it
         expect(page.locator("#count-sent")).to_have_text("2")
+        # The sentence and the buttons came with the poll: nothing offers to change a sent one.
+        expect(page.locator("#state")).to_contain_text("Finished")
+        expect(page.get_by_text("Sending now.")).to_have_count(0)
+        for gone in ("Send now instead", "Pause", "Cancel the rest"):
+            expect(page.get_by_role("button", name=gone)).to_have_count(0)
         check(page, "8-campaign-finished")
-        page.get_by_role("link", name="The report").click()
+        page.get_by_role("link", name="See the report").click()
         expect(page.locator("#count-sent")).to_have_text("2")
         expect(page.locator("#total")).to_have_text("2")
         check(page, "9-report")
