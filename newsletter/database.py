@@ -30,6 +30,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
+from newsletter import liveness
 from newsletter.errors import ConfigError, DatabaseUnavailable
 from subscribers.addresses import register_sqlite
 from subscribers.orm import FOREIGN_KEYS_OFF
@@ -85,9 +86,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def _server_engine(url: str, **kwargs: Any) -> Engine:
-    # Pre-ping: a pooled connection is checked (one round trip) before each use, so
-    # the first request or batch after a database restart or fail-over reconnects
-    # instead of failing on a connection the server has already closed. Connections
+    # A pooled connection is checked before use when it is in doubt (``liveness``: its
+    # socket was closed by the server, or it sat idle for a while), so the first request
+    # or batch after a database restart or fail-over reconnects instead of failing on a
+    # connection the server has already closed, without a ping per use. Connections
     # are also recycled before servers or proxies drop idle ones. A pool smaller than
     # the process's concurrency closes its overflow connections after each use, and a
     # new PostgreSQL connection costs the server a process start: size it to the
@@ -95,11 +97,12 @@ def _server_engine(url: str, **kwargs: Any) -> Engine:
     # at all is given up on after ``connect_timeout`` seconds rather than hanging.
     options: dict[str, Any] = {
         "pool_recycle": 1800,
-        "pool_pre_ping": True,
         "connect_args": {"connect_timeout": 10},
         **kwargs,
     }
-    return create_engine(url, **options)
+    engine = create_engine(url, **options)
+    liveness.install(engine)
+    return engine
 
 
 def lost(exc: BaseException) -> bool:
