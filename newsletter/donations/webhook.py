@@ -91,12 +91,24 @@ def verify(payload: bytes, header: str | None, secrets: Sequence[str], tolerance
     raise WebhookRejected(f"signature not valid: {problem}")
 
 
-def decode(payload: bytes) -> DonationEvent:
+def load(payload: bytes) -> Any:
+    """The body's JSON (parsed once: the web app also checks it for review); a body
+    nested too deeply for the parser raises ``RecursionError``."""
     try:
-        data: Any = json.loads(payload)
+        return json.loads(payload)
+    except ValueError as exc:
+        raise WebhookRejected(f"body is not a Stripe event: {exc}") from None
+
+
+def event_of(data: Any) -> DonationEvent:
+    try:
         return parse(data if isinstance(data, dict) else {})
     except (ValueError, MalformedEvent) as exc:
         raise WebhookRejected(f"body is not a Stripe event: {exc}") from None
+
+
+def decode(payload: bytes) -> DonationEvent:
+    return event_of(load(payload))
 
 
 def expected_livemode(secret_key: str | None) -> bool:
@@ -137,7 +149,11 @@ class WebhookProcessor:
         after answering Stripe, which wants its 2xx quickly.
         """
         verify(payload, signature, self.secrets, self.tolerance)
-        event = decode(payload)
+        return self.accept(load(payload), receipts=receipts)
+
+    def accept(self, data: Any, *, receipts: bool = True) -> Result:
+        """Apply the JSON of a delivery whose signature ``verify`` has accepted."""
+        event = event_of(data)
         if event.livemode != self.livemode:
             mode = "live" if event.livemode else "test"
             raise WebhookRejected(f"a {mode}-mode event does not match the configured key")
