@@ -43,8 +43,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = database.session_factory(app.state.engine)
     app.state.templates = templates(settings)
     from newsletter.web.archive import PageCache
+    from newsletter.web.topic_list import PublicTopics
 
     app.state.page_cache = PageCache()
+    app.state.public_topics = PublicTopics(app.state.sessions)
 
     @app.exception_handler(NewsletterError)
     async def _problem(request: Request, exc: NewsletterError) -> Response:
