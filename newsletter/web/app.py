@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from time import monotonic
+
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from jinja2 import FileSystemLoader
+from jinja2 import Environment, FileSystemLoader
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -21,10 +24,36 @@ from newsletter.web.limits import BodyLimit
 BUSY_RETRY_AFTER = 5  # seconds, in the Retry-After of a 503 when the database pool is full
 
 
+class EditedLoader(FileSystemLoader):
+    """Templates read from disk again when staff edit them, noticed within ``CHECK_EVERY``
+    seconds: Jinja asks the file's modification time on every page otherwise."""
+
+    CHECK_EVERY = 1.0
+
+    def __init__(self, searchpath: str, clock: Callable[[], float] = monotonic) -> None:
+        super().__init__(searchpath)
+        self.clock = clock
+
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        checked = self.clock()
+
+        def seldom() -> bool:
+            nonlocal checked
+            if self.clock() - checked < self.CHECK_EVERY:
+                return True
+            checked = self.clock()
+            return bool(uptodate())
+
+        return source, filename, seldom
+
+
 def templates(settings: Settings) -> Jinja2Templates:
     """Page templates from ``templates/web``: staff may restyle them, so they are
     sandboxed, autoescaped and given ``Settings.public()``, never the secrets."""
-    loader = FileSystemLoader(str(settings.templates_dir / "web"))
+    loader = EditedLoader(str(settings.templates_dir / "web"))
     return Jinja2Templates(env=SandboxedEnvironment(loader=loader, autoescape=True))
 
 
