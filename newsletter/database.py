@@ -9,10 +9,12 @@ schema by itself, so nobody has to remember ``newsletter db upgrade``.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
@@ -184,6 +186,28 @@ def open_database(
         safe = engine.url.render_as_string(hide_password=True)
         raise DatabaseUnavailable(f"cannot open the database {safe}: {first_line(exc)}") from None
     return engine
+
+
+_WRITERS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+_WRITERS_LOCK = threading.Lock()
+
+
+def writer(engine: Engine | None) -> AbstractContextManager[object]:
+    """Held around a write transaction: on SQLite, one writer of this process at a time.
+
+    SQLite has one writer per file; a writer that finds the file locked sleeps in
+    growing steps (up to 100 ms) before trying again, so thirty requests writing at
+    once spend most of their time asleep. Queued on a mutex they write one after the
+    other at once. Other processes are still waited for by the busy timeout; a server
+    database needs nothing (its rows are locked one by one).
+    """
+    if engine is None or engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _WRITERS_LOCK:
+        found = _WRITERS.get(engine)
+        if found is None:
+            found = _WRITERS[engine] = threading.Lock()
+    return found
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -27,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter import wiring
 from newsletter.config import Settings
-from newsletter.database import transaction
+from newsletter.database import transaction, writer
 from newsletter.donations.dispatch import dispatch
 from newsletter.donations.events import (
     DISPUTE_KINDS,
@@ -136,11 +134,9 @@ class WebhookProcessor:
         self.livemode = livemode
         self.receipts = receipts
         self.tolerance = tolerance
-        bind = sessions.kw.get("bind")
         # SQLite has one writer at a time, and a writer that finds the file locked
         # sleeps in steps of milliseconds: queue this process's writers on a mutex.
-        sqlite = bind is not None and bind.dialect.name == "sqlite"
-        self._writer: AbstractContextManager[object] = threading.Lock() if sqlite else nullcontext()
+        self._writer = writer(sessions.kw.get("bind"))
 
     def handle(self, payload: bytes, signature: str | None, *, receipts: bool = True) -> Result:
         """One HTTP delivery: raises ``WebhookRejected`` (400); any other error means 5xx.

@@ -21,7 +21,7 @@ from starlette.datastructures import FormData
 
 from newsletter import links, readers, signup, tokens, wiring
 from newsletter.config import Settings
-from newsletter.database import transaction
+from newsletter.database import transaction, writer
 from newsletter.errors import InvalidAddress, NewsletterError, NotFound, TokenError
 from newsletter.web import clientip, csrf
 from newsletter.web.ratelimit import RateLimiter
@@ -369,8 +369,8 @@ def _one_click(
         ip=ip,
         user_agent=agent,
     )
-    try:
-        with transaction(_sessions(request)) as session:
+    try:  # one writer at a time on SQLite: see ``database.writer``
+        with writer(request.app.state.engine), transaction(_sessions(request)) as session:
             people.unsubscribe(session, people.get(session, subscriber_id), context)
     except NotFound:
         pass  # erased or removed: nothing is sent to them anyway
