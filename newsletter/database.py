@@ -9,10 +9,12 @@ schema by itself, so nobody has to remember ``newsletter db upgrade``.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
@@ -30,6 +32,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
+from newsletter import liveness
 from newsletter.errors import ConfigError, DatabaseUnavailable
 from subscribers.addresses import register_sqlite
 from subscribers.orm import FOREIGN_KEYS_OFF
@@ -85,9 +88,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def _server_engine(url: str, **kwargs: Any) -> Engine:
-    # Pre-ping: a pooled connection is checked (one round trip) before each use, so
-    # the first request or batch after a database restart or fail-over reconnects
-    # instead of failing on a connection the server has already closed. Connections
+    # A pooled connection is checked before use when it is in doubt (``liveness``: its
+    # socket was closed by the server, or it sat idle for a while), so the first request
+    # or batch after a database restart or fail-over reconnects instead of failing on a
+    # connection the server has already closed, without a ping per use. Connections
     # are also recycled before servers or proxies drop idle ones. A pool smaller than
     # the process's concurrency closes its overflow connections after each use, and a
     # new PostgreSQL connection costs the server a process start: size it to the
@@ -95,11 +99,12 @@ def _server_engine(url: str, **kwargs: Any) -> Engine:
     # at all is given up on after ``connect_timeout`` seconds rather than hanging.
     options: dict[str, Any] = {
         "pool_recycle": 1800,
-        "pool_pre_ping": True,
         "connect_args": {"connect_timeout": 10},
         **kwargs,
     }
-    return create_engine(url, **options)
+    engine = create_engine(url, **options)
+    liveness.install(engine)
+    return engine
 
 
 def lost(exc: BaseException) -> bool:
@@ -181,6 +186,28 @@ def open_database(
         safe = engine.url.render_as_string(hide_password=True)
         raise DatabaseUnavailable(f"cannot open the database {safe}: {first_line(exc)}") from None
     return engine
+
+
+_WRITERS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+_WRITERS_LOCK = threading.Lock()
+
+
+def writer(engine: Engine | None) -> AbstractContextManager[object]:
+    """Held around a write transaction: on SQLite, one writer of this process at a time.
+
+    SQLite has one writer per file; a writer that finds the file locked sleeps in
+    growing steps (up to 100 ms) before trying again, so thirty requests writing at
+    once spend most of their time asleep. Queued on a mutex they write one after the
+    other at once. Other processes are still waited for by the busy timeout; a server
+    database needs nothing (its rows are locked one by one).
+    """
+    if engine is None or engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _WRITERS_LOCK:
+        found = _WRITERS.get(engine)
+        if found is None:
+            found = _WRITERS[engine] = threading.Lock()
+    return found
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -69,3 +69,23 @@ def test_postgresql_pool_keeps_as_many_connections_as_configured(pg_url: str) ->
         assert backends() == first
     finally:
         eng.dispose()
+
+
+def test_sqlite_writers_of_one_process_queue_on_one_lock(tmp_path, pg_url: str) -> None:
+    """Writers of one process take turns on SQLite (no sleeping on a locked file); a
+    server database needs no such lock."""
+    sqlite = database.make_engine(f"sqlite:///{tmp_path}/w.db")
+    other = database.make_engine(f"sqlite:///{tmp_path}/other.db")
+    server = database.make_engine(pg_url)
+    try:
+        lock = database.writer(sqlite)
+        assert database.writer(sqlite) is lock and database.writer(other) is not lock
+        with lock:
+            assert not database.writer(sqlite).acquire(blocking=False)  # type: ignore[attr-defined]
+        assert database.writer(sqlite).acquire(blocking=False)  # type: ignore[attr-defined]
+        database.writer(sqlite).release()  # type: ignore[attr-defined]
+        with database.writer(server), database.writer(server):  # nothing to wait for
+            pass
+    finally:
+        for engine in (sqlite, other, server):
+            engine.dispose()

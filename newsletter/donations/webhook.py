@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -27,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter import wiring
 from newsletter.config import Settings
-from newsletter.database import transaction
+from newsletter.database import transaction, writer
 from newsletter.donations.dispatch import dispatch
 from newsletter.donations.events import (
     DISPUTE_KINDS,
@@ -91,12 +89,24 @@ def verify(payload: bytes, header: str | None, secrets: Sequence[str], tolerance
     raise WebhookRejected(f"signature not valid: {problem}")
 
 
-def decode(payload: bytes) -> DonationEvent:
+def load(payload: bytes) -> Any:
+    """The body's JSON (parsed once: the web app also checks it for review); a body
+    nested too deeply for the parser raises ``RecursionError``."""
     try:
-        data: Any = json.loads(payload)
+        return json.loads(payload)
+    except ValueError as exc:
+        raise WebhookRejected(f"body is not a Stripe event: {exc}") from None
+
+
+def event_of(data: Any) -> DonationEvent:
+    try:
         return parse(data if isinstance(data, dict) else {})
     except (ValueError, MalformedEvent) as exc:
         raise WebhookRejected(f"body is not a Stripe event: {exc}") from None
+
+
+def decode(payload: bytes) -> DonationEvent:
+    return event_of(load(payload))
 
 
 def expected_livemode(secret_key: str | None) -> bool:
@@ -124,11 +134,9 @@ class WebhookProcessor:
         self.livemode = livemode
         self.receipts = receipts
         self.tolerance = tolerance
-        bind = sessions.kw.get("bind")
         # SQLite has one writer at a time, and a writer that finds the file locked
         # sleeps in steps of milliseconds: queue this process's writers on a mutex.
-        sqlite = bind is not None and bind.dialect.name == "sqlite"
-        self._writer: AbstractContextManager[object] = threading.Lock() if sqlite else nullcontext()
+        self._writer = writer(sessions.kw.get("bind"))
 
     def handle(self, payload: bytes, signature: str | None, *, receipts: bool = True) -> Result:
         """One HTTP delivery: raises ``WebhookRejected`` (400); any other error means 5xx.
@@ -137,7 +145,11 @@ class WebhookProcessor:
         after answering Stripe, which wants its 2xx quickly.
         """
         verify(payload, signature, self.secrets, self.tolerance)
-        event = decode(payload)
+        return self.accept(load(payload), receipts=receipts)
+
+    def accept(self, data: Any, *, receipts: bool = True) -> Result:
+        """Apply the JSON of a delivery whose signature ``verify`` has accepted."""
+        event = event_of(data)
         if event.livemode != self.livemode:
             mode = "live" if event.livemode else "test"
             raise WebhookRejected(f"a {mode}-mode event does not match the configured key")

@@ -129,22 +129,18 @@ def _fee_note(settings: Settings) -> str:
 
 
 @router.get("/donate", response_class=HTMLResponse)
-def donate_form(
-    request: Request,
-    c: str = "",
-    t: str = "",
-    amount: str = "",
-    frequency: str = "",
-    cancelled: str = "",
-) -> HTMLResponse:
+async def donate_form(request: Request) -> HTMLResponse:
+    """Prefilled from the link (``c``, ``t``, ``amount``, ``frequency``, ``cancelled``);
+    no query and no file is read, so it runs on the event loop, not a worker thread."""
     settings = _settings(request)
+    query = request.query_params
     values = dict.fromkeys(FORM_FIELDS, "")
-    values.update(amount=amount, frequency=frequency, c=c, t=t)
+    values.update({name: query.get(name, "") for name in ("amount", "frequency", "c", "t")})
     return _page(
         request,
         "donate.html",
         configured=gateway(request) is not None,
-        cancelled=bool(cancelled),
+        cancelled=bool(query.get("cancelled", "")),
         error="",
         **_form_context(settings, values),
     )

@@ -1,6 +1,6 @@
 """A request that meets a database outage answers 503 with ``Retry-After``, never 500.
 
-Connections are checked before use (``database.make_engine`` pre-pings them), so a
+Pooled connections the server has closed are replaced before use (``liveness``), so a
 restart of the database server costs no request once it is back; while it is down
 or restarting, readers and Stripe's webhook deliveries are told to come back in a
 moment (Stripe retries a 503), and a broken query is still a 500 to be fixed.

@@ -21,10 +21,11 @@ from starlette.datastructures import FormData
 
 from newsletter import links, readers, signup, tokens, wiring
 from newsletter.config import Settings
-from newsletter.database import transaction
+from newsletter.database import transaction, writer
 from newsletter.errors import InvalidAddress, NewsletterError, NotFound, TokenError
 from newsletter.web import clientip, csrf
 from newsletter.web.ratelimit import RateLimiter
+from newsletter.web.topic_list import PublicTopics, Topic
 from subscribers import consent, lists, people
 from subscribers import topics as topics_
 from subscribers.models import Status, Subscriber
@@ -116,11 +117,17 @@ def _text(form: FormData, name: str, limit: int = 320) -> str:
 
 
 def _subscribe_page(
-    request: Request, *, status: int = 200, error: str = "", values: dict[str, Any] | None = None
+    request: Request,
+    *,
+    status: int = 200,
+    error: str = "",
+    values: dict[str, Any] | None = None,
+    topics: list[Topic] | None = None,
 ) -> HTMLResponse:
     settings = _settings(request)
-    with transaction(_sessions(request)) as session:
-        topics = topics_.public_topics(session)
+    if topics is None:
+        listed: PublicTopics = request.app.state.public_topics
+        topics = listed.fresh() or listed.load()
     return _form_page(
         request,
         "subscribe.html",
@@ -133,8 +140,13 @@ def _subscribe_page(
 
 
 @router.get("/subscribe", response_class=HTMLResponse)
-def subscribe_form(request: Request) -> HTMLResponse:
-    return _subscribe_page(request)
+async def subscribe_form(request: Request) -> HTMLResponse:
+    """No thread and no query while the topics are in memory (``topic_list``)."""
+    listed: PublicTopics = request.app.state.public_topics
+    topics = listed.fresh()
+    if topics is None:
+        topics = await run_in_threadpool(listed.load)
+    return _subscribe_page(request, topics=topics)
 
 
 # Handlers that read a form are async; their database work runs on the thread pool,
@@ -357,8 +369,8 @@ def _one_click(
         ip=ip,
         user_agent=agent,
     )
-    try:
-        with transaction(_sessions(request)) as session:
+    try:  # one writer at a time on SQLite: see ``database.writer``
+        with writer(request.app.state.engine), transaction(_sessions(request)) as session:
             people.unsubscribe(session, people.get(session, subscriber_id), context)
     except NotFound:
         pass  # erased or removed: nothing is sent to them anyway

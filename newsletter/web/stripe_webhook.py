@@ -24,8 +24,10 @@ from newsletter.donations.receipts.background import ReceiptCourier
 from newsletter.donations.receipts.helper_process import ProcessMailer
 from newsletter.donations.receipts.mail import DonorMailer
 from newsletter.donations.webhook import (
+    Result,
     WebhookProcessor,
     WebhookRejected,
+    load,
     processor_for,
     verify,
 )
@@ -59,22 +61,24 @@ def processor(request: Request) -> WebhookProcessor | None:
     return found
 
 
-def _refuse_malformed(
-    request: Request, handler: WebhookProcessor, payload: bytes
-) -> JSONResponse | None:
-    """400, and a copy for review, for a genuinely signed body no sane Stripe would send."""
+def _receive(request: Request, handler: WebhookProcessor, payload: bytes) -> Result | JSONResponse:
+    """Verify, parse and apply one delivery, on one worker thread: the signature is
+    checked and the JSON parsed once. A genuinely signed body no sane Stripe would send
+    is refused with 400 and kept for review (an unsigned one is refused, not kept:
+    nobody's junk fills the disk)."""
     signature = request.headers.get("stripe-signature")
+    verify(payload, signature, handler.secrets, handler.tolerance)
     try:
-        verify(payload, signature, handler.secrets, handler.tolerance)
-    except WebhookRejected:
-        return None  # unsigned: ``handle`` refuses it, and nobody's junk fills the disk
-    reason = webhook_review.problem(payload)
-    if reason is None:
-        return None
-    settings: Settings = request.app.state.settings
-    kept = webhook_review.keep(settings.webhook_review_dir, payload, signature or "", reason)
-    log.warning("signed Stripe event refused (%s), kept for review in %s", reason, kept)
-    return JSONResponse({"error": f"not a Stripe event: {reason}"}, status_code=400)
+        data = load(payload)
+        reason = webhook_review.problem_in(data)
+    except RecursionError:
+        reason = webhook_review.NESTED_TOO_DEEPLY
+    if reason is not None:
+        settings: Settings = request.app.state.settings
+        kept = webhook_review.keep(settings.webhook_review_dir, payload, signature or "", reason)
+        log.warning("signed Stripe event refused (%s), kept for review in %s", reason, kept)
+        return JSONResponse({"error": f"not a Stripe event: {reason}"}, status_code=400)
+    return handler.accept(data, receipts=False)
 
 
 @router.post("/stripe/webhook")
@@ -83,13 +87,8 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     if handler is None:
         return JSONResponse({"error": "webhook secret not configured"}, status_code=503)
     payload = await request.body()
-    refused = await run_in_threadpool(_refuse_malformed, request, handler, payload)
-    if refused is not None:
-        return refused
     try:
-        result = await run_in_threadpool(
-            handler.handle, payload, request.headers.get("stripe-signature"), receipts=False
-        )
+        result = await run_in_threadpool(_receive, request, handler, payload)
     except WebhookRejected as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
     except Exception as exc:
@@ -97,6 +96,8 @@ async def stripe_webhook(request: Request) -> JSONResponse:
             raise
         log.exception("Stripe event not applied; Stripe will retry")
         return JSONResponse({"error": "not processed"}, status_code=500)
+    if isinstance(result, JSONResponse):
+        return result
     if result.receipts:
         courier: ReceiptCourier = request.app.state.receipt_courier
         courier.put(result.receipts)

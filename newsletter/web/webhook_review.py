@@ -20,6 +20,7 @@ from typing import Any
 MAX_DEPTH = 32  # Stripe's objects nest about six levels deep
 MAX_INTEGER = 2**53  # Stripe's amounts and counts are JavaScript-safe integers
 MAX_TIMESTAMP = 2**31 - 1  # Unix time as Stripe's events carry it (and as it is stored)
+NESTED_TOO_DEEPLY = "nested too deeply"  # what Python's parser could not read
 _TIME_SUFFIXES = ("_at", "_start", "_end", "_date", "_anchor")
 
 
@@ -32,9 +33,14 @@ def problem(payload: bytes) -> str | None:
     try:
         data: Any = json.loads(payload)
     except RecursionError:
-        return "nested too deeply"
+        return NESTED_TOO_DEEPLY
     except ValueError:
         return None  # not JSON at all: the event parser refuses it with its own message
+    return problem_in(data)
+
+
+def problem_in(data: Any) -> str | None:
+    """``problem`` for a body already parsed."""
     stack: list[tuple[Any, str, int]] = [(data, "", 0)]
     while stack:
         value, key, depth = stack.pop()
