@@ -67,7 +67,8 @@ class CampaignComposer:
     digest: Digest
     identity: Identity
     signer: Signer | None
-    # Per-copy values of tracked links (person tracking mode only); None: nothing per copy.
+    # Per-copy values of tracked links (their tokens name the reader or a per-copy nonce);
+    # None: nothing per copy.
     tracked_links: linktable.PerCopy | None = None
     # The digest's parts encoded once, but for the lines that hold personal values.
     html_part: PartTemplate = field(init=False, repr=False)

@@ -95,9 +95,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(archive.router)
     app.include_router(donate.router)
     app.include_router(stripe_webhook.router)
+    from newsletter.web.redirect import FastClicks
     from newsletter.web.redirect import router as tracked_links
 
     app.include_router(tracked_links)
+    app.add_middleware(FastClicks, state=app.state)  # innermost: the headers still apply
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders, settings=settings)
     app.add_middleware(ClientAddress, trusted_proxies=settings.trusted_proxies)  # outermost
