@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import typer
 
@@ -26,11 +27,22 @@ RESTART_AFTER = 30.0  # seconds before the loop starts again after an unexpected
 
 
 @contextmanager
-def sending_loop(cfg: Settings) -> Iterator[None]:
-    """Send due campaigns from a thread while the body runs; stop cleanly after it."""
+def sending_loop(
+    cfg: Settings,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    wait: Callable[[float], object] | None = None,
+) -> Iterator[None]:
+    """Send due campaigns from a thread while the body runs; stop cleanly after it.
+
+    Like ``newsletter worker``, it also reads the bounce mailbox every ``COLLECT_EVERY``
+    seconds while no other process holds the collection lease. ``clock`` and ``wait``
+    (the pause between two reads) are for tests."""
+    from newsletter import wiring
     from newsletter.campaigns import heartbeat
     from newsletter.campaigns.engine import make_worker
     from newsletter.cli.worker import log_to_stderr
+    from newsletter.results.collection import Collector
 
     log_to_stderr()
     stop = threading.Event()
@@ -53,11 +65,19 @@ def sending_loop(cfg: Settings) -> Iterator[None]:
 
     thread = threading.Thread(target=run, name="sending-loop", daemon=True)
     thread.start()
+    collecting = None
+    if cfg.bounce_mailbox:
+        collector = Collector(cfg, wiring.sessions(cfg), holder=worker.owner)
+        if clock is not None:
+            collector.clock = clock
+        collecting = collector.start(stop, wait)
     try:
         yield
     finally:
         stop.set()
         thread.join(60.0)  # the message in flight finishes, the rest is given back
+        if collecting is not None:
+            collecting.join(60.0)
 
 
 def register(app: typer.Typer) -> None:
