@@ -7,11 +7,11 @@ tables never change once stored, so each web process keeps them in memory and a 
 costs one HMAC and no database read; clicks are written in batches (``ClickRecorder``).
 
 After a send almost every request is a click, so ``FastClicks`` answers one whose
-campaign table is in memory as a pure ASGI step just inside the client-address,
-security-header and body-limit middlewares (which still apply), without FastAPI's
-routing, exception and dependency layers. Anything else (a bad token, a campaign not
-yet loaded) goes on to the route below, which answers the same way or with the 404
-page. ``/o/{token}`` is the optional open pixel.
+campaign table is in memory before FastAPI sees it, through the same client-address,
+security-header and body-limit middlewares as every request, but without FastAPI's
+error, routing, exception and dependency layers. Anything else (a bad token, a
+campaign not yet loaded) goes on to the route below, which answers the same way or
+with the 404 page. ``/o/{token}`` is the optional open pixel.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -122,38 +122,45 @@ def record(state: State, click: Followed, links: int, *, head: bool, client: str
     )
 
 
+_CLAIMED = "newsletter.click"  # the scope key carrying a click checked by ``FastClicks.claim``
+
+
 class FastClicks:
-    """ASGI middleware answering ``GET``/``HEAD /r/{token}`` for a campaign in memory."""
+    """Answers ``GET``/``HEAD /r/{token}`` for a campaign in memory, before FastAPI.
 
-    def __init__(self, app: ASGIApp, state: State) -> None:
-        self.app = app
+    ``claim`` checks the token and finds the URL; only then is the request run through
+    ``guards`` (the same client-address, security-header and body-limit middlewares
+    as every other request) around a handler that records the click and answers 302."""
+
+    def __init__(self, state: State, guards: Callable[[ASGIApp], ASGIApp]) -> None:
         self.state = state
+        self.app = guards(self._redirect)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
-            location = self._answer(scope)
-            if location is not None:
-                headers = [(b"location", location), (b"content-length", b"0"), *_HEADERS]
-                await send({"type": "http.response.start", "status": 302, "headers": headers})
-                await send({"type": "http.response.body", "body": b""})
-                return
-        await self.app(scope, receive, send)
-
-    def _answer(self, scope: Scope) -> bytes | None:
-        """The click's ``Location``, recorded; None to leave the request to the route."""
+    def claim(self, scope: Scope) -> bool:
+        """True when this request is a click it can answer (then ``__call__`` it)."""
         method = scope["method"]
         token = scope["path"][len(PREFIX) :]
         tables: LinkTables | None = getattr(self.state, "link_tables", None)
         if method not in ("GET", "HEAD") or not token or "/" in token or tables is None:
-            return None
+            return False
         click = read_click(self.state.settings.secret, token)
         urls = tables.get(click.campaign_id) if click is not None else None
         if click is None or urls is None or not 0 <= click.idx < len(urls):
-            return None  # the route answers: its 404 page, or the table read first
+            return False  # the route answers: its 404 page, or the table read first
+        scope[_CLAIMED] = (click, urls)
+        return True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+    async def _redirect(self, scope: Scope, receive: Receive, send: Send) -> None:
+        click, urls = scope[_CLAIMED]
         client = scope.get("client")
-        head = method == "HEAD"
+        head = scope["method"] == "HEAD"
         record(self.state, click, len(urls), head=head, client=client[0] if client else "")
-        return urls[click.idx]
+        headers = [(b"location", urls[click.idx]), (b"content-length", b"0"), *_HEADERS]
+        await send({"type": "http.response.start", "status": 302, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
 
 
 async def _flusher(recorder: ClickRecorder) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter import tokens
 from newsletter.results import linktable
+from newsletter.results.clicks import ClickRecorder
 from newsletter.results.models import CampaignLink, Click
 from tests.results.conftest import Site, client, copies, path_of
 
@@ -242,3 +244,19 @@ def test_the_fast_answer_carries_the_same_security_headers_as_the_route(
         assert "default-src 'none'" in answer.headers["content-security-policy"]
     assert dict(fast.headers) == dict(by_route.headers)
     assert [(c.link_idx, c.reason) for c in _clicks(sessions)] == [(0, ""), (0, ""), (1, "head")]
+
+
+def test_a_batch_written_through_the_driver_reads_back_as_recorded(
+    site: Site, sessions: sessionmaker[Session], mode: str
+) -> None:
+    if mode != "aggregate":
+        return
+    at = datetime(2026, 11, 20, 8, 30, 15, 123456, tzinfo=UTC)
+    recorder = ClickRecorder(site.app.state.engine, clock=lambda: 0.0, wall=lambda: at)
+    recorder.record(site.campaign_id, 2, reader=None, key="k1", links_in_copy=5, head=True)
+    recorder.record(site.campaign_id, 1, reader=None, key="k2", links_in_copy=5)
+    assert recorder.close() == 2
+    rows = [
+        (c.link_idx, c.machine, c.reason, c.subscriber_id, c.clicked_at) for c in _clicks(sessions)
+    ]
+    assert rows == [(2, True, "head", None, at), (1, False, "", None, at)]
