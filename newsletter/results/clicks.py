@@ -3,10 +3,12 @@
 A click is held in memory for ``BURST_SECONDS`` before it is written, so that a mail
 scanner fetching every link of a copy at once can be recognised and the whole burst
 marked as machine clicks. The burst key is the copy's reader in ``person`` mode and the
-client's address in ``aggregate`` mode; neither is ever written to the database in
-``aggregate`` mode. Writes are batched (one INSERT for many clicks), so a burst of
-readers costs the database little; ``close`` writes everything still held, which is
-what the web app does when it is told to stop, so no click in hand is lost.
+copy's random nonce in ``aggregate`` mode (the client's address for a token without
+one); no key is ever written to the database. Writes are batched (one COPY or
+``executemany`` for many clicks), so a burst of readers costs the database little;
+``close`` writes everything still held, which is what the web app does when it is
+told to stop (SIGTERM), so no click in hand is lost. A SIGKILL, or a machine that
+dies, loses what is held: the clicks of the last ``BURST_SECONDS`` plus one flush.
 """
 
 from __future__ import annotations
