@@ -221,13 +221,12 @@ def run(label: str, db_url: str, args: argparse.Namespace, bare: Load) -> bool:
         seed_path[db_url] = seed(db_url)
         proc, port = newsletter_serve(db_url, workdir)
         url = f"http://127.0.0.1:{port}{seed_path[db_url]}"
-        wrk(url, 2, args.connections)  # warm up: link table cached, connections open
-        warm = stored_clicks_after(proc, db_url, None)
-        proc, port = newsletter_serve(db_url, workdir)
-        url = f"http://127.0.0.1:{port}{seed_path[db_url]}"
+        # Warm up the process that is measured (link table read, connections open), as
+        # the bare app is; its clicks are stored too, so they count as answered.
+        warm = wrk(url, 2, args.connections)
         load = measured(proc, url, args.seconds, args.connections)
         drain = stop(proc)
-        stored = stored_clicks(db_url) - warm
+        stored = stored_clicks(db_url) - warm.requests
         cut_received, cut_stored = sigterm_run(db_url, workdir, args.seconds, args.connections)
     ratio = load.rps / bare.rps if bare.rps else 0.0
     lost = max(0, load.requests - stored)
@@ -246,11 +245,6 @@ def run(label: str, db_url: str, args: argparse.Namespace, bare: Load) -> bool:
         f"   {'ok' if ok else 'BELOW TARGET (>= 0.5x bare, p99 < 50 ms, none lost)'}"
     )
     return complete
-
-
-def stored_clicks_after(proc: subprocess.Popen[bytes], db_url: str, _: object) -> int:
-    stop(proc)
-    return stored_clicks(db_url)
 
 
 def main() -> None:

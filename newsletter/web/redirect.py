@@ -56,9 +56,23 @@ class LinkTables:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
         self._known: dict[int, tuple[bytes, ...]] = {}
+        self._loading: dict[int, asyncio.Lock] = {}
 
     def get(self, campaign_id: int) -> tuple[bytes, ...] | None:
         return self._known.get(campaign_id)
+
+    async def fetch(self, campaign_id: int) -> tuple[bytes, ...]:
+        """The table, read once however many first clicks arrive together: right after a
+        send, hundreds of readers' first clicks would otherwise each take a database
+        connection to read the same rows, and wait in the pool for it."""
+        found = self._known.get(campaign_id)
+        if found is not None:
+            return found
+        async with self._loading.setdefault(campaign_id, asyncio.Lock()):
+            found = self._known.get(campaign_id)
+            if found is None:
+                found = await run_in_threadpool(self.load, campaign_id)
+        return found
 
     def load(self, campaign_id: int) -> tuple[bytes, ...]:
         with self._sessions() as session:
@@ -216,9 +230,7 @@ async def follow(request: Request) -> Response:
     if click is None:
         raise NotFound(NOT_VALID)
     tables: LinkTables = state.link_tables
-    urls = tables.get(click.campaign_id)
-    if urls is None:
-        urls = await run_in_threadpool(tables.load, click.campaign_id)
+    urls = await tables.fetch(click.campaign_id)
     if not 0 <= click.idx < len(urls):
         raise NotFound(NOT_VALID)
     client = request.client.host if request.client else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from newsletter import tokens
 from newsletter.results import linktable
 from newsletter.results.clicks import ClickRecorder
 from newsletter.results.models import CampaignLink, Click
+from newsletter.web.redirect import LinkTables
 from tests.results.conftest import Site, client, copies, path_of
 
 
@@ -260,3 +262,27 @@ def test_a_batch_written_through_the_driver_reads_back_as_recorded(
         (c.link_idx, c.machine, c.reason, c.subscriber_id, c.clicked_at) for c in _clicks(sessions)
     ]
     assert rows == [(2, True, "head", None, at), (1, False, "", None, at)]
+
+
+def test_first_clicks_arriving_together_read_the_link_table_once(
+    site: Site, sessions: sessionmaker[Session], mode: str
+) -> None:
+    if mode != "aggregate":
+        return
+    copies(site.settings, sessions, site.campaign_id)  # stores the link table
+
+    class Counted(LinkTables):
+        reads = 0
+
+        def load(self, campaign_id: int) -> tuple[bytes, ...]:
+            Counted.reads += 1
+            return super().load(campaign_id)
+
+    tables = Counted(sessions)
+
+    async def together() -> list[tuple[bytes, ...]]:
+        return await asyncio.gather(*(tables.fetch(site.campaign_id) for _ in range(20)))
+
+    found = asyncio.run(together())
+    assert Counted.reads == 1
+    assert len(set(found)) == 1 and found[0][0] == b"https://www.natowatch.org/paper/1?a=1&b=2"
