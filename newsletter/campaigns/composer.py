@@ -94,7 +94,8 @@ class CampaignComposer:
     digest: Digest
     identity: Identity
     signer: Signer | None
-    # Per-copy values of tracked links (person tracking mode only); None: nothing per copy.
+    # Per-copy values of tracked links (their tokens name the reader or a per-copy nonce);
+    # None: nothing per copy.
     tracked_links: linktable.PerCopy | None = None
     # Each section's topics (ids), and how to render the digest for another order.
     section_topics: tuple[frozenset[int], ...] = ()

@@ -9,10 +9,13 @@ that has had no live worker for longer than a lease.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -20,17 +23,31 @@ from newsletter import startup
 from newsletter.cli.common import console, settings
 from newsletter.config import Settings
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 log = logging.getLogger("newsletter.campaigns.worker")
 
 RESTART_AFTER = 30.0  # seconds before the loop starts again after an unexpected error
 
 
 @contextmanager
-def sending_loop(cfg: Settings) -> Iterator[None]:
-    """Send due campaigns from a thread while the body runs; stop cleanly after it."""
+def sending_loop(
+    cfg: Settings,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    wait: Callable[[float], object] | None = None,
+) -> Iterator[None]:
+    """Send due campaigns from a thread while the body runs; stop cleanly after it.
+
+    Like ``newsletter worker``, it also reads the bounce mailbox every ``COLLECT_EVERY``
+    seconds while no other process holds the collection lease. ``clock`` and ``wait``
+    (the pause between two reads) are for tests."""
+    from newsletter import wiring
     from newsletter.campaigns import heartbeat
     from newsletter.campaigns.engine import make_worker
     from newsletter.cli.worker import log_to_stderr
+    from newsletter.results.collection import Collector
 
     log_to_stderr()
     stop = threading.Event()
@@ -53,11 +70,34 @@ def sending_loop(cfg: Settings) -> Iterator[None]:
 
     thread = threading.Thread(target=run, name="sending-loop", daemon=True)
     thread.start()
+    collecting = None
+    if cfg.bounce_mailbox:
+        collector = Collector(cfg, wiring.sessions(cfg), holder=worker.owner)
+        if clock is not None:
+            collector.clock = clock
+        collecting = collector.start(stop, wait)
     try:
         yield
     finally:
         stop.set()
         thread.join(60.0)  # the message in flight finishes, the rest is given back
+        if collecting is not None:
+            collecting.join(60.0)
+
+
+def serving_app() -> FastAPI:
+    """The web app as uvicorn serves it (in each worker process).
+
+    Everything made up to here (modules, routes, templates) lives as long as the process,
+    yet a full garbage collection walked all of it: with clicks held in memory for their
+    burst window, full passes came every few seconds and each stalled every request
+    in flight. Frozen, those objects are left out of every pass."""
+    from newsletter.web.app import create_app
+
+    app = create_app()
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def register(app: typer.Typer) -> None:
@@ -102,7 +142,7 @@ def register(app: typer.Typer) -> None:
             console.print("due campaigns are sent from this process (--no-worker: not)")
         with sending_loop(config) if sender else _nothing():
             uvicorn.run(
-                "newsletter.web.app:create_app",
+                "newsletter.cli.serve:serving_app",
                 factory=True,
                 host=host,
                 port=port,

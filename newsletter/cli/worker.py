@@ -129,19 +129,21 @@ def bounce_collection(
     cfg: Settings, stop: threading.Event, *, once: bool
 ) -> threading.Thread | None:
     """Read the bounce mailbox (NEWSLETTER_BOUNCE_MAILBOX) now and on a schedule while
-    the worker runs; with --once, read it once. None when no mailbox is set up."""
-    from newsletter.results.collection import collect_bounces, collect_until
+    the worker runs, when no other process is reading it; with --once, read it once.
+    None when no mailbox is set up."""
+    from newsletter.campaigns.worker import default_owner
+    from newsletter.results.collection import Collector, release
 
     if not cfg.bounce_mailbox:
         return None
+    collector = Collector(cfg, wiring.sessions(cfg), holder=default_owner())
     if once:
-        collect_bounces(cfg, wiring.sessions(cfg))
+        try:
+            collector.tick()
+        finally:
+            release(collector.sessions, collector.holder)
         return None
-    thread = threading.Thread(
-        target=collect_until, args=(cfg, wiring.sessions(cfg), stop), daemon=True
-    )
-    thread.start()
-    return thread
+    return collector.start(stop)
 
 
 def register(app: typer.Typer) -> None:

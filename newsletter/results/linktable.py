@@ -5,10 +5,12 @@ first appearance and stored (``campaign_links``); ``/r/`` redirects only to a UR
 that table, so it can never be used as an open redirect. The rewriting is one step of
 composition, done on the digest's pre-split templates:
 
-- ``aggregate``: a token names the campaign and the link only, so it is the same in
-  every copy; the literal text is rewritten once and a copy costs nothing more.
-- ``person``: a token also names the reader, so each link becomes a slot filled per
-  copy (one HMAC per link).
+- ``aggregate``: a token names the campaign, the link and the copy by a random nonce
+  drawn per copy (``k``). The nonce is not derived from the reader and is never
+  stored: it only lets a click burst be judged per copy, so readers behind one office
+  address are not taken for a scanner. Each link is a slot filled per copy (one HMAC
+  per link).
+- ``person``: a token names the reader instead of a nonce, also one HMAC per link.
 - ``off``: the digest is returned unchanged.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
+import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,6 +36,8 @@ from newsletter.results.models import CampaignLink
 
 CLICK = "click"
 OPEN = "open"
+COPY = "k"  # the payload key of the per-copy nonce (aggregate mode)
+COPY_BYTES = 6  # 48 random bits: copies sharing one would only share a burst window
 _HREF = re.compile(r'<a\s[^>]*?\bhref="(https?://[^"\s]+)"', re.IGNORECASE)
 _TAGS = re.compile(r"<[^>]*>")
 _END = re.compile(r"</a\s*>", re.IGNORECASE)
@@ -169,10 +174,9 @@ def track(settings: Settings, digest: Digest, campaign_id: int, table: Sequence[
     base, secret = settings.public_base_url, settings.secret
     person = settings.tracking == "person"
     index = {link.url: i for i, link in enumerate(table)}
-    shared = {i: f"{base}/r/{click_token(settings, campaign_id, i, None)}" for i in index.values()}
 
     def target(i: int) -> Piece:
-        return (f"link{i}",) if person else shared[i]
+        return (f"link{i}",)
 
     html_t, text_t = digest.html_template, digest.text_template
     if clicks:
@@ -201,19 +205,27 @@ def track(settings: Settings, digest: Digest, campaign_id: int, table: Sequence[
 
         html_t = _rewrite(html_t, _BODY_END, at_end)
     tracked = dataclasses.replace(digest, html_template=html_t, text_template=text_t)
-    if not person:
-        return Tracked(tracked, None)
     numbers = list(index.values()) if clicks else []
-    opens = settings.track_opens
-
+    if not person and not numbers:
+        return Tracked(tracked, None)
+    opens = person and settings.track_opens
     issued = int(time.time())
     sign = tokens.sign_encoded
-    # payload JSON around the reader's id, per link: '{"c":5,"iat":..,"l":3,"s":' + id + '}'
-    heads = [(f"link{i}", f'{{"c":{campaign_id},"iat":{issued},"l":{i},"s":') for i in numbers]
+    # Payload JSON per link, sorted keys, around what differs per copy:
+    # person '{"c":5,"iat":..,"l":3,"s":' + id + '}', aggregate '{"c":5,"iat":..,"k":"' + nonce
+    # + '","l":3}'.
+    start = f'{{"c":{campaign_id},"iat":{issued},'
+    if person:
+        shapes = [(f"link{i}", f'{start}"l":{i},"s":', "}") for i in numbers]
+    else:
+        shapes = [(f"link{i}", f'{start}"{COPY}":"', f'","l":{i}}}') for i in numbers]
 
     def per_copy(reader: int) -> dict[str, str]:
-        tail = f"{int(reader)}}}"
-        values = {slot: f"{base}/r/{sign(secret, CLICK, head + tail)}" for slot, head in heads}
+        middle = str(int(reader)) if person else secrets.token_urlsafe(COPY_BYTES)
+        values = {
+            slot: f"{base}/r/{sign(secret, CLICK, head + middle + tail)}"
+            for slot, head, tail in shapes
+        }
         if opens:
             values["open"] = f"{base}/o/{open_token(settings, campaign_id, reader)}"
         return values

@@ -1,4 +1,5 @@
-"""Tables of the results domain: each campaign's link table, clicks, opens, bounce runs.
+"""Tables of the results domain: each campaign's link table, clicks, opens, bounce runs
+and who may run the next one.
 
 A click row names a reader only in ``person`` tracking mode; in ``aggregate`` mode
 ``subscriber_id`` stays empty and nothing else in the row (no address, no IP, no
@@ -74,3 +75,15 @@ class BounceCollection(Base):
     messages: Mapped[int] = mapped_column(Integer, default=0)
     events: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str] = mapped_column(Text, default="")
+
+
+class CollectionLease(Base):
+    """Which process reads the bounce mailbox: one at a time, whether ``newsletter
+    worker`` or the loop inside ``newsletter serve``. The holder renews ``until`` on each
+    run; when it stops renewing (it died), another takes over once ``until`` passes."""
+
+    __tablename__ = "bounce_collection_lease"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    until: Mapped[datetime] = mapped_column(UTCDateTime)

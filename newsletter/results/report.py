@@ -63,7 +63,10 @@ class Collected:
                 "only those refused at sending time."
             )
         if self.last is None:
-            return "A bounce mailbox is set up but has not been read yet: run newsletter worker."
+            return (
+                "A bounce mailbox is set up but has not been read yet: newsletter serve "
+                "or newsletter worker reads it."
+            )
         when = self.last.strftime("%Y-%m-%d %H:%M UTC")
         return f"Bounces last collected {when}" + (
             f" (that read failed: {self.error})." if self.error else "."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from time import monotonic
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -11,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from newsletter import database
 from newsletter.config import Settings
@@ -20,6 +22,9 @@ from newsletter.web import outage
 from newsletter.web.clientip import ClientAddress
 from newsletter.web.headers import SecurityHeaders
 from newsletter.web.limits import BodyLimit
+
+if TYPE_CHECKING:
+    from newsletter.web.redirect import FastClicks
 
 BUSY_RETRY_AFTER = 5  # seconds, in the Retry-After of a 503 when the database pool is full
 
@@ -59,7 +64,7 @@ def templates(settings: Settings) -> Jinja2Templates:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    app = FastAPI(
+    app = PublicApp(
         title=settings.organisation_name,
         docs_url=None,
         redoc_url=None,
@@ -120,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from newsletter.web import archive, donate, public, stripe_webhook
 
     outage.register(app)
+    from newsletter.web.redirect import FastClicks
     from newsletter.web.redirect import router as tracked_links
 
     # A request is matched against routes in the order they were included, and FastAPI
@@ -132,7 +138,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(public.router)
     app.include_router(donate.router)
     app.include_router(console.router())
-    app.add_middleware(BodyLimit)
-    app.add_middleware(SecurityHeaders, settings=settings)
-    app.add_middleware(ClientAddress, trusted_proxies=settings.trusted_proxies)  # outermost
+    for middleware, options in guards(settings):
+        app.add_middleware(middleware, **options)
+
+    def guarded(inner: ASGIApp) -> ASGIApp:
+        for middleware, options in guards(settings):
+            inner = middleware(inner, **options)
+        return inner
+
+    app.fast_clicks = FastClicks(app.state, guarded)
     return app
+
+
+def guards(settings: Settings) -> list[tuple[Any, dict[str, Any]]]:
+    """The middlewares every answer goes through, innermost first: the app's, and the
+    tracked-link redirects' that skip the rest of the stack."""
+    return [
+        (BodyLimit, {}),
+        (SecurityHeaders, {"settings": settings}),
+        (ClientAddress, {"trusted_proxies": settings.trusted_proxies}),  # outermost
+    ]
+
+
+class PublicApp(FastAPI):
+    """The FastAPI app, with tracked-link clicks answered before its own layers."""
+
+    fast_clicks: FastClicks | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.fast_clicks
+        if (
+            fast is not None
+            and scope["type"] == "http"
+            and scope["path"].startswith("/r/")
+            and fast.claim(scope)
+        ):
+            await fast(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsletter.config import Settings
@@ -29,7 +29,16 @@ from newsletter.config import Settings
 STRIPE_CHECKOUT = "https://checkout.stripe.com"
 HSTS = "max-age=31536000"  # one year; subdomains are the organisation's own business
 # Pages whose path carries a signed token, or that show one reader's or donor's data.
-PRIVATE_PREFIXES = ("/confirm/", "/u/", "/preferences/", "/donate/manage", "/donate/thanks")
+# A tracked link (/r/, /o/) carries a reader or a copy in its token.
+PRIVATE_PREFIXES = (
+    "/confirm/",
+    "/u/",
+    "/preferences/",
+    "/donate/manage",
+    "/donate/thanks",
+    "/r/",
+    "/o/",
+)
 
 
 TOKEN_PARAMETER = "t"  # the donate link's signed reader token: /donate?c=12&t=<token>
@@ -79,12 +88,28 @@ def content_security_policy(settings: Settings) -> str:
     )
 
 
+_CSP = b"content-security-policy"
+_LOCATION = b"location"
+_CACHE = b"cache-control"
+_COOKIE = b"set-cookie"
+_HSTS = b"strict-transport-security"
+_ALWAYS_SET = frozenset({b"x-frame-options", b"x-content-type-options", b"referrer-policy"})
+
+
+def _secure_cookie(cookie: bytes) -> bytes:
+    parts = (p.strip().lower() for p in cookie.decode("latin-1").split(";"))
+    return cookie if "secure" in parts else cookie + b"; Secure"
+
+
 class SecurityHeaders:
-    """ASGI middleware adding the headers above to every HTTP answer."""
+    """ASGI middleware adding the headers above to every HTTP answer.
+
+    It works on the raw header list in one pass: it runs on every answer, tracked-link
+    redirects included, where a header object per change cost more than the redirect."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
-        self.csp = content_security_policy(settings)
+        self.csp = content_security_policy(settings).encode("latin-1")
         self.public_https = settings.public_base_url.startswith("https://")
         self.public_base_url = settings.public_base_url
 
@@ -95,36 +120,63 @@ class SecurityHeaders:
         private = is_private(scope["path"], scope.get("query_string", b""))
         https = self.public_https or scope.get("scheme") == "https"
         changes_state = scope["method"] not in ("GET", "HEAD")
-        request_host = Headers(scope=scope).get("host", "")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                own = headers.get("content-security-policy")
-                if own is None:
-                    headers["Content-Security-Policy"] = self.csp
-                # A route that sets a stricter policy of its own keeps it: the console's
-                # sandboxed preview frames may be framed by the console itself, nothing else.
-                framed_by_us = own is not None and "frame-ancestors 'self'" in own
-                headers["X-Frame-Options"] = "SAMEORIGIN" if framed_by_us else "DENY"
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["Referrer-Policy"] = (
-                    "no-referrer" if private else "strict-origin-when-cross-origin"
+                message["headers"] = self.secured(
+                    scope, message.get("headers") or [], private, https, changes_state
                 )
-                if self.public_https:
-                    headers["Strict-Transport-Security"] = HSTS
-                if "location" in headers:
-                    headers["Location"] = own_location(
-                        headers["location"], request_host, self.public_base_url
-                    )
-                cookies = headers.getlist("set-cookie")
-                if private or changes_state or cookies:
-                    headers["Cache-Control"] = "no-store"
-                if https and cookies:
-                    del headers["set-cookie"]
-                    for cookie in cookies:
-                        secure = "secure" in (p.strip().lower() for p in cookie.split(";"))
-                        headers.append("set-cookie", cookie if secure else f"{cookie}; Secure")
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    def secured(
+        self,
+        scope: Scope,
+        raw: list[tuple[bytes, bytes]],
+        private: bool,
+        https: bool,
+        changes_state: bool,
+    ) -> list[tuple[bytes, bytes]]:
+        """``raw`` with the policy's headers set, replacing any the route set itself."""
+        out: list[tuple[bytes, bytes]] = []
+        own_csp: bytes | None = None
+        cookies: list[bytes] = []
+        cache: list[tuple[bytes, bytes]] = []
+        for name, value in raw:
+            key = name.lower()
+            if key in _ALWAYS_SET or (key == _HSTS and self.public_https):
+                continue
+            if key == _CSP and own_csp is None:
+                own_csp = value
+            elif key == _COOKIE:
+                cookies.append(value)
+                continue
+            elif key == _CACHE:
+                cache.append((name, value))
+                continue
+            elif key == _LOCATION:
+                host = Headers(scope=scope).get("host", "")
+                text = own_location(value.decode("latin-1"), host, self.public_base_url)
+                value = text.encode("latin-1")
+            out.append((name, value))
+        if own_csp is None:
+            out.append((_CSP, self.csp))
+        # A route that sets a stricter policy of its own keeps it: the console's
+        # sandboxed preview frames may be framed by the console itself, nothing else.
+        framed_by_us = own_csp is not None and b"frame-ancestors 'self'" in own_csp
+        out.append((b"x-frame-options", b"SAMEORIGIN" if framed_by_us else b"DENY"))
+        out.append((b"x-content-type-options", b"nosniff"))
+        out.append(
+            (b"referrer-policy", b"no-referrer" if private else b"strict-origin-when-cross-origin")
+        )
+        if self.public_https:
+            out.append((_HSTS, HSTS.encode("latin-1")))
+        if private or changes_state or cookies:
+            out.append((_CACHE, b"no-store"))
+        else:
+            out.extend(cache)
+        if https:
+            cookies = [_secure_cookie(cookie) for cookie in cookies]
+        out.extend((_COOKIE, cookie) for cookie in cookies)
+        return out

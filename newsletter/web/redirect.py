@@ -5,7 +5,13 @@ campaign's stored link table, so neither a forged token nor an edited one, nor a
 token with an index the table lacks, redirects anywhere: all answer 404. The link
 tables never change once stored, so each web process keeps them in memory and a click
 costs one HMAC and no database read; clicks are written in batches (``ClickRecorder``).
-``/o/{token}`` is the optional open pixel.
+
+After a send almost every request is a click, so ``FastClicks`` answers one whose
+campaign table is in memory before FastAPI sees it, through the same client-address,
+security-header and body-limit middlewares as every request, but without FastAPI's
+error, routing, exception and dependency layers. Anything else (a bad token, a
+campaign not yet loaded) goes on to the route below, which answers the same way or
+with the 404 page. ``/o/{token}`` is the optional open pixel.
 """
 
 from __future__ import annotations
@@ -13,14 +19,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from newsletter import tokens
 from newsletter.config import Settings
@@ -33,24 +43,138 @@ from subscribers.models import Subscriber
 FLUSH_EVERY = 0.25  # seconds between batched writes of clicks whose burst window passed
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NOT_VALID = "This link is not valid. Please use the link in the email as it was sent."
+PREFIX = "/r/"
+# The route's own headers; SecurityHeaders adds the rest (``/r/`` counts as private there).
+_HEADERS = [(b"cache-control", b"no-store"), (b"referrer-policy", b"no-referrer")]
+_SAFE = ":/%#?=@[]!$&'()*+,;"  # what Starlette's RedirectResponse leaves unquoted
 
 
 class LinkTables:
-    """Each campaign's stored URLs, read once per process (they never change)."""
+    """Each campaign's stored URLs, read once per process (they never change), kept
+    as the ``Location`` values to answer with."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
-        self._known: dict[int, tuple[str, ...]] = {}
+        self._known: dict[int, tuple[bytes, ...]] = {}
+        self._loading: dict[int, asyncio.Lock] = {}
 
-    def get(self, campaign_id: int) -> tuple[str, ...] | None:
+    def get(self, campaign_id: int) -> tuple[bytes, ...] | None:
         return self._known.get(campaign_id)
 
-    def load(self, campaign_id: int) -> tuple[str, ...]:
+    async def fetch(self, campaign_id: int) -> tuple[bytes, ...]:
+        """The table, read once however many first clicks arrive together: right after a
+        send, hundreds of readers' first clicks would otherwise each take a database
+        connection to read the same rows, and wait in the pool for it."""
+        found = self._known.get(campaign_id)
+        if found is not None:
+            return found
+        async with self._loading.setdefault(campaign_id, asyncio.Lock()):
+            found = self._known.get(campaign_id)
+            if found is None:
+                found = await run_in_threadpool(self.load, campaign_id)
+        return found
+
+    def load(self, campaign_id: int) -> tuple[bytes, ...]:
         with self._sessions() as session:
-            urls = tuple(link.url for link in linktable.load(session, campaign_id))
-        if urls:
-            self._known[campaign_id] = urls
-        return urls
+            urls = [link.url for link in linktable.load(session, campaign_id)]
+        found = tuple(quote(url, safe=_SAFE).encode("latin-1") for url in urls)
+        if found:
+            self._known[campaign_id] = found
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Followed:
+    """What a valid click token names: never a URL, only an index into a stored table."""
+
+    campaign_id: int
+    idx: int
+    reader: int | None  # person-mode tokens only
+    copy: str | None  # the per-copy nonce of aggregate-mode tokens: not the reader
+
+
+def _int(payload: dict[str, Any], key: str) -> int | None:
+    value = payload.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def read_click(secret: bytes, token: str) -> Followed | None:
+    """The click a token names, or None for a forged, edited, foreign or damaged one."""
+    try:
+        payload = tokens.verify(secret, linktable.CLICK, token)
+    except TokenError:
+        return None
+    campaign_id, idx = _int(payload, "c"), _int(payload, "l")
+    if campaign_id is None or idx is None:
+        return None
+    copy = payload.get(linktable.COPY)
+    return Followed(campaign_id, idx, _int(payload, "s"), copy if isinstance(copy, str) else None)
+
+
+def record(state: State, click: Followed, links: int, *, head: bool, client: str) -> None:
+    """Hold the click for the batched write. The burst is judged per copy: by the
+    reader in person mode, by the copy's nonce in aggregate mode (so readers behind
+    one office address are told apart), and by the client's address only for a
+    token that carries neither. None of these keys is ever written."""
+    settings: Settings = state.settings
+    if settings.tracking == "off":
+        return
+    if click.reader is not None:
+        key = f"s{click.reader}"
+    elif click.copy is not None:
+        key = f"k{click.copy}"
+    else:
+        key = f"ip{client}"
+    recorder: ClickRecorder = state.clicks
+    recorder.record(
+        click.campaign_id,
+        click.idx,
+        reader=click.reader if settings.tracking == "person" else None,
+        key=key,
+        links_in_copy=links,
+        head=head,
+    )
+
+
+_CLAIMED = "newsletter.click"  # the scope key carrying a click checked by ``FastClicks.claim``
+
+
+class FastClicks:
+    """Answers ``GET``/``HEAD /r/{token}`` for a campaign in memory, before FastAPI.
+
+    ``claim`` checks the token and finds the URL; only then is the request run through
+    ``guards`` (the same client-address, security-header and body-limit middlewares
+    as every other request) around a handler that records the click and answers 302."""
+
+    def __init__(self, state: State, guards: Callable[[ASGIApp], ASGIApp]) -> None:
+        self.state = state
+        self.app = guards(self._redirect)
+
+    def claim(self, scope: Scope) -> bool:
+        """True when this request is a click it can answer (then ``__call__`` it)."""
+        method = scope["method"]
+        token = scope["path"][len(PREFIX) :]
+        tables: LinkTables | None = getattr(self.state, "link_tables", None)
+        if method not in ("GET", "HEAD") or not token or "/" in token or tables is None:
+            return False
+        click = read_click(self.state.settings.secret, token)
+        urls = tables.get(click.campaign_id) if click is not None else None
+        if click is None or urls is None or not 0 <= click.idx < len(urls):
+            return False  # the route answers: its 404 page, or the table read first
+        scope[_CLAIMED] = (click, urls)
+        return True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+    async def _redirect(self, scope: Scope, receive: Receive, send: Send) -> None:
+        click, urls = scope[_CLAIMED]
+        client = scope.get("client")
+        head = scope["method"] == "HEAD"
+        record(self.state, click, len(urls), head=head, client=client[0] if client else "")
+        headers = [(b"location", urls[click.idx]), (b"content-length", b"0"), *_HEADERS]
+        await send({"type": "http.response.start", "status": 302, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
 
 
 async def _flusher(recorder: ClickRecorder) -> None:
@@ -62,9 +186,8 @@ async def _flusher(recorder: ClickRecorder) -> None:
 
 def _matched_first(app: FastAPI) -> None:
     """Try ``/r/`` and ``/o/`` before the app's other routes: the router walks its routes
-    in order, and after a send these paths take almost every request, so matching them
-    last would cost more than answering them. No other route starts with ``/r/`` or
-    ``/o/``, so nothing is shadowed."""
+    in order, and matching them last would cost more than answering them. No other
+    route starts with ``/r/`` or ``/o/``, so nothing is shadowed."""
     routes = app.router.routes
     ours = [r for r in routes if getattr(r, "original_router", None) is router]
     for route in ours:
@@ -99,43 +222,22 @@ def _payload(settings: Settings, purpose: str, token: str) -> dict[str, Any]:
         raise NotFound(NOT_VALID) from exc
 
 
-def _int(payload: dict[str, Any], key: str) -> int | None:
-    value = payload.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 async def follow(request: Request) -> Response:
-    """A plain Starlette endpoint (no FastAPI parameter machinery): this route takes the
-    bursts after a send, so it costs only the token check and an append to a buffer."""
-    token: str = request.path_params["token"]
-    settings: Settings = request.app.state.settings
-    payload = _payload(settings, linktable.CLICK, token)
-    campaign_id, idx = _int(payload, "c"), _int(payload, "l")
-    if campaign_id is None or idx is None:
+    """The route behind ``FastClicks``: the first click of a campaign reads its table,
+    and a token that names no stored link gets the 404 page."""
+    state = request.app.state
+    click = read_click(state.settings.secret, request.path_params["token"])
+    if click is None:
         raise NotFound(NOT_VALID)
-    tables: LinkTables = request.app.state.link_tables
-    urls = tables.get(campaign_id)
-    if urls is None:
-        urls = await run_in_threadpool(tables.load, campaign_id)
-    if not 0 <= idx < len(urls):
+    tables: LinkTables = state.link_tables
+    urls = await tables.fetch(click.campaign_id)
+    if not 0 <= click.idx < len(urls):
         raise NotFound(NOT_VALID)
-    if settings.tracking != "off":
-        reader = _int(payload, "s") if settings.tracking == "person" else None
-        client = request.client.host if request.client else ""
-        recorder: ClickRecorder = request.app.state.clicks
-        recorder.record(
-            campaign_id,
-            idx,
-            reader=reader,
-            key=f"s{reader}" if reader is not None else f"ip{client}",
-            links_in_copy=len(urls),
-            head=request.method == "HEAD",
-        )
-    return RedirectResponse(
-        urls[idx],
-        status_code=302,
-        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
-    )
+    client = request.client.host if request.client else ""
+    record(state, click, len(urls), head=request.method == "HEAD", client=client)
+    headers = {"location": urls[click.idx].decode("latin-1")}
+    headers.update((k.decode(), v.decode()) for k, v in _HEADERS)
+    return Response(status_code=302, headers=headers)
 
 
 router.add_route("/r/{token}", follow, methods=["GET", "HEAD"], include_in_schema=False)

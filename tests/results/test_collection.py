@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import mailbox
+import queue
+import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from newsletter.campaigns import verp
+from newsletter.campaigns.models import CampaignRecipient
+from newsletter.cli.serve import sending_loop
 from newsletter.config import Settings
-from newsletter.results.collection import collect_bounces
+from newsletter.results.collection import (
+    COLLECT_EVERY,
+    LEASE_RUNS,
+    Collector,
+    collect_bounces,
+    release,
+)
 from newsletter.results.models import BounceCollection, Open
 from newsletter.results.report import campaign_report
+from subscribers.models import Subscriber
+from tests.campaigns.test_bounce_corpus import readdressed
 from tests.cli import run_cli
 from tests.results.conftest import Site, client, copies, path_of
 from tests.results.seed import seeded_campaign
@@ -94,3 +108,97 @@ def test_the_open_pixel_is_off_by_default_and_counted_when_asked_for(
             session, site.campaign_id, tracking="aggregate", bounce_mailbox=False, track_opens=True
         )
     assert report.opens == 1
+
+
+class Gate:
+    """The pause between two collection runs, held until the test lets the next run go."""
+
+    def __init__(self) -> None:
+        self.paused: queue.Queue[float] = queue.Queue()
+        self._go = threading.Semaphore(0)
+
+    def __call__(self, seconds: float) -> None:
+        self.paused.put(seconds)
+        self._go.acquire()
+
+    def wait_paused(self) -> float:
+        """The pause the loop asked for once its run is done (a bound, not a timing)."""
+        return self.paused.get(timeout=60)
+
+    def next_run(self) -> None:
+        self._go.release()
+
+
+def _hard_bounce(box: Path, settings: Settings, campaign_id: int, reader: int) -> None:
+    raw = readdressed("bounce_02.txt", verp.return_path(settings, campaign_id, reader))
+    mailbox.Maildir(box, create=True).add(raw)
+
+
+def _status(sessions: sessionmaker[Session], reader: int) -> str:
+    with sessions() as session:
+        found = session.get(Subscriber, reader)
+        assert found is not None
+        return str(found.status)
+
+
+def test_the_serve_loop_collects_bounces_on_the_workers_schedule(
+    settings: Settings, db_url: str, engine: Engine, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    cid = seeded_campaign(engine, sessions)
+    with sessions() as session:
+        first, second = session.scalars(
+            select(CampaignRecipient.subscriber_id)
+            .where(CampaignRecipient.campaign_id == cid, CampaignRecipient.state == "sent")
+            .order_by(CampaignRecipient.id)
+            .limit(2)
+        ).all()
+    box = tmp_path / "bounces"
+    cfg = settings.model_copy(
+        update={"database_url": db_url, "bounce_mailbox": str(box), "send_processes": 0}
+    )
+    _hard_bounce(box, cfg, cid, first)
+    now = [datetime(2026, 11, 20, 8, 0, tzinfo=UTC)]
+    gate = Gate()
+
+    def last_collected() -> str:
+        with sessions() as session:
+            report = campaign_report(session, cid, tracking="aggregate", bounce_mailbox=True)
+        return report.bounces.sentence()
+
+    with sending_loop(cfg, clock=lambda: now[0], wait=gate):
+        assert gate.wait_paused() == COLLECT_EVERY  # the first run is done, the next is due
+        assert _status(sessions, first) != "active", "the serve loop applied the bounce"
+        assert last_collected() == "Bounces last collected 2026-11-20 08:00 UTC."
+        _hard_bounce(box, cfg, cid, second)
+        now[0] += timedelta(seconds=COLLECT_EVERY)
+        gate.next_run()
+        assert gate.wait_paused() == COLLECT_EVERY
+        assert _status(sessions, second) != "active"
+        assert last_collected() == "Bounces last collected 2026-11-20 08:10 UTC."
+        gate.next_run()  # let the loop see its stop
+    with sessions() as session:
+        runs = session.scalars(select(BounceCollection).order_by(BounceCollection.id)).all()
+    # the second run reads the first message again: its fingerprint keeps it counted once
+    assert [r.messages for r in runs][:2] == [1, 2]
+    assert runs[0].events == runs[1].events >= 1
+
+
+def test_one_process_collects_at_a_time_and_a_dead_ones_lease_runs_out(
+    settings: Settings, db_url: str, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    box = _maildir(tmp_path / "bounces", "postfix_user_unknown.eml")
+    cfg = settings.model_copy(update={"database_url": db_url, "bounce_mailbox": str(box)})
+    now = [datetime(2026, 11, 20, 8, 0, tzinfo=UTC)]
+    worker = Collector(cfg, sessions, holder="worker", clock=lambda: now[0])
+    serve = Collector(cfg, sessions, holder="serve", clock=lambda: now[0])
+    assert worker.tick() is not None
+    assert serve.tick() is None, "the worker holds the lease: serve leaves the mailbox alone"
+    now[0] += timedelta(seconds=COLLECT_EVERY)
+    assert worker.tick() is not None and serve.tick() is None  # renewed on each run
+    now[0] += timedelta(seconds=COLLECT_EVERY * LEASE_RUNS + 1)  # the worker died
+    assert serve.tick() is not None
+    assert worker.tick() is None, "back from the dead, it finds serve holding the lease"
+    release(sessions, "serve")  # a clean stop
+    assert worker.tick() is not None
+    with sessions() as session:
+        assert len(session.scalars(select(BounceCollection)).all()) == 4
