@@ -15,9 +15,9 @@ from newsletter import wiring
 from newsletter.briefing import lint, markdown
 from newsletter.briefing.model import Briefing
 from newsletter.campaigns import verp
+from newsletter.campaigns.envelope import Envelope
 from newsletter.campaigns.ledger import Claimed
 from newsletter.campaigns.manager import LintRefused, get
-from newsletter.campaigns.worker import Envelope
 from newsletter.config import Settings
 from newsletter.digest import Digest, Personal, render_digest
 from newsletter.digest.personalise import personal_values

@@ -11,9 +11,12 @@ from sqlalchemy import Engine
 from newsletter import database, wiring
 from newsletter.campaigns import composer
 from newsletter.campaigns.bounces import process
+from newsletter.campaigns.envelope import Composer
 from newsletter.campaigns.ledger import Claimed, Ledger
 from newsletter.campaigns.pool import ComposePool
-from newsletter.campaigns.worker import BatchReport, Composer, RetryPolicy, Worker
+from newsletter.campaigns.progress import BatchReport
+from newsletter.campaigns.retry import RetryPolicy
+from newsletter.campaigns.worker import Worker
 from newsletter.config import Settings
 from newsletter.mail.transports.base import Delivery, Transport
 

@@ -30,8 +30,8 @@ from concurrent.futures.process import BrokenProcessPool
 
 from sqlalchemy import Engine
 
+from newsletter.campaigns.envelope import Composer, Envelope
 from newsletter.campaigns.ledger import Claimed
-from newsletter.campaigns.worker import Composer, Envelope
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
 

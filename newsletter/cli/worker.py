@@ -29,7 +29,7 @@ from newsletter import startup, wiring
 from newsletter.campaigns.engine import make_worker
 from newsletter.campaigns.ledger import Ledger
 from newsletter.campaigns.models import RecipientState
-from newsletter.campaigns.worker import BatchReport
+from newsletter.campaigns.progress import BatchReport
 from newsletter.cli.common import console, err_console, settings
 from newsletter.config import Settings
 

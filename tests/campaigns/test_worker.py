@@ -27,7 +27,9 @@ from newsletter.campaigns.models import (
     CampaignStatus,
     RecipientState,
 )
-from newsletter.campaigns.worker import BatchReport, RetryPolicy, Worker
+from newsletter.campaigns.progress import BatchReport
+from newsletter.campaigns.retry import RetryPolicy
+from newsletter.campaigns.worker import Worker
 from newsletter.config import Settings
 from newsletter.mail.transports.base import DeliveryStatus, TransportRejected, TransportUnavailable
 from newsletter.mail.transports.memory import MemoryTransport
