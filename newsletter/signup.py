@@ -21,7 +21,7 @@ from newsletter.mail import transactional
 from newsletter.mail.message import build_message, check_address
 from newsletter.mail.transactional import Rendered
 from newsletter.mail.transports.base import Delivery
-from subscribers import consent, lists, people
+from subscribers import consent, lists, optin, people
 from subscribers import topics as topics_
 
 FORM = "web:subscribe"
@@ -117,7 +117,7 @@ def request(
         context = consent.Context(
             form=FORM, wording=wording(settings, names), ip=ip, user_agent=user_agent
         )
-        outcome = people.request_subscription(
+        outcome = optin.request_subscription(
             session,
             address,
             context,

@@ -25,7 +25,7 @@ from newsletter.database import transaction
 from newsletter.errors import InvalidAddress, NewsletterError, NotFound, TokenError
 from newsletter.web import clientip, csrf
 from newsletter.web.ratelimit import RateLimiter
-from subscribers import consent, lists, people
+from subscribers import consent, lists, optin, people
 from subscribers import topics as topics_
 from subscribers.models import Status, Subscriber
 
@@ -233,7 +233,7 @@ def confirm(request: Request, token: str) -> HTMLResponse:
             form="web:confirm", wording=signup.wording(settings, names), ip=ip, user_agent=agent
         )
         default = lists.ensure_default(session, settings.default_list)
-        person = people.confirm(session, subscriber_id, context, issued_at=issued, lists=[default])
+        person = optin.confirm(session, subscriber_id, context, issued_at=issued, lists=[default])
         email = person.email
     return _page(
         request,
