@@ -113,7 +113,7 @@ def preview(
         chosen = campaign_audience(session, campaign.id)
         size = audience.count(session, chosen)
         who = _audience_words(session, chosen)
-    made = composer.for_campaign(cfg, sessions, campaign_id)
+    made = composer.for_campaign(cfg, sessions, campaign_id, wiring.signer(cfg))
     sample = Claimed(0, 0, "reader@example.org", "Sample Reader", 0)
     envelope = made.compose(sample)
     html, text, _ = made.personal(sample)
@@ -164,7 +164,7 @@ def test(
 ) -> None:
     """Send one copy, marked as a test, to ADDRESS through the configured transport."""
     cfg = settings()
-    made = composer.for_campaign(cfg, wiring.sessions(cfg), campaign_id)
+    made = composer.for_campaign(cfg, wiring.sessions(cfg), campaign_id, wiring.signer(cfg))
     made = dataclasses.replace(made, subject=f"[Test] {made.subject}")
     envelope = made.compose(Claimed(0, 0, to, "", 0))
     with wiring.transport(cfg) as transport:
@@ -204,7 +204,7 @@ def send(
     startup.refuse_unsafe(cfg)  # its mails carry signed links
     sessions = wiring.sessions(cfg)
     when = sendtime.resolve(at, now_flag=now, zone=cfg.zone, now=utcnow())
-    made = composer.for_campaign(cfg, sessions, campaign_id)
+    made = composer.for_campaign(cfg, sessions, campaign_id, wiring.signer(cfg))
     with sessions() as session:
         path = manager.get(session, campaign_id).briefing_path
         source = manager.get(session, campaign_id).source_text

@@ -29,12 +29,12 @@ RESTART_AFTER = 30.0  # seconds before the loop starts again after an unexpected
 def sending_loop(cfg: Settings) -> Iterator[None]:
     """Send due campaigns from a thread while the body runs; stop cleanly after it."""
     from newsletter.campaigns import heartbeat
-    from newsletter.campaigns.engine import make_worker
     from newsletter.cli.worker import log_to_stderr
+    from newsletter.worker_factory import build_worker
 
     log_to_stderr()
     stop = threading.Event()
-    worker = make_worker(cfg, stop=stop, standby=True)
+    worker = build_worker(cfg, stop=stop, standby=True)
     if worker.pool is not None:
         worker.pool.start()  # fork the helpers now, before uvicorn starts its threads
     # Seen alive before the first page is served, so `campaign status` never calls a

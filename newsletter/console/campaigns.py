@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from newsletter import wiring
 from newsletter.briefing import store
 from newsletter.campaigns import archive, composer, manager, sendtime
 from newsletter.campaigns.ledger import campaign_audience
@@ -67,7 +68,7 @@ def _form(
         current = store.current(session, briefing_id)
         options = [(m.slug, m.name) for m in lists.all_lists(session)]
         count, list_name, topic_name = _audience(session, values["list"], values["topic"])
-    shown = sample.preview(current.briefing, config)
+    shown = sample.preview(current.briefing, config, wiring.signer(config))
     errors = composer.lint_errors(current.briefing, shown.digest, donations=config.donations_on)
     return render(
         request,
@@ -152,7 +153,7 @@ def create_campaign(
         count, list_name, topic_name = _audience(session, list, topic)
     if count is None:
         return refuse(f"there is no list {list!r}")
-    shown = sample.preview(current.briefing, config)
+    shown = sample.preview(current.briefing, config, wiring.signer(config))
     errors = composer.lint_errors(current.briefing, shown.digest, donations=config.donations_on)
     if errors:
         return refuse(

@@ -25,7 +25,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsletter import wiring
 from newsletter.config import Settings
 from newsletter.database import transaction
 from newsletter.donations.dispatch import dispatch
@@ -36,6 +35,7 @@ from newsletter.donations.events import (
     MalformedEvent,
     parse,
 )
+from newsletter.donations.gateway import Gateway
 from newsletter.donations.models import Gift, StripeEventRecord
 from newsletter.donations.receipts.content import Receipt
 from newsletter.donations.receipts.delivery import ReceiptSender, deliver_claimed
@@ -237,14 +237,16 @@ class WebhookProcessor:
 
 
 def processor_for(
-    settings: Settings, sessions: sessionmaker[Session], receipts: ReceiptSender | None
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    receipts: ReceiptSender | None,
+    gateway: Gateway | None,
 ) -> WebhookProcessor | None:
     """The processor for these settings; None while no webhook secret is configured."""
     secret = settings.stripe_webhook_secret
     if secret is None or not secret.get_secret_value().strip():
         return None
     key = settings.stripe_secret_key
-    gateway = wiring.stripe_gateway(settings)
     return WebhookProcessor(
         sessions,
         secrets=[s.strip() for s in secret.get_secret_value().split(",")],

@@ -60,7 +60,7 @@ def make_worker(
     defaults.update(options)
     return Worker(
         Ledger(engine),
-        composer_for=lambda cid: composer.for_campaign(settings, sessions, cid),
+        composer_for=lambda cid: composer.for_campaign(settings, sessions, cid, None),
         transport_factory=lambda: transport,
         **defaults,  # type: ignore[arg-type]
     )
