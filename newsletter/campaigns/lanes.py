@@ -17,8 +17,8 @@ from datetime import timedelta
 
 from newsletter.campaigns.feed import Abort, Feed
 from newsletter.campaigns.ledger import Claimed, Outcome
-from newsletter.campaigns.models import RecipientState
 from newsletter.campaigns.retry import RetryPolicy
+from newsletter.campaigns.states import RecipientState
 from newsletter.campaigns.throttle import RateLimiter
 from newsletter.errors import NewsletterError
 from newsletter.mail.transports.base import (

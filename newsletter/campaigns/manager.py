@@ -17,12 +17,8 @@ from sqlalchemy.orm import Session
 
 from newsletter.campaigns import archive
 from newsletter.campaigns.archive import Page
-from newsletter.campaigns.models import (
-    Campaign,
-    CampaignRecipient,
-    CampaignStatus,
-    RecipientState,
-)
+from newsletter.campaigns.models import Campaign, CampaignRecipient
+from newsletter.campaigns.states import CampaignStatus, RecipientState
 from newsletter.errors import BriefingError, Conflict, NotFound
 from subscribers import audience
 from subscribers.models import MailingList

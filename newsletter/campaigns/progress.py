@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from newsletter.campaigns.ledger import Outcome
-from newsletter.campaigns.models import RecipientState
+from newsletter.campaigns.states import RecipientState
 
 
 @dataclass

@@ -30,10 +30,10 @@ from newsletter.campaigns.envelope import ComposeHelpers, Composer
 from newsletter.campaigns.feed import Abort, Feed
 from newsletter.campaigns.lanes import Lanes, Sent, TransportFactory
 from newsletter.campaigns.ledger import Claimed, Ledger, Outcome
-from newsletter.campaigns.models import CampaignStatus, RecipientState
 from newsletter.campaigns.outage import Reconnect, still_claimed
 from newsletter.campaigns.progress import BatchReport, WorkerStats
 from newsletter.campaigns.retry import RetryPolicy
+from newsletter.campaigns.states import CampaignStatus, RecipientState
 from newsletter.database import lost
 from newsletter.errors import NewsletterError
 from newsletter.mail.transports.base import Delivery, DeliveryStatus

@@ -16,7 +16,7 @@ from newsletter import database, links, startup, wiring
 from newsletter.briefing import lint, markdown
 from newsletter.campaigns import archive, composer, heartbeat, manager, sendtime
 from newsletter.campaigns.ledger import Claimed, Ledger, campaign_audience
-from newsletter.campaigns.models import CampaignStatus, RecipientState
+from newsletter.campaigns.states import CampaignStatus, RecipientState
 from newsletter.cli.common import console, settings
 from newsletter.cli.worker import run_with_progress
 from newsletter.config import Settings

@@ -27,8 +27,8 @@ from rich.progress import (
 
 from newsletter import startup, wiring
 from newsletter.campaigns.ledger import Ledger
-from newsletter.campaigns.models import RecipientState
 from newsletter.campaigns.progress import BatchReport
+from newsletter.campaigns.states import RecipientState
 from newsletter.cli.common import console, err_console, settings
 from newsletter.config import Settings
 from newsletter.worker_factory import build_worker

@@ -20,7 +20,7 @@ from newsletter import wiring
 from newsletter.briefing import store
 from newsletter.campaigns import archive, composer, manager, sendtime
 from newsletter.campaigns.ledger import campaign_audience
-from newsletter.campaigns.models import CLOSED, CampaignStatus, RecipientState
+from newsletter.campaigns.states import CLOSED, CampaignStatus, RecipientState
 from newsletter.console.guard import Clock, Config, Editor, Sessions, Staff, Viewer
 from newsletter.console.pages import back, render
 from newsletter.database import transaction

@@ -33,16 +33,10 @@ from sqlalchemy.orm import Session
 
 from newsletter.donations.events import DonationEvent
 from newsletter.donations.intents import IntentRow, intent_row
-from newsletter.donations.models import (
-    ChargeAdjustment,
-    Frequency,
-    Gift,
-    GiftStatus,
-    IntentStatus,
-    RecurringGift,
-)
+from newsletter.donations.models import ChargeAdjustment, Gift, RecurringGift
 from newsletter.donations.receipts.content import Receipt, compose
 from newsletter.donations.standing import status_after
+from newsletter.donations.states import Frequency, GiftStatus, IntentStatus
 from subscribers.models import Subscriber
 from subscribers.orm import utcnow
 

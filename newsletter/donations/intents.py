@@ -30,7 +30,8 @@ from newsletter.donations.checkout import (
 )
 from newsletter.donations.events import DonationEvent
 from newsletter.donations.gateway import CheckoutSession, Gateway
-from newsletter.donations.models import DonationIntent, Frequency, IntentStatus
+from newsletter.donations.models import DonationIntent
+from newsletter.donations.states import Frequency, IntentStatus
 from newsletter.errors import NewsletterError, TokenError
 from subscribers.models import Subscriber
 

@@ -17,13 +17,8 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
 from newsletter.donations.amounts import format_amount, to_major
-from newsletter.donations.models import (
-    DonationIntent,
-    Frequency,
-    Gift,
-    GiftAidClaim,
-    GiftAidClaimed,
-)
+from newsletter.donations.models import DonationIntent, Gift, GiftAidClaim, GiftAidClaimed
+from newsletter.donations.states import Frequency
 
 
 @dataclass

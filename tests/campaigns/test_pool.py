@@ -13,7 +13,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.campaigns import manager
-from newsletter.campaigns.models import CampaignRecipient, CampaignStatus, RecipientState
+from newsletter.campaigns.models import CampaignRecipient
+from newsletter.campaigns.states import CampaignStatus, RecipientState
 from newsletter.config import Settings
 from newsletter.mail.dkim import generate_rsa
 from newsletter.worker_factory import build_worker

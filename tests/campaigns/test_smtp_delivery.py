@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter import database
 from newsletter.campaigns import manager
-from newsletter.campaigns.models import CampaignRecipient, CampaignStatus, RecipientState
+from newsletter.campaigns.models import CampaignRecipient
+from newsletter.campaigns.states import CampaignStatus, RecipientState
 from newsletter.config import Settings
 from newsletter.worker_factory import build_worker
 from subscribers.models import Subscriber

@@ -21,14 +21,10 @@ from newsletter import database
 from newsletter.campaigns import composer, manager, verp
 from newsletter.campaigns.bounces import process
 from newsletter.campaigns.ledger import Ledger
-from newsletter.campaigns.models import (
-    BounceEvent,
-    CampaignRecipient,
-    CampaignStatus,
-    RecipientState,
-)
+from newsletter.campaigns.models import BounceEvent, CampaignRecipient
 from newsletter.campaigns.progress import BatchReport
 from newsletter.campaigns.retry import RetryPolicy
+from newsletter.campaigns.states import CampaignStatus, RecipientState
 from newsletter.campaigns.worker import Worker
 from newsletter.config import Settings
 from newsletter.mail.transports.base import DeliveryStatus, TransportRejected, TransportUnavailable

@@ -18,9 +18,10 @@ from newsletter.database import transaction
 from newsletter.donations import reports
 from newsletter.donations.events import parse
 from newsletter.donations.gateway import StripeGateway
-from newsletter.donations.models import DonationIntent, Frequency, Gift, GiftStatus
+from newsletter.donations.models import DonationIntent, Gift
 from newsletter.donations.receipts.delivery import send_pending
 from newsletter.donations.reconcile import reconcile
+from newsletter.donations.states import Frequency, GiftStatus
 from newsletter.donations.webhook import WebhookProcessor
 from newsletter.errors import ConfigError
 from tests.donations.conftest import SECRET_KEY, WEBHOOK_SECRET, RecordingSender

@@ -26,7 +26,8 @@ from newsletter.campaigns.bounces import verdict
 from newsletter.campaigns.bounces.classify import classify
 from newsletter.campaigns.bounces.parse import Report
 from newsletter.campaigns.ledger import Claimed
-from newsletter.campaigns.models import BOUNCE_TOMBSTONE, BounceEvent, BounceKind, Campaign
+from newsletter.campaigns.models import BOUNCE_TOMBSTONE, BounceEvent, Campaign
+from newsletter.campaigns.states import BounceKind
 from newsletter.config import Settings
 from newsletter.mail.transports.base import Delivery
 from subscribers import consent, people, suppression

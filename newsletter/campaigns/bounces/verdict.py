@@ -28,7 +28,7 @@ from newsletter.campaigns.bounces.classify import (
     read_text,
 )
 from newsletter.campaigns.bounces.parse import ADDRESS, RecipientStatus, Report, clean_address
-from newsletter.campaigns.models import BounceKind
+from newsletter.campaigns.states import BounceKind
 
 
 @dataclass(frozen=True)
