@@ -90,3 +90,35 @@ def test_pure_modules_load_no_database_code(module: str) -> None:
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+# An HTTP answer, not an error of ours: Starlette turns it into a 413 response.
+NOT_OURS = {"newsletter.web.limits.BodyTooLarge"}
+
+
+def test_every_error_of_ours_is_a_newsletter_error() -> None:
+    """One tree: a caller catching ``NewsletterError`` catches every refusal we raise."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import newsletter
+    import subscribers
+    from newsletter.errors import NewsletterError
+
+    outside = []
+    for package in (newsletter, subscribers):
+        for found in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            if ".migrations" in found.name or found.name.endswith(("__main__", ".demo")):
+                continue
+            module = importlib.import_module(found.name)
+            for name, value in vars(module).items():
+                if (
+                    inspect.isclass(value)
+                    and issubclass(value, BaseException)
+                    and value.__module__ == module.__name__
+                    and not issubclass(value, NewsletterError)
+                    and f"{module.__name__}.{name}" not in NOT_OURS
+                ):
+                    outside.append(f"{module.__name__}.{name}")
+    assert outside == []

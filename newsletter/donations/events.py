@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from newsletter.errors import NewsletterError
+
 
 class Kind(enum.StrEnum):
     CHECKOUT_COMPLETED = "checkout.session.completed"
@@ -36,7 +38,7 @@ class Kind(enum.StrEnum):
 HANDLED_TYPES = tuple(k.value for k in Kind if k is not Kind.OTHER)
 
 
-class MalformedEvent(ValueError):
+class MalformedEvent(NewsletterError, ValueError):
     """A signed body that is not a Stripe event we can read."""
 
 

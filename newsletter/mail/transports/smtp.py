@@ -141,7 +141,7 @@ def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
 
 
-class _Disconnected(Exception):
+class _Disconnected(TransportUnavailable):
     """The server went away before the message itself was sent: safe to retry."""
 
 
