@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -32,7 +32,6 @@ from subscribers.jsonsource import JsonSource, looks_like_json
 from subscribers.merger import Merger
 from subscribers.models import Status
 from subscribers.rejects import Rejects, default_errors_path
-from subscribers.tuning import COLLECTOR_OFF
 
 Progress = Callable[[int, int], None]
 """Called after each batch with (rows read so far, bytes read so far)."""
@@ -49,21 +48,6 @@ class ConsentMissing(NewsletterError, ValueError):
 
 class ImportConflict(Conflict):
     """Someone else changed the same people while the import ran; nothing was written."""
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while importing (restored afterwards).
-
-    An import allocates millions of short-lived containers (rows, cells, records),
-    each of which reference counting frees with its batch: they form no cycles. But
-    the allocations keep triggering the collector, whose older generations walk
-    every live object of the process (SQLAlchemy, the models, the caches) again and
-    again: a third of the CPU time of a million-row import, for nothing to collect.
-    Any cycle made meanwhile is collected once the collector runs again.
-    """
-    with COLLECTOR_OFF.held():
-        yield
 
 
 _NARROW = 8  # columns: the files a writer's batch size was measured with have at most this
@@ -158,7 +142,7 @@ def import_csv(
     """
     summary = Summary(path=path, dry_run=dry_run)
     consent = " ".join(consent.split())
-    with _collector_paused(), _open(path, fmt, mapping) as source:
+    with _open(path, fmt, mapping) as source:
         summary.encoding, summary.delimiter = source.encoding, source.delimiter
         layout = source.columns
         summary.kind = layout.kind

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter import privacy, readers, wiring
 from newsletter.cli import lists as cli_lists
-from newsletter.cli import memberships
+from newsletter.cli import memberships, tuning
 from newsletter.cli import tags as cli_tags
 from newsletter.cli.common import console, settings
 from newsletter.database import transaction
@@ -384,19 +384,20 @@ def import_file(
             rate = rows / max(time.perf_counter() - started, 1e-6)
             progress.update(task, completed=read, rows=rows, rate=rate)
 
-        summary = importer.import_csv(
-            sessions,
-            file,
-            list_name=list_name,
-            dry_run=dry_run,
-            errors_path=errors,
-            default_language=settings().language,
-            progress=report,
-            fmt=chosen_format,
-            mapping=columns_map,
-            status=status,
-            consent=consent_basis,
-        )
+        with tuning.bulk_import():
+            summary = importer.import_csv(
+                sessions,
+                file,
+                list_name=list_name,
+                dry_run=dry_run,
+                errors_path=errors,
+                default_language=settings().language,
+                progress=report,
+                fmt=chosen_format,
+                mapping=columns_map,
+                status=status,
+                consent=consent_basis,
+            )
         progress.update(task, completed=max(size, 1))
     if not dry_run:
         with transaction(sessions) as session:
