@@ -19,7 +19,7 @@ from newsletter.campaigns.feed import Abort, Feed
 from newsletter.campaigns.ledger import Claimed, Outcome
 from newsletter.campaigns.retry import RetryPolicy
 from newsletter.campaigns.states import RecipientState
-from newsletter.campaigns.throttle import RateLimiter
+from newsletter.campaigns.throttle import SendPacer
 from newsletter.errors import NewsletterError
 from newsletter.mail.transports.base import (
     Delivery,
@@ -58,7 +58,7 @@ class Lanes:
     ) -> None:
         self.transport_factory = transport_factory
         self.connections = max(1, connections)
-        self.limiter = RateLimiter(rate)
+        self.limiter = SendPacer(rate)
         self.retry = retry
         self.stop = stop
         self._transports: list[Transport | None] = [None] * self.connections

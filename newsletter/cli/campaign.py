@@ -335,7 +335,7 @@ def _nobody(nobody: heartbeat.Unattended) -> str:
     )
 
 
-def _print_report(report: manager.Report, cfg: Settings) -> None:
+def _print_report(report: manager.CampaignProgress, cfg: Settings) -> None:
     c = report.campaign
     console.print(f"Campaign {c.id}: {c.subject}", highlight=False)
     console.print(f"List: {report.list_name}   Status: [bold]{c.status}[/]", highlight=False)

@@ -219,14 +219,14 @@ def create_campaign(
     return back(f"/admin/campaigns/{campaign_id}", message)
 
 
-def _report(factory: Any, campaign_id: int) -> manager.Report:
+def _report(factory: Any, campaign_id: int) -> manager.CampaignProgress:
     with transaction(factory) as session:
         report = manager.report(session, campaign_id)
         session.expunge(report.campaign)
     return report
 
 
-def _view(report: manager.Report, config: Any) -> dict[str, Any]:
+def _view(report: manager.CampaignProgress, config: Any) -> dict[str, Any]:
     c = report.campaign
 
     def local(when: Any) -> str:

@@ -304,7 +304,7 @@ def checkout_paid(session: Session, event: DonationEvent, claim: bool) -> Effect
     account: a shop sale, a membership) is no donation; its subscription then stays
     unknown, so its invoices are ignored too, in either order.
     """
-    if not event.intent:
+    if not event.donation_intent:
         return Effect("ignored: not a checkout from our donate form")
     intent = intent_row(session, event, IntentStatus.COMPLETED)
     if intent is None:  # a shop's order number in client_reference_id, say
