@@ -133,9 +133,8 @@ def prepared_batches(source: RowSource, size: int) -> Generator[Prepared, None, 
     In the caller's thread for SQLite: it releases Python's lock for every row it
     steps, and a busy second thread makes each of those hand-backs wait (tried: with
     a reader thread the inserts got slower, and the import with them). A reader
-    process does not pay off either: pickling a prepared batch across costs about as
-    much as preparing it (measured: 200,000 rows prepared in 3.3 s of CPU, their
-    batches pickled in 3.1 s and unpickled in 4.1 s). PostgreSQL, whose server does
+    process does not pay off either: pickling a prepared batch across, and unpickling
+    it, costs more than preparing it. PostgreSQL, whose server does
     most of the work, reads ahead in a thread instead: see ``read_ahead``.
     """
     for rows in _chunks(source.rows(), size):

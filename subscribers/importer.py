@@ -57,8 +57,9 @@ def _batch_size(writer: Writer, columns: int) -> int:
     """The writer's batch size, smaller for a wide file when batches are read ahead.
 
     Each row keeps all its cells (for the rejects file), and reading ahead holds
-    several batches at once: a Mailchimp export's 21 columns made a PostgreSQL import
-    peak at 288 MB with the 4-column size (measured on a million rows).
+    several batches at once: a wide file (a Mailchimp export has over twenty columns)
+    at the narrow files' batch size made a PostgreSQL import hold several times the
+    memory (``bench/import.py`` prints the peak).
     """
     if not writer.overlaps or columns <= _NARROW:
         return writer.batch_size

@@ -1,6 +1,7 @@
 """Composing and DKIM-signing copies in a few helper processes.
 
-One RSA-2048 signature costs about a millisecond of CPU, and a Python process runs
+An RSA-2048 signature is the costliest step of a copy (``bench/send.py`` prints what
+one takes on this machine), and a Python process runs
 its CPU work on one core at a time; composing in the sending process also makes its
 SMTP threads wait for the interpreter lock after every reply. So the sending process
 keeps the ledger and the SMTP connections, and ``ComposePool`` hands claimed rows, a
