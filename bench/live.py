@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from newsletter import wiring
 from newsletter.briefing import lint, markdown, parts
 from newsletter.config import Settings
 from newsletter.console.parts import check
@@ -42,6 +43,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="best of this many rounds")
     args = parser.parse_args()
     settings = Settings(_env_file=None, public_base_url="https://news.example.org")
+    signer = wiring.signer(settings)
     base = markdown.load(EXAMPLE)
     fields = parts.parts_of(base)
     source = parts.rebuild(fields, base)
@@ -49,7 +51,7 @@ def main() -> None:
     steps: list[tuple[str, Callable[[], object]]] = [
         ("rebuild the Markdown from the fields", lambda: parts.rebuild(fields, base)),
         ("parse it", lambda: markdown.parse(source)),
-        ("render the sample reader's message", lambda: sample.preview(briefing, settings)),
+        ("render the sample reader's message", lambda: sample.preview(briefing, settings, signer)),
         ("lint it", lambda: lint.lint(briefing, for_sending=True)),
         (
             "whole request body (rebuild + check)",

@@ -31,7 +31,6 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from newsletter import wiring
 from newsletter.briefing import markdown
 from newsletter.campaigns.composer import CampaignComposer, campaign_identity
 from newsletter.campaigns.ledger import Claimed
@@ -39,6 +38,7 @@ from newsletter.config import Settings
 from newsletter.digest import Digest, Personal, render_digest
 from newsletter.digest.render import reordered
 from newsletter.links import RecipientLinks, recipient_links
+from newsletter.mail import identities
 from newsletter.mail.dkim import Signer, generate_ed25519, generate_rsa
 from newsletter.mail.message import Identity
 from newsletter.results import linktable
@@ -92,7 +92,7 @@ def main() -> None:
     ed_pem, _ = generate_ed25519()
     rsa_only = Signer("bench", "example.org", rsa_pem)
     both = Signer("bench", "example.org", rsa_pem, ed25519=("bench-ed", ed_pem))
-    identity = wiring.identity(settings, campaign=112)
+    identity = identities.identity(settings, campaign=112)
 
     def links(i: int) -> RecipientLinks:
         return recipient_links(
@@ -107,7 +107,7 @@ def main() -> None:
         return digest.message(ident, people[i], signer, parts=copies[i])
 
     def end_to_end(signer: Signer | None) -> Callable[[int], object]:
-        ident = wiring.identity(settings, campaign=next(campaign_ids))  # cold line cache
+        ident = identities.identity(settings, campaign=next(campaign_ids))  # cold line cache
 
         def one(i: int) -> bytes:
             person = Personal(f"Reader {i}", f"reader{i}@example.com", links(i))
@@ -154,7 +154,7 @@ def main() -> None:
     def campaign(signer: Signer | None, n: int) -> float:
         """A new campaign identity, warmed by two copies, then every copy built once:
         building the same copy twice would find its personal lines cached."""
-        ident = wiring.identity(settings, campaign=next(campaign_ids))
+        ident = identities.identity(settings, campaign=next(campaign_ids))
         build(ident, 0, None)
         build(ident, 1, None)
         return timed(n - 2, lambda i: build(ident, i + 2, signer))

@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsletter import database
+from newsletter import database, wiring
 from newsletter.campaigns import manager
 from newsletter.campaigns.models import Campaign, CampaignRecipient
 from newsletter.mail.dkim import generate_rsa
@@ -415,7 +415,7 @@ def message_size(env: dict[str, str], sessions: sessionmaker[Session]) -> int:
     settings = Settings(_env_file=None, **values)
     with sessions() as session:
         campaign_id = max(c.id for c in manager.all_campaigns(session))
-    made = composer.for_campaign(settings, sessions, campaign_id)
+    made = composer.for_campaign(settings, sessions, campaign_id, wiring.signer(settings))
     envelope = made.compose(Claimed(0, 1, "reader1@bench.example.net", "Reader 1", 1))
     return len(envelope.message)
 

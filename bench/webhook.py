@@ -37,13 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 from newsletter import database  # noqa: E402
 from newsletter.donations.checkout import CheckoutConfig, IntentFacts, session_params  # noqa: E402
-from newsletter.donations.models import (  # noqa: E402
-    DonationIntent,
-    Frequency,
-    Gift,
-    IntentStatus,
-    StripeEventRecord,
-)
+from newsletter.donations.models import DonationIntent, Gift, StripeEventRecord  # noqa: E402
+from newsletter.donations.states import Frequency, IntentStatus  # noqa: E402
 from tests.donations.fake_stripe import FakeStripe, sign  # noqa: E402
 
 SECRET = "whsec_bench_0123456789"

@@ -14,14 +14,15 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsletter import links, wiring
+from newsletter import links
 from newsletter.config import Settings
 from newsletter.database import transaction
-from newsletter.mail import transactional
+from newsletter.mail import identities, transactional
+from newsletter.mail.dkim import Signer
 from newsletter.mail.message import build_message, check_address
 from newsletter.mail.transactional import Rendered
 from newsletter.mail.transports.base import Delivery
-from subscribers import consent, lists, people
+from subscribers import consent, lists, optin, people
 from subscribers import topics as topics_
 
 FORM = "web:subscribe"
@@ -73,14 +74,16 @@ def render_confirmation(
     )
 
 
-def confirmation_message(settings: Settings, confirmation: Confirmation) -> bytes:
+def confirmation_message(
+    settings: Settings, signer: Signer | None, confirmation: Confirmation
+) -> bytes:
     """The signed (when DKIM is set up) transactional message with the confirm link."""
     url = links.confirm_url(settings, confirmation.subscriber_id)
     rendered = render_confirmation(
         settings, name=confirmation.name, confirm_url=url, topics=confirmation.topics
     )
     return build_message(
-        wiring.identity(settings, kind="confirm"),
+        identities.identity(settings, kind="confirm"),
         to_address=confirmation.email,
         to_name=confirmation.name,
         subject=rendered.subject,
@@ -88,7 +91,7 @@ def confirmation_message(settings: Settings, confirmation: Confirmation) -> byte
         text=rendered.text,
         unsubscribe_url=None,
         unsubscribe_mailto=None,
-        signer=wiring.signer(settings),
+        signer=signer,
     )
 
 
@@ -117,7 +120,7 @@ def request(
         context = consent.Context(
             form=FORM, wording=wording(settings, names), ip=ip, user_agent=user_agent
         )
-        outcome = people.request_subscription(
+        outcome = optin.request_subscription(
             session,
             address,
             context,
@@ -133,8 +136,10 @@ def request(
         return Confirmation(person.id, person.email, person.name, shown)
 
 
-def send_confirmation(settings: Settings, sender: Sender, confirmation: Confirmation) -> Delivery:
+def send_confirmation(
+    settings: Settings, sender: Sender, signer: Signer | None, confirmation: Confirmation
+) -> Delivery:
     """Build and hand over the confirmation message; the transport's answer is returned."""
-    message = confirmation_message(settings, confirmation)
+    message = confirmation_message(settings, signer, confirmation)
     # The envelope carries the address as the To header does: IDN domains in punycode.
     return sender.send(settings.sender_address, check_address(confirmation.email), message)

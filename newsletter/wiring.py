@@ -1,4 +1,8 @@
-"""The one place that turns ``Settings`` into concrete adapters (database, transport, Stripe)."""
+"""The one place that turns ``Settings`` into concrete adapters (database, transport, Stripe).
+
+Domain modules never import this: the edges (CLI commands, the web app factory, the
+entry of a helper process) build adapters here and pass them in.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,12 @@ from newsletter import database
 from newsletter.config import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from newsletter.campaigns.composer import CampaignComposer
     from newsletter.donations.gateway import StripeGateway
+    from newsletter.donations.receipts.mail import DonorMailer
     from newsletter.mail.dkim import Signer
-    from newsletter.mail.message import Identity
     from newsletter.mail.transports.base import Transport
 
 
@@ -76,21 +83,19 @@ def signer(settings: Settings) -> Signer | None:
     return Signer(settings.dkim_selector, domain, read(settings.dkim_key_file), ed25519=ed25519)
 
 
-def identity(
-    settings: Settings, *, campaign: str | int | None = None, kind: str = "digest"
-) -> Identity:
-    """Who a campaign's messages come from. ``Feedback-ID`` is ``campaign:kind:sender``,
-    the same for every copy of one campaign (``0`` for messages outside a campaign)."""
-    from newsletter.mail.message import Identity
+def donor_mailer(settings: Settings) -> DonorMailer:
+    """Receipts and manage links, DKIM-signed when configured, one connection a message."""
+    from newsletter.donations.receipts.mail import DonorMailer
 
-    list_id = settings.list_id.strip()
-    if list_id and "<" not in list_id:
-        list_id = f"{settings.organisation_name} <{list_id}>"
-    return Identity(
-        from_address=settings.sender_address,
-        from_name=settings.sender_name,
-        reply_to=settings.reply_to.strip() or None,
-        list_id=list_id,
-        feedback_id=f"{0 if campaign is None else campaign}:{kind}:{settings.feedback_id_sender}",
-        domain=settings.dkim_domain or settings.sender_address.rpartition("@")[2],
-    )
+    return DonorMailer(settings, signer=signer(settings), transport=lambda: transport(settings))
+
+
+def campaign_composers(
+    settings: Settings, made: sessionmaker[Session] | None = None
+) -> Callable[[int], CampaignComposer]:
+    """A composer for each campaign id; the DKIM key is read when one is made, so a bad
+    key stops that campaign (with the reason) rather than the worker."""
+    from newsletter.campaigns.composer import for_campaign
+
+    factory = made or sessions(settings)
+    return lambda campaign_id: for_campaign(settings, factory, campaign_id, signer(settings))

@@ -1,7 +1,7 @@
 """Email addresses: validation, normalisation, the case-insensitive key and the suppression hash.
 
-``email-validator`` is the authority but costs ~40 µs an address, too slow for a
-million-row import. Plain ASCII addresses (nearly all of them) take a regular
+``email-validator`` is the authority but, called for every address, it would be most
+of a million-row import's time. Plain ASCII addresses (nearly all of them) take a regular
 expression fast path that accepts only a subset of what the library accepts and
 normalises identically; everything else goes to the library. A property test
 keeps the two in agreement.

@@ -20,7 +20,6 @@ from subscribers.csvfile import BAD_STATUS, Row
 from subscribers.errors import InvalidAddress
 from subscribers.formats import Event, lower_status
 from subscribers.lists import slugify
-from subscribers.tuning import QUICK_SWITCHES
 
 NO_ADDRESS = "no address"
 INVALID = "invalid address"
@@ -134,9 +133,8 @@ def prepared_batches(source: RowSource, size: int) -> Generator[Prepared, None, 
     In the caller's thread for SQLite: it releases Python's lock for every row it
     steps, and a busy second thread makes each of those hand-backs wait (tried: with
     a reader thread the inserts got slower, and the import with them). A reader
-    process does not pay off either: pickling a prepared batch across costs about as
-    much as preparing it (measured: 200,000 rows prepared in 3.3 s of CPU, their
-    batches pickled in 3.1 s and unpickled in 4.1 s). PostgreSQL, whose server does
+    process does not pay off either: pickling a prepared batch across, and unpickling
+    it, costs more than preparing it. PostgreSQL, whose server does
     most of the work, reads ahead in a thread instead: see ``read_ahead``.
     """
     for rows in _chunks(source.rows(), size):
@@ -162,10 +160,9 @@ def read_ahead(batches: Iterator[Prepared], depth: int = 2) -> Generator[Prepare
 
     For PostgreSQL, whose server works through one batch's statements while this
     process reads and prepares the next (psycopg waits for it without Python's
-    lock). The thread touches only the file, never the database. While it runs,
-    Python hands its lock over every 0.5 ms instead of every 5: the database
-    thread wakes from each of its few waits a batch and must not sit out the
-    preparing thread's whole time slice before it can send the next statement.
+    lock). The thread touches only the file, never the database. The import
+    command shortens Python's thread switch interval meanwhile (``newsletter.cli.tuning``),
+    so the database thread does not sit out the preparing thread's whole time slice.
     An error in the thread is raised here; leaving early stops the thread.
     """
     ready: queue.Queue[object] = queue.Queue(maxsize=depth)
@@ -189,17 +186,16 @@ def read_ahead(batches: Iterator[Prepared], depth: int = 2) -> Generator[Prepare
         except BaseException as exc:  # handed to the consumer, raised there
             offer(exc)
 
-    with QUICK_SWITCHES.held():
-        thread = threading.Thread(target=produce, name="import-read-ahead", daemon=True)
-        thread.start()
-        try:
-            while (item := _next(ready, thread)) is not _DONE:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item  # type: ignore[misc]
-        finally:
-            stop.set()
-            with contextlib.suppress(queue.Empty):
-                while True:  # unblock a producer waiting on a full queue
-                    ready.get_nowait()
-            thread.join()
+    thread = threading.Thread(target=produce, name="import-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while (item := _next(ready, thread)) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:  # unblock a producer waiting on a full queue
+                ready.get_nowait()
+        thread.join()

@@ -20,9 +20,9 @@ class PostgresWriter(Writer):
     """``= ANY(array)`` look-ups and ``COPY`` for new rows."""
 
     batch_size = 20_000
-    """Fewer, bigger statements: 4 times fewer round trips, each of which the server
-    runs while the client waits (measured on a million rows: 24 s instead of 26 s,
-    peak memory 165 MB instead of 97 MB, with the file read ahead)."""
+    """Fewer, bigger statements: fewer round trips, each of which the server runs
+    while the client waits; a little faster, for more memory held (``bench/import.py``
+    prints both)."""
     overlaps = True
 
     def __init__(self, session: Session) -> None:
@@ -114,7 +114,7 @@ class PostgresWriter(Writer):
         """COPY ``count`` rows into ``table``: as one block of text built by ``text()`` when
         no cell needs escaping (the usual case), else row by row through psycopg.
 
-        psycopg's ``write_row`` costs several microseconds a row in Python; an
+        psycopg's ``write_row`` does its work a row at a time in Python; an
         f-string per row joined into one ``write`` costs a fraction of that. The
         block is trusted only if it has exactly the tabs, newlines and backslashes
         (``\\N`` for NULL) that its rows and columns call for: a cell holding any of

@@ -366,7 +366,7 @@ _HISTORY = {
 }
 
 
-class BadRow(ValueError):
+class BadRow(NewsletterError, ValueError):
     """A row whose status cannot be read: rejected with this reason."""
 
 

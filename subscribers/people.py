@@ -1,4 +1,7 @@
-"""People on the list: add, find, update, subscribe, confirm, unsubscribe, erase, reactivate.
+"""People on the list: add, find, update, unsubscribe, erase, reactivate.
+
+Signing up by double opt-in (the subscribe form, then the confirmation link) is in
+``optin``.
 
 Every change of consent appends to the consent log in the same transaction, and
 every way of leaving puts the address on the suppression list, so nothing that
@@ -8,13 +11,10 @@ happens here can be lost or forgotten.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, func, or_, select
 from sqlalchemy import update as sql_update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -25,7 +25,6 @@ from subscribers.addresses import normalise
 from subscribers.errors import Conflict, NotFound
 from subscribers.models import (
     BLOCKED,
-    ConsentEvent,
     MailingList,
     Status,
     Subscriber,
@@ -273,133 +272,7 @@ def leave_list(
     return True
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
-    """The outcome of a subscribe form: who, and whether to send them a confirmation."""
-
-    subscriber: Subscriber | None
-    send_confirmation: bool
-
-
-def request_subscription(
-    session: Session,
-    address: str,
-    context: consent.Context,
-    *,
-    name: str = "",
-    language: str = "en",
-    topics: Iterable[MailingList] = (),
-    lists: Iterable[MailingList] = (),
-) -> Request:
-    """Handle a subscribe form; the caller shows the same page whatever the outcome.
-
-    New, pending and unsubscribed people get a confirmation mail, join ``lists`` (the
-    default list) and follow their chosen topics (nothing is sent to them until they
-    confirm). So do bounced people: confirming proves the address works again. Active
-    people get nothing, so a stranger cannot change their topics; complained and
-    staff-suppressed addresses get nothing either.
-    """
-    addr = normalise(address)
-    chosen = list(topics)
-    joined = list(lists)
-    person = session.scalar(select(Subscriber).where(Subscriber.email_key == addr.key))
-    entry = suppression.find(session, addr.key)
-    if entry is not None and entry.reason not in suppression.SELF_LIFTABLE:
-        return Request(person, False)
-    if person is None:
-        person = _insert_pending(session, addr.email, addr.key, name, language, context.form)
-    if person.status in (Status.ACTIVE, Status.COMPLAINED):
-        return Request(person, False)
-    if person.status in (Status.PENDING, Status.UNSUBSCRIBED, Status.BOUNCED):  # once confirmed
-        if name.strip():
-            person.name = name.strip()[:200]
-        person.language = clean_language(language)
-        for mailing_list in joined:
-            join(session, person, mailing_list)
-        set_topics(session, person, chosen)
-    names = [m.name for m in [*joined, *chosen]]
-    consent.record(session, person.id, consent.SUBSCRIBE, context, names)
-    return Request(person, True)
-
-
-def _insert_pending(
-    session: Session, email: str, key: str, name: str, language: str, form: str
-) -> Subscriber:
-    """The person with ``key``, added as pending unless a parallel request just added them.
-
-    Two submissions of the form for one new address at once would otherwise both
-    insert, and the second would fail on the unique address key (a 500 for the reader).
-    """
-    now = utcnow()
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    values = {
-        "email": email,
-        "email_key": key,
-        "name": name.strip()[:200],
-        "language": clean_language(language),
-        "status": Status.PENDING,
-        "source": form[:200],
-        "created_at": now,
-        "updated_at": now,
-    }
-    query = dialect.insert(Subscriber).values(values)
-    session.execute(query.on_conflict_do_nothing(index_elements=[Subscriber.email_key]))
-    person = session.scalar(select(Subscriber).where(Subscriber.email_key == key))
-    if person is None:  # inserted by a parallel request that has erased it since
-        raise Conflict("this address changed at the same moment; please try again")
-    return person
-
-
-def confirm(
-    session: Session,
-    subscriber_id: int,
-    context: consent.Context,
-    *,
-    issued_at: datetime | None = None,
-    topics: Iterable[MailingList] | None = None,
-    lists: Iterable[MailingList] = (),
-) -> Subscriber:
-    """Double opt-in: make a pending (or re-subscribing) person active, on ``lists``.
-
-    ``issued_at`` is when the confirmation link was made: a link older than the
-    person's last unsubscribe cannot bring them back. ``lists`` is the default list,
-    so whoever confirms is on it even if they asked before every sign-up joined it.
-    """
-    person = get(session, subscriber_id)
-    for _attempt in range(2):  # once more if a parallel request changed the status first
-        if person.status == Status.ACTIVE:
-            return person
-        if person.status == Status.COMPLAINED:
-            raise Conflict("this address cannot be confirmed; please contact us")
-        if person.status == Status.UNSUBSCRIBED and issued_at is not None:
-            left = session.scalar(
-                select(func.max(ConsentEvent.at)).where(
-                    ConsentEvent.subscriber_id == person.id,
-                    ConsentEvent.action == consent.UNSUBSCRIBE,
-                )
-            )
-            if left is not None and _aware(left) >= issued_at:
-                raise Conflict("this link is older than your unsubscribe; please subscribe again")
-        entry = suppression.find(session, person.email_key)
-        if entry is not None and entry.reason not in suppression.SELF_LIFTABLE:
-            raise Conflict("this address cannot be confirmed; please contact us")
-        now = utcnow()
-        if _claim(session, person, Status.ACTIVE, confirmed_at=now, updated_at=now):
-            break
-    else:
-        raise Conflict("your subscription changed at the same moment; please try again")
-    suppression.lift(session, person.email_key)
-    if topics is not None:
-        set_topics(session, person, topics)
-    for mailing_list in lists:
-        join(session, person, mailing_list)
-    names = [m.name for m in subscribed_lists(session, person)]
-    consent.record(session, person.id, consent.CONFIRM, context, names)
-    session.flush()
-    return person
-
-
-def _claim(session: Session, person: Subscriber, status: Status, **values: object) -> bool:
+def claim_status(session: Session, person: Subscriber, status: Status, **values: object) -> bool:
     """Move ``person`` from the status read earlier to ``status`` in one conditional UPDATE.
 
     Of two requests that read the same status at once (two clicks on a link, a mail
@@ -424,10 +297,6 @@ def _claim(session: Session, person: Subscriber, status: Status, **values: objec
     return True
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def unsubscribe(
     session: Session, person: Subscriber, context: consent.Context, *, evidence: str = ""
 ) -> bool:
@@ -436,7 +305,7 @@ def unsubscribe(
         suppression.suppress(session, person.email_key, suppression.UNSUBSCRIBED, evidence)
         return False
     was_blocked = person.status in BLOCKED
-    if not was_blocked and not _claim(
+    if not was_blocked and not claim_status(
         session, person, Status.UNSUBSCRIBED, updated_at=utcnow()
     ):  # a parallel request changed the status first: decide again on the fresh row
         return unsubscribe(session, person, context, evidence=evidence)

@@ -18,19 +18,19 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsletter import wiring
 from newsletter.briefing import lint, markdown
 from newsletter.briefing import topics as section_topics
 from newsletter.briefing.model import Briefing
 from newsletter.campaigns import verp
+from newsletter.campaigns.envelope import Envelope
 from newsletter.campaigns.ledger import Claimed
 from newsletter.campaigns.manager import LintRefused, get
-from newsletter.campaigns.worker import Envelope
 from newsletter.config import Settings
 from newsletter.digest import Digest, Personal, render_digest
 from newsletter.digest.personalise import personal_values
 from newsletter.digest.render import reordered
 from newsletter.links import RecipientLinks, recipient_links
+from newsletter.mail import identities
 from newsletter.mail.dkim import Signer
 from newsletter.mail.message import (
     Filled,
@@ -183,11 +183,14 @@ class CampaignComposer:
 
 def campaign_identity(settings: Settings, campaign_id: int) -> Identity:
     """The sender identity, with a Feedback-ID naming this campaign (stable per campaign)."""
-    return wiring.identity(settings, campaign=campaign_id, kind="briefing")
+    return identities.identity(settings, campaign=campaign_id, kind="briefing")
 
 
 def for_campaign(
-    settings: Settings, sessions: sessionmaker[Session], campaign_id: int
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    campaign_id: int,
+    signer: Signer | None,
 ) -> CampaignComposer:
     """Render the campaign's stored briefing once and make its composer.
 
@@ -213,7 +216,7 @@ def for_campaign(
         subject=subject,
         digest=digest,
         identity=campaign_identity(settings, campaign_id),
-        signer=wiring.signer(settings),
+        signer=signer,
         tracked_links=tracked.per_copy,
         section_topics=keys,
         render_order=render_order,

@@ -15,7 +15,7 @@ from newsletter.campaigns.ledger import Claimed
 from newsletter.errors import NewsletterError
 
 if TYPE_CHECKING:
-    from newsletter.campaigns.worker import Composer, Composing, Envelope
+    from newsletter.campaigns.envelope import Composer, CopyStream, Envelope
 
 
 class Abort:
@@ -40,7 +40,7 @@ class Feed:
     """
 
     def __init__(
-        self, rows: Sequence[Claimed], composer: Composer, composing: Composing | None
+        self, rows: Sequence[Claimed], composer: Composer, composing: CopyStream | None
     ) -> None:
         self._rows = iter(rows)
         self._composer = composer

@@ -29,7 +29,8 @@ from sqlalchemy import Boolean, Engine, Float, String, Table, delete, insert, se
 from sqlalchemy.orm import Mapped, mapped_column
 
 from newsletter.campaigns.ledger import Ledger
-from newsletter.campaigns.models import Campaign, CampaignStatus
+from newsletter.campaigns.models import Campaign
+from newsletter.campaigns.states import CampaignStatus
 from subscribers.orm import Base, UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)

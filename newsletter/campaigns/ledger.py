@@ -40,12 +40,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from newsletter.campaigns import archive
-from newsletter.campaigns.models import (
-    Campaign,
-    CampaignRecipient,
-    CampaignStatus,
-    RecipientState,
-)
+from newsletter.campaigns.models import Campaign, CampaignRecipient
+from newsletter.campaigns.states import CampaignStatus, RecipientState
 from subscribers import audience, topics
 from subscribers.orm import utcnow
 from subscribers.tags import CampaignTag

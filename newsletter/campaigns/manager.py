@@ -17,12 +17,8 @@ from sqlalchemy.orm import Session
 
 from newsletter.campaigns import archive
 from newsletter.campaigns.archive import Page
-from newsletter.campaigns.models import (
-    Campaign,
-    CampaignRecipient,
-    CampaignStatus,
-    RecipientState,
-)
+from newsletter.campaigns.models import Campaign, CampaignRecipient
+from newsletter.campaigns.states import CampaignStatus, RecipientState
 from newsletter.errors import BriefingError, Conflict, NotFound
 from subscribers import audience
 from subscribers.models import MailingList
@@ -44,7 +40,7 @@ class LintRefused(Conflict):
 
 
 @dataclass(frozen=True)
-class Report:
+class CampaignProgress:
     """What ``campaign status`` shows."""
 
     campaign: Campaign
@@ -241,7 +237,7 @@ def cancel(session: Session, campaign_id: int) -> Campaign:
     return campaign
 
 
-def report(session: Session, campaign_id: int) -> Report:
+def report(session: Session, campaign_id: int) -> CampaignProgress:
     campaign = get(session, campaign_id)
     rows = cast(Table, CampaignRecipient.__table__)
     counts = {str(state): 0 for state in RecipientState}
@@ -263,6 +259,6 @@ def report(session: Session, campaign_id: int) -> Report:
     rate = (recent or 0) / window
     mailing_list = session.get(MailingList, campaign.list_id)
     name = mailing_list.name if mailing_list is not None else str(campaign.list_id)
-    built = Report(campaign, name, counts, rate, None)
+    built = CampaignProgress(campaign, name, counts, rate, None)
     eta = built.remaining / rate if rate > 0 and campaign.status == S.SENDING else None
-    return Report(campaign, name, counts, rate, eta)
+    return CampaignProgress(campaign, name, counts, rate, eta)

@@ -8,7 +8,6 @@ lease, so a worker that dies leaves rows that another worker can take over.
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -23,43 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from newsletter.campaigns.states import CampaignStatus, RecipientState
 from subscribers.orm import Base, UTCDateTime, utcnow
-
-
-class CampaignStatus(enum.StrEnum):
-    DRAFT = "draft"
-    SCHEDULED = "scheduled"
-    SENDING = "sending"
-    PAUSED = "paused"
-    CANCELLED = "cancelled"
-    FINISHED = "finished"
-    STOPPED = "stopped"  # the transport refused us (bad login, policy): staff must act
-
-
-#: Statuses in which nothing will ever be sent again.
-CLOSED = frozenset({CampaignStatus.CANCELLED, CampaignStatus.FINISHED})
-
-
-class RecipientState(enum.StrEnum):
-    QUEUED = "queued"
-    SENDING = "sending"  # claimed by a worker; lease_owner/lease_until say who and how long
-    SENT = "sent"
-    DEFERRED = "deferred"  # temporary failure; retried at next_attempt_at
-    FAILED = "failed"
-    SKIPPED = "skipped"  # unsubscribed, bounced, complained or suppressed since the start
-
-
-#: States a row never leaves.
-SETTLED = frozenset({RecipientState.SENT, RecipientState.FAILED, RecipientState.SKIPPED})
-
-
-class BounceKind(enum.StrEnum):
-    HARD = "hard"
-    SOFT = "soft"
-    POLICY = "policy"  # a rejection of our mail, not of the address: never counted
-    COMPLAINT = "complaint"
-    DELAYED = "delayed"  # a warning that delivery is still being tried: never counted
-    AUTO_REPLY = "auto-reply"  # out of office, vacation (RFC 3834): never counted
 
 
 class Campaign(Base):

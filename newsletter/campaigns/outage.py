@@ -21,7 +21,8 @@ from typing import cast
 from sqlalchemy import Table, select
 
 from newsletter.campaigns.ledger import Ledger
-from newsletter.campaigns.models import CampaignRecipient, RecipientState
+from newsletter.campaigns.models import CampaignRecipient
+from newsletter.campaigns.states import RecipientState
 from newsletter.campaigns.throttle import backoff
 from newsletter.database import first_line
 

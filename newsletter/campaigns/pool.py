@@ -1,6 +1,7 @@
 """Composing and DKIM-signing copies in a few helper processes.
 
-One RSA-2048 signature costs about a millisecond of CPU, and a Python process runs
+An RSA-2048 signature is the costliest step of a copy (``bench/send.py`` prints what
+one takes on this machine), and a Python process runs
 its CPU work on one core at a time; composing in the sending process also makes its
 SMTP threads wait for the interpreter lock after every reply. So the sending process
 keeps the ledger and the SMTP connections, and ``ComposePool`` hands claimed rows, a
@@ -24,18 +25,19 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from sqlalchemy import Engine
 
+from newsletter.campaigns.envelope import Composer, Envelope
 from newsletter.campaigns.ledger import Claimed
-from newsletter.campaigns.worker import Composer, Envelope
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
 
 Row = tuple[int, int, str, str, int, tuple[int, ...]]
+ComposersFactory = Callable[[Settings], Callable[[int], Composer]]
 # A finished copy as it crosses the process boundary, or why it could not be made.
 Made = tuple[str, str, bytes, str] | str
 
@@ -52,12 +54,16 @@ class ComposePool:
         settings: Settings,
         processes: int,
         *,
+        composers: ComposersFactory,
         chunk: int = 12,
         inherited: Sequence[Engine] = (),
     ) -> None:
-        """``inherited``: the sending process's database engines, which a forked helper
-        must leave alone (it opens its own)."""
+        """``composers`` builds, inside a helper, what makes each campaign's composer
+        (``newsletter.wiring.campaign_composers``: a module-level function, as it may be
+        pickled). ``inherited``: the sending process's database engines, which a forked
+        helper must leave alone (it opens its own)."""
         self.settings = settings
+        self.composers = composers
         self.inherited = tuple(inherited)
         self.processes = max(1, processes)
         self.chunk = max(1, chunk)
@@ -75,7 +81,12 @@ class ComposePool:
                 self.processes,
                 mp_context=multiprocessing.get_context("fork" if fork else "spawn"),
                 initializer=_start,
-                initargs=(self.settings, self.inherited if fork else (), os.getpid()),
+                initargs=(
+                    self.settings,
+                    self.composers,
+                    self.inherited if fork else (),
+                    os.getpid(),
+                ),
             )
         return self._executor
 
@@ -172,14 +183,18 @@ def _unpack(made: list[Made]) -> Iterator[Envelope | NewsletterError]:
 # -- inside a helper process -----------------------------------------------------------
 
 _settings: Settings | None = None
+_make: ComposersFactory | None = None
+_composer_for: Callable[[int], Composer] | None = None
 _composers: dict[int, Composer] = {}
 
 
-def _start(settings: Settings, inherited: tuple[Engine, ...], parent: int) -> None:
-    global _settings
+def _start(
+    settings: Settings, make: ComposersFactory, inherited: tuple[Engine, ...], parent: int
+) -> None:
+    global _settings, _make
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the sending process
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not its inherited stop handler
-    _settings = settings
+    _settings, _make = settings, make
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     for engine in inherited:  # forked: never use, nor close, the parent's connections
         engine.dispose(close=False)
@@ -203,12 +218,11 @@ def _warm() -> None:
 def _composer(campaign_id: int) -> Composer:
     composer = _composers.get(campaign_id)
     if composer is None:
-        from newsletter import database, wiring
-        from newsletter.campaigns.composer import for_campaign
-
-        assert _settings is not None, "the pool initializer has not run"
-        sessions = database.session_factory(wiring.engine(_settings))
-        composer = _composers[campaign_id] = for_campaign(_settings, sessions, campaign_id)
+        global _composer_for
+        if _composer_for is None:  # after the fork: this helper's own database pool
+            assert _settings is not None and _make is not None, "the initializer has not run"
+            _composer_for = _make(_settings)
+        composer = _composers[campaign_id] = _composer_for(campaign_id)
     return composer
 
 

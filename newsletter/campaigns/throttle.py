@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 
-class RateLimiter:
+class SendPacer:
     """Paces calls to at most ``rate`` per second (0 means no limit).
 
     A token bucket holding a tenth of a second's worth, so a short stall (a slow SMTP

@@ -16,7 +16,7 @@ from newsletter import database, links, startup, wiring
 from newsletter.briefing import lint, markdown
 from newsletter.campaigns import archive, composer, heartbeat, manager, sendtime
 from newsletter.campaigns.ledger import Claimed, Ledger, campaign_audience
-from newsletter.campaigns.models import CampaignStatus, RecipientState
+from newsletter.campaigns.states import CampaignStatus, RecipientState
 from newsletter.cli.common import console, settings
 from newsletter.cli.worker import run_with_progress
 from newsletter.config import Settings
@@ -121,7 +121,7 @@ def preview(
         who = _audience_words(session, chosen)
         names = [n.strip() for n in topics.split(",") if n.strip()]
         followed = tuple(subscriber_topics.get(session, name).id for name in names)
-    made = composer.for_campaign(cfg, sessions, campaign_id)
+    made = composer.for_campaign(cfg, sessions, campaign_id, wiring.signer(cfg))
     sample = Claimed(0, 0, "reader@example.org", "Sample Reader", 0, followed)
     envelope = made.compose(sample)
     html, text, _ = made.personal(sample)
@@ -180,7 +180,7 @@ def test(
 ) -> None:
     """Send one copy, marked as a test, to ADDRESS through the configured transport."""
     cfg = settings()
-    made = composer.for_campaign(cfg, wiring.sessions(cfg), campaign_id)
+    made = composer.for_campaign(cfg, wiring.sessions(cfg), campaign_id, wiring.signer(cfg))
     made = dataclasses.replace(made, subject=f"[Test] {made.subject}")
     envelope = made.compose(Claimed(0, 0, to, "", 0))
     with wiring.transport(cfg) as transport:
@@ -220,7 +220,7 @@ def send(
     startup.refuse_unsafe(cfg)  # its mails carry signed links
     sessions = wiring.sessions(cfg)
     when = sendtime.resolve(at, now_flag=now, zone=cfg.zone, now=utcnow())
-    made = composer.for_campaign(cfg, sessions, campaign_id)
+    made = composer.for_campaign(cfg, sessions, campaign_id, wiring.signer(cfg))
     with sessions() as session:
         path = manager.get(session, campaign_id).briefing_path
         source = manager.get(session, campaign_id).source_text
@@ -351,7 +351,7 @@ def _nobody(nobody: heartbeat.Unattended) -> str:
     )
 
 
-def _print_report(report: manager.Report, cfg: Settings) -> None:
+def _print_report(report: manager.CampaignProgress, cfg: Settings) -> None:
     c = report.campaign
     console.print(f"Campaign {c.id}: {c.subject}", highlight=False)
     console.print(f"List: {report.list_name}   Status: [bold]{c.status}[/]", highlight=False)

@@ -19,7 +19,6 @@ from newsletter.donations.gift_aid import claims as gift_aid
 from newsletter.donations.gift_aid.schedule import COLUMNS as schedule_columns
 from newsletter.donations.gift_aid.schedule import write as schedule_write
 from newsletter.donations.receipts import delivery as receipts
-from newsletter.donations.receipts.mail import DonorMailer
 from newsletter.donations.reconcile import parse_since
 from newsletter.donations.reconcile import reconcile as run_reconcile
 from newsletter.donations.webhook import processor_for
@@ -123,7 +122,7 @@ def reconcile(
     if gateway is None:
         raise ConfigError("NEWSLETTER_STRIPE_SECRET_KEY is not set")
     sessions = wiring.sessions(config)
-    processor = processor_for(config, sessions, DonorMailer(config))
+    processor = processor_for(config, sessions, wiring.donor_mailer(config), gateway)
     if processor is None:
         raise ConfigError("NEWSLETTER_STRIPE_WEBHOOK_SECRET is not set")
     with console.status("Asking Stripe for events..."):

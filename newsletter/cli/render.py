@@ -42,9 +42,12 @@ def _preview_eml(digest: Digest, briefing: Briefing, config: Settings) -> bytes:
     """The complete message the sample subscriber would receive, DKIM-signed if configured."""
     from newsletter import wiring
     from newsletter.digest.render import sample_person
+    from newsletter.mail import identities
 
     person = sample_person(config, briefing)
-    return digest.message(wiring.identity(config, kind="preview"), person, wiring.signer(config))
+    return digest.message(
+        identities.identity(config, kind="preview"), person, wiring.signer(config)
+    )
 
 
 def render_files(

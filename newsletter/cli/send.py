@@ -22,9 +22,11 @@ def send_test(
 
     cfg = settings()
     check_address(to.strip(), "--to address")
-    wiring.transport(cfg)  # a bad SMTP URL fails here, before any work
+    transport = wiring.transport(cfg)  # a bad SMTP URL fails here, before any work
     briefing = markdown.load(file)
-    (copy,) = sample.send_test(briefing, cfg, [to], name=name, what="--to address")
+    (copy,) = sample.send_test(
+        briefing, cfg, transport, wiring.signer(cfg), [to], name=name, what="--to address"
+    )
     signed = "DKIM-signed" if copy.signed else "not signed (no DKIM key configured)"
     console.print(
         f"sent {copy.subject!r} to {copy.address} ({copy.size:,} bytes, {signed}): "

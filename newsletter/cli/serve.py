@@ -45,13 +45,13 @@ def sending_loop(
     (the pause between two reads) are for tests."""
     from newsletter import wiring
     from newsletter.campaigns import heartbeat
-    from newsletter.campaigns.engine import make_worker
     from newsletter.cli.worker import log_to_stderr
     from newsletter.results.collection import Collector
+    from newsletter.worker_factory import build_worker
 
     log_to_stderr()
     stop = threading.Event()
-    worker = make_worker(cfg, stop=stop, standby=True)
+    worker = build_worker(cfg, stop=stop, standby=True)
     if worker.pool is not None:
         worker.pool.start()  # fork the helpers now, before uvicorn starts its threads
     # Seen alive before the first page is served, so `campaign status` never calls a

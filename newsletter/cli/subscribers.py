@@ -1,4 +1,6 @@
-"""``newsletter subscribers ...``: staff manage people, lists, imports, exports and erasure.
+"""``newsletter subscribers ...``: staff manage people, imports, exports and erasure.
+
+Lists and topics (``subscribers lists``) and tags (``subscribers tag``) have their own modules.
 
 Thin: parse arguments, call ``subscribers.*`` in one transaction, print with Rich.
 """
@@ -16,30 +18,32 @@ from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter import privacy, readers, wiring
-from newsletter.cli import memberships
+from newsletter.cli import lists as cli_lists
+from newsletter.cli import memberships, tuning
+from newsletter.cli import tags as cli_tags
 from newsletter.cli.common import console, settings
 from newsletter.database import transaction
 from newsletter.errors import NewsletterError
 from newsletter.staff import audit
-from subscribers import consent, csvfile, exporter, formats, importer, lists, people, tags
-from subscribers.models import Kind, Status, Subscriber
+from subscribers import (
+    consent,
+    csvfile,
+    exporter,
+    formats,
+    importer,
+    importreport,
+    lists,
+    people,
+    tags,
+)
+from subscribers.models import Status, Subscriber
 
 app = typer.Typer(
     help="People on the list, lists and topics, import and export.", no_args_is_help=True
 )
-lists_app = typer.Typer(
-    help="Lists and topics: show, create, rename, archive, publish; put people on them."
-)
-app.add_typer(lists_app, name="lists")
-lists_app.command("add")(memberships.add_to)
-lists_app.command("remove")(memberships.remove_from)
-lists_app.command("publish")(memberships.publish)
-lists_app.command("unpublish")(memberships.unpublish)
+app.add_typer(cli_lists.app, name="lists")
 app.command("edit")(memberships.edit)
-tag_app = typer.Typer(
-    help="Tags: staff's private labels on people (never shown to them).", no_args_is_help=True
-)
-app.add_typer(tag_app, name="tag")
+app.add_typer(cli_tags.app, name="tag")
 
 
 def _sessions() -> sessionmaker[Session]:
@@ -380,19 +384,20 @@ def import_file(
             rate = rows / max(time.perf_counter() - started, 1e-6)
             progress.update(task, completed=read, rows=rows, rate=rate)
 
-        summary = importer.import_csv(
-            sessions,
-            file,
-            list_name=list_name,
-            dry_run=dry_run,
-            errors_path=errors,
-            default_language=settings().language,
-            progress=report,
-            fmt=chosen_format,
-            mapping=columns_map,
-            status=status,
-            consent=consent_basis,
-        )
+        with tuning.bulk_import():
+            summary = importer.import_csv(
+                sessions,
+                file,
+                list_name=list_name,
+                dry_run=dry_run,
+                errors_path=errors,
+                default_language=settings().language,
+                progress=report,
+                fmt=chosen_format,
+                mapping=columns_map,
+                status=status,
+                consent=consent_basis,
+            )
         progress.update(task, completed=max(size, 1))
     if not dry_run:
         with transaction(sessions) as session:
@@ -413,10 +418,10 @@ _ENCODINGS = {
 }
 
 
-def _print_summary(summary: importer.Summary) -> None:
+def _print_summary(summary: importreport.Summary) -> None:
     title = "dry run: nothing was changed" if summary.dry_run else "import complete"
     table = Table("", "rows", title=title, title_justify="left")
-    rows, notes = importer.report(summary)
+    rows, notes = importreport.report(summary)
     for label, count in rows:
         table.add_row(label, f"{count:,}")
     console.print(table)
@@ -428,105 +433,3 @@ def _print_summary(summary: importer.Summary) -> None:
         console.print(note, highlight=False)
     if summary.errors_path:
         console.print(f"rejected rows written to {summary.errors_path}", highlight=False)
-
-
-@tag_app.command("add")
-def tag_add(
-    address: str = typer.Argument(..., help="Email address or #id."),
-    names: list[str] = typer.Argument(..., help="One or more tags."),
-) -> None:
-    """Tag a person (the tag is created if new)."""
-    with transaction(_sessions()) as session:
-        person = people.lookup(session, address)
-        added = tags.add(session, person, names)
-        mine = tags.of(session, [person.id]).get(person.id, [])
-    note = f"tagged {', '.join(added)}" if added else "already had these tags"
-    console.print(f"{person.email}: {note} (tags: {', '.join(mine)})", highlight=False)
-
-
-@tag_app.command("remove")
-def tag_remove(
-    address: str = typer.Argument(..., help="Email address or #id."),
-    names: list[str] = typer.Argument(..., help="One or more tags."),
-) -> None:
-    """Take tags off a person."""
-    with transaction(_sessions()) as session:
-        person = people.lookup(session, address)
-        removed = tags.remove(session, person, names)
-        mine = tags.of(session, [person.id]).get(person.id, [])
-    note = f"removed {', '.join(removed)}" if removed else "had none of these tags"
-    console.print(f"{person.email}: {note} (tags: {', '.join(mine) or '-'})", highlight=False)
-
-
-@tag_app.command("list")
-def tag_list(
-    address: str | None = typer.Argument(None, help="Only this person's tags."),
-) -> None:
-    """Every tag with how many people carry it, or one person's tags."""
-    with transaction(_sessions()) as session:
-        if address is not None:
-            person = people.lookup(session, address)
-            mine = tags.of(session, [person.id]).get(person.id, [])
-            console.print(f"{person.email}: {', '.join(mine) or 'no tags'}", highlight=False)
-            return
-        table = Table("tag", "people", title="tags (private to staff)", title_justify="left")
-        for tag, count in tags.all_tags(session):
-            table.add_row(tag.name, f"{count:,}")
-    console.print(table)
-
-
-@lists_app.callback(invoke_without_command=True)
-def show_lists(ctx: typer.Context) -> None:
-    """Show every list and topic with the people who may be mailed (subcommands change them)."""
-    if ctx.invoked_subcommand is not None:
-        return
-    with transaction(_sessions()) as session:
-        counts = lists.active_counts(session)
-        table = Table("name", "kind", "slug", "may be mailed", "state")
-        for item in lists.all_lists(session, include_archived=True):
-            state = ["archived"] if item.archived else []
-            if item.is_topic and not item.public:
-                state.append("hidden from the form")
-            table.add_row(
-                item.name, item.kind, item.slug, f"{counts.get(item.id, 0):,}", ", ".join(state)
-            )
-    console.print(table)
-    console.print(
-        "A campaign goes to everyone on a list; topics only narrow it when --topic is given."
-    )
-
-
-@lists_app.command("create")
-def create_list(
-    name: str = typer.Argument(..., help='For example "Nuclear weapons".'),
-    description: str = typer.Option("", help="Shown to staff."),
-    topic: bool = typer.Option(False, "--topic", help="Create a topic instead of a list."),
-    hidden: bool = typer.Option(False, "--hidden", help="A topic kept off the public forms."),
-) -> None:
-    """Create a list, or a topic (--topic, public unless --hidden)."""
-    if hidden and not topic:
-        raise NewsletterError("--hidden is for topics: add --topic")
-    with transaction(_sessions()) as session:
-        kind = Kind.TOPIC if topic else Kind.LIST
-        made = lists.create(session, name, description, kind=kind, public=not hidden)
-        what = f"topic, {'hidden' if hidden else 'public'}" if topic else "list"
-        console.print(f"created {made.name} ({made.slug}; {what})", highlight=False)
-
-
-@lists_app.command("rename")
-def rename_list(old: str = typer.Argument(...), new: str = typer.Argument(...)) -> None:
-    """Rename a list (its subscribers stay)."""
-    with transaction(_sessions()) as session:
-        changed = lists.rename(session, old, new)
-        console.print(f"renamed to {changed.name} ({changed.slug})", highlight=False)
-
-
-@lists_app.command("archive")
-def archive_list(
-    name: str = typer.Argument(...),
-    undo: bool = typer.Option(False, "--undo", help="Bring an archived list back."),
-) -> None:
-    """Hide a list from forms; subscriptions are kept."""
-    with transaction(_sessions()) as session:
-        changed = lists.archive(session, name, archived=not undo)
-        console.print(f"{changed.name} {'restored' if undo else 'archived'}", highlight=False)

@@ -26,12 +26,12 @@ from rich.progress import (
 )
 
 from newsletter import startup, wiring
-from newsletter.campaigns.engine import make_worker
 from newsletter.campaigns.ledger import Ledger
-from newsletter.campaigns.models import RecipientState
-from newsletter.campaigns.worker import BatchReport
+from newsletter.campaigns.progress import BatchReport
+from newsletter.campaigns.states import RecipientState
 from newsletter.cli.common import console, err_console, settings
 from newsletter.config import Settings
+from newsletter.worker_factory import build_worker
 
 
 class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
@@ -121,7 +121,7 @@ def run_with_progress(cfg: Settings, campaign_id: int, *, batch: int = 200) -> N
                 rate=sent_here / max(1e-6, time.monotonic() - started),
             )
 
-        worker = make_worker(cfg, batch=batch, stop=stop, on_batch=on_batch)
+        worker = build_worker(cfg, batch=batch, stop=stop, on_batch=on_batch)
         worker.run(once=True, campaign_ids=[campaign_id])
 
 
@@ -170,7 +170,7 @@ def register(app: typer.Typer) -> None:
         log_to_stderr()
         with stop_on_signals() as stop:
             collecting = bounce_collection(cfg, stop, once=once)
-            running = make_worker(
+            running = build_worker(
                 cfg, batch=batch, lease_seconds=lease, stop=stop, processes=processes
             )
             if not once:

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
+from newsletter import wiring
 from newsletter.briefing import links as linkfix
 from newsletter.briefing import lint as linting
 from newsletter.briefing import markdown, parts, store
@@ -43,7 +44,7 @@ def problems(
 ) -> list[linting.Problem]:
     """The linter's findings as they stand for sending (placeholder links are errors);
     ``topics``: the organisation's topic names, to check the sections' topics."""
-    preview = sample.preview(current.briefing, config)
+    preview = sample.preview(current.briefing, config, wiring.signer(config))
     return linting.lint(
         current.briefing,
         for_sending=True,
@@ -289,7 +290,7 @@ def preview_page(
 ) -> Response:
     with transaction(factory) as session:
         current = store.current(session, briefing_id)
-    shown = sample.preview(current.briefing, config)
+    shown = sample.preview(current.briefing, config, wiring.signer(config))
     return render(
         request,
         "admin/briefing-preview.html",
@@ -316,7 +317,7 @@ def digest_frame(briefing_id: int, staff: Viewer, factory: Sessions, config: Con
     """The sample reader's email HTML, for the preview's frames (never published)."""
     with transaction(factory) as session:
         current = store.current(session, briefing_id)
-    return _framed(sample.preview(current.briefing, config).digest.html)
+    return _framed(sample.preview(current.briefing, config, wiring.signer(config)).digest.html)
 
 
 @router.get("/admin/briefings/{briefing_id}/preview/web.html")
@@ -324,7 +325,7 @@ def web_frame(briefing_id: int, staff: Viewer, factory: Sessions, config: Config
     """The web archive page as it will be published when a campaign starts (not before)."""
     with transaction(factory) as session:
         current = store.current(session, briefing_id)
-    return _framed(sample.preview(current.briefing, config).digest.web_html)
+    return _framed(sample.preview(current.briefing, config, wiring.signer(config)).digest.web_html)
 
 
 @router.post("/admin/briefings/{briefing_id}/test")
@@ -343,7 +344,10 @@ def test_send(
     with transaction(factory) as session:
         current = store.current(session, briefing_id)
     try:
-        copies = sample.send_test(current.briefing, config, addresses)
+        transport = wiring.transport(config)  # a bad SMTP URL fails here, before any work
+        copies = sample.send_test(
+            current.briefing, config, transport, wiring.signer(config), addresses
+        )
     except NewsletterError as problem:
         return back(where, f"Not sent: {problem}")
     with transaction(factory) as session:

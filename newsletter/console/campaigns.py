@@ -16,10 +16,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from newsletter import wiring
 from newsletter.briefing import store
 from newsletter.campaigns import archive, composer, manager, sendtime
 from newsletter.campaigns.ledger import campaign_audience
-from newsletter.campaigns.models import CLOSED, CampaignStatus, RecipientState
+from newsletter.campaigns.states import CLOSED, CampaignStatus, RecipientState
 from newsletter.console.guard import Clock, Config, Editor, Sessions, Staff, Viewer
 from newsletter.console.pages import back, render
 from newsletter.database import transaction
@@ -68,7 +69,7 @@ def _form(
         current = store.current(session, briefing_id)
         options = [(m.slug, m.name) for m in lists.all_lists(session)]
         count, list_name, topic_name = _audience(session, values["list"], values["topic"])
-    shown = sample.preview(current.briefing, config)
+    shown = sample.preview(current.briefing, config, wiring.signer(config))
     errors = composer.lint_errors(current.briefing, shown.digest, donations=config.donations_on)
     return render(
         request,
@@ -166,7 +167,7 @@ def create_campaign(
         count, list_name, topic_name = _audience(session, list, topic)
     if count is None:
         return refuse(f"there is no list {list!r}")
-    shown = sample.preview(current.briefing, config)
+    shown = sample.preview(current.briefing, config, wiring.signer(config))
     errors = composer.lint_errors(current.briefing, shown.digest, donations=config.donations_on)
     if errors:
         return refuse(
@@ -238,14 +239,14 @@ def create_campaign(
     return back(f"/admin/campaigns/{campaign_id}")  # the page's status sentence says what next
 
 
-def _report(factory: Any, campaign_id: int) -> manager.Report:
+def _report(factory: Any, campaign_id: int) -> manager.CampaignProgress:
     with transaction(factory) as session:
         report = manager.report(session, campaign_id)
         session.expunge(report.campaign)
     return report
 
 
-def _view(report: manager.Report, config: Any, now: datetime) -> dict[str, Any]:
+def _view(report: manager.CampaignProgress, config: Any, now: datetime) -> dict[str, Any]:
     c = report.campaign
 
     def local(when: Any) -> str:

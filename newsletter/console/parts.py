@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from newsletter import wiring
 from newsletter.briefing import lint as linting
 from newsletter.briefing import markdown, parts, store
 from newsletter.briefing.model import Briefing
@@ -58,7 +59,7 @@ class Checked:
 def check(source: str, config: Any, name: str = "the briefing") -> Checked:
     """Lint ``source`` as for sending and render its digest (nothing is stored or sent)."""
     briefing = markdown.parse(source, source=name)
-    shown = sample.preview(briefing, config)
+    shown = sample.preview(briefing, config, wiring.signer(config))
     found = linting.lint(
         briefing,
         for_sending=True,

@@ -16,7 +16,7 @@ from newsletter.console.pages import back, download, render, scratch_csv
 from newsletter.database import transaction
 from newsletter.errors import NewsletterError, NotFound
 from newsletter.staff import audit
-from subscribers import consent, exporter, importer, lists, people
+from subscribers import consent, exporter, importer, importreport, lists, people
 from subscribers.models import MailingList, Status
 
 router = APIRouter()
@@ -172,7 +172,7 @@ async def import_upload(
                 ip=staff.network,
             )
     rejected = summary.errors_path is not None and summary.errors_path.is_file()
-    rows, notes = importer.report(summary)
+    rows, notes = importreport.report(summary)
     return render(
         request,
         "admin/import.html",

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from newsletter import wiring
+from newsletter import config as config_module
 from newsletter.console.guard import (
     COOKIE,
     Clock,
@@ -24,6 +24,7 @@ from newsletter.errors import NewsletterError
 from newsletter.staff import accounts, audit, resetmail, signin
 from newsletter.staff.passwords import WeakPassword
 from newsletter.web import csrf
+from newsletter.web.services import Mail, Outbox
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -215,6 +216,7 @@ def forgot(
     config: Config,
     factory: Sessions,
     clock: Clock,
+    mail: Mail,
     email: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
@@ -232,19 +234,14 @@ def forgot(
             audit.record(session, email.strip().lower(), "staff.reset-requested", ip=where)
     if token is not None:
         url = f"{config.public_base_url.rstrip('/')}/admin/password/{token}"
-        background.add_task(_send_reset, request, email.strip(), url)
+        background.add_task(_send_reset, config, mail, email.strip(), url)
     return _form_page(request, "admin/forgot.html", config, sent=True)
 
 
-def _send_reset(request: Request, email: str, url: str) -> None:
-    config = request.app.state.settings
-    message = resetmail.reset_message(config, email, url)
-    shared = getattr(request.app.state, "transport", None)  # set by tests or an embedding app
+def _send_reset(config: config_module.Settings, mail: Outbox, email: str, url: str) -> None:
+    message = resetmail.reset_message(config, mail.signer, email, url)
     try:
-        if shared is not None:
-            shared.send(config.sender_address, email, message)
-        else:
-            with wiring.transport(config) as transport:
-                transport.send(config.sender_address, email, message)
+        with mail.connect() as transport:
+            transport.send(config.sender_address, email, message)
     except NewsletterError:
         log.exception("could not send a staff password-reset link")

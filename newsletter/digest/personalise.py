@@ -3,7 +3,7 @@
 The templates are rendered once with unique placeholder markers where a recipient's
 name, address and signed links go. The resulting HTML and text are split once into
 literal chunks and slots; personalising a copy is then a list copy, a few assignments
-and one ``str.join`` (values HTML-escaped for the HTML part), a few microseconds.
+and one ``str.join`` (values HTML-escaped for the HTML part): no template runs per copy.
 """
 
 from __future__ import annotations

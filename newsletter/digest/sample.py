@@ -10,15 +10,16 @@ from __future__ import annotations
 import quopri
 from dataclasses import dataclass
 
-from newsletter import wiring
 from newsletter.briefing.model import Briefing
 from newsletter.config import Settings
 from newsletter.digest import Personal, render_digest
 from newsletter.digest.render import Digest, sample_person
 from newsletter.errors import TransportError
 from newsletter.links import recipient_links
+from newsletter.mail import identities
+from newsletter.mail.dkim import Signer
 from newsletter.mail.message import check_address
-from newsletter.mail.transports.base import DeliveryStatus
+from newsletter.mail.transports.base import DeliveryStatus, Transport
 
 CLIP_BYTES = 100_000  # Gmail clips an HTML part past ~102 KB; keep a margin
 
@@ -49,13 +50,11 @@ class TestCopy:
     reply: str
 
 
-def preview(briefing: Briefing, settings: Settings) -> Preview:
+def preview(briefing: Briefing, settings: Settings, signer: Signer | None) -> Preview:
     """The sample reader's complete message, DKIM-signed if configured."""
     digest = render_digest(briefing, settings)
     person = sample_person(settings, briefing)
-    message = digest.message(
-        wiring.identity(settings, kind="preview"), person, wiring.signer(settings)
-    )
+    message = digest.message(identities.identity(settings, kind="preview"), person, signer)
     head = message.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
     encoded = len(quopri.encodestring(digest.html.encode()))
     return Preview(digest, message, head.replace("\r\n", "\n"), encoded)
@@ -64,6 +63,8 @@ def preview(briefing: Briefing, settings: Settings) -> Preview:
 def send_test(
     briefing: Briefing,
     settings: Settings,
+    transport: Transport,
+    signer: Signer | None,
     addresses: list[str],
     name: str = "",
     what: str = "test address",
@@ -71,8 +72,6 @@ def send_test(
     """One fully personalised, signed copy to each address; every address is checked before
     the first copy goes, so a typo in the third sends none."""
     checked = [check_address(a.strip(), what) for a in addresses if a.strip()]
-    transport = wiring.transport(settings)  # a bad SMTP URL fails here, before any work
-    signer = wiring.signer(settings)
     digest = render_digest(briefing, settings)
     links = recipient_links(
         settings, subscriber_id=0, campaign_id=None, briefing_slug=briefing.slug
@@ -81,7 +80,7 @@ def send_test(
     with transport:
         for address in checked:
             message = digest.message(
-                wiring.identity(settings, kind="test"), Personal(name, address, links), signer
+                identities.identity(settings, kind="test"), Personal(name, address, links), signer
             )
             result = transport.send(settings.sender_address, address, message)
             if result.status is not DeliveryStatus.SENT:

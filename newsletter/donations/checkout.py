@@ -18,7 +18,7 @@ from typing import Any
 
 from newsletter.config import Settings
 from newsletter.donations.amounts import THREE_DECIMAL, to_minor
-from newsletter.donations.models import Frequency
+from newsletter.donations.states import Frequency
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from newsletter.donations import adjustments, gifts, monthly
 from newsletter.donations.events import DISPUTE_KINDS, DonationEvent, Kind
 from newsletter.donations.gifts import Effect
 from newsletter.donations.intents import intent_row
-from newsletter.donations.models import IntentStatus
+from newsletter.donations.states import IntentStatus
 
 __all__ = ["Effect", "dispatch"]
 

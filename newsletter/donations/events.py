@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from newsletter.errors import NewsletterError
+
 
 class Kind(enum.StrEnum):
     CHECKOUT_COMPLETED = "checkout.session.completed"
@@ -36,7 +38,7 @@ class Kind(enum.StrEnum):
 HANDLED_TYPES = tuple(k.value for k in Kind if k is not Kind.OTHER)
 
 
-class MalformedEvent(ValueError):
+class MalformedEvent(NewsletterError, ValueError):
     """A signed body that is not a Stripe event we can read."""
 
 
@@ -52,7 +54,9 @@ class DonationEvent:
     object_id: str = ""
     mode: str = ""  # checkout: payment | subscription
     payment_status: str = ""  # checkout: paid | unpaid | no_payment_required
-    intent: str = ""  # our DonationIntent.public_id, from metadata / client_reference_id
+    # Our DonationIntent.public_id, from metadata / client_reference_id (not Stripe's
+    # payment intent, which is ``payment_intent_id``).
+    donation_intent: str = ""
     campaign_id: int | None = None
     subscriber_id: int | None = None
     amount_minor: int = 0
@@ -93,7 +97,7 @@ def _dict(value: Any) -> Mapping[str, Any]:
 
 def _attribution(metadata: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "intent": _str(metadata.get("intent")),
+        "donation_intent": _str(metadata.get("intent")),
         "campaign_id": _opt_int(metadata.get("campaign")),
         "subscriber_id": _opt_int(metadata.get("subscriber")),
     }
@@ -101,8 +105,8 @@ def _attribution(metadata: Mapping[str, Any]) -> dict[str, Any]:
 
 def _checkout(obj: Mapping[str, Any]) -> dict[str, Any]:
     facts = _attribution(_dict(obj.get("metadata")))
-    if not facts["intent"]:
-        facts["intent"] = _str(obj.get("client_reference_id"))
+    if not facts["donation_intent"]:
+        facts["donation_intent"] = _str(obj.get("client_reference_id"))
     details = _dict(obj.get("customer_details"))
     return {
         **facts,

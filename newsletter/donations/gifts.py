@@ -33,16 +33,10 @@ from sqlalchemy.orm import Session
 
 from newsletter.donations.events import DonationEvent
 from newsletter.donations.intents import IntentRow, intent_row
-from newsletter.donations.models import (
-    ChargeAdjustment,
-    Frequency,
-    Gift,
-    GiftStatus,
-    IntentStatus,
-    RecurringGift,
-)
+from newsletter.donations.models import ChargeAdjustment, Gift, RecurringGift
 from newsletter.donations.receipts.content import Receipt, compose
 from newsletter.donations.standing import status_after
+from newsletter.donations.states import Frequency, GiftStatus, IntentStatus
 from subscribers.models import Subscriber
 from subscribers.orm import utcnow
 
@@ -310,7 +304,7 @@ def checkout_paid(session: Session, event: DonationEvent, claim: bool) -> Effect
     account: a shop sale, a membership) is no donation; its subscription then stays
     unknown, so its invoices are ignored too, in either order.
     """
-    if not event.intent:
+    if not event.donation_intent:
         return Effect("ignored: not a checkout from our donate form")
     intent = intent_row(session, event, IntentStatus.COMPLETED)
     if intent is None:  # a shop's order number in client_reference_id, say

@@ -30,7 +30,8 @@ from newsletter.donations.checkout import (
 )
 from newsletter.donations.events import DonationEvent
 from newsletter.donations.gateway import CheckoutSession, Gateway
-from newsletter.donations.models import DonationIntent, Frequency, IntentStatus
+from newsletter.donations.models import DonationIntent
+from newsletter.donations.states import Frequency, IntentStatus
 from newsletter.errors import NewsletterError, TokenError
 from subscribers.models import Subscriber
 
@@ -211,13 +212,13 @@ def intent_row(
     """Our donation intent named by ``event`` (locked), moved to ``status`` if given;
     None when the event names none of ours (another integration's, say). The one
     place the webhook loads an intent."""
-    if not event.intent:
+    if not event.donation_intent:
         return None
     conn = session.connection()
     if status is None:
-        row = conn.execute(_INTENT_LOCK, {"p_pid": event.intent}).first()
+        row = conn.execute(_INTENT_LOCK, {"p_pid": event.donation_intent}).first()
     else:
-        params = {"p_pid": event.intent, "p_status": str(status), "p_cs": event.object_id}
+        params = {"p_pid": event.donation_intent, "p_status": str(status), "p_cs": event.object_id}
         row = conn.execute(_INTENT_MOVE, params).first()
     return IntentRow(row[0], row[1], row[2]) if row is not None else None
 

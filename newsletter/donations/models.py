@@ -9,34 +9,13 @@ referenced by plain integer: that table belongs to another domain's migrations.
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from newsletter.donations.states import GiftStatus, IntentStatus
 from subscribers.orm import Base, UTCDateTime, utcnow
-
-
-class Frequency(enum.StrEnum):
-    ONCE = "once"
-    MONTHLY = "monthly"
-
-
-class IntentStatus(enum.StrEnum):
-    CREATED = "created"  # recorded, Checkout Session not created yet
-    OPEN = "open"  # donor sent to Checkout
-    AWAITING_PAYMENT = "awaiting_payment"  # completed, bank transfer/debit still pending
-    COMPLETED = "completed"
-    FAILED = "failed"
-    EXPIRED = "expired"
-
-
-class GiftStatus(enum.StrEnum):
-    PAID = "paid"
-    PARTIALLY_REFUNDED = "partially_refunded"
-    REFUNDED = "refunded"
-    DISPUTED = "disputed"
 
 
 class DonationIntent(Base):

@@ -17,13 +17,8 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
 from newsletter.donations.amounts import format_amount, to_major
-from newsletter.donations.models import (
-    DonationIntent,
-    Frequency,
-    Gift,
-    GiftAidClaim,
-    GiftAidClaimed,
-)
+from newsletter.donations.models import DonationIntent, Gift, GiftAidClaim, GiftAidClaimed
+from newsletter.donations.states import Frequency
 
 
 @dataclass
@@ -62,7 +57,7 @@ class Line:
 
 
 @dataclass
-class Report:
+class DonationTotals:
     by_campaign: list[Line]
     by_month: list[Line]
     totals: list[Line]
@@ -106,7 +101,7 @@ def gifts(session: Session, campaign_id: int | None = None) -> list[Gift]:
     return list(session.scalars(query))
 
 
-def build(rows: Iterable[Gift], labels: dict[int, str]) -> Report:
+def build(rows: Iterable[Gift], labels: dict[int, str]) -> DonationTotals:
     """Group ``rows`` per campaign, per month and overall (per currency each)."""
     campaigns: dict[tuple[str, str], Line] = {}
     months: dict[tuple[str, str], Line] = {}
@@ -118,14 +113,14 @@ def build(rows: Iterable[Gift], labels: dict[int, str]) -> Report:
         campaigns.setdefault((label, cur), Line(label, cur)).add(gift)
         months.setdefault((month, cur), Line(month, cur)).add(gift)
         totals.setdefault(cur, Line("total", cur)).add(gift)
-    return Report(
+    return DonationTotals(
         by_campaign=[campaigns[k] for k in sorted(campaigns)],
         by_month=[months[k] for k in sorted(months)],
         totals=[totals[k] for k in sorted(totals)],
     )
 
 
-def report(session: Session, campaign_id: int | None = None) -> Report:
+def report(session: Session, campaign_id: int | None = None) -> DonationTotals:
     return build(gifts(session, campaign_id), campaign_labels(session))
 
 

@@ -8,7 +8,7 @@ so a gift's status never depends on the order Stripe's events arrive in.
 
 from __future__ import annotations
 
-from newsletter.donations.models import GiftStatus
+from newsletter.donations.states import GiftStatus
 
 
 def status_after(amount_minor: int, refunded_minor: int, disputed_minor: int) -> GiftStatus:

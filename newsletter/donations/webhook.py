@@ -23,7 +23,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsletter import wiring
 from newsletter.config import Settings
 from newsletter.database import transaction, writer
 from newsletter.donations.dispatch import dispatch
@@ -31,9 +30,9 @@ from newsletter.donations.events import (
     DISPUTE_KINDS,
     DonationEvent,
     Kind,
-    MalformedEvent,
     parse,
 )
+from newsletter.donations.gateway import Gateway
 from newsletter.donations.models import Gift, StripeEventRecord
 from newsletter.donations.receipts.content import Receipt
 from newsletter.donations.receipts.delivery import ReceiptSender, deliver_claimed
@@ -101,7 +100,7 @@ def load(payload: bytes) -> Any:
 def event_of(data: Any) -> DonationEvent:
     try:
         return parse(data if isinstance(data, dict) else {})
-    except (ValueError, MalformedEvent) as exc:
+    except ValueError as exc:  # MalformedEvent is one too
         raise WebhookRejected(f"body is not a Stripe event: {exc}") from None
 
 
@@ -249,14 +248,16 @@ class WebhookProcessor:
 
 
 def processor_for(
-    settings: Settings, sessions: sessionmaker[Session], receipts: ReceiptSender | None
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    receipts: ReceiptSender | None,
+    gateway: Gateway | None,
 ) -> WebhookProcessor | None:
     """The processor for these settings; None while no webhook secret is configured."""
     secret = settings.stripe_webhook_secret
     if secret is None or not secret.get_secret_value().strip():
         return None
     key = settings.stripe_secret_key
-    gateway = wiring.stripe_gateway(settings)
     return WebhookProcessor(
         sessions,
         secrets=[s.strip() for s in secret.get_secret_value().split(",")],

@@ -1,6 +1,6 @@
 """DKIM signatures (RFC 6376, relaxed/relaxed) made with ``cryptography``.
 
-dkimpy's own RSA is pure Python (milliseconds a signature); ``cryptography`` calls
+dkimpy's own RSA is pure Python, far slower a signature; ``cryptography`` calls
 OpenSSL. Canonicalisation is done here so the message builder can hand over header
 lines and a body hash it already computed, instead of re-parsing every message.
 RSA-SHA256 is always made; an Ed25519-SHA256 signature (RFC 8463) can be added

@@ -15,8 +15,10 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from newsletter.campaigns.models import BounceEvent, BounceKind, Campaign
-from newsletter.donations.models import Frequency, Gift
+from newsletter.campaigns.models import BounceEvent, Campaign
+from newsletter.campaigns.states import BounceKind
+from newsletter.donations.models import Gift
+from newsletter.donations.states import Frequency
 from subscribers import consent
 from subscribers.models import ConsentEvent, MailingList, Subscriber, Subscription
 

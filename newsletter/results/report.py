@@ -15,8 +15,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from newsletter.campaigns.models import BounceEvent, BounceKind, Campaign, CampaignRecipient
-from newsletter.donations.models import DonationIntent, Frequency, Gift
+from newsletter.campaigns.models import BounceEvent, Campaign, CampaignRecipient
+from newsletter.campaigns.states import BounceKind
+from newsletter.donations.models import DonationIntent, Gift
+from newsletter.donations.states import Frequency
 from newsletter.errors import NotFound
 from newsletter.results.models import BounceCollection, CampaignLink, Click, Open
 from subscribers import consent

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from newsletter import wiring
 from newsletter.config import Settings
-from newsletter.mail import transactional
+from newsletter.mail import identities, transactional
+from newsletter.mail.dkim import Signer
 from newsletter.mail.message import build_message
 
 
-def reset_message(settings: Settings, email: str, url: str) -> bytes:
+def reset_message(settings: Settings, signer: Signer | None, email: str, url: str) -> bytes:
     """A signed (when DKIM is set up) message with the one-time link. Pure but for signing keys."""
     subject = f"Choose a new password for the {settings.organisation_name} console"
     rendered = transactional.render(settings, "staff-reset", subject, url=url)
     return build_message(
-        wiring.identity(settings, kind="staff"),
+        identities.identity(settings, kind="staff"),
         to_address=email,
         to_name="",
         subject=rendered.subject,
@@ -21,5 +21,5 @@ def reset_message(settings: Settings, email: str, url: str) -> bytes:
         text=rendered.text,
         unsubscribe_url=None,
         unsubscribe_mailto=None,
-        signer=wiring.signer(settings),
+        signer=signer,
     )

@@ -22,7 +22,6 @@ from newsletter.config import Settings
 from newsletter.donations import amounts, intents
 from newsletter.donations.gateway import Gateway, PaymentProviderError
 from newsletter.donations.models import RecurringGift
-from newsletter.donations.receipts.mail import DonorMailer
 from newsletter.errors import NewsletterError, TokenError
 from newsletter.web import clientip, csrf
 from newsletter.web.ratelimit import RateLimiter
@@ -251,7 +250,7 @@ def _send_manage_link(settings: Settings, sessions: sessionmaker[Session], email
     token = tokens.sign(settings.secret, MANAGE, {"cus": customer})
     url = f"{settings.public_base_url}/donate/manage/{token}"
     try:
-        DonorMailer(settings).send_manage_link(email.strip(), url)
+        wiring.donor_mailer(settings).send_manage_link(email.strip(), url)
     except NewsletterError:
         log.exception("manage link to a donor not sent")
 

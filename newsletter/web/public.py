@@ -19,14 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from newsletter import links, readers, signup, tokens, wiring
+from newsletter import links, readers, signup, tokens
 from newsletter.config import Settings
 from newsletter.database import transaction, writer
 from newsletter.errors import InvalidAddress, NewsletterError, NotFound, TokenError
 from newsletter.web import clientip, csrf
-from newsletter.web.ratelimit import RateLimiter
+from newsletter.web.services import Limits, Mail, Outbox, SubscribeLimits
 from newsletter.web.topic_list import PublicTopics, Topic
-from subscribers import consent, lists, people
+from subscribers import consent, lists, optin, people
 from subscribers import topics as topics_
 from subscribers.models import Status, Subscriber
 
@@ -45,8 +45,6 @@ LANGUAGE_NAMES = {  # how a language names itself in the menu; other tags show a
     "uk": "Українська",
     "ru": "Русский",
 }
-PER_IP = (20, 3600.0)  # subscribe attempts per IP address per hour
-PER_ADDRESS = (3, 3600.0)  # confirmation mails per address per hour
 
 
 def _settings(request: Request) -> Settings:
@@ -57,18 +55,6 @@ def _settings(request: Request) -> Settings:
 def _sessions(request: Request) -> sessionmaker[Session]:
     factory: sessionmaker[Session] = request.app.state.sessions
     return factory
-
-
-def _limiters(request: Request) -> tuple[RateLimiter, RateLimiter]:
-    state = request.app.state
-    if not hasattr(state, "subscribe_limits"):
-        sessions, secret = _sessions(request), _settings(request).secret
-        state.subscribe_limits = (
-            RateLimiter(sessions, "subscribe-ip", *PER_IP, secret=secret),
-            RateLimiter(sessions, "subscribe-address", *PER_ADDRESS, secret=secret),
-        )
-    limits: tuple[RateLimiter, RateLimiter] = state.subscribe_limits
-    return limits
 
 
 def _client(request: Request) -> tuple[str, str]:
@@ -154,19 +140,27 @@ async def subscribe_form(request: Request) -> HTMLResponse:
 
 
 @router.post("/subscribe")
-async def subscribe(request: Request, background: BackgroundTasks) -> Response:
+async def subscribe(
+    request: Request, background: BackgroundTasks, mail: Mail, limits: Limits
+) -> Response:
     form = await request.form()
-    return await run_in_threadpool(_subscribe, request, form, background)
+    return await run_in_threadpool(_subscribe, request, form, background, mail, limits)
 
 
-def _subscribe(request: Request, form: FormData, background: BackgroundTasks) -> Response:
+def _subscribe(
+    request: Request,
+    form: FormData,
+    background: BackgroundTasks,
+    mail: Outbox,
+    limits: SubscribeLimits,
+) -> Response:
     settings = _settings(request)
     csrf.check(request, _text(form, csrf.FIELD, 200), settings.secret)
     email, name = _text(form, "email"), _text(form, "name", 1000)
     topics = [t for t in form.getlist("topics") if isinstance(t, str)][:50]
     values = {"email": email, "name": name, "topics": topics}
     ip, agent = _client(request)
-    per_ip, per_address = _limiters(request)
+    per_ip, per_address = limits.per_ip, limits.per_address
     if not per_ip.allow(clientip.rate_key(ip)):  # an IPv6 /64 counts as one network
         return _page(
             request,
@@ -193,21 +187,16 @@ def _subscribe(request: Request, form: FormData, background: BackgroundTasks) ->
             user_agent=agent,
         )
         if confirmation is not None:
-            background.add_task(_deliver, request, confirmation)
+            background.add_task(_deliver, settings, mail, confirmation)
     return RedirectResponse("/subscribe/check-email", status_code=303)
 
 
-def _deliver(request: Request, confirmation: signup.Confirmation) -> None:
+def _deliver(settings: Settings, mail: Outbox, confirmation: signup.Confirmation) -> None:
     """Send after the response, so its timing does not tell whether mail went out."""
-    settings = _settings(request)
-    shared = getattr(request.app.state, "transport", None)  # set by tests or an embedding app
     who = confirmation.subscriber_id
     try:
-        if shared is not None:
-            delivery = signup.send_confirmation(settings, shared, confirmation)
-        else:
-            with wiring.transport(settings) as transport:  # an SMTP connection is closed after
-                delivery = signup.send_confirmation(settings, transport, confirmation)
+        with mail.connect() as transport:  # an SMTP connection is closed after
+            delivery = signup.send_confirmation(settings, transport, mail.signer, confirmation)
         if delivery.status != "sent":
             log.warning("confirmation to subscriber %s refused: %s", who, delivery.reply)
     except NewsletterError:
@@ -245,7 +234,7 @@ def confirm(request: Request, token: str) -> HTMLResponse:
             form="web:confirm", wording=signup.wording(settings, names), ip=ip, user_agent=agent
         )
         default = lists.ensure_default(session, settings.default_list)
-        person = people.confirm(session, subscriber_id, context, issued_at=issued, lists=[default])
+        person = optin.confirm(session, subscriber_id, context, issued_at=issued, lists=[default])
         email = person.email
     return _page(
         request,

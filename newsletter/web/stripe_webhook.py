@@ -18,11 +18,11 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from newsletter import wiring
 from newsletter.config import Settings
 from newsletter.database import lost
 from newsletter.donations.receipts.background import ReceiptCourier
 from newsletter.donations.receipts.helper_process import ProcessMailer
-from newsletter.donations.receipts.mail import DonorMailer
 from newsletter.donations.webhook import (
     Result,
     WebhookProcessor,
@@ -32,6 +32,7 @@ from newsletter.donations.webhook import (
     verify,
 )
 from newsletter.web import webhook_review
+from newsletter.web.donate import gateway
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +54,10 @@ def processor(request: Request) -> WebhookProcessor | None:
     state = request.app.state
     if not hasattr(state, "stripe_webhooks"):
         settings: Settings = state.settings
-        mailer = DonorMailer(settings)
-        state.receipt_mailer = ProcessMailer(settings)
+        mailer = wiring.donor_mailer(settings)
+        state.receipt_mailer = ProcessMailer(settings, wiring.donor_mailer)
         state.receipt_courier = ReceiptCourier(state.sessions, state.receipt_mailer)
-        state.stripe_webhooks = processor_for(settings, state.sessions, mailer)
+        state.stripe_webhooks = processor_for(settings, state.sessions, mailer, gateway(request))
     found: WebhookProcessor | None = state.stripe_webhooks
     return found
 

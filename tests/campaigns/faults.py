@@ -22,7 +22,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, select
 
-from newsletter.campaigns.models import Campaign, CampaignStatus
+from newsletter.campaigns.models import Campaign
+from newsletter.campaigns.states import CampaignStatus
 from tests.conftest import TEST_SECRET
 
 WAIT = 120.0  # seconds: the bound on every wait of the fault suite

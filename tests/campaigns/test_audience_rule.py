@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter import database
 from newsletter.campaigns import manager
 from newsletter.campaigns.ledger import Ledger
-from newsletter.campaigns.models import CampaignRecipient, RecipientState
+from newsletter.campaigns.models import CampaignRecipient
+from newsletter.campaigns.states import RecipientState
 from newsletter.config import Settings
 from newsletter.mail.transports.memory import MemoryTransport
 from subscribers import audience, consent, lists, people, suppression, topics

@@ -22,7 +22,8 @@ from typer.testing import CliRunner, Result
 from newsletter.campaigns import verp
 from newsletter.campaigns.bounces.parse import parse
 from newsletter.campaigns.bounces.verdict import decide
-from newsletter.campaigns.models import BounceEvent, BounceKind, Campaign
+from newsletter.campaigns.models import BounceEvent, Campaign
+from newsletter.campaigns.states import BounceKind
 from newsletter.cli.app import app
 from newsletter.config import Settings
 from subscribers.models import MailingList, Subscriber

@@ -12,7 +12,7 @@ from newsletter.campaigns.bounces.classify import classify, classify_feedback
 from newsletter.campaigns.bounces.parse import parse
 from newsletter.campaigns.bounces.process import events_from_report
 from newsletter.campaigns.bounces.verdict import decide
-from newsletter.campaigns.models import BounceKind
+from newsletter.campaigns.states import BounceKind
 from newsletter.config import Settings
 from tests.conftest import FIXTURE_SECRET
 

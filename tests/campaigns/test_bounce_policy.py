@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter import database
 from newsletter.campaigns.bounces import parse, process
-from newsletter.campaigns.models import BounceEvent, BounceKind, Campaign, CampaignRecipient
+from newsletter.campaigns.models import BounceEvent, Campaign, CampaignRecipient
+from newsletter.campaigns.states import BounceKind
 from newsletter.config import Settings
 from subscribers import people, suppression
 from subscribers.consent import Context

@@ -25,7 +25,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, select, update
 from typer.testing import CliRunner, Result
 
-from newsletter.campaigns.models import BounceEvent, BounceKind
+from newsletter.campaigns.models import BounceEvent
+from newsletter.campaigns.states import BounceKind
 from newsletter.cli.app import app
 from subscribers.models import Status, Subscriber
 from tests.campaigns.conftest import CLEAN_SOURCE, seed_audience

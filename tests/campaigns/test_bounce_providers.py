@@ -13,7 +13,8 @@ from typer.testing import CliRunner, Result
 
 from newsletter.campaigns.bounces.parse import parse
 from newsletter.campaigns.bounces.process import events_from_report
-from newsletter.campaigns.models import BounceEvent, BounceKind, Campaign
+from newsletter.campaigns.models import BounceEvent, Campaign
+from newsletter.campaigns.states import BounceKind
 from newsletter.cli.app import app
 from newsletter.config import Settings
 from subscribers.models import MailingList, Status, Subscriber

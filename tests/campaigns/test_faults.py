@@ -25,7 +25,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from newsletter import database
-from newsletter.campaigns.models import CampaignRecipient, RecipientState
+from newsletter.campaigns.models import CampaignRecipient
+from newsletter.campaigns.states import RecipientState
 from tests.campaigns.conftest import new_campaign, seed_audience, start_campaign
 from tests.campaigns.faults import (
     Relay,

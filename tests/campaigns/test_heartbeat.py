@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from newsletter.campaigns import heartbeat
 from newsletter.campaigns.ledger import Ledger
-from newsletter.campaigns.models import Campaign, CampaignStatus
+from newsletter.campaigns.models import Campaign
+from newsletter.campaigns.states import CampaignStatus
 from newsletter.cli.app import app
 from newsletter.config import Settings
 from newsletter.mail.transports.memory import MemoryTransport

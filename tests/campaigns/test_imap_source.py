@@ -19,7 +19,8 @@ from newsletter.campaigns.bounces import mailbox as source
 from newsletter.campaigns.bounces.mailbox import MailboxError
 from newsletter.campaigns.bounces.parse import parse
 from newsletter.campaigns.bounces.process import events_from_report
-from newsletter.campaigns.models import BounceEvent, BounceKind
+from newsletter.campaigns.models import BounceEvent
+from newsletter.campaigns.states import BounceKind
 from newsletter.cli import common
 from newsletter.cli.app import app
 from newsletter.config import Settings

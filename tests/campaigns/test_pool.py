@@ -13,10 +13,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.campaigns import manager
-from newsletter.campaigns.engine import make_worker
-from newsletter.campaigns.models import CampaignRecipient, CampaignStatus, RecipientState
+from newsletter.campaigns.models import CampaignRecipient
+from newsletter.campaigns.states import CampaignStatus, RecipientState
 from newsletter.config import Settings
 from newsletter.mail.dkim import generate_rsa
+from newsletter.worker_factory import build_worker
 from tests.campaigns.conftest import (
     SmtpServer,
     sending_campaign,
@@ -74,7 +75,7 @@ def test_helper_processes_deliver_each_recipient_once_with_valid_dkim(
     cfg, dnsfunc = _signing(campaign_settings, smtp_server, tmp_path)
     cid = sending_campaign(engine, sessions, count)
     # Batches of 70 go to the helpers; the last 10 rows are composed in this process.
-    stats = make_worker(cfg, batch=70, processes=2).run(once=True)
+    stats = build_worker(cfg, batch=70, processes=2).run(once=True)
     assert stats.sent == count
     _check_delivered_once(smtp_server, sessions, cid, count, dnsfunc)
 

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter import database
 from newsletter.campaigns import manager
-from newsletter.campaigns.engine import make_worker
-from newsletter.campaigns.models import CampaignRecipient, CampaignStatus, RecipientState
+from newsletter.campaigns.models import CampaignRecipient
+from newsletter.campaigns.states import CampaignStatus, RecipientState
 from newsletter.config import Settings
+from newsletter.worker_factory import build_worker
 from subscribers.models import Subscriber
 from subscribers.orm import Base
 from tests.campaigns.conftest import (
@@ -57,7 +58,7 @@ def test_every_row_settles_by_the_servers_answers(
     cfg = campaign_settings.model_copy(update={"smtp_url": smtp_server.url, "send_retry_limit": 3})
     cid = new_campaign(sessions)
     start_campaign(sessions, cid)
-    make_worker(cfg, batch=5).run(once=True)
+    build_worker(cfg, batch=5).run(once=True)
 
     rows = states(sessions, cid)
     assert rows["reader2@example.net"].state == RecipientState.FAILED
@@ -86,7 +87,7 @@ def test_a_server_that_closes_after_n_messages_defers_the_rest(
     cfg = campaign_settings.model_copy(update={"smtp_url": smtp_server.url})
     cid = new_campaign(sessions)
     start_campaign(sessions, cid)
-    make_worker(cfg, batch=4).run(once=True)
+    build_worker(cfg, batch=4).run(once=True)
     rows = states(sessions, cid)
     assert sum(r.state == RecipientState.SENT for r in rows.values()) == 6
     assert not any(r.state == RecipientState.FAILED for r in rows.values())
@@ -95,7 +96,7 @@ def test_a_server_that_closes_after_n_messages_defers_the_rest(
     smtp_server.handler.rules.after = None
     with sessions.begin() as session:
         session.execute(update(CampaignRecipient).values(next_attempt_at=None))
-    make_worker(cfg, batch=4).run(once=True)
+    build_worker(cfg, batch=4).run(once=True)
     rows = states(sessions, cid)
     assert all(r.state == RecipientState.SENT for r in rows.values())
     assert sorted(smtp_server.handler.received.values()) == [1] * 15

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from newsletter.campaigns.throttle import RateLimiter, backoff
+from newsletter.campaigns.throttle import SendPacer, backoff
 
 
 class FakeClock:
@@ -18,7 +18,7 @@ class FakeClock:
 
 def test_the_rate_is_never_exceeded_over_a_long_run() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(50, clock=clock, sleep=clock.sleep)
+    limiter = SendPacer(50, clock=clock, sleep=clock.sleep)
     for _ in range(1000):
         limiter.acquire()
     # 1000 messages at 50/s need at least 20 s minus the small initial burst (5 tokens).
@@ -27,7 +27,7 @@ def test_the_rate_is_never_exceeded_over_a_long_run() -> None:
 
 def test_no_limit_means_no_waiting() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(0, clock=clock, sleep=clock.sleep)
+    limiter = SendPacer(0, clock=clock, sleep=clock.sleep)
     for _ in range(100):
         limiter.acquire()
     assert clock.now == 0

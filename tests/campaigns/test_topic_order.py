@@ -17,10 +17,10 @@ from sqlalchemy import Engine, event, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter import database
-from newsletter.campaigns.engine import make_worker
 from newsletter.campaigns.ledger import Ledger
 from newsletter.config import Settings
 from newsletter.digest import render as digest_render
+from newsletter.worker_factory import build_worker
 from subscribers import topics
 from subscribers.models import Subscription
 from subscribers.orm import utcnow
@@ -119,7 +119,7 @@ def test_readers_get_their_topics_first_and_each_order_is_rendered_once(
     cfg = campaign_settings.model_copy(update={"smtp_url": smtp_server.url})
     cid = new_campaign(sessions, source=SOURCE)
     start_campaign(sessions, cid)
-    make_worker(cfg, batch=3, processes=0).run(once=True)
+    build_worker(cfg, batch=3, processes=0).run(once=True)
 
     copies = delivered(smtp_server)
     assert len(copies) == 7
@@ -172,7 +172,7 @@ def test_composing_processes_get_each_readers_topics_too(
     cfg = campaign_settings.model_copy(update={"smtp_url": smtp_server.url})
     cid = new_campaign(sessions, source=SOURCE)
     start_campaign(sessions, cid)
-    worker = make_worker(cfg, batch=10, processes=1)
+    worker = build_worker(cfg, batch=10, processes=1)
     worker.run(once=True)
 
     copies = delivered(smtp_server)

@@ -11,6 +11,7 @@ import email.policy
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -20,14 +21,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter import database
 from newsletter.campaigns import composer, manager, verp
 from newsletter.campaigns.bounces import process
-from newsletter.campaigns.ledger import Ledger
-from newsletter.campaigns.models import (
-    BounceEvent,
-    CampaignRecipient,
-    CampaignStatus,
-    RecipientState,
-)
-from newsletter.campaigns.worker import BatchReport, RetryPolicy, Worker
+from newsletter.campaigns.ledger import Claimed, Ledger
+from newsletter.campaigns.models import BounceEvent, CampaignRecipient
+from newsletter.campaigns.progress import BatchReport
+from newsletter.campaigns.retry import RetryPolicy
+from newsletter.campaigns.states import CampaignStatus, RecipientState
+from newsletter.campaigns.worker import Worker
 from newsletter.config import Settings
 from newsletter.mail.transports.base import DeliveryStatus, TransportRejected, TransportUnavailable
 from newsletter.mail.transports.memory import MemoryTransport
@@ -58,7 +57,7 @@ def make_worker(
     defaults.update(options)
     return Worker(
         Ledger(engine),
-        composer_for=lambda cid: composer.for_campaign(settings, sessions, cid),
+        composer_for=lambda cid: composer.for_campaign(settings, sessions, cid, None),
         transport_factory=lambda: transport,
         **defaults,  # type: ignore[arg-type]
     )
@@ -391,3 +390,40 @@ def test_several_connections_send_each_recipient_once(
     assert sorted(s.recipient for s in memory.sent) == sorted(
         f"reader{i}@example.net" for i in range(1, 41)
     )
+
+
+class _CountingLedger(Ledger):
+    """Counts the reads the worker makes of a campaign's status and of who may be mailed."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.reads: Counter[str] = Counter()
+
+    def status(self, campaign_id: int) -> str:
+        self.reads["status"] += 1
+        return super().status(campaign_id)
+
+    def blocked(self, campaign_id: int, rows: Sequence[Claimed]) -> dict[int, str]:
+        self.reads["blocked"] += 1
+        return super().blocked(campaign_id, rows)
+
+
+def test_status_and_audience_are_read_once_a_batch(
+    engine: Engine, sessions: sessionmaker[Session], campaign_settings: Settings
+) -> None:
+    """Right before a batch goes, and only then: a pause or an unsubscribe made while the
+    batch before it was on the wire is still honoured, without a second round trip."""
+    sending_campaign(engine, sessions, 25)
+    ledger = _CountingLedger(engine)
+    memory = MemoryTransport()
+    worker = Worker(
+        ledger,
+        composer_for=lambda cid: composer.for_campaign(campaign_settings, sessions, cid, None),
+        transport_factory=lambda: memory,
+        batch=10,
+        poll_seconds=0.01,
+    )
+    stats = worker.run(once=True)
+    assert stats.sent == 25
+    assert stats.batches == 3
+    assert ledger.reads == {"status": 3, "blocked": 3}

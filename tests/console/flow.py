@@ -8,8 +8,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from newsletter.campaigns.engine import make_worker
 from newsletter.database import transaction
+from newsletter.worker_factory import build_worker
 from subscribers import consent, lists, people
 from subscribers.models import Status
 
@@ -43,6 +43,6 @@ def outbox(app: FastAPI) -> list[Message]:
 def send_due(app: FastAPI, campaign_id: int) -> None:
     """What a worker does for a due campaign (``campaign send`` and ``newsletter worker``):
     start it and send until nothing is left, here in this process."""
-    make_worker(app.state.settings, batch=50, processes=0).run(
+    build_worker(app.state.settings, batch=50, processes=0).run(
         once=True, campaign_ids=[campaign_id]
     )

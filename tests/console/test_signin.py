@@ -15,6 +15,7 @@ from newsletter.console.guard import COOKIE
 from newsletter.database import transaction
 from newsletter.staff import signin
 from newsletter.staff.models import AuditEvent, Role, StaffSession
+from newsletter.web import services
 from tests.console.conftest import PASSWORD, Console, form_token, sign_in
 
 
@@ -159,7 +160,9 @@ def test_a_forgotten_password_is_reset_by_an_emailed_link(console: Console) -> N
     from newsletter.mail.transports.memory import MemoryTransport
 
     outbox = MemoryTransport()
-    console.app.state.transport = outbox
+    console.app.dependency_overrides[services.outbox] = lambda: services.Outbox(
+        lambda: outbox, lambda: None
+    )
     console.add_staff("cat@example.org", Role.EDITOR)
     client = console.client()
 

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter.config import Settings
 from newsletter.donations import intents
 from newsletter.donations.gateway import StripeGateway
-from newsletter.donations.models import Frequency, Gift, StripeEventRecord
+from newsletter.donations.models import Gift, StripeEventRecord
+from newsletter.donations.states import Frequency
 from tests.donations.fake_stripe import FakeStripe
 
 

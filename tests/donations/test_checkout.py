@@ -16,7 +16,7 @@ from newsletter.donations.checkout import (
     session_params,
 )
 from newsletter.donations.gateway import PaymentProviderError, StripeGateway
-from newsletter.donations.models import Frequency
+from newsletter.donations.states import Frequency
 from tests.donations.conftest import SECRET_KEY
 from tests.donations.fake_stripe import FakeStripe
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.donations.events import HANDLED_TYPES
-from newsletter.donations.models import GiftStatus
+from newsletter.donations.states import GiftStatus
 from newsletter.donations.webhook import WebhookProcessor
 from tests.donations.conftest import deliver
 from tests.donations.fake_stripe import FakeStripe

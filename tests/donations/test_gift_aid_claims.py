@@ -20,7 +20,8 @@ from newsletter.config import Settings
 from newsletter.donations import intents
 from newsletter.donations.gateway import StripeGateway
 from newsletter.donations.gift_aid.claims import Plan, claim_of, record
-from newsletter.donations.models import Frequency, Gift, GiftAidClaim, GiftAidClaimed
+from newsletter.donations.models import Gift, GiftAidClaim, GiftAidClaimed
+from newsletter.donations.states import Frequency
 from newsletter.donations.webhook import WebhookProcessor
 from newsletter.errors import Conflict
 from tests.donations.conftest import SECRET_KEY, WEBHOOK_SECRET, deliver

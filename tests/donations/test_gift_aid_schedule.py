@@ -18,7 +18,7 @@ from newsletter.donations.gift_aid.schedule import (
     split_name,
     write,
 )
-from newsletter.donations.models import GiftStatus
+from newsletter.donations.states import GiftStatus
 
 _ids = iter(range(1, 1_000_000))
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
-from newsletter.donations.models import Frequency, GiftStatus
+from newsletter.donations.states import Frequency, GiftStatus
 from newsletter.donations.webhook import WebhookProcessor
 from tests.donations.conftest import SECRET_KEY, db_sessions, deliver, post_event
 from tests.donations.fake_stripe import FakeStripe

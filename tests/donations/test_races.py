@@ -13,7 +13,7 @@ from newsletter.config import Settings
 from newsletter.donations.dispatch import dispatch
 from newsletter.donations.events import parse
 from newsletter.donations.gifts import lock_key
-from newsletter.donations.models import GiftStatus
+from newsletter.donations.states import GiftStatus
 from tests.donations.fake_stripe import FakeStripe
 from tests.donations.helpers import gifts, start
 

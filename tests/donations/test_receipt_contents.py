@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter.config import Settings
 from newsletter.donations import intents
 from newsletter.donations.gateway import StripeGateway
-from newsletter.donations.models import Frequency
 from newsletter.donations.receipts.delivery import send_pending
 from newsletter.donations.receipts.mail import render_receipt
+from newsletter.donations.states import Frequency
 from newsletter.donations.webhook import WebhookProcessor
 from tests.donations.conftest import SECRET_KEY, WEBHOOK_SECRET, RecordingSender, deliver
 from tests.donations.fake_stripe import FakeStripe

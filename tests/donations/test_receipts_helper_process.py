@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from newsletter import wiring
 from newsletter.config import Settings
 from newsletter.donations.receipts.content import Receipt
 from newsletter.donations.receipts.helper_process import ProcessMailer
@@ -23,7 +24,7 @@ RECEIPT = Receipt(7, "bo@example.org", "Bo", "£12", "once", date(2026, 11, 28),
 
 
 def test_a_receipt_is_written_by_the_helper_process(settings: Settings) -> None:
-    mailer = ProcessMailer(settings)
+    mailer = ProcessMailer(settings, wiring.donor_mailer)
     try:
         mailer.send(RECEIPT)
     finally:
@@ -38,7 +39,9 @@ def test_a_receipt_is_written_by_the_helper_process(settings: Settings) -> None:
 def test_a_failure_in_the_helper_reaches_the_caller(settings: Settings, tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    mailer = ProcessMailer(settings.model_copy(update={"outbox_dir": blocker / "outbox"}))
+    mailer = ProcessMailer(
+        settings.model_copy(update={"outbox_dir": blocker / "outbox"}), wiring.donor_mailer
+    )
     try:
         with pytest.raises(NewsletterError, match="outbox"):
             mailer.send(RECEIPT)
@@ -48,10 +51,11 @@ def test_a_failure_in_the_helper_reaches_the_caller(settings: Settings, tmp_path
 
 HOLDER = """
 import os, sys
+from newsletter import wiring
 from newsletter.config import Settings
 from newsletter.donations.receipts.helper_process import ProcessMailer
 from tests.donations.test_receipts_helper_process import RECEIPT
-mailer = ProcessMailer(Settings(_env_file=None, outbox_dir=sys.argv[1]))
+mailer = ProcessMailer(Settings(_env_file=None, outbox_dir=sys.argv[1]), wiring.donor_mailer)
 mailer.send(RECEIPT)
 print(*mailer._pids(), flush=True)
 os.kill(os.getpid(), 9)

@@ -12,8 +12,8 @@ from newsletter.cli.app import app as cli
 from newsletter.config import Settings
 from newsletter.donations.events import HANDLED_TYPES, parse
 from newsletter.donations.gateway import PaymentProviderError, StripeGateway
-from newsletter.donations.models import Frequency, GiftStatus
 from newsletter.donations.reconcile import DAY, BadSince, parse_since, reconcile
+from newsletter.donations.states import Frequency, GiftStatus
 from newsletter.donations.webhook import WebhookProcessor
 from tests.donations.conftest import SECRET_KEY, WEBHOOK_SECRET, RecordingSender
 from tests.donations.fake_stripe import FakeStripe

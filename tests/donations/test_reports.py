@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from newsletter import wiring
 from newsletter.cli import common
 from newsletter.cli.app import app as cli
 from newsletter.config import Settings
@@ -17,10 +18,10 @@ from newsletter.database import transaction
 from newsletter.donations import reports
 from newsletter.donations.events import parse
 from newsletter.donations.gateway import StripeGateway
-from newsletter.donations.models import DonationIntent, Frequency, Gift, GiftStatus
+from newsletter.donations.models import DonationIntent, Gift
 from newsletter.donations.receipts.delivery import send_pending
-from newsletter.donations.receipts.mail import DonorMailer
 from newsletter.donations.reconcile import reconcile
+from newsletter.donations.states import Frequency, GiftStatus
 from newsletter.donations.webhook import WebhookProcessor
 from newsletter.errors import ConfigError
 from tests.donations.conftest import SECRET_KEY, WEBHOOK_SECRET, RecordingSender
@@ -201,7 +202,10 @@ def test_real_receipt_reaches_the_outbox(
     import mailbox
 
     processor = WebhookProcessor(
-        sessions, secrets=[WEBHOOK_SECRET], livemode=False, receipts=DonorMailer(stripe_settings)
+        sessions,
+        secrets=[WEBHOOK_SECRET],
+        livemode=False,
+        receipts=wiring.donor_mailer(stripe_settings),
     )
     sid = start(sessions, stripe_settings, fake_stripe, amount=2500)
     _, event = completed(fake_stripe, sid, email="ann@example.org", name="Ann")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from newsletter.donations.models import GiftStatus
 from newsletter.donations.standing import status_after
+from newsletter.donations.states import GiftStatus
 
 
 @pytest.mark.parametrize(

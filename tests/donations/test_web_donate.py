@@ -17,7 +17,8 @@ from sqlalchemy import select
 from newsletter import links, tokens
 from newsletter.config import Settings
 from newsletter.database import transaction
-from newsletter.donations.models import DonationIntent, IntentStatus, RecurringGift
+from newsletter.donations.models import DonationIntent, RecurringGift
+from newsletter.donations.states import IntentStatus
 from newsletter.web.app import create_app
 from newsletter.web.donate import MANAGE
 from subscribers.models import Subscriber

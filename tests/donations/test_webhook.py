@@ -13,13 +13,8 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
-from newsletter.donations.models import (
-    DonationIntent,
-    Frequency,
-    GiftStatus,
-    IntentStatus,
-    RecurringGift,
-)
+from newsletter.donations.models import DonationIntent, RecurringGift
+from newsletter.donations.states import Frequency, GiftStatus, IntentStatus
 from newsletter.donations.webhook import WebhookProcessor, WebhookRejected, verify
 from tests.donations.conftest import (
     WEBHOOK_SECRET,

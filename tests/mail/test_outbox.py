@@ -15,6 +15,7 @@ import pytest
 from newsletter import wiring
 from newsletter.config import Settings
 from newsletter.errors import ConfigError, HeaderInjection
+from newsletter.mail import identities
 from newsletter.mail.dkim import Signer
 from newsletter.mail.message import Identity, build_message
 from newsletter.mail.transports.base import DeliveryStatus, TransportUnavailable
@@ -137,9 +138,9 @@ def test_wiring_picks_the_transport(settings: Settings) -> None:
 
 
 def test_wiring_identity_is_stable_per_campaign(settings: Settings) -> None:
-    one = wiring.identity(settings, campaign=112)
+    one = identities.identity(settings, campaign=112)
     assert one.feedback_id == "112:digest:newsletter"
     assert one.list_id == "NATO Watch <briefings.example.org>"
     assert one.domain == "example.org"
-    assert wiring.identity(settings, campaign=112) == one
-    assert wiring.identity(settings, kind="confirm").feedback_id == "0:confirm:newsletter"
+    assert identities.identity(settings, campaign=112) == one
+    assert identities.identity(settings, kind="confirm").feedback_id == "0:confirm:newsletter"

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from newsletter import wiring
 from newsletter.campaigns import composer
 from newsletter.campaigns.ledger import Claimed, Ledger
 from newsletter.campaigns.models import CampaignRecipient
@@ -47,7 +48,7 @@ class Copy:
 
 def copies(settings: Settings, sessions: sessionmaker[Session], campaign_id: int) -> list[Copy]:
     """Every reader's copy as the worker composes it."""
-    made = composer.for_campaign(settings, sessions, campaign_id)
+    made = composer.for_campaign(settings, sessions, campaign_id, wiring.signer(settings))
     with sessions() as session:
         rows = session.scalars(
             select(CampaignRecipient)

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter.database import transaction
 from subscribers import consent, exporter, people
 from subscribers.csvfile import CsvFileError
-from subscribers.importer import CUT_OFF, import_csv
+from subscribers.importer import import_csv
+from subscribers.importreport import CUT_OFF
 from subscribers.models import Subscriber
 from tests.subscribers.conftest import CONSENT
 

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from newsletter.cli.tuning import bulk_import
 from subscribers import bulk, bulkpg
 from subscribers.batches import Prepared, read_ahead
 from subscribers.importer import ImportConflict, import_csv
@@ -118,21 +119,24 @@ def test_inside_a_transaction_sqlite_keeps_checking_row_by_row(
 
 
 @pytest.mark.parametrize("enabled", [True, False])
-def test_the_collector_is_paused_only_while_importing(
+def test_the_import_command_pauses_the_collector_only_while_importing(
     sessions: sessionmaker[Session], tmp_path: Path, enabled: bool
 ) -> None:
+    """As ``subscribers import`` runs it (``newsletter.cli.tuning``): paused during the
+    import, put back as it was after it, even when the file is refused."""
     during: list[bool] = []
     (gc.enable if enabled else gc.disable)()
     try:
-        import_csv(
-            sessions,
-            _source(tmp_path),
-            consent=CONSENT,
-            progress=lambda *_: during.append(gc.isenabled()),
-        )
+        with bulk_import():
+            import_csv(
+                sessions,
+                _source(tmp_path),
+                consent=CONSENT,
+                progress=lambda *_: during.append(gc.isenabled()),
+            )
         assert during == [False] and gc.isenabled() is enabled
         (tmp_path / "bad.csv").write_text("no email column\nx\n", encoding="utf-8")
-        with pytest.raises(ValueError, match="no email column"):
+        with pytest.raises(ValueError, match="no email column"), bulk_import():
             import_csv(sessions, tmp_path / "bad.csv", consent=CONSENT)
         assert gc.isenabled() is enabled
     finally:

@@ -16,7 +16,8 @@ from subscribers import bulk, consent, people
 from subscribers.addresses import normalise
 from subscribers.batches import BAD_TOPIC, INVALID
 from subscribers.csvfile import CsvFileError
-from subscribers.importer import CUT_OFF, SUPPRESSED, import_csv
+from subscribers.importer import import_csv
+from subscribers.importreport import CUT_OFF, SUPPRESSED
 from subscribers.models import ConsentEvent, Status, Subscriber
 from subscribers.orm import Base
 from tests.subscribers.conftest import CONSENT

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter.database import transaction
 from subscribers import consent, exporter, lists, people, suppression, tags
 from subscribers.formats import FormatError, parse_map
-from subscribers.importer import NEVER_SUBSCRIBED, NO_BASIS, ConsentMissing, import_csv
+from subscribers.importer import ConsentMissing, import_csv
+from subscribers.importreport import NEVER_SUBSCRIBED, NO_BASIS
 from subscribers.models import ConsentEvent, MailingList, Status, Subscriber, Suppression
 from tests.subscribers import exports
 from tests.subscribers.conftest import CONSENT

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.database import transaction
-from subscribers import consent, exporter, lists, people, suppression, topics
+from subscribers import consent, exporter, lists, optin, people, suppression, topics
 from subscribers.errors import Conflict, NotFound
 from subscribers.models import ConsentEvent, Status, Subscriber, Subscription
 from subscribers.orm import utcnow
@@ -81,17 +81,17 @@ def test_erasing_an_unknown_address_suppresses_it_in_advance(
 def test_double_opt_in(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as s:
         ukraine = topics.create(s, "Ukraine")
-        outcome = people.request_subscription(
+        outcome = optin.request_subscription(
             s, "eve@example.org", WEB, name="Eve", topics=[ukraine]
         )
         assert outcome.send_confirmation and outcome.subscriber is not None
         sid = outcome.subscriber.id
         assert outcome.subscriber.status == Status.PENDING
     with transaction(sessions) as s:
-        person = people.confirm(s, sid, WEB, issued_at=utcnow())
+        person = optin.confirm(s, sid, WEB, issued_at=utcnow())
         assert person.status == Status.ACTIVE and person.confirmed_at is not None
         # an active person asking again gets no mail and no change
-        again = people.request_subscription(s, "EVE@example.org", WEB, name="Mallory", topics=[])
+        again = optin.request_subscription(s, "EVE@example.org", WEB, name="Mallory", topics=[])
         assert not again.send_confirmation
         assert person.name == "Eve"
         assert [m.name for m in people.subscribed_lists(s, person)] == ["Ukraine"]
@@ -108,21 +108,21 @@ def test_a_confirmation_link_older_than_an_unsubscribe_cannot_bring_someone_back
     sessions: sessionmaker[Session],
 ) -> None:
     with transaction(sessions) as s:
-        sid = people.request_subscription(s, "fay@example.org", WEB).subscriber.id  # type: ignore[union-attr]
+        sid = optin.request_subscription(s, "fay@example.org", WEB).subscriber.id  # type: ignore[union-attr]
     issued = utcnow()
     with transaction(sessions) as s:
-        people.confirm(s, sid, WEB, issued_at=issued)
+        optin.confirm(s, sid, WEB, issued_at=issued)
         people.unsubscribe(s, people.get(s, sid), WEB)
     with transaction(sessions) as s, pytest.raises(Conflict):
-        people.confirm(s, sid, WEB, issued_at=issued - timedelta(seconds=1))
+        optin.confirm(s, sid, WEB, issued_at=issued - timedelta(seconds=1))
     with transaction(sessions) as s:  # subscribing again sends a new link, which works
         ukraine = topics.ensure(s, "Ukraine")
-        assert people.request_subscription(
+        assert optin.request_subscription(
             s, "fay@example.org", WEB, topics=[ukraine]
         ).send_confirmation
     with transaction(sessions) as s:
         assert (
-            people.confirm(s, sid, WEB, issued_at=utcnow() + timedelta(seconds=1)).status
+            optin.confirm(s, sid, WEB, issued_at=utcnow() + timedelta(seconds=1)).status
             == Status.ACTIVE
         )
         assert not suppression.is_suppressed(s, "fay@example.org")
@@ -137,11 +137,11 @@ def test_a_bounced_reader_comes_back_by_confirming_again(
         person = people.add(s, "joy@example.org", STAFF)
         people.mark(s, person, Status.BOUNCED, "552 5.2.2 mailbox full")
         assert suppression.is_suppressed(s, "joy@example.org")
-        assert people.request_subscription(s, "joy@example.org", WEB).send_confirmation
+        assert optin.request_subscription(s, "joy@example.org", WEB).send_confirmation
         assert person.status == Status.BOUNCED  # nothing is sent until they confirm
         assert suppression.is_suppressed(s, "joy@example.org")
     with transaction(sessions) as s:
-        assert people.confirm(s, person.id, WEB).status == Status.ACTIVE
+        assert optin.confirm(s, person.id, WEB).status == Status.ACTIVE
         assert not suppression.is_suppressed(s, "joy@example.org")
 
 
@@ -151,9 +151,9 @@ def test_complained_addresses_get_no_confirmation(
     with transaction(sessions) as s:
         person = people.add(s, "gus@example.org", STAFF)
         people.mark(s, person, Status.COMPLAINED, "ARF report")
-        assert not people.request_subscription(s, "gus@example.org", WEB).send_confirmation
+        assert not optin.request_subscription(s, "gus@example.org", WEB).send_confirmation
         with pytest.raises(Conflict):
-            people.confirm(s, person.id, WEB)
+            optin.confirm(s, person.id, WEB)
         people.reactivate(s, person, STAFF)
         assert person.status == Status.ACTIVE and not suppression.is_suppressed(
             s, "gus@example.org"

@@ -20,11 +20,12 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner, Result
 
-from newsletter import links
+from newsletter import links, wiring
 from newsletter.cli.app import app as cli_app
 from newsletter.config import Settings
 from newsletter.database import transaction
 from newsletter.mail.transports.memory import MemoryTransport
+from newsletter.web import services
 from newsletter.web.app import create_app
 from subscribers import consent, people, topics
 from tests.campaigns.conftest import CLEAN_SOURCE
@@ -40,7 +41,9 @@ def site(
     settings = settings.model_copy(update={"database_url": db_url})
     web = create_app(settings)
     confirmations = MemoryTransport()
-    web.state.transport = confirmations
+    web.dependency_overrides[services.outbox] = lambda: services.Outbox(
+        lambda: confirmations, lambda: wiring.signer(settings)
+    )
     with transaction(web.state.sessions) as s:
         topics.create(s, "Ukraine")
         topics.create(s, "Arms control")

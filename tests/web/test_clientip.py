@@ -11,6 +11,7 @@ from sqlalchemy import select
 from newsletter.config import Settings
 from newsletter.database import transaction
 from newsletter.mail.transports.memory import MemoryTransport
+from newsletter.web import services
 from newsletter.web.app import create_app
 from newsletter.web.clientip import forwarded_client, parse_networks, rate_key
 from newsletter.web.ratelimit import RateLimiter
@@ -30,7 +31,9 @@ def _subscribe(client: TestClient, address: str, **headers: str) -> int:
 
 def _app(settings: Settings, db_url: str, **update: object) -> TestClient:
     app = create_app(settings.model_copy(update={"database_url": db_url, **update}))
-    app.state.transport = MemoryTransport()
+    app.dependency_overrides[services.outbox] = lambda: services.Outbox(
+        MemoryTransport, lambda: None
+    )
     return TestClient(app, base_url="https://testserver")
 
 
@@ -42,7 +45,8 @@ def test_every_address_of_one_ipv6_64_shares_one_budget(settings: Settings, db_u
         sessions, "subscribe-ip", 2, 3600, secret=settings.secret, clock=lambda: NOW
     )
     spare = RateLimiter(sessions, "subscribe-address", 9, 3600, secret=settings.secret)
-    app.state.subscribe_limits = (limiter, spare)  # type: ignore[attr-defined]
+    held = services.SubscribeLimits(limiter, spare)
+    app.dependency_overrides[services.subscribe_limits] = lambda: held  # type: ignore[attr-defined]
 
     def from_(ip: str) -> TestClient:
         return TestClient(app, base_url="https://testserver", client=(ip, 5000))

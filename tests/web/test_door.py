@@ -10,13 +10,14 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from newsletter import links
+from newsletter import links, wiring
 from newsletter.cli.app import app
 from newsletter.config import Settings
 from newsletter.database import transaction
 from newsletter.mail.message import check_address
 from newsletter.mail.transports.memory import MemoryTransport
 from newsletter.readers import address
+from newsletter.web import services
 from newsletter.web.app import create_app
 from subscribers import consent, people
 from subscribers.errors import InvalidAddress
@@ -27,7 +28,9 @@ def site(settings: Settings, db_url: str) -> Iterator[tuple[TestClient, MemoryTr
     settings = settings.model_copy(update={"database_url": db_url})
     app = create_app(settings)
     outbox = MemoryTransport()
-    app.state.transport = outbox
+    app.dependency_overrides[services.outbox] = lambda: services.Outbox(
+        lambda: outbox, lambda: wiring.signer(settings)
+    )
     with TestClient(app, base_url="https://testserver") as client:
         yield client, outbox, settings
     app.state.engine.dispose()

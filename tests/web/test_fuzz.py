@@ -26,6 +26,7 @@ from schemathesis.core.result import Ok
 from newsletter import links, tokens
 from newsletter.config import Settings
 from newsletter.database import transaction
+from newsletter.web import services
 from newsletter.web.app import create_app
 from newsletter.web.ratelimit import RateLimiter
 from subscribers import consent, lists, people
@@ -79,10 +80,13 @@ def fuzzed_app(settings: Settings, db_url: str) -> Iterator[tuple[FastAPI, dict[
     with transaction(app.state.sessions) as s:
         lists.create(s, "Ukraine")
         sid = people.add(s, "fuzz@example.org", consent.Context(form="test"), topics=["Ukraine"]).id
-    app.state.subscribe_limits = tuple(  # the fuzzer is one client: give it room
-        RateLimiter(app.state.sessions, name, 10_000, 3600, secret=settings.secret)
-        for name in ("subscribe-ip", "subscribe-address")
+    roomy = services.SubscribeLimits(  # the fuzzer is one client: give it room
+        *(
+            RateLimiter(app.state.sessions, name, 10_000, 3600, secret=settings.secret)
+            for name in ("subscribe-ip", "subscribe-address")
+        )
     )
+    app.dependency_overrides[services.subscribe_limits] = lambda: roomy
     with TestClient(app, base_url="https://testserver") as client:
         page = client.get("/subscribe")
         match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from newsletter import links, tokens
 from newsletter.config import Settings
 from newsletter.database import make_engine, session_factory, transaction
+from newsletter.web import services
 from newsletter.web.app import create_app
 from newsletter.web.ratelimit import RateLimiter
 from subscribers import consent, lists, people
@@ -56,10 +57,13 @@ def site(settings: Settings, db_url: str) -> Iterator[tuple[str, Settings, list[
             people.add(s, f"reader{i}@example.org", consent.Context(form="test")).id
             for i in range(2 * PER_KIND)
         ]
-    app.state.subscribe_limits = tuple(  # one client address sends everything here
-        RateLimiter(app.state.sessions, name, 100_000, 3600, secret=settings.secret)
-        for name in ("subscribe-ip", "subscribe-address")
+    roomy = services.SubscribeLimits(  # one client address sends everything here
+        *(
+            RateLimiter(app.state.sessions, name, 100_000, 3600, secret=settings.secret)
+            for name in ("subscribe-ip", "subscribe-address")
+        )
     )
+    app.dependency_overrides[services.subscribe_limits] = lambda: roomy
     with serving(app, port):
         yield f"http://127.0.0.1:{port}", settings, readers
     app.state.engine.dispose()

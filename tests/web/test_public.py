@@ -16,13 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsletter import links, tokens
+from newsletter import links, tokens, wiring
 from newsletter.config import Settings
 from newsletter.database import transaction
 from newsletter.mail.transports.memory import MemoryTransport
+from newsletter.web import services
 from newsletter.web.app import create_app
-from newsletter.web.public import PER_ADDRESS, PER_IP
 from newsletter.web.ratelimit import RateLimiter
+from newsletter.web.services import PER_ADDRESS, PER_IP
 from subscribers import consent, lists, people, suppression, topics
 from subscribers.models import ConsentEvent, Status
 
@@ -34,7 +35,9 @@ def site(settings: Settings, db_url: str) -> Iterator[tuple[TestClient, MemoryTr
     settings = settings.model_copy(update={"database_url": db_url})
     app = create_app(settings)
     outbox = MemoryTransport()
-    app.state.transport = outbox
+    app.dependency_overrides[services.outbox] = lambda: services.Outbox(
+        lambda: outbox, lambda: wiring.signer(settings)
+    )
     with transaction(app.state.sessions) as s:
         topics.create(s, "Ukraine")
         topics.create(s, "Nuclear weapons")
@@ -166,11 +169,16 @@ def test_rate_limits_protect_strangers_inboxes(
     client, outbox, settings = site
     # Counts live in fixed windows: a run that straddles a window's end would see part of its
     # hits age out, so the limiters read a clock held in the middle of one window.
-    state, sessions = client.app.state, client.app.state.sessions  # type: ignore[attr-defined]
-    state.subscribe_limits = tuple(
-        RateLimiter(sessions, name, *limits, secret=settings.secret, clock=lambda: 1_800_001_800.0)
-        for name, limits in (("subscribe-ip", PER_IP), ("subscribe-address", PER_ADDRESS))
+    sessions = client.app.state.sessions  # type: ignore[attr-defined]
+    held = services.SubscribeLimits(
+        *(
+            RateLimiter(
+                sessions, name, *limits, secret=settings.secret, clock=lambda: 1_800_001_800.0
+            )
+            for name, limits in (("subscribe-ip", PER_IP), ("subscribe-address", PER_ADDRESS))
+        )
     )
+    client.app.dependency_overrides[services.subscribe_limits] = lambda: held  # type: ignore[attr-defined]
     for _ in range(5):
         assert _subscribe(client, "victim@example.org").status_code == 303
     assert len(outbox.to("victim@example.org")) == 3

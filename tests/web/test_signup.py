@@ -17,7 +17,7 @@ def test_the_confirmation_message(settings: Settings) -> None:
     confirmation = signup.Confirmation(
         42, "zoe@example.org", hostile, ("Ukraine", "Arms & control")
     )
-    signup.send_confirmation(settings, outbox, confirmation)
+    signup.send_confirmation(settings, outbox, None, confirmation)
     [sent] = outbox.sent
     assert (sent.sender, sent.recipient) == (settings.sender_address, "zoe@example.org")
     message = email.message_from_bytes(sent.message, policy=default)

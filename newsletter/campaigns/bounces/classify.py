@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from newsletter.campaigns.models import BounceKind
+from newsletter.campaigns.states import BounceKind
 
 _ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![.\d])")
 _SMTP_CODE = re.compile(r"(?<![\d.])([245]\d\d)\b")

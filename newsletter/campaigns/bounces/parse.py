@@ -1,6 +1,6 @@
 """Reading returned mail: RFC 3464 delivery status notifications and RFC 5965 feedback reports.
 
-Pure functions from the raw bytes of one message to a ``Report``: the structured fields
+Pure functions from the raw bytes of one message to a ``ReturnedMail``: the structured fields
 when there are any, and otherwise the facts the later rules need (who sent it, its
 subject, its auto-reply markers, and the text written for people, without the copy of
 our own message that most bounces carry). Deciding what the report *means* is
@@ -68,7 +68,7 @@ class RecipientStatus:
 
 
 @dataclass(frozen=True)
-class Report:
+class ReturnedMail:
     kind: Kind
     message_id: str  # of the report itself
     envelope: str  # the report's To/Delivered-To/... values, joined
@@ -222,7 +222,7 @@ def _human_text(msg: Message) -> str:
     return text
 
 
-def parse(raw: bytes) -> Report:
+def parse(raw: bytes) -> ReturnedMail:
     """Read one returned message; never raises on malformed input (kind ``other``)."""
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     envelope = " ".join(_clean(v) for h in ENVELOPE_HEADERS for v in msg.get_all(h) or [])
@@ -231,7 +231,7 @@ def parse(raw: bytes) -> Report:
     for part in msg.walk():
         if part.get_content_type() in ("message/rfc822", "text/rfc822-headers") and not original:
             original = _headers_text(part)
-    base = Report(
+    base = ReturnedMail(
         "other",
         message_id,
         envelope,

@@ -26,15 +26,10 @@ from sqlalchemy.orm import Session
 from newsletter.campaigns import verp
 from newsletter.campaigns.bounces import verdict
 from newsletter.campaigns.bounces.classify import classify
-from newsletter.campaigns.bounces.parse import Report
+from newsletter.campaigns.bounces.parse import ReturnedMail
 from newsletter.campaigns.ledger import Claimed
-from newsletter.campaigns.models import (
-    BOUNCE_TOMBSTONE,
-    BounceEvent,
-    BounceKind,
-    Campaign,
-    CampaignRecipient,
-)
+from newsletter.campaigns.models import BOUNCE_TOMBSTONE, BounceEvent, Campaign, CampaignRecipient
+from newsletter.campaigns.states import BounceKind
 from newsletter.config import Settings
 from newsletter.mail.transports.base import Delivery
 from subscribers import consent, people, suppression
@@ -91,13 +86,13 @@ def _fingerprint(*parts: object) -> str:
 NOTICES = frozenset({BounceKind.DELAYED, BounceKind.AUTO_REPLY})
 
 
-def events_from_report(settings: Settings, report: Report, raw: bytes) -> list[Event]:
+def events_from_report(settings: Settings, report: ReturnedMail, raw: bytes) -> list[Event]:
     """The report's one event (none when it is not a bounce), traced by VERP or Message-ID."""
     return event_from_verdict(settings, report, raw, verdict.decide(report, raw))
 
 
 def event_from_verdict(
-    settings: Settings, report: Report, raw: bytes, found: verdict.Verdict
+    settings: Settings, report: ReturnedMail, raw: bytes, found: verdict.Verdict
 ) -> list[Event]:
     """The event for a verdict already reached (``--dry-run`` shows both)."""
     if found.kind is None:

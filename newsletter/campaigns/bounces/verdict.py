@@ -33,8 +33,8 @@ from newsletter.campaigns.bounces.classify import (
     read_failure,
     read_text,
 )
-from newsletter.campaigns.bounces.parse import ADDRESS, RecipientStatus, Report, clean_address
-from newsletter.campaigns.models import BounceKind
+from newsletter.campaigns.bounces.parse import ADDRESS, RecipientStatus, ReturnedMail, clean_address
+from newsletter.campaigns.states import BounceKind
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ _AUTO_SUBJECT = re.compile(
 )
 
 
-def _auto_reply_marker(report: Report) -> str:
+def _auto_reply_marker(report: ReturnedMail) -> str:
     """The header or subject by which a message says it is an automatic answer, or ""."""
     for header in report.auto:
         name, _, value = header.partition(": ")
@@ -104,7 +104,7 @@ def _auto_reply_marker(report: Report) -> str:
     return ""
 
 
-def looks_like_bounce(report: Report) -> bool:
+def looks_like_bounce(report: ReturnedMail) -> bool:
     """Sent by a mail server's bounce machinery rather than by a person."""
     return bool(
         report.return_path.replace(" ", "") == "<>"
@@ -114,7 +114,7 @@ def looks_like_bounce(report: Report) -> bool:
     )
 
 
-def _from_block(block: RecipientStatus, report: Report) -> Verdict:
+def _from_block(block: RecipientStatus, report: ReturnedMail) -> Verdict:
     action = block.action
     said = f"Action {action}" + (f", Status {block.status}" if block.status else "")
     if action == "delayed":
@@ -155,7 +155,7 @@ def _severity(verdict: Verdict) -> int:
 
 
 def _text_recipient(
-    report: Report,
+    report: ReturnedMail,
     raw: bytes,
     diagnostic: str = "",
     detection: detector.Detection | None = None,
@@ -176,13 +176,13 @@ def _text_recipient(
     return ""
 
 
-def _from_finding(finding: Finding, report: Report, raw: bytes, source: str) -> Verdict:
+def _from_finding(finding: Finding, report: ReturnedMail, raw: bytes, source: str) -> Verdict:
     recipient = _text_recipient(report, raw, finding.diagnostic)
     kind, rule = _final(finding.kind, finding.rule, finding.status)
     return Verdict(kind, recipient, finding.status, finding.diagnostic, source, rule)
 
 
-def decide(report: Report, raw: bytes) -> Verdict:
+def decide(report: ReturnedMail, raw: bytes) -> Verdict:
     """The one verdict for a returned message (a report about several recipients counts
     once, by its most telling block: our mail goes to one reader per message)."""
     if report.kind == "arf":

@@ -28,7 +28,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from newsletter.donations.models import GiftStatus
+from newsletter.donations.states import GiftStatus
 
 #: The schedule's columns, in HMRC's order and with HMRC's names.
 COLUMNS = (

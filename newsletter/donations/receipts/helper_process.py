@@ -14,6 +14,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -22,16 +23,19 @@ from newsletter.donations.receipts.content import Receipt
 from newsletter.donations.receipts.mail import DonorMailer
 from newsletter.mail.transports.base import TransportUnavailable
 
+MailerFactory = Callable[[Settings], DonorMailer]
+"""Builds the helper's mailer from settings (a module-level function: it is pickled)."""
+
 _mailer: DonorMailer | None = None
 
 
-def _start(settings: Settings) -> None:
+def _start(settings: Settings, build: MailerFactory) -> None:
     global _mailer
     # Ctrl-C or a service stop reaches the whole process group: the helper ignores it
     # and is stopped by the web process once the courier has sent what was queued.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _mailer = DonorMailer(settings)
+    _mailer = build(settings)
     parent = os.getppid()
     threading.Thread(target=_orphan_watch, args=(parent,), daemon=True).start()
 
@@ -52,8 +56,10 @@ def _send(receipt: Receipt) -> None:
 class ProcessMailer:
     """A ``ReceiptSender`` whose sends run in one spawned helper process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, build: MailerFactory) -> None:
+        """``build`` makes the mailer inside the helper (``newsletter.wiring.donor_mailer``)."""
         self.settings = settings
+        self.build = build
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._closed = False
@@ -67,7 +73,7 @@ class ProcessMailer:
                     max_workers=1,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_start,
-                    initargs=(self.settings,),
+                    initargs=(self.settings, self.build),
                 )
             return self._pool
 

@@ -3,20 +3,22 @@
 Rendering is pure (templates in ``templates/email``, sandboxed Jinja2, MJML for
 the HTML part). Building and delivering use the shared mail pieces: a
 transactional message from ``newsletter.mail.message.build_message`` (no
-unsubscribe headers: a receipt is not bulk mail) and the transport from
-``newsletter.wiring`` (the Maildir outbox by default).
+unsubscribe headers: a receipt is not bulk mail) and the transport and
+signer the caller built (``newsletter.wiring``: the Maildir outbox by default).
 """
 
 from __future__ import annotations
 
-from newsletter import wiring
+from collections.abc import Callable
+
 from newsletter.config import Settings
 from newsletter.donations.receipts.content import Receipt
 from newsletter.errors import TransportError
+from newsletter.mail import identities
 from newsletter.mail.dkim import Signer
-from newsletter.mail.message import Identity, build_message
+from newsletter.mail.message import build_message
 from newsletter.mail.transactional import Rendered, render
-from newsletter.mail.transports.base import DeliveryStatus
+from newsletter.mail.transports.base import DeliveryStatus, Transport
 
 
 class ReceiptNotSent(TransportError):
@@ -41,17 +43,18 @@ def render_manage_link(settings: Settings, url: str) -> Rendered:
 class DonorMailer:
     """Implements ``ReceiptSender``; also sends the billing-portal magic link."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        signer: Signer | None,
+        transport: Callable[[], Transport],
+    ) -> None:
+        """``transport``: a new connection for each message, closed after it."""
         self.settings = settings
-        self._identity: Identity | None = None
-        self._signer: Signer | None = None
-
-    def _sender(self) -> tuple[Identity, Signer | None]:
-        """Identity and DKIM signer, built once (the key file is read and parsed once)."""
-        if self._identity is None:
-            self._signer = wiring.signer(self.settings)
-            self._identity = wiring.identity(self.settings, kind="donation")
-        return self._identity, self._signer
+        self.signer = signer
+        self.transport = transport
+        self.identity = identities.identity(settings, kind="donation")
 
     def send(self, receipt: Receipt) -> None:
         self.deliver(receipt.to_address, receipt.to_name, render_receipt(self.settings, receipt))
@@ -61,9 +64,8 @@ class DonorMailer:
 
     def build(self, to_address: str, to_name: str, mail: Rendered) -> bytes:
         """A transactional message (no unsubscribe headers), DKIM-signed when configured."""
-        identity, signer = self._sender()
         return build_message(
-            identity,
+            self.identity,
             to_address=to_address,
             to_name=to_name,
             subject=mail.subject,
@@ -71,12 +73,12 @@ class DonorMailer:
             text=mail.text,
             unsubscribe_url=None,
             unsubscribe_mailto=None,
-            signer=signer,
+            signer=self.signer,
         )
 
     def deliver(self, to_address: str, to_name: str, mail: Rendered) -> None:
         message = self.build(to_address, to_name, mail)
-        with wiring.transport(self.settings) as transport:
+        with self.transport() as transport:
             delivery = transport.send(self.settings.sender_address, to_address, message)
         if delivery.status != DeliveryStatus.SENT:
             raise ReceiptNotSent(f"{to_address}: {delivery.code} {delivery.reply}")

@@ -141,7 +141,7 @@ def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
 
 
-class _Disconnected(Exception):
+class _Disconnected(TransportUnavailable):
     """The server went away before the message itself was sent: safe to retry."""
 
 
@@ -391,8 +391,9 @@ def _envelope_commands(sender: str, recipient: str) -> bytes:
     return f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode("ascii")
 
 
-# The start of a line that begins with a dot. A compiled pattern finds it about three
-# times faster than ``bytes.find`` in a body whose every line ends in "\n".
+# The start of a line that begins with a dot. A compiled pattern finds it faster than
+# ``bytes.find`` in a body whose every line ends in "\n" (``bench/send.py`` measures
+# the sending path).
 _DOT_LINE = re.compile(rb"\n\.")
 
 

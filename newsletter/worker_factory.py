@@ -1,4 +1,8 @@
-"""Builds a ready-to-run ``Worker`` from settings: the wiring of the campaign engine."""
+"""Builds a ready-to-run campaign ``Worker`` from settings: its adapters, composers and helpers.
+
+Wiring, not domain: the commands that send (``newsletter worker``, ``newsletter serve``)
+call it; the worker itself only gets what is built here.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +13,17 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import Engine
 
 from newsletter import database, wiring
-from newsletter.campaigns import composer
 from newsletter.campaigns.bounces import process
 from newsletter.campaigns.ledger import Claimed, Ledger
 from newsletter.campaigns.pool import ComposePool
-from newsletter.campaigns.worker import BatchReport, Composer, RetryPolicy, Worker
+from newsletter.campaigns.progress import BatchReport
+from newsletter.campaigns.retry import RetryPolicy
+from newsletter.campaigns.worker import Worker
 from newsletter.config import Settings
 from newsletter.mail.transports.base import Delivery, Transport
 
 
-def make_worker(
+def build_worker(
     settings: Settings,
     *,
     batch: int = 200,
@@ -35,9 +40,6 @@ def make_worker(
     engine = wiring.engine(settings)
     sessions = database.session_factory(engine)
 
-    def composer_for(campaign_id: int) -> Composer:
-        return composer.for_campaign(settings, sessions, campaign_id)
-
     def transport() -> Transport:
         return wiring.transport(settings)
 
@@ -47,7 +49,7 @@ def make_worker(
 
     return Worker(
         Ledger(engine),
-        composer_for=composer_for,
+        composer_for=wiring.campaign_composers(settings, sessions),
         transport_factory=transport,
         owner=owner,
         batch=batch,
@@ -70,4 +72,8 @@ def compose_pool(
     wanted = settings.send_processes if processes is None else processes
     if wanted < 0:
         wanted = os.cpu_count() or 1
-    return ComposePool(settings, wanted, inherited=inherited) if wanted > 0 else None
+    return (
+        ComposePool(settings, wanted, composers=wiring.campaign_composers, inherited=inherited)
+        if wanted > 0
+        else None
+    )
