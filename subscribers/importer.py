@@ -28,6 +28,7 @@ from subscribers.batches import Prepared, Record, prepared_batches, read_ahead
 from subscribers.bulk import Existing, Writer, writer_for
 from subscribers.csvfile import CsvSource, Row
 from subscribers.errors import Conflict, NewsletterError
+from subscribers.folding import key as search_key
 from subscribers.formats import GENERIC, LISTMONK, NOT_SUBSCRIBED, TOOLS, Layout, status_from_word
 from subscribers.jsonsource import JsonSource, looks_like_json
 from subscribers.models import BLOCKED, Kind, MailingList, Status
@@ -383,6 +384,7 @@ class _Importer:
             missing = [list_id for list_id in list_ids if (sid, list_id) not in have]
             if record.name and record.name[:200] != name:
                 change["name"] = record.name[:200]
+                change["search_key"] = search_key(record.key, record.name[:200])
             if record.language and _language(record.language) != language:
                 change["language"] = _language(record.language)
             if status == Status.PENDING and target == active:

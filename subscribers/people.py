@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, func, or_, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from subscribers import consent, suppression
@@ -23,6 +23,7 @@ from subscribers import lists as mailing_lists
 from subscribers import topics as topics_
 from subscribers.addresses import normalise
 from subscribers.errors import Conflict, NotFound
+from subscribers.folding import key as search_key
 from subscribers.models import (
     BLOCKED,
     ConsentEvent,
@@ -32,6 +33,7 @@ from subscribers.models import (
     Subscription,
 )
 from subscribers.orm import utcnow
+from subscribers.search import search as search  # the console's, the CLI's
 
 _STATUS_REASON = {
     Status.UNSUBSCRIBED: suppression.UNSUBSCRIBED,
@@ -336,6 +338,7 @@ def _insert_pending(
         "email": email,
         "email_key": key,
         "name": name.strip()[:200],
+        "search_key": search_key(key, name.strip()[:200]),
         "language": clean_language(language),
         "status": Status.PENDING,
         "source": form[:200],
@@ -500,30 +503,3 @@ def erase(session: Session, address: str, context: consent.Context) -> bool:
     session.flush()
     consent.record(session, None, consent.ERASE, context)
     return True
-
-
-def search(
-    session: Session,
-    *,
-    status: Status | None = None,
-    topic: MailingList | None = None,
-    text: str = "",
-    limit: int | None = None,
-) -> list[Subscriber]:
-    """People filtered by status, topic and a substring of address or name, oldest first."""
-    query = select(Subscriber).order_by(Subscriber.id)
-    query = query.options(selectinload(Subscriber.subscriptions))
-    if status is not None:
-        query = query.where(Subscriber.status == status)
-    if topic is not None:
-        query = query.join(Subscription, Subscription.subscriber_id == Subscriber.id).where(
-            Subscription.list_id == topic.id, Subscription.subscribed.is_(True)
-        )
-    if text:
-        pattern = f"%{text.lower()}%"
-        query = query.where(
-            or_(Subscriber.email_key.like(pattern), func.lower(Subscriber.name).like(pattern))
-        )
-    if limit is not None:
-        query = query.limit(limit)
-    return list(session.scalars(query))
