@@ -102,5 +102,5 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS subscriber_search_{trigger}")
         op.execute("DROP TABLE IF EXISTS subscriber_search")
         op.drop_index("ix_subscribers_search_prefix", table_name="subscribers")
-    with op.batch_alter_table("subscribers") as batch:
-        batch.drop_column("search_key")
+    # Not a batch rebuild: on SQLite that would lose the table's AUTOINCREMENT (sub_0002).
+    op.execute("ALTER TABLE subscribers DROP COLUMN search_key")
