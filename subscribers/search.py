@@ -54,7 +54,7 @@ def query(
     topic: MailingList | None = None,
     text: str = "",
     limit: int | None = None,
-) -> Select[tuple[Subscriber]]:
+) -> Select[Subscriber]:
     """The statement ``search`` runs (apart so a test can ask the database for its plan)."""
     statement = select(Subscriber).order_by(Subscriber.id)
     statement = statement.options(selectinload(Subscriber.subscriptions))

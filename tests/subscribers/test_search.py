@@ -157,7 +157,7 @@ def test_status_and_list_filters_narrow_the_text(sessions: sessionmaker[Session]
         ]
 
 
-def _plan(session: Session, statement: Select[tuple[Subscriber]]) -> str:
+def _plan(session: Session, statement: Select[Subscriber]) -> str:
     """What the database says it would do for ``statement``, with its real parameters."""
     compiled = statement.compile(session.get_bind())
     sql, params = str(compiled), compiled.params

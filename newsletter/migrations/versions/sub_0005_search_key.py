@@ -83,8 +83,7 @@ def upgrade() -> None:
             "USING gin (search_key gin_trgm_ops)"
         )
         op.execute(
-            "CREATE INDEX ix_subscribers_search_prefix ON subscribers "
-            "(search_key text_pattern_ops)"
+            "CREATE INDEX ix_subscribers_search_prefix ON subscribers (search_key text_pattern_ops)"
         )
         return
     op.create_index("ix_subscribers_search_prefix", "subscribers", ["search_key"])
