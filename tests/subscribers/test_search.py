@@ -4,12 +4,16 @@ public form, an import; and nobody erased is ever found again."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from sqlalchemy import Connection, Select, insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from newsletter import database
 from newsletter.database import transaction
 from subscribers import consent, lists, people, search
 from subscribers.folding import fold, key
@@ -18,6 +22,16 @@ from subscribers.models import Status, Subscriber
 from tests.subscribers.conftest import CONSENT, SubscribersCli
 
 STAFF = consent.Context(form="cli:test")
+OLD_COLUMNS = (
+    "email",
+    "email_key",
+    "name",
+    "language",
+    "status",
+    "source",
+    "created_at",
+    "updated_at",
+)
 ROWS = 200_000  # enough that reading the table costs more than the index, as on a real list
 FORM = consent.Context(form="web:subscribe", ip="192.0.2.1")
 
@@ -217,3 +231,40 @@ def test_sqlite_finds_text_through_the_trigram_table(sessions: sessionmaker[Sess
         assert "ix_subscribers_search_prefix" in plan, plan
     assert _found(sessions, "chloe person1234") == ["reader1234@example.org"]
     _fts_intact(sessions)
+
+
+def test_the_upgrade_fills_in_the_key_of_everyone_already_on_the_list(db_url: str) -> None:
+    engine = database.make_engine(db_url)
+    try:
+        command.downgrade(database.alembic_config(engine), "sub_0004")
+        old = sa.table(  # the table as it was before the search key
+            "subscribers",
+            *(sa.column(c, Subscriber.__table__.c[c].type) for c in OLD_COLUMNS),
+        )
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        with engine.begin() as conn:
+            conn.execute(
+                insert(old),
+                [
+                    {
+                        "email": e,
+                        "email_key": e,
+                        "name": n,
+                        "language": "en",
+                        "status": "active",
+                        "source": "staff",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for e, n in (("cl@example.org", "Chloé Lenoir"), ("bo@example.org", "Bo"))
+                ],
+            )
+    finally:
+        database.upgrade(engine)
+    sessions = database.session_factory(engine)
+    try:
+        assert _found(sessions, "chloe len") == ["cl@example.org"]
+        assert _found(sessions, "bo@") == ["bo@example.org"]
+        _fts_intact(sessions)
+    finally:
+        engine.dispose()
