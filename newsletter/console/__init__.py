@@ -10,6 +10,7 @@ from newsletter.console import (
     campaigns,
     gifts,
     home,
+    imports,
     people,
     reports,
     signin,
@@ -20,6 +21,17 @@ from newsletter.console import (
 
 def router() -> APIRouter:
     combined = APIRouter()
-    for module in (static, signin, home, people, gifts, team, briefings, campaigns, reports):
+    for module in (
+        static,
+        signin,
+        home,
+        imports,
+        people,
+        gifts,
+        team,
+        briefings,
+        campaigns,
+        reports,
+    ):
         combined.include_router(module.router)
     return combined
