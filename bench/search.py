@@ -40,6 +40,7 @@ QUERIES = {
     "no match": "zz-nobody-zz",
     "3-letter miss": "qzx",
     "2 letters": "in",
+    "2-letter miss": "zq",
 }
 
 

@@ -6,13 +6,13 @@ write of an address or name stores. The query is folded the same way, so "chloe"
 and "CHLOÉ" both find "Chloé". The key is indexed by trigrams, so a substring is
 found without reading every row: a ``pg_trgm`` GIN index on PostgreSQL, an FTS5
 ``trigram`` table (``subscriber_search``, kept in step by triggers) on SQLite.
-Trigrams need three characters; a shorter query matches the start of the key,
-that is of the address, through an ordinary index.
+Trigrams need three characters: a shorter query matches the start of the address
+(through an ordinary index) or, with two, the start of a word of the name.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, and_, column, select, table
+from sqlalchemy import ColumnElement, Select, and_, column, or_, select, table
 from sqlalchemy.orm import Session, selectinload
 
 from subscribers.folding import fold
@@ -31,17 +31,33 @@ def _like_escape(text: str) -> str:
 
 
 def matches(session: Session, text: str) -> ColumnElement[bool] | None:
-    """The condition "the person's key contains ``text`` (folded)"; None for blank text."""
+    """The condition "the person's key contains ``text`` (folded)"; None for blank text.
+
+    Shorter than a trigram, the query matches the start of the address, and with two
+    characters the start of any word of the name too ("ng" finds Sam Ng): the space
+    before the word makes the three characters a trigram index can find.
+    """
     folded = fold(text)
     if not folded:
         return None
-    if session.get_bind().dialect.name == "postgresql":
-        escaped = _like_escape(folded)
-        if len(folded) < TRIGRAM:
-            return Subscriber.search_key.like(f"{escaped}%", escape="\\")
-        return Subscriber.search_key.like(f"%{escaped}%", escape="\\")
+    postgres = session.get_bind().dialect.name == "postgresql"
     if len(folded) < TRIGRAM:
-        return and_(Subscriber.search_key >= folded, Subscriber.search_key < folded + _LAST)
+        start = _starts(folded, postgres)
+        return start if len(folded) + 1 < TRIGRAM else or_(start, _contains(f" {folded}", postgres))
+    return _contains(folded, postgres)
+
+
+def _starts(folded: str, postgres: bool) -> ColumnElement[bool]:
+    """Keys starting with ``folded``, through the ordinary index on the key."""
+    if postgres:  # the index has text_pattern_ops: LIKE 'x%' uses it
+        return Subscriber.search_key.like(f"{_like_escape(folded)}%", escape="\\")
+    return and_(Subscriber.search_key >= folded, Subscriber.search_key < folded + _LAST)
+
+
+def _contains(folded: str, postgres: bool) -> ColumnElement[bool]:
+    """Keys containing ``folded`` (three characters or more), through the trigram index."""
+    if postgres:
+        return Subscriber.search_key.like(f"%{_like_escape(folded)}%", escape="\\")
     phrase = '"' + folded.replace('"', '""') + '"'  # trigram phrase: the exact substring
     found = select(_FTS.c.rowid).where(_FTS.c[FTS_TABLE].op("MATCH")(phrase))
     return Subscriber.id.in_(found)

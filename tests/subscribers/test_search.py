@@ -85,12 +85,17 @@ def test_wildcards_typed_by_staff_are_plain_characters(sessions: sessionmaker[Se
     assert _found(sessions, 'say "hi"') == []  # a quote is text, not query syntax
 
 
-def test_a_short_query_matches_the_start_of_the_address(sessions: sessionmaker[Session]) -> None:
+def test_a_short_query_matches_the_start_of_the_address_or_of_a_word(
+    sessions: sessionmaker[Session],
+) -> None:
     with transaction(sessions) as s:
         people.add(s, "an@example.org", STAFF, name="Ann")
         people.add(s, "joan@example.org", STAFF, name="Joan")
-    assert _found(sessions, "an") == ["an@example.org"]
+        people.add(s, "sam@example.org", STAFF, name="Sam Ng")
+    assert _found(sessions, "an") == ["an@example.org"]  # not Joan: no word starts with it
+    assert _found(sessions, "NG") == ["sam@example.org"]  # a word of the name
     assert _found(sessions, "J") == ["joan@example.org"]
+    assert _found(sessions, "n") == []  # one letter: the start of the address only
     assert _found(sessions, "é") == []
 
 
