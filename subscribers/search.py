@@ -12,7 +12,7 @@ Trigrams need three characters: a shorter query matches the start of the address
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, and_, column, or_, select, table
+from sqlalchemy import ColumnElement, Select, and_, column, func, or_, select, table
 from sqlalchemy.orm import Session, selectinload
 
 from subscribers.folding import fold
@@ -57,7 +57,15 @@ def _starts(folded: str, postgres: bool) -> ColumnElement[bool]:
 def _contains(folded: str, postgres: bool) -> ColumnElement[bool]:
     """Keys containing ``folded`` (three characters or more), through the trigram index."""
     if postgres:
-        return Subscriber.search_key.like(f"%{_like_escape(folded)}%", escape="\\")
+        contains = Subscriber.search_key.like(f"%{_like_escape(folded)}%", escape="\\")
+        local, at, domain = folded.partition("@")
+        if not (at and domain and len(local) + 1 >= TRIGRAM):
+            return contains
+        # A domain is shared by thousands, so its trigrams are in long posting lists the
+        # index would read in full; the part up to the @ picks the person out. The index
+        # looks for that part, and the whole query is checked on the few rows it finds.
+        picked = Subscriber.search_key.like(f"%{_like_escape(local)}@%", escape="\\")
+        return and_(picked, func.strpos(Subscriber.search_key, folded) > 0)
     phrase = '"' + folded.replace('"', '""') + '"'  # trigram phrase: the exact substring
     found = select(_FTS.c.rowid).where(_FTS.c[FTS_TABLE].op("MATCH")(phrase))
     return Subscriber.id.in_(found)
