@@ -4,6 +4,7 @@ while the page follows its progress; the mapping is the command line's ``--map``
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
@@ -12,7 +13,8 @@ from sqlalchemy import select
 from newsletter.console import importjobs
 from newsletter.database import transaction
 from newsletter.staff.models import AuditEvent, Role
-from subscribers import formats, people
+from subscribers import formats, importer, people
+from subscribers.errors import Conflict
 from tests.console.conftest import Console, form_token
 
 GERMAN = (
@@ -133,3 +135,34 @@ def test_a_progress_page_for_an_unknown_import_says_so(
     editor = signed_in(Role.EDITOR)
     answer = editor.get("/admin/subscribers/import/progress/nothing-here")
     assert answer.status_code == 404 and "not known here" in answer.text
+
+
+def test_the_page_follows_a_running_import_and_says_when_it_stopped(
+    signed_in: Callable[[Role], TestClient],
+) -> None:
+    editor = signed_in(Role.EDITOR)
+    reported, release = threading.Event(), threading.Event()
+
+    def work(job: importjobs.Job) -> importer.Summary:
+        job.progress(12_345, job.size // 4)
+        reported.set()
+        assert release.wait(60)
+        raise Conflict("a list was removed while the import ran; nothing was imported")
+
+    job_id = importjobs.start(4000, work)
+    assert reported.wait(60)
+    running = editor.get(
+        f"/admin/subscribers/import/progress/{job_id}", headers={"HX-Request": "true"}
+    )
+    assert 'hx-trigger="every 1s"' in running.text  # asks again
+    assert '<progress id="import-bar" max="100" value="25">' in running.text
+    assert "12,345 rows read so far" in running.text
+    release.set()
+    job = importjobs.get(job_id)
+    assert job is not None and job.done.wait(60)
+    stopped = editor.get(
+        f"/admin/subscribers/import/progress/{job_id}", headers={"HX-Request": "true"}
+    )
+    assert "The import stopped; nothing was changed" in stopped.text
+    assert "a list was removed while the import ran" in stopped.text
+    assert "hx-get" not in stopped.text
