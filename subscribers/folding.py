@@ -48,6 +48,9 @@ def fold(text: str) -> str:
 
 
 def key(email_key: str, name: str) -> str:
-    """The stored search key of a person: address first, so a short query that
-    matches the start of the key matches the start of the address."""
-    return fold(f"{email_key} {name}")
+    """The stored search key of a person: a space, the address, the name.
+
+    The leading space makes the start of the address the start of a word like those
+    of the name, so "a space and two letters" (a trigram) finds both.
+    """
+    return " " + fold(f"{email_key} {name}")
