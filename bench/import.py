@@ -91,6 +91,7 @@ def generate_mailchimp(path: Path, rows: int, seed: int = 1) -> None:
 
 def child(url: str, csv_path: Path) -> None:
     sys.path.insert(0, str(ROOT))
+    import newsletter.models  # noqa: F401  (every table, in an order free of import cycles)
     from newsletter import database
     from newsletter.cli.tuning import bulk_import
     from subscribers.importer import import_csv

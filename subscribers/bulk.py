@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from subscribers.addresses import address_hash
 from subscribers.errors import Conflict
+from subscribers.folding import key as search_key
 from subscribers.models import Subscriber
 from subscribers.orm import FOREIGN_KEYS_OFF
 
@@ -42,6 +43,7 @@ _SUBSCRIBER_COLUMNS = (
     "created_at",
     "confirmed_at",
     "updated_at",
+    "search_key",
 )
 _CONSENT_COLUMNS = ("subscriber_id", "action", "lists", "at", "ip", "user_agent", "form", "wording")
 _SUBSCRIPTION_COLUMNS = ("subscriber_id", "list_id", "subscribed", "updated_at")
@@ -229,22 +231,30 @@ class Writer:
         before = cursor.execute("SELECT max(id) FROM subscribers").fetchone()[0] or 0
         status, source = rows[0][4:]
         same = all(row[4] == status and row[5] == source for row in rows)
+        keys = [search_key(row[1], row[2]) for row in rows]
         if _JSON_EACH and same:
             cursor.execute(
                 f"INSERT INTO subscribers ({columns}) SELECT value->>0, value->>1, value->>2, "
-                "value->>3, ?, ?, ?, NULL, ? FROM json_each(?) ORDER BY key",
-                (status, source, stamp, stamp, json.dumps([row[:4] for row in rows])),
+                "value->>3, ?, ?, ?, NULL, ?, value->>4 FROM json_each(?) ORDER BY key",
+                (
+                    status,
+                    source,
+                    stamp,
+                    stamp,
+                    json.dumps([(*row[:4], k) for row, k in zip(rows, keys, strict=True)]),
+                ),
             )
         elif _JSON_EACH:
             cursor.execute(
                 f"INSERT INTO subscribers ({columns}) SELECT value->>0, value->>1, value->>2, "
-                "value->>3, value->>4, value->>5, ?, NULL, ? FROM json_each(?) ORDER BY key",
-                (stamp, stamp, json.dumps(rows)),
+                "value->>3, value->>4, value->>5, ?, NULL, ?, value->>6 FROM json_each(?) "
+                "ORDER BY key",
+                (stamp, stamp, json.dumps([(*r, k) for r, k in zip(rows, keys, strict=True)])),
             )
         else:
             cursor.executemany(
                 f"INSERT INTO subscribers ({columns}) VALUES ({marks})",
-                ((*row, stamp, None, stamp) for row in rows),
+                ((*row, stamp, None, stamp, k) for row, k in zip(rows, keys, strict=True)),
             )
         after = cursor.execute("SELECT max(id) FROM subscribers").fetchone()[0]
         cursor.close()
@@ -261,7 +271,8 @@ class Writer:
         return [ids[row[1]] for row in rows]
 
     def update_subscribers(self, updates: list[dict[str, Any]], stamp: Any) -> None:
-        """Apply per-person changes, grouped by which columns change."""
+        """Apply per-person changes, grouped by which columns change; a change of
+        ``name`` carries the new ``search_key`` (``folding.key``) with it."""
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for change in updates:
             columns = tuple(sorted(k for k in change if k != "sid"))

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from subscribers.bulk import _CONSENT_COLUMNS, _SUBSCRIBER_COLUMNS, _SUBSCRIPTION_COLUMNS, Writer
+from subscribers.folding import key as search_key
 
 
 class PostgresWriter(Writer):
@@ -147,20 +148,25 @@ class PostgresWriter(Writer):
                 [len(rows)],
             )
             ids = [row[0] for row in cursor.fetchall()]
-        tail = f"\t{_copy_time(stamp)}\t\\N\t{_copy_time(stamp)}\n"
+        when = _copy_time(stamp)
+        keys = [search_key(row[1], row[2]) for row in rows]
         self._copy(
             "subscribers",
             ("id", *_SUBSCRIBER_COLUMNS),
             len(rows),
             lambda: "".join(
                 [
-                    f"{sid}\t{email}\t{key}\t{name}\t{language}\t{status}\t{source}{tail}"
-                    for sid, (email, key, name, language, status, source) in zip(
-                        ids, rows, strict=True
+                    f"{sid}\t{email}\t{key}\t{name}\t{language}\t{status}\t{source}"
+                    f"\t{when}\t\\N\t{when}\t{folded}\n"
+                    for sid, (email, key, name, language, status, source), folded in zip(
+                        ids, rows, keys, strict=True
                     )
                 ]
             ),
-            lambda: ((sid, *row, stamp, None, stamp) for sid, row in zip(ids, rows, strict=True)),
+            lambda: (
+                (sid, *row, stamp, None, stamp, folded)
+                for sid, row, folded in zip(ids, rows, keys, strict=True)
+            ),
             nulls=1,
         )
         return ids

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from subscribers.addresses import fast_address, normalise
 from subscribers.errors import InvalidAddress, NewsletterError
-from subscribers.formats import BadRow, Event, Layout, extras_reader, layout
+from subscribers.formats import BadRow, Event, Layout, extras_reader, layout, map_field
 
 _SAMPLE = 64 * 1024
 _DELIMITERS = ",;\t|"
@@ -366,3 +366,37 @@ def _cut_off(raw: list[str], delimiter: str) -> str:
     if [_END_CHECK] in csv.reader([*raw, _END_CHECK], delimiter=delimiter):
         return _COMPLETE
     return _SWALLOWS if any(line.strip() for line in raw[1:]) else _ENDS_MID_ROW
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A file's columns as staff see them before mapping: each header cell, its first
+    values, and the ``--map`` field the file's own layout gives it ("ignore" if none)."""
+
+    header: list[str]
+    samples: list[list[str]]
+    fields: list[str]
+
+
+def preview(path: Path, rows: int = 3) -> Preview:
+    """The header and first ``rows`` rows of ``path``, read as an import would read them."""
+    require_file(path)
+    with path.open(encoding=detect_encoding(path), errors=DECODE_ERRORS, newline="") as file:
+        sample = file.read(_SAMPLE)
+    if not sample.strip():
+        raise CsvFileError(f"{path.name}: the file is empty")
+    delimiter, columns = _delimiter(sample, path.name, None, None)
+    if columns is None:  # no address column recognised: the likeliest delimiter
+        first = next((line for line in sample.splitlines() if line.strip()), "")
+        delimiter = max(_DELIMITERS, key=first.count)
+    found: list[list[str]] = []
+    with contextlib.suppress(csv.Error):  # a sample may end inside a quoted cell
+        for cells in csv.reader(io.StringIO(sample), delimiter=delimiter):
+            if any(c.strip() for c in cells):
+                found.append(cells)
+            if len(found) > rows:
+                break
+    header = found[0] if found else []
+    samples = [[_pick(cells, i) for cells in found[1:]] for i in range(len(header))]
+    fields = [map_field(columns, i) for i in range(len(header))]
+    return Preview(header, samples, fields)

@@ -99,8 +99,22 @@ _MAP_TARGETS = {
     "language": "language",
     "tags": "tags",
     "status": "status",
+    "topics": "topics",
     "lists": "topics",
+    "ignore": "",  # read by nothing, even when its name looks like a field's
 }
+#: What a column can be mapped to, as ``--map`` and the console's mapping step write it.
+MAP_FIELDS = tuple(_MAP_TARGETS)
+
+
+def map_field(lay: Layout | None, index: int) -> str:
+    """The ``--map`` field of column ``index`` in ``lay`` ("ignore" when none reads it)."""
+    if lay is not None:
+        for field_name, role in _MAP_TARGETS.items():
+            if role and getattr(lay, role) == index:
+                return field_name
+    return "ignore"
+
 
 _MAILCHIMP_MARKS = {"member rating", "optin time", "confirm time", "leid", "euid"}
 _MAILCHIMP_SYSTEM = {
@@ -194,10 +208,12 @@ def _find(labels: list[str], mapping: dict[str, str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for index, text in enumerate(labels):
         role = mapping.get(text)
-        if role is not None and role not in found:
+        if role and role not in found:
             found[role] = index
     mapped = set(found)
     for index, text in enumerate(labels):
+        if text in mapping:  # staff said what this column is (perhaps: nothing)
+            continue
         for role, names in _SYNONYMS.items():
             if role not in mapped and text in names and role not in found:
                 found[role] = index

@@ -18,6 +18,7 @@ from subscribers import lists, suppression, tags
 from subscribers.batches import Prepared, Record
 from subscribers.bulk import Existing, Writer, writer_for
 from subscribers.csvfile import CsvSource, Row
+from subscribers.folding import key as search_key
 from subscribers.formats import GENERIC, NOT_SUBSCRIBED, TOOLS, Layout
 from subscribers.importreport import NEVER_SUBSCRIBED, NO_BASIS, NO_STATUS, SUPPRESSED, Summary
 from subscribers.jsonsource import JsonSource
@@ -297,6 +298,7 @@ class Merger:
             missing = [list_id for list_id in list_ids if (sid, list_id) not in have]
             if record.name and record.name[:200] != name:
                 change["name"] = record.name[:200]
+                change["search_key"] = search_key(record.key, record.name[:200])
             if record.language and _language(record.language) != language:
                 change["language"] = _language(record.language)
             if status == Status.PENDING and target == active:

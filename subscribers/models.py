@@ -13,15 +13,18 @@ from datetime import datetime
 from sqlalchemy import (
     JSON,
     Boolean,
+    Connection,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    event,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
+from subscribers import folding
 from subscribers.orm import Base, UTCDateTime, utcnow
 
 
@@ -49,6 +52,9 @@ class Subscriber(Base):
     language: Mapped[str] = mapped_column(String(16), default="en")
     status: Mapped[str] = mapped_column(String(16), default=Status.PENDING, index=True)
     source: Mapped[str] = mapped_column(String(200), default="")
+    # Address and name folded for search (``subscribers.folding.key``); set on every
+    # flush below, and by the importer's bulk writes.
+    search_key: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -56,6 +62,13 @@ class Subscriber(Base):
     subscriptions: Mapped[list[Subscription]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan"
     )
+
+
+@event.listens_for(Subscriber, "before_insert")
+@event.listens_for(Subscriber, "before_update")
+def _fold_for_search(_mapper: Mapper[Subscriber], _conn: Connection, person: Subscriber) -> None:
+    """Whatever changed a person's name or address, their search key follows it."""
+    person.search_key = folding.key(person.email_key, person.name or "")
 
 
 class Kind(enum.StrEnum):

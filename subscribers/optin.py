@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from subscribers import consent, suppression
 from subscribers.addresses import normalise
 from subscribers.errors import Conflict
+from subscribers.folding import key as search_key
 from subscribers.models import ConsentEvent, MailingList, Status, Subscriber
 from subscribers.orm import utcnow
 from subscribers.people import (
@@ -92,6 +93,7 @@ def _insert_pending(
         "email": email,
         "email_key": key,
         "name": name.strip()[:200],
+        "search_key": search_key(key, name.strip()[:200]),
         "language": clean_language(language),
         "status": Status.PENDING,
         "source": form[:200],

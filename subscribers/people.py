@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, func, or_, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy import update as sql_update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from subscribers import consent, suppression
@@ -31,6 +31,7 @@ from subscribers.models import (
     Subscription,
 )
 from subscribers.orm import utcnow
+from subscribers.search import search as search  # the console's, the CLI's
 
 _STATUS_REASON = {
     Status.UNSUBSCRIBED: suppression.UNSUBSCRIBED,
@@ -369,30 +370,3 @@ def erase(session: Session, address: str, context: consent.Context) -> bool:
     session.flush()
     consent.record(session, None, consent.ERASE, context)
     return True
-
-
-def search(
-    session: Session,
-    *,
-    status: Status | None = None,
-    topic: MailingList | None = None,
-    text: str = "",
-    limit: int | None = None,
-) -> list[Subscriber]:
-    """People filtered by status, topic and a substring of address or name, oldest first."""
-    query = select(Subscriber).order_by(Subscriber.id)
-    query = query.options(selectinload(Subscriber.subscriptions))
-    if status is not None:
-        query = query.where(Subscriber.status == status)
-    if topic is not None:
-        query = query.join(Subscription, Subscription.subscriber_id == Subscriber.id).where(
-            Subscription.list_id == topic.id, Subscription.subscribed.is_(True)
-        )
-    if text:
-        pattern = f"%{text.lower()}%"
-        query = query.where(
-            or_(Subscriber.email_key.like(pattern), func.lower(Subscriber.name).like(pattern))
-        )
-    if limit is not None:
-        query = query.limit(limit)
-    return list(session.scalars(query))

@@ -330,7 +330,7 @@ def import_file(
         None,
         "--map",
         help='Which column is which, e.g. "E-mail=email,Vorname=first_name" (fields: email, '
-        "name, first_name, last_name, language, tags, status, lists).",
+        "name, first_name, last_name, language, tags, status, lists or topics, ignore).",
     ),
     status: str | None = typer.Option(
         None,

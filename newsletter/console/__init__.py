@@ -10,6 +10,7 @@ from newsletter.console import (
     campaigns,
     gifts,
     home,
+    imports,
     parts,
     people,
     reports,
@@ -21,6 +22,18 @@ from newsletter.console import (
 
 def router() -> APIRouter:
     combined = APIRouter()
-    for module in (static, signin, home, people, gifts, team, briefings, parts, campaigns, reports):
+    for module in (
+        static,
+        signin,
+        home,
+        imports,
+        people,
+        gifts,
+        team,
+        briefings,
+        parts,
+        campaigns,
+        reports,
+    ):
         combined.include_router(module.router)
     return combined

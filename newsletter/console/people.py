@@ -1,27 +1,24 @@
-"""Subscribers in the console: find, look at everything held, edit, unsubscribe, erase,
-import and export. Each action is the same domain call the command line makes."""
+"""Subscribers in the console: find, look at everything held, edit, unsubscribe, erase
+and export (importing is in ``imports``). Each action is the same domain call the
+command line makes."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, UploadFile
-from fastapi.responses import FileResponse, Response
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
 
 from newsletter import privacy
-from newsletter.console.guard import Config, Editor, Owner, Sessions, Staff, Viewer
+from newsletter.console.guard import Editor, Owner, Sessions, Staff, Viewer
 from newsletter.console.pages import back, download, render, scratch_csv
 from newsletter.database import transaction
-from newsletter.errors import NewsletterError, NotFound
 from newsletter.staff import audit
-from subscribers import consent, exporter, importer, importreport, lists, people
+from subscribers import consent, exporter, lists, people
 from subscribers.models import MailingList, Status
 
 router = APIRouter()
 PAGE = 50
-UPLOAD_LIMIT = 50 * 1024 * 1024  # a million rows of a typical export fit in this
 
 
 def _context(staff: Staff, form: str) -> consent.Context:
@@ -95,106 +92,6 @@ def export(staff: Owner, factory: Sessions, status: str = "active") -> Response:
             ip=staff.network,
         )
     return download(path, "subscribers.csv")
-
-
-@router.get("/admin/subscribers/import")
-def import_page(request: Request, staff: Editor) -> Response:
-    return render(request, "admin/import.html", staff, summary=None, error="", upload="")
-
-
-@router.post("/admin/subscribers/import")
-async def import_upload(
-    request: Request,
-    staff: Editor,
-    factory: Sessions,
-    config: Config,
-    file: UploadFile | None = None,
-    upload: Annotated[str, Form()] = "",
-    list_name: Annotated[str, Form()] = "",
-    consent_basis: Annotated[str, Form()] = "",
-    confirm: Annotated[str, Form()] = "",
-) -> Response:
-    """First a dry run of the uploaded file (what would change); then the import itself.
-
-    The same rules as ``subscribers import``: a file that does not record each person's
-    status needs the consent basis stated, and nobody who left is made active."""
-    folder = Path(tempfile.gettempdir()) / "newsletter-console-uploads"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    if file is not None and file.filename:
-        data = await file.read(UPLOAD_LIMIT + 1)
-        if len(data) > UPLOAD_LIMIT:
-            return render(
-                request,
-                "admin/import.html",
-                staff,
-                413,
-                summary=None,
-                upload="",
-                error="the file is larger than 50 MB; split it or use the command line",
-            )
-        with tempfile.NamedTemporaryFile(dir=folder, suffix=".csv", delete=False) as handle:
-            handle.write(data)
-        upload = Path(handle.name).name
-    path = folder / Path(upload).name if upload else None
-    if path is None or not path.is_file():
-        return render(
-            request,
-            "admin/import.html",
-            staff,
-            400,
-            summary=None,
-            upload="",
-            error="choose a CSV file to upload",
-        )
-    dry_run = confirm != "yes"
-    try:
-        summary = importer.import_csv(
-            factory,
-            path,
-            list_name=list_name or None,
-            dry_run=dry_run,
-            errors_path=path.with_suffix(".errors.csv"),
-            default_language=config.language,
-            consent=consent_basis.strip(),
-        )
-    except NewsletterError as problem:
-        return render(
-            request, "admin/import.html", staff, 400, summary=None, upload="", error=str(problem)
-        )
-    if not dry_run:
-        with transaction(factory) as session:
-            audit.record(
-                session,
-                staff.email,
-                "subscribers.import",
-                list_name or "",
-                f"{summary.added} added, {summary.updated} updated of {summary.rows} rows",
-                ip=staff.network,
-            )
-    rejected = summary.errors_path is not None and summary.errors_path.is_file()
-    rows, notes = importreport.report(summary)
-    return render(
-        request,
-        "admin/import.html",
-        staff,
-        summary=rows,
-        notes=notes,
-        consent_basis=consent_basis,
-        dry_run=dry_run,
-        upload=upload if dry_run else "",
-        list_name=list_name,
-        rejected=path.with_suffix(".errors.csv").name if rejected else "",
-        error="",
-    )
-
-
-@router.get("/admin/subscribers/import/rejected/{name}")
-def rejected_rows(name: str, staff: Editor) -> Response:
-    folder = Path(tempfile.gettempdir()) / "newsletter-console-uploads"
-    path = folder / Path(name).name
-    if not name.endswith(".errors.csv") or not path.is_file():
-        raise NotFound("that file of rejected rows is gone; import again to make a new one")
-    return FileResponse(path, media_type="text/csv", filename="rejected-rows.csv")
 
 
 def _label(target: MailingList) -> str:

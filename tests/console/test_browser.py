@@ -97,6 +97,8 @@ def test_an_officer_works_through_the_console(console: Console, site: str, tmp_p
         _check_page(page, checked)
         page.get_by_label("CSV file").set_input_files(str(upload))
         page.get_by_label("How did they agree").fill("Signed up at our conference")
+        page.get_by_role("button", name="Upload").click()
+        expect(page.get_by_label("name", exact=True)).to_have_value("name")
         page.get_by_role("button", name="Check the file").click()
         expect(page.get_by_role("heading", name="nothing is changed yet")).to_be_visible()
         _check_page(page, checked)

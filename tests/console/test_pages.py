@@ -93,44 +93,6 @@ def test_only_an_owner_erases_and_must_type_the_address(
     assert not any("zoë" in target for _, _, target in trail)  # the trail keeps no erased address
 
 
-def test_import_by_upload_shows_what_would_change_first(
-    console: Console, signed_in: Callable[[Role], TestClient], readers: dict[str, int]
-) -> None:
-    editor = signed_in(Role.EDITOR)
-    page = editor.get("/admin/subscribers/import")
-    csv = b"email,name\nnew@example.org,New Reader\nnot-an-address,Bad\nsam@example.org,Sam Ng\n"
-    checked = editor.post(
-        "/admin/subscribers/import",
-        data={
-            "csrf_token": form_token(page.text),
-            "list_name": "All briefings",
-            "consent_basis": "Signed up at our conference",
-        },
-        files={"file": ("readers.csv", csv, "text/csv")},
-    )
-    assert checked.status_code == 200 and "nothing is changed yet" in checked.text
-    with transaction(console.app.state.sessions) as session:
-        assert people.find(session, "new@example.org") is None
-    upload = checked.text.split('name="upload" value="')[1].split('"')[0]
-    done = editor.post(
-        "/admin/subscribers/import",
-        data={
-            "csrf_token": form_token(checked.text),
-            "upload": upload,
-            "list_name": "All briefings",
-            "consent_basis": "Signed up at our conference",
-            "confirm": "yes",
-        },
-    )
-    assert done.status_code == 200 and "Import complete" in done.text
-    rejected = done.text.split('href="/admin/subscribers/import/rejected/')[1].split('"')[0]
-    rows = editor.get(f"/admin/subscribers/import/rejected/{rejected}")
-    assert "not-an-address" in rows.text
-    with transaction(console.app.state.sessions) as session:
-        assert people.find(session, "new@example.org") is not None
-    assert any(action == "subscribers.import" for _, action, _ in _audit(console))
-
-
 def test_owner_exports_and_the_trail_records_it(
     console: Console, signed_in: Callable[[Role], TestClient], readers: dict[str, int]
 ) -> None:

@@ -29,6 +29,23 @@ OLD_LISTS = sa.table(  # the table as it was: no kind, no public
     sa.column("archived", sa.Boolean),
     sa.column("created_at", sa.DateTime(timezone=True)),
 )
+OLD_SUBSCRIBERS = sa.table(  # the columns it had then (no search key yet)
+    "subscribers",
+    *(
+        sa.column(name, Subscriber.__table__.c[name].type)
+        for name in (
+            "id",
+            "email",
+            "email_key",
+            "name",
+            "language",
+            "status",
+            "source",
+            "created_at",
+            "updated_at",
+        )
+    ),
+)
 
 
 @pytest.fixture
@@ -64,7 +81,7 @@ def _seed(
         )
     for address, (status, form, rows) in crowd.items():
         sid = conn.scalar(
-            insert(Subscriber)
+            insert(OLD_SUBSCRIBERS)
             .values(
                 email=address,
                 email_key=address,
@@ -75,7 +92,7 @@ def _seed(
                 created_at=now,
                 updated_at=now,
             )
-            .returning(Subscriber.id)
+            .returning(OLD_SUBSCRIBERS.c.id)
         )
         for name, on in rows.items():
             conn.execute(

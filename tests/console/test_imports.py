@@ -1,0 +1,168 @@
+"""The console's import: upload, say which column is which, see what would change, import
+while the page follows its progress; the mapping is the command line's ``--map``."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from newsletter.console import importjobs
+from newsletter.database import transaction
+from newsletter.staff.models import AuditEvent, Role
+from subscribers import formats, importreport, people
+from subscribers.errors import Conflict
+from tests.console.conftest import Console, form_token
+
+GERMAN = (
+    "E-Mail;Vorname;Nachname;Sprache\n"
+    "juergen@example.org;Jürgen;Müller;de\n"
+    "not-an-address;Kein;Name;de\n"
+    "anna@example.org;Anna;Schmidt;de\n"
+).encode()
+KEPT = {"list_name": "All briefings", "consent_basis": "Signed up at our conference"}
+
+
+def _hidden(page: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert match, f"no hidden {name}"
+    return match.group(1)
+
+
+def _selected(page: str) -> list[str]:
+    """The chosen option of each column's select, in column order."""
+    selects = re.findall(r'<select name="field".*?</select>', page, re.S)
+    return [re.search(r'value="([^"]+)" selected', s).group(1) for s in selects]  # type: ignore[union-attr]
+
+
+def _upload(client: TestClient, data: bytes) -> str:
+    page = client.get("/admin/subscribers/import")
+    answer = client.post(
+        "/admin/subscribers/import",
+        data={"csrf_token": form_token(page.text), **KEPT},
+        files={"file": ("kontakte.csv", data, "text/csv")},
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.text
+
+
+def test_columns_are_mapped_checked_then_imported_while_the_page_follows(
+    console: Console, signed_in: Callable[[Role], TestClient]
+) -> None:
+    editor = signed_in(Role.EDITOR)
+    mapping = _upload(editor, GERMAN)
+    assert "Which column is which?" in mapping
+    assert "juergen@example.org, not-an-address" in mapping and "Jürgen, Kein" in mapping
+    assert _selected(mapping) == ["email", "ignore", "ignore", "ignore"]  # as recognised
+
+    checked = editor.post(
+        "/admin/subscribers/import",
+        data={
+            "csrf_token": form_token(mapping),
+            "upload": _hidden(mapping, "upload"),
+            "field": ["email", "first_name", "last_name", "language"],
+            **KEPT,
+        },
+    )
+    assert checked.status_code == 200 and "nothing is changed yet" in checked.text
+    written = _hidden(checked.text, "map")
+    assert written == "E-Mail=email,Vorname=first_name,Nachname=last_name,Sprache=language"
+    assert formats.parse_map(written) == {  # what ``--map`` would make of it
+        "e mail": "email",
+        "vorname": "first",
+        "nachname": "last",
+        "sprache": "language",
+    }
+    with transaction(console.app.state.sessions) as session:
+        assert people.find(session, "juergen@example.org") is None
+
+    started = editor.post(
+        "/admin/subscribers/import",
+        data={
+            "csrf_token": form_token(checked.text),
+            "upload": _hidden(checked.text, "upload"),
+            "map": written,
+            "confirm": "yes",
+            **KEPT,
+        },
+    )
+    assert started.status_code == 200 and "<progress" in started.text
+    job_id = re.search(r"/admin/subscribers/import/progress/([\w-]+)", started.text).group(1)  # type: ignore[union-attr]
+    job = importjobs.get(job_id)
+    assert job is not None and job.done.wait(60)
+    fragment = editor.get(
+        f"/admin/subscribers/import/progress/{job_id}", headers={"HX-Request": "true"}
+    )
+    assert "Import complete" in fragment.text and "hx-get" not in fragment.text  # polling ends
+    assert "<html" not in fragment.text
+    whole = editor.get(f"/admin/subscribers/import/progress/{job_id}")
+    assert "<html" in whole.text and "Import complete" in whole.text
+    rejected = fragment.text.split('href="/admin/subscribers/import/rejected/')[1].split('"')[0]
+    assert "not-an-address" in editor.get(f"/admin/subscribers/import/rejected/{rejected}").text
+
+    with transaction(console.app.state.sessions) as session:
+        person = people.find(session, "juergen@example.org")
+        assert person is not None and (person.name, person.language) == ("Jürgen Müller", "de")
+        assert [p.email for p in people.search(session, text="jurgen muller")] == [person.email]
+        actions = set(session.scalars(select(AuditEvent.action)))
+    assert "subscribers.import" in actions
+
+
+def test_a_mapping_without_one_email_column_is_refused_in_one_line(
+    console: Console, signed_in: Callable[[Role], TestClient]
+) -> None:
+    editor = signed_in(Role.EDITOR)
+    mapping = _upload(editor, GERMAN)
+    refused = editor.post(
+        "/admin/subscribers/import",
+        data={
+            "csrf_token": form_token(mapping),
+            "upload": _hidden(mapping, "upload"),
+            "field": ["ignore", "first_name", "last_name", "language"],
+            **KEPT,
+        },
+    )
+    assert refused.status_code == 400
+    assert "choose exactly one column that holds the email addresses" in refused.text
+
+
+def test_a_progress_page_for_an_unknown_import_says_so(
+    signed_in: Callable[[Role], TestClient],
+) -> None:
+    editor = signed_in(Role.EDITOR)
+    answer = editor.get("/admin/subscribers/import/progress/nothing-here")
+    assert answer.status_code == 404 and "not known here" in answer.text
+
+
+def test_the_page_follows_a_running_import_and_says_when_it_stopped(
+    signed_in: Callable[[Role], TestClient],
+) -> None:
+    editor = signed_in(Role.EDITOR)
+    reported, release = threading.Event(), threading.Event()
+
+    def work(job: importjobs.Job) -> importreport.Summary:
+        job.progress(12_345, job.size // 4)
+        reported.set()
+        assert release.wait(60)
+        raise Conflict("a list was removed while the import ran; nothing was imported")
+
+    job_id = importjobs.start(4000, work)
+    assert reported.wait(60)
+    running = editor.get(
+        f"/admin/subscribers/import/progress/{job_id}", headers={"HX-Request": "true"}
+    )
+    assert 'hx-trigger="every 1s"' in running.text  # asks again
+    assert '<progress id="import-bar" max="100" value="25">' in running.text
+    assert "12,345 rows read so far" in running.text
+    release.set()
+    job = importjobs.get(job_id)
+    assert job is not None and job.done.wait(60)
+    stopped = editor.get(
+        f"/admin/subscribers/import/progress/{job_id}", headers={"HX-Request": "true"}
+    )
+    assert "The import stopped; nothing was changed" in stopped.text
+    assert "a list was removed while the import ran" in stopped.text
+    assert "hx-get" not in stopped.text
