@@ -2,7 +2,7 @@
 separate fields, for staff who would rather not edit Markdown with its front matter.
 
 ``parts_of`` splits a parsed briefing into the fields' text; ``rebuild`` reads the fields
-back onto the briefing they came from and returns the source ``markdown.dump`` writes, so
+back onto the briefing they came from and returns the source ``writer.dump`` writes, so
 the part form and the Markdown editor keep one canonical text. What the fields do not show
 (summary, subtitle, contact, the paper's topics, language) is kept as it was. A section's
 topics (its ``Topics:`` line) are a group of checkboxes: ``topic_choices`` says which.
@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 
-from newsletter.briefing import markdown
+from newsletter.briefing import markdown, writer
 from newsletter.briefing import topics as section_topics
 from newsletter.briefing.lint import Problem
 from newsletter.briefing.model import Appeal, Briefing, Paragraph, Section, Subsection
@@ -94,13 +94,11 @@ def parts_of(b: Briefing) -> Parts:
         # A decision wrapped over lines is one decision: its line breaks read as spaces.
         key_decisions="\n".join(" ".join(p.text.split("\n")) for p in b.key_decisions),
         sections=tuple(
-            SectionPart(
-                s.number, s.title, markdown.dump_body(s.paragraphs, s.subsections), s.topics
-            )
+            SectionPart(s.number, s.title, writer.dump_body(s.paragraphs, s.subsections), s.topics)
             for s in b.sections
         ),
         appeal_heading=b.appeal.heading if b.appeal else "",
-        appeal_body=markdown.dump_body(b.appeal.paragraphs) if b.appeal else "",
+        appeal_body=writer.dump_body(b.appeal.paragraphs) if b.appeal else "",
     )
 
 
@@ -219,7 +217,7 @@ def rebuild(parts: Parts, base: Briefing) -> str:
         sections=tuple(sections),
         appeal=appeal,
     )
-    source = markdown.dump(changed)
+    source = writer.dump(changed)
     markdown.parse(source, source="the edited briefing")  # reads back, or says why not
     return source
 

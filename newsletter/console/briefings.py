@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from newsletter.briefing import links as linkfix
 from newsletter.briefing import lint as linting
-from newsletter.briefing import markdown, parts, store
+from newsletter.briefing import parts, store, writer
 from newsletter.briefing import topics as section_topics
 from newsletter.briefing.paper import read_paper
 from newsletter.console import copies
@@ -116,7 +116,7 @@ async def upload(
             return refuse(f"{name}: {problem}".replace(str(path), name))
     with transaction(factory) as session:
         names = [topic.name for topic in subscriber_topics.current(session)]
-        source = markdown.dump(section_topics.guess(briefing, names))  # staff edit the guesses
+        source = writer.dump(section_topics.guess(briefing, names))  # staff edit the guesses
         stored = store.create(session, source, staff.email, f"uploaded {name}")
         audit.record(
             session, staff.email, "briefing.upload", f"briefing {stored.id}", name, ip=staff.network

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from newsletter.briefing import markdown, store
+from newsletter.briefing import store, writer
 from newsletter.database import transaction
 from newsletter.staff import audit
 from newsletter.staff.models import Role
@@ -86,7 +86,7 @@ def test_a_key_decision_edited_by_part_is_saved_through_the_writer(
     assert after.version == 2 and after.saved_by == "editor@example.org"
     assert after.briefing.key_decisions[0].text == NEW
     assert after.briefing.email_subject == "Arms exports: a ten-year high"
-    assert after.source == markdown.dump(after.briefing)  # the writer's canonical text
+    assert after.source == writer.dump(after.briefing)  # the writer's canonical text
     was, now = without_lines(before.briefing), without_lines(after.briefing)
     assert now.sections == was.sections and now.appeal == was.appeal  # the rest as it was
     assert now.summary == was.summary and now.contact == was.contact
@@ -294,7 +294,7 @@ def test_section_topics_are_checkboxes_kept_when_unchanged_and_saved_when_ticked
         ("Export licences", "Ukraine"),
     ]
     assert "\n\nTopics: Export licences, Ukraine\n\n" in after.source
-    assert after.source == markdown.dump(after.briefing)
+    assert after.source == writer.dump(after.briefing)
     data = fields(editor.get(f"{url}/parts").text)
     assert data["section-2-topics"] == ["Export licences", "Ukraine"]
 
