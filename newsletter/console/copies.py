@@ -76,7 +76,7 @@ def copy_for(
     else:
         numbers = ", ".join(str(briefing.sections[i].number) for i in first)
         order = (
-            f"sections {numbers} first, under “Your topics”"
+            f"section{'s' if len(first) > 1 else ''} {numbers} first, under “Your topics”"
             if first
             else "no section is on them, so this is the paper's order"
         )

@@ -84,7 +84,7 @@ def test_a_viewer_previews_the_copy_of_a_reader_with_the_ticked_topics(
 
     page = viewer.get(f"{url}/preview", params={"topic": ["Transparency"]}).text
     assert note(page) == (
-        "The copy of a reader who follows Transparency: sections 2 first, under “Your topics”."
+        "The copy of a reader who follows Transparency: section 2 first, under “Your topics”."
     )
     assert second_first(plain_text(page))
     assert re.search(r'id="copy-topic-\d" name="topic" value="Transparency" checked', page)
@@ -112,7 +112,7 @@ def test_the_preview_as_a_reader_uses_the_topics_they_chose(
     viewer = signed_in(Role.VIEWER)
     page = viewer.get(f"{url}/preview", params={"reader": " ANA@example.net "}).text
     assert note(page) == (
-        "ana@example.net's copy (follows Transparency): sections 2 first, under “Your topics”."
+        "ana@example.net's copy (follows Transparency): section 2 first, under “Your topics”."
     )
     assert second_first(plain_text(page))
     urls = frame_urls(page)

@@ -58,7 +58,7 @@ def test_ticking_a_topic_previews_that_readers_copy(console: Console, site: str)
             "Transparency"
         ).check()
         page.get_by_role("button", name="Show this copy").click()
-        expect(page.locator("#copy-note")).to_contain_text("sections 2 first")
+        expect(page.locator("#copy-note")).to_contain_text("section 2 first")
         expect(page.frame_locator("iframe.phone").locator("body")).to_contain_text("Your topics")
         expect(page.frame_locator("iframe.desktop").first.locator("body")).to_contain_text(
             "Your topics"
