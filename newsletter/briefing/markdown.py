@@ -1,9 +1,8 @@
 """The briefing source format: Markdown with YAML front matter (see docs/briefing-format.md).
 
 Staff edit these files by hand, so every mistake is reported as a ``BriefingError``
-carrying the file and the 1-based line, never as a traceback. ``dump`` writes the
-canonical form that ``parse`` reads back unchanged (apart from line numbers), which
-is what lets the importer's output be reviewed and edited like any other briefing.
+carrying the file and the 1-based line, never as a traceback. ``writer.dump`` writes
+the canonical form that ``parse`` reads back unchanged (apart from line numbers).
 """
 
 from __future__ import annotations
@@ -22,9 +21,10 @@ from mdit_py_plugins.front_matter import front_matter_plugin
 
 from newsletter.briefing import topics as section_topics
 from newsletter.briefing.model import Appeal, Briefing, Contact, Paragraph, Section, Subsection
+from newsletter.briefing.writer import CONTACT_KEYS
 from newsletter.errors import BriefingError
 
-__all__ = ["APPEAL_WORDS", "dump", "dump_body", "escape_block_start", "load", "parse"]
+__all__ = ["APPEAL_WORDS", "load", "parse"]
 
 # A heading naming a donation appeal: used by the importer and for unmarked headings here.
 APPEAL_WORDS = re.compile(r"(?i)\b(?:donat(?:e|es|ed|ing|ion|ions)|support\s+us)\b")
@@ -40,38 +40,14 @@ _FRONT_KEYS = (
     "series",
     "subject",
 )
-_CONTACT_KEYS = ("name", "email", "website")
 _MARKERS = ("key-decisions", "summary", "appeal")
 _MARKER = re.compile(r"\s*\{\.(?P<name>[A-Za-z][\w-]*)\}\s*$")
 _NUMBERED = re.compile(r"^(?P<number>\d{1,4})\.\s+(?P<title>\S.*)$")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 _UNESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
-# Line starts that CommonMark would read as a block (heading, list, quote, fence, HTML...).
-_BLOCK_START = re.compile(
-    r"^(?:(?P<mark>#{1,6}(?=\s|$)|[-+*](?=\s|$)|(?:[-*_]\s*){3,}$|>|`{3}|~{3}|=+\s*$"
-    r"|<[A-Za-z/!?]|\[[^\]]*\]:)"
-    r"|\d{1,9}(?P<num>[.)])(?=\s|$))"
-)
 # Only the block structure is needed: paragraphs keep their inline source untouched.
 _MD = MarkdownIt("commonmark").use(front_matter_plugin).disable(["inline", "text_join"])
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def escape_block_start(text: str) -> str:
-    """Make inline text safe to write as a paragraph: no line may open another block.
-
-    ``2023. A year...`` or ``- x`` at the start of a line would become a list in
-    Markdown; a backslash keeps it literal. Idempotent, so canonical text is unchanged.
-    """
-    lines = []
-    for raw in text.split("\n"):
-        line = raw.strip()
-        match = _BLOCK_START.match(line)
-        if match:
-            at = match.start("num") if match.group("num") else 0
-            line = f"{line[:at]}\\{line[at:]}"
-        lines.append(line)
-    return "\n".join(lines)
 
 
 def load(path: Path) -> Briefing:
@@ -206,13 +182,13 @@ def _front_matter(token: Token, source: str) -> dict[str, Any]:
             "'contact' must have name, email and website lines", source, line_of("contact")
         )
     for key in contact:
-        if key not in _CONTACT_KEYS:
+        if key not in CONTACT_KEYS:
             raise _error(
                 f"unknown contact field {key!r} (expected name, email, website)",
                 source,
                 line_of(str(key)),
             )
-    out["contact"] = Contact(**{k: str(contact.get(k) or "").strip() for k in _CONTACT_KEYS})
+    out["contact"] = Contact(**{k: str(contact.get(k) or "").strip() for k in CONTACT_KEYS})
 
     topics = data.get("topics") or []
     if isinstance(topics, str):
@@ -421,85 +397,3 @@ def _unsupported(kind: str) -> str:
 
 def _unescape(text: str) -> str:
     return _UNESCAPE.sub(r"\1", text)
-
-
-def _heading(text: str) -> str:
-    """A heading written so that it reads back as the same text."""
-    text = " ".join(text.split())
-    text = re.sub(r"([\\#{}])", r"\\\1", text)  # closing '#'s, markers, backslashes stay literal
-    return text
-
-
-class _Dumper(yaml.SafeDumper):
-    """Writes multi-line text (a two-line subtitle) as a readable ``|-`` block."""
-
-
-def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value and not value.endswith((" ", "\n")) else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _text)
-
-
-def dump(b: Briefing) -> str:
-    """Write the canonical Markdown form of a briefing."""
-    front: dict[str, Any] = {"number": b.number}
-    if b.series and b.series != "Briefing":
-        front["series"] = b.series
-    front |= {"date": b.date, "title": b.title}
-    if b.email_subject:
-        front["subject"] = b.email_subject
-    if b.subtitle:
-        front["subtitle"] = b.subtitle
-    if b.contact != Contact():
-        front["contact"] = {k: getattr(b.contact, k) for k in _CONTACT_KEYS}
-    front["topics"] = list(b.topics)
-    front["language"] = b.language
-    header = yaml.dump(front, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=1000)
-    out = ["---", header.rstrip("\n"), "---", ""]
-
-    def block(
-        heading: str, paragraphs: Sequence[Paragraph], level: int = 2, *, bullets: bool = False
-    ) -> None:
-        out.extend((f"{'#' * level} {heading}", "", *_blocks(paragraphs, bullets=bullets)))
-
-    if b.key_decisions or b.key_decisions_heading != "Key decisions":
-        block(
-            f"{_heading(b.key_decisions_heading)} {{.key-decisions}}", b.key_decisions, bullets=True
-        )
-    if b.summary or b.summary_heading != "Summary":
-        block(f"{_heading(b.summary_heading)} {{.summary}}", b.summary)
-    for s in b.sections:
-        topics_line = [Paragraph(section_topics.format_line(s.topics))] if s.topics else []
-        block(f"{s.number}. {_heading(s.title)}", [*topics_line, *section_topics.guard(s)])
-        for sub in s.subsections:
-            block(_heading(sub.heading), sub.paragraphs, level=3)
-    if b.appeal:
-        block(f"{_heading(b.appeal.heading)} {{.appeal}}", b.appeal.paragraphs)
-    return "\n".join(out).rstrip("\n") + "\n"
-
-
-def _blocks(paragraphs: Sequence[Paragraph], *, bullets: bool = False) -> list[str]:
-    """Paragraphs as Markdown lines, each block followed by one blank line."""
-    out: list[str] = []
-    previous_bullet = False
-    for p in paragraphs:
-        text = escape_block_start(p.text)
-        if bullets or p.bullet:
-            if previous_bullet:
-                out.pop()  # keep consecutive bullets one tight list
-            out.append("- " + text.replace("\n", "\n  "))
-        else:
-            out.append(text)
-        out.append("")
-        previous_bullet = bullets or p.bullet
-    return out
-
-
-def dump_body(paragraphs: Sequence[Paragraph], subsections: Sequence[Subsection] = ()) -> str:
-    """The text under one '##' heading, as ``dump`` writes it (the part form edits this)."""
-    out = _blocks(paragraphs)
-    for sub in subsections:
-        out.extend((f"### {_heading(sub.heading)}", "", *_blocks(sub.paragraphs)))
-    return "\n".join(out).strip("\n")

@@ -2,10 +2,12 @@
 separate fields, for staff who would rather not edit Markdown with its front matter.
 
 ``parts_of`` splits a parsed briefing into the fields' text; ``rebuild`` reads the fields
-back onto the briefing they came from and returns the source ``markdown.dump`` writes, so
+back onto the briefing they came from and returns the source ``writer.dump`` writes, so
 the part form and the Markdown editor keep one canonical text. What the fields do not show
-(summary, subtitle, contact, topics, language) is kept as it was. ``field_of`` says which
-field a lint finding concerns, so the form can show it beside that field.
+(summary, subtitle, contact, the paper's topics, language) is kept as it was. A section's
+topics (its ``Topics:`` line) are a group of checkboxes: ``topic_choices`` says which.
+``field_of`` says which field a lint finding concerns, so the form can show it beside that
+field.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 
-from newsletter.briefing import markdown
+from newsletter.briefing import markdown, writer
+from newsletter.briefing import topics as section_topics
 from newsletter.briefing.lint import Problem
 from newsletter.briefing.model import Appeal, Briefing, Paragraph, Section, Subsection
 from newsletter.errors import BriefingError
@@ -29,6 +32,7 @@ __all__ = [
     "from_form",
     "parts_of",
     "rebuild",
+    "topic_choices",
 ]
 
 MASTHEAD = ("number", "date", "title", "subject", "series")
@@ -62,6 +66,7 @@ class SectionPart:
     number: int
     heading: str
     body: str  # Markdown: paragraphs, '-' bullets and '###' sub-headings
+    topics: tuple[str, ...] = ()  # its ``Topics:`` line, each as the section spells it
 
 
 @dataclass(frozen=True)
@@ -89,20 +94,29 @@ def parts_of(b: Briefing) -> Parts:
         # A decision wrapped over lines is one decision: its line breaks read as spaces.
         key_decisions="\n".join(" ".join(p.text.split("\n")) for p in b.key_decisions),
         sections=tuple(
-            SectionPart(s.number, s.title, markdown.dump_body(s.paragraphs, s.subsections))
+            SectionPart(s.number, s.title, writer.dump_body(s.paragraphs, s.subsections), s.topics)
             for s in b.sections
         ),
         appeal_heading=b.appeal.heading if b.appeal else "",
-        appeal_body=markdown.dump_body(b.appeal.paragraphs) if b.appeal else "",
+        appeal_body=writer.dump_body(b.appeal.paragraphs) if b.appeal else "",
     )
 
 
 def from_form(form: Mapping[str, object], base: Briefing) -> Parts:
-    """The fields as posted; the sections are the base's, one ``section-N-...`` pair each."""
+    """The fields as posted; the sections are the base's, one ``section-N-...`` group each.
+
+    A section's ticked topics are ``section-N-topics`` (repeated, as a form posts a group of
+    checkboxes); a form that did not show the group (no ``section-N-topics-shown``) keeps
+    the section's topics as they were, since an unticked group posts nothing at all."""
 
     def text(name: str) -> str:
         value = form.get(name)
         return value.replace("\r\n", "\n") if isinstance(value, str) else ""
+
+    def topics(name: str, kept: tuple[str, ...]) -> tuple[str, ...]:
+        if not text(f"{name}-shown"):
+            return kept
+        return _ticked(kept, _every(form, name))
 
     return Parts(
         number=text("number"),
@@ -112,12 +126,46 @@ def from_form(form: Mapping[str, object], base: Briefing) -> Parts:
         series=text("series"),
         key_decisions=text("key-decisions"),
         sections=tuple(
-            SectionPart(s.number, text(f"section-{i}-heading"), text(f"section-{i}"))
+            SectionPart(
+                s.number,
+                text(f"section-{i}-heading"),
+                text(f"section-{i}"),
+                topics(f"section-{i}-topics", s.topics),
+            )
             for i, s in enumerate(base.sections, 1)
         ),
         appeal_heading=text("appeal-heading"),
         appeal_body=text("appeal"),
     )
+
+
+def _every(form: Mapping[str, object], name: str) -> list[str]:
+    """Every value posted under ``name`` (a form's ``getlist``, or one value or a list)."""
+    getlist = getattr(form, "getlist", None)
+    values = getlist(name) if callable(getlist) else form.get(name)
+    if not isinstance(values, (list, tuple)):
+        values = [values]
+    return [v for v in values if isinstance(v, str)]
+
+
+def _ticked(kept: tuple[str, ...], ticked: list[str]) -> tuple[str, ...]:
+    """The ticked topics: those the section had, in its order and spelling, then new ones."""
+    wanted = section_topics.unique(" ".join(t.split()) for t in ticked if t.strip())
+    folded = {section_topics.fold(t) for t in wanted}
+    had = [t for t in kept if section_topics.fold(t) in folded]
+    known = {section_topics.fold(t) for t in had}
+    return (*had, *(t for t in wanted if section_topics.fold(t) not in known))
+
+
+def topic_choices(section: tuple[str, ...], names: list[str]) -> list[tuple[str, bool]]:
+    """The checkboxes for one section's topics as (name, ticked): each of the organisation's
+    topics ``names``, in the section's spelling when it names it, then any topic the section
+    names that is not one of them (ticked: the lint finding beside it says why it is odd)."""
+    mine = {section_topics.fold(t): t for t in section}
+    out = [(mine.get(section_topics.fold(n), n), section_topics.fold(n) in mine) for n in names]
+    offered = {section_topics.fold(n) for n in names}
+    out += [(t, True) for t in section if section_topics.fold(t) not in offered]
+    return out
 
 
 def rebuild(parts: Parts, base: Briefing) -> str:
@@ -142,7 +190,15 @@ def rebuild(parts: Parts, base: Briefing) -> str:
         if not heading:
             raise PartError(f"section-{i}-heading", f"section {part.number} needs a heading")
         paragraphs, subsections = _body(part.body, f"section-{i}", "## 1. Section")
-        sections.append(Section(part.number, heading, paragraphs, subsections))
+        topics = section_topics.unique(" ".join(t.split()) for t in part.topics if t.strip())
+        for name in topics:
+            if "," in name:
+                raise PartError(
+                    f"section-{i}-topics",
+                    f"the topic {name!r} has a comma, which a 'Topics:' line reads as two "
+                    "topics: rename the topic",
+                )
+        sections.append(Section(part.number, heading, paragraphs, subsections, topics=topics))
     appeal_heading = " ".join(parts.appeal_heading.split())
     appeal = None
     if appeal_heading:
@@ -161,7 +217,7 @@ def rebuild(parts: Parts, base: Briefing) -> str:
         sections=tuple(sections),
         appeal=appeal,
     )
-    source = markdown.dump(changed)
+    source = writer.dump(changed)
     markdown.parse(source, source="the edited briefing")  # reads back, or says why not
     return source
 
@@ -204,6 +260,10 @@ def field_of(problem: Problem, b: Briefing) -> str:
     if problem.code in _CODE_FIELDS:
         return _CODE_FIELDS[problem.code]
     line = problem.line
+    if problem.code == "unknown-topic":
+        for i, section in enumerate(b.sections, 1):
+            if line in (section.topics_line, section.line):
+                return f"section-{i}-topics"
     if any(p.line == line for p in b.key_decisions):
         return "key-decisions"
     if any(p.line == line for p in b.summary):

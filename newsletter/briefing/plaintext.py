@@ -25,9 +25,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from newsletter.briefing.markdown import APPEAL_WORDS, escape_block_start
+from newsletter.briefing.markdown import APPEAL_WORDS
 from newsletter.briefing.masthead import Masthead
 from newsletter.briefing.model import Appeal, Briefing, Contact, Paragraph, Section, Subsection
+from newsletter.briefing.writer import escape_block_start
 from newsletter.errors import BriefingError
 
 __all__ = ["convert"]

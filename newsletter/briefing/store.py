@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from newsletter.briefing import markdown
+from newsletter.briefing import markdown, writer
 from newsletter.briefing.model import Briefing
 from newsletter.errors import BriefingError, Conflict, NotFound
 from subscribers.orm import Base, UTCDateTime, utcnow
@@ -109,7 +109,7 @@ def retitled(source: str, title: str, subject: str) -> str:
     changed = replace(
         parsed, title=" ".join(title.split()), email_subject=" ".join(subject.split())
     )
-    return markdown.dump(changed)
+    return writer.dump(changed)
 
 
 def get(session: Session, briefing_id: int) -> StoredBriefing:

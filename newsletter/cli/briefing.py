@@ -14,7 +14,7 @@ import typer
 
 from newsletter.briefing import links as linkfix
 from newsletter.briefing import lint as linting
-from newsletter.briefing import markdown
+from newsletter.briefing import markdown, writer
 from newsletter.briefing import topics as section_topics
 from newsletter.briefing.model import Briefing
 from newsletter.briefing.paper import read_paper
@@ -58,7 +58,7 @@ def import_(
         raise Conflict(f"{output} already exists (use --force to overwrite it)")
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(markdown.dump(briefing), encoding="utf-8")
+        output.write_text(writer.dump(briefing), encoding="utf-8")
     except OSError as exc:
         raise BriefingError(f"cannot write: {exc.strerror}", path=str(output)) from None
     links = briefing.links

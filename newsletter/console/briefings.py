@@ -12,15 +12,16 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from newsletter import wiring
 from newsletter.briefing import links as linkfix
 from newsletter.briefing import lint as linting
-from newsletter.briefing import markdown, parts, store
+from newsletter.briefing import parts, store, writer
 from newsletter.briefing import topics as section_topics
 from newsletter.briefing.paper import read_paper
+from newsletter.console import copies
 from newsletter.console.guard import Config, Editor, Sessions, Staff, Viewer
 from newsletter.console.pages import back, render
 from newsletter.database import transaction
@@ -116,7 +117,7 @@ async def upload(
             return refuse(f"{name}: {problem}".replace(str(path), name))
     with transaction(factory) as session:
         names = [topic.name for topic in subscriber_topics.current(session)]
-        source = markdown.dump(section_topics.guess(briefing, names))  # staff edit the guesses
+        source = writer.dump(section_topics.guess(briefing, names))  # staff edit the guesses
         stored = store.create(session, source, staff.email, f"uploaded {name}")
         audit.record(
             session, staff.email, "briefing.upload", f"briefing {stored.id}", name, ip=staff.network
@@ -286,18 +287,29 @@ async def fill_links(
 
 @router.get("/admin/briefings/{briefing_id}/preview")
 def preview_page(
-    request: Request, briefing_id: int, staff: Viewer, factory: Sessions, config: Config
+    request: Request,
+    briefing_id: int,
+    staff: Viewer,
+    factory: Sessions,
+    config: Config,
+    topic: Annotated[list[str] | None, Query()] = None,
+    reader: str = "",
 ) -> Response:
+    """The copy of the sample reader, of a reader following the ``topic``s, or of the person
+    at ``reader`` (their chosen topics). Only reads: nothing is stored, sent or published."""
     with transaction(factory) as session:
         current = store.current(session, briefing_id)
-    shown = sample.preview(current.briefing, config, wiring.signer(config))
+        shown = copies.copy_for(session, current.briefing, topic or (), reader)
+        offered = copies.offered(session)
     return render(
         request,
         "admin/briefing-preview.html",
         staff,
         current=current,
-        preview=shown,
+        preview=sample.preview(current.briefing, config, wiring.signer(config), shown.first),
         clip=sample.CLIP_BYTES,
+        copy=shown,
+        offered=offered,
     )
 
 
@@ -313,11 +325,20 @@ def _framed(html: str) -> Response:
 
 
 @router.get("/admin/briefings/{briefing_id}/preview/digest.html")
-def digest_frame(briefing_id: int, staff: Viewer, factory: Sessions, config: Config) -> Response:
-    """The sample reader's email HTML, for the preview's frames (never published)."""
+def digest_frame(
+    briefing_id: int,
+    staff: Viewer,
+    factory: Sessions,
+    config: Config,
+    topic: Annotated[list[str] | None, Query()] = None,
+    reader: str = "",
+) -> Response:
+    """The email HTML of the copy the preview page shows, for its frames (never published)."""
     with transaction(factory) as session:
         current = store.current(session, briefing_id)
-    return _framed(sample.preview(current.briefing, config, wiring.signer(config)).digest.html)
+        shown = copies.copy_for(session, current.briefing, topic or (), reader)
+    signer = wiring.signer(config)
+    return _framed(sample.preview(current.briefing, config, signer, shown.first).digest.html)
 
 
 @router.get("/admin/briefings/{briefing_id}/preview/web.html")
@@ -335,28 +356,34 @@ def test_send(
     factory: Sessions,
     config: Config,
     to: Annotated[str, Form()] = "",
+    topic: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    """A real copy to each staff address given, through the configured transport."""
+    """A real copy to each staff address given, through the configured transport: the copy
+    of a reader who follows the ticked ``topic``s (their sections first), if any."""
     addresses = [a for a in re.split(r"[\s,;]+", to) if a]
-    where = f"/admin/briefings/{briefing_id}/preview"
-    if not addresses:
-        return back(where, "Not sent: give at least one address.")
     with transaction(factory) as session:
         current = store.current(session, briefing_id)
+        shown = copies.copy_for(session, current.briefing, topic or ())
+    where = f"/admin/briefings/{briefing_id}/preview"
+    where += f"?{shown.query}" if shown.query else ""
+    if not addresses:
+        return back(where, "Not sent: give at least one address.")
     try:
         transport = wiring.transport(config)  # a bad SMTP URL fails here, before any work
-        copies = sample.send_test(
-            current.briefing, config, transport, wiring.signer(config), addresses
+        sent = sample.send_test(
+            current.briefing, config, transport, wiring.signer(config), addresses, first=shown.first
         )
     except NewsletterError as problem:
         return back(where, f"Not sent: {problem}")
+    whom = ", ".join(c.address for c in sent)
+    followed = f" as a reader who follows {', '.join(shown.topics)}" if shown.topics else ""
     with transaction(factory) as session:
         audit.record(
             session,
             staff.email,
             "briefing.test-send",
             f"briefing {briefing_id}",
-            ", ".join(c.address for c in copies),
+            whom + followed,
             ip=staff.network,
         )
-    return back(where, "Test copy sent to " + ", ".join(c.address for c in copies) + ".")
+    return back(where, f"Test copy sent to {whom}{followed}.")

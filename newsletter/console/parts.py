@@ -23,6 +23,7 @@ from newsletter.database import transaction
 from newsletter.digest import sample
 from newsletter.errors import BriefingError
 from newsletter.staff import audit
+from subscribers import topics as subscriber_topics
 
 router = APIRouter()
 _WHERE = re.compile(r"^the text:(\d+): ")
@@ -48,6 +49,7 @@ class Checked:
     by_field: dict[str, list[linting.Problem]] = field(default_factory=dict)
     inputs: list[str] = field(default_factory=list)  # the form's fields, in page order
     html: str = ""  # the sample reader's email, for the preview pane
+    topics: list[str] = field(default_factory=list)  # the organisation's, for the checkboxes
     failure: str = ""  # the draft does not read back: why, and the field it concerns
     failed_field: str = ""
 
@@ -56,8 +58,11 @@ class Checked:
         return sum(1 for p in self.problems if p.severity == "error") + (1 if self.failure else 0)
 
 
-def check(source: str, config: Any, name: str = "the briefing") -> Checked:
-    """Lint ``source`` as for sending and render its digest (nothing is stored or sent)."""
+def check(
+    source: str, config: Any, name: str = "the briefing", topics: list[str] | None = None
+) -> Checked:
+    """Lint ``source`` as for sending and render its digest (nothing is stored or sent);
+    ``topics``: the organisation's topic names, to check the sections' topics."""
     briefing = markdown.parse(source, source=name)
     shown = sample.preview(briefing, config, wiring.signer(config))
     found = linting.lint(
@@ -65,8 +70,9 @@ def check(source: str, config: Any, name: str = "the briefing") -> Checked:
         for_sending=True,
         digest_html_bytes=len(shown.digest.html.encode()),
         donations=config.donations_on,
+        topics=topics,
     )
-    checked = Checked(problems=found, html=shown.digest.html)
+    checked = Checked(problems=found, html=shown.digest.html, topics=list(topics or []))
     for problem in found:
         key = parts.field_of(problem, briefing)
         checked.located.append((key, problem))
@@ -80,7 +86,7 @@ def inputs(briefing: Briefing) -> list[str]:
     sections = [
         f"section-{i}{end}"
         for i in range(1, len(briefing.sections) + 1)
-        for end in ("-heading", "")
+        for end in ("-heading", "", "-topics")
     ]
     return [*parts.MASTHEAD, "key-decisions", *sections, "appeal-heading", "appeal"]
 
@@ -90,19 +96,28 @@ def labels(briefing: Briefing) -> dict[str, str]:
     for i, section in enumerate(briefing.sections, 1):
         out[f"section-{i}-heading"] = f"Section {section.number} heading"
         out[f"section-{i}"] = f"Section {section.number} text"
+        out[f"section-{i}-topics"] = f"Section {section.number} topics"
     return out
 
 
-def _draft(form: Any, current: store.Current, config: Any) -> tuple[parts.Parts, Checked, str]:
+def _names(session: Any) -> list[str]:
+    """The organisation's topics (public and hidden) a section may name."""
+    return [topic.name for topic in subscriber_topics.current(session)]
+
+
+def _draft(
+    form: Any, current: store.Current, config: Any, names: list[str]
+) -> tuple[parts.Parts, Checked, str]:
     """The posted fields, their findings, and their rebuilt source ("" if it does not read)."""
     draft = parts.from_form(form, current.briefing)
     try:
         source = parts.rebuild(draft, current.briefing)
-        checked = check(source, config)
+        checked = check(source, config, topics=names)
     except parts.PartError as problem:
-        source, checked = "", Checked(failure=problem.message, failed_field=problem.field)
+        failed = Checked(failure=problem.message, failed_field=problem.field, topics=names)
+        source, checked = "", failed
     except BriefingError as problem:
-        source, checked = "", Checked(failure=str(problem))
+        source, checked = "", Checked(failure=str(problem), topics=names)
     checked.inputs = inputs(current.briefing)
     return draft, checked, source
 
@@ -127,6 +142,7 @@ def _page(
         parts=draft,
         checked=checked,
         labels=labels(current.briefing),
+        choices=parts.topic_choices,
         error=error,
         saved=status == 200,  # the findings are the saved version's: they decide sending
     )
@@ -138,8 +154,9 @@ def parts_page(
 ) -> Response:
     with transaction(factory) as session:
         current = store.current(session, briefing_id)
+        names = _names(session)
     draft = parts.parts_of(current.briefing)
-    return _page(request, staff, current, draft, check(current.source, config))
+    return _page(request, staff, current, draft, check(current.source, config, topics=names))
 
 
 @router.post("/admin/briefings/{briefing_id}/parts")
@@ -152,7 +169,8 @@ async def save_parts(
     based_on = int(version) if isinstance(version, str) and version.isdigit() else None
     with transaction(factory) as session:
         current = store.current(session, briefing_id)
-    draft, checked, source = _draft(form, current, config)
+        names = _names(session)
+    draft, checked, source = _draft(form, current, config, names)
     if not source:
         return _page(request, staff, current, draft, checked, status=400, error=checked.failure)
     try:
@@ -187,7 +205,8 @@ async def live_preview(
     form = await request.form()
     with transaction(factory) as session:
         current = store.current(session, briefing_id)
-    draft, checked, _source = _draft(form, current, config)
+        names = _names(session)
+    draft, checked, _source = _draft(form, current, config, names)
     return render(
         request,
         "admin/briefing-live.html",

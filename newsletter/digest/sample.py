@@ -2,12 +2,14 @@
 
 The console and the command line (``briefing render``, ``send-test``) show and send the same
 thing: the digest rendered once, personalised for a sample reader or for one member of staff,
-built into the whole signed message through the configured transport.
+built into the whole signed message through the configured transport. ``first`` makes it the
+copy of a reader who follows topics (``briefing.topics.first_for``): those sections first.
 """
 
 from __future__ import annotations
 
 import quopri
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from newsletter.briefing.model import Briefing
@@ -50,9 +52,11 @@ class TestCopy:
     reply: str
 
 
-def preview(briefing: Briefing, settings: Settings, signer: Signer | None) -> Preview:
+def preview(
+    briefing: Briefing, settings: Settings, signer: Signer | None, first: Sequence[int] = ()
+) -> Preview:
     """The sample reader's complete message, DKIM-signed if configured."""
-    digest = render_digest(briefing, settings)
+    digest = render_digest(briefing, settings, first)
     person = sample_person(settings, briefing)
     message = digest.message(identities.identity(settings, kind="preview"), person, signer)
     head = message.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
@@ -68,11 +72,12 @@ def send_test(
     addresses: list[str],
     name: str = "",
     what: str = "test address",
+    first: Sequence[int] = (),
 ) -> list[TestCopy]:
     """One fully personalised, signed copy to each address; every address is checked before
     the first copy goes, so a typo in the third sends none."""
     checked = [check_address(a.strip(), what) for a in addresses if a.strip()]
-    digest = render_digest(briefing, settings)
+    digest = render_digest(briefing, settings, first)
     links = recipient_links(
         settings, subscriber_id=0, campaign_id=None, briefing_slug=briefing.slug
     )

@@ -81,6 +81,9 @@ def content_security_policy(settings: Settings) -> str:
             "img-src 'self' https: data:",
             "font-src 'self'",
             "connect-src 'self'",
+            # The console's preview frames load the email from the console itself (each
+            # answer is sandboxed by its own policy); without this a browser blocks them.
+            "frame-src 'self'",
             f"form-action {' '.join(targets)}",
             "frame-ancestors 'none'",
             "base-uri 'none'",

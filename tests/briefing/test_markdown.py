@@ -9,9 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from newsletter.briefing.markdown import dump, escape_block_start, load, parse
+from newsletter.briefing.markdown import load, parse
 from newsletter.briefing.model import Appeal, Briefing, Contact, Paragraph, Section, Subsection
 from newsletter.briefing.plaintext import convert
+from newsletter.briefing.writer import dump, escape_block_start
 from newsletter.errors import BriefingError
 from tests.briefing.helpers import EXAMPLE, SEED, read_paper, without_lines
 

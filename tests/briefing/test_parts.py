@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from newsletter.briefing import lint, markdown, parts
+from newsletter.briefing import lint, markdown, parts, writer
 from newsletter.briefing.model import Briefing
 from newsletter.briefing.plaintext import convert
 from tests.briefing.helpers import EXAMPLE, read_paper, without_lines
@@ -26,14 +26,14 @@ def examples() -> list[tuple[str, Briefing]]:
 
 @pytest.mark.parametrize(("name", "briefing"), examples(), ids=[n for n, _ in examples()])
 def test_parse_write_parse_is_the_same_briefing(name: str, briefing: Briefing) -> None:
-    once = markdown.parse(markdown.dump(briefing))
-    twice = markdown.parse(markdown.dump(once))
+    once = markdown.parse(writer.dump(briefing))
+    twice = markdown.parse(writer.dump(once))
     assert without_lines(once) == without_lines(twice) == without_lines(briefing)
 
 
 @pytest.mark.parametrize(("name", "briefing"), examples(), ids=[n for n, _ in examples()])
 def test_the_parts_of_a_briefing_rebuild_its_canonical_text(name: str, briefing: Briefing) -> None:
-    source = markdown.dump(briefing)
+    source = writer.dump(briefing)
     parsed = markdown.parse(source)
     assert parts.rebuild(parts.parts_of(parsed), parsed) == source
 
@@ -129,3 +129,29 @@ def test_a_key_decision_wrapped_over_lines_stays_one_decision() -> None:
     assert fields.key_decisions == "First, wrapped over two lines.\nSecond."
     after = markdown.parse(parts.rebuild(fields, b))
     assert [p.text for p in after.key_decisions] == ["First, wrapped over two lines.", "Second."]
+
+
+def test_section_topics_read_back_from_the_form_and_are_kept_when_not_shown() -> None:
+    b = markdown.load(EXAMPLE)
+    b = replace(b, sections=(replace(b.sections[0], topics=("Ukraine", "trade")), *b.sections[1:]))
+    source = writer.dump(b)
+    parsed = markdown.parse(source)
+    fields = parts.parts_of(parsed)
+    assert fields.sections[0].topics == ("Ukraine", "trade")
+    assert parts.rebuild(fields, parsed) == source  # the Topics: line is written back
+    form: dict[str, Any] = {"section-1-heading": b.sections[0].title}
+    assert parts.from_form(form, parsed).sections[0].topics == ("Ukraine", "trade")
+    form["section-1-topics-shown"] = "1"  # the group was shown and nothing ticked
+    assert parts.from_form(form, parsed).sections[0].topics == ()
+    form["section-1-topics"] = ["Climate", "TRADE", " Ukraine "]
+    # The section's own topics keep their order and spelling; new ones follow.
+    assert parts.from_form(form, parsed).sections[0].topics == ("Ukraine", "trade", "Climate")
+    comma = (replace(fields.sections[0], topics=("Peace, security",)), *fields.sections[1:])
+    with pytest.raises(parts.PartError, match="has a comma") as refused:
+        parts.rebuild(replace(fields, sections=comma), parsed)
+    assert refused.value.field == "section-1-topics"
+
+
+def test_topic_choices_offer_the_organisations_topics_and_keep_unknown_ones_ticked() -> None:
+    choices = parts.topic_choices(("ukraine", "Ukrane"), ["Climate", "Ukraine"])
+    assert choices == [("Climate", False), ("ukraine", True), ("Ukrane", True)]

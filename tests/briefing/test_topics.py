@@ -9,8 +9,9 @@ from pathlib import Path
 
 from newsletter.briefing import topics
 from newsletter.briefing.lint import lint
-from newsletter.briefing.markdown import dump, load, parse
+from newsletter.briefing.markdown import load, parse
 from newsletter.briefing.model import Briefing, Paragraph, Section, Subsection
+from newsletter.briefing.writer import dump
 from newsletter.config import Settings
 from newsletter.digest import render_digest
 from tests.briefing.helpers import EXAMPLE

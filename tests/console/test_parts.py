@@ -6,13 +6,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from html import unescape
+from typing import Any
 
 from fastapi.testclient import TestClient
 
-from newsletter.briefing import markdown, store
+from newsletter.briefing import store, writer
 from newsletter.database import transaction
 from newsletter.staff import audit
 from newsletter.staff.models import Role
+from subscribers import topics
 from tests.briefing.helpers import without_lines
 from tests.console.conftest import Console, form_token
 from tests.console.test_briefings import fill, upload
@@ -21,13 +23,16 @@ FIRST = "Exports rose by a fifth, led by [air defence systems]"
 NEW = "Ministers agreed to publish every licence within a month."
 
 
-def fields(page: str) -> dict[str, str]:
-    """Every input and text area of the part form, as the browser would post them."""
+def fields(page: str) -> dict[str, Any]:
+    """Every input and text area of the part form, as the browser would post them: a group
+    of checkboxes as the list of its ticked values (none ticked, nothing posted)."""
     form = page.split('class="parts"', 1)[1].split("</form>", 1)[0]
-    out = {
-        m[1]: unescape(m[2])
-        for m in re.finditer(r'<input[^>]*?name="([^"]+)" value="([^"]*)"', form)
-    }
+    out: dict[str, Any] = {}
+    for m in re.finditer(r'<input([^>]*?)name="([^"]+)" value="([^"]*)"([^>]*)>', form):
+        if 'type="checkbox"' not in m[1]:
+            out[m[2]] = unescape(m[3])
+        elif " checked" in m[4]:
+            out.setdefault(m[2], []).append(unescape(m[3]))
     for m in re.finditer(r'<textarea id="[^"]+" name="([^"]+)"[^>]*>(.*?)</textarea>', form, re.S):
         out[m[1]] = unescape(m[2])
     return out
@@ -81,7 +86,7 @@ def test_a_key_decision_edited_by_part_is_saved_through_the_writer(
     assert after.version == 2 and after.saved_by == "editor@example.org"
     assert after.briefing.key_decisions[0].text == NEW
     assert after.briefing.email_subject == "Arms exports: a ten-year high"
-    assert after.source == markdown.dump(after.briefing)  # the writer's canonical text
+    assert after.source == writer.dump(after.briefing)  # the writer's canonical text
     was, now = without_lines(before.briefing), without_lines(after.briefing)
     assert now.sections == was.sections and now.appeal == was.appeal  # the rest as it was
     assert now.summary == was.summary and now.contact == was.contact
@@ -252,3 +257,76 @@ def test_the_markdown_editor_previews_its_unsaved_text(
     viewer = signed_in(Role.VIEWER)
     data = {"csrf_token": form_token(viewer.get(url).text), "source": text}
     assert viewer.post(f"{url}/preview/live", data=data).status_code == 403
+
+
+def add_topics(console: Console, *names: str, hidden: str = "") -> None:
+    with transaction(console.app.state.sessions) as session:
+        for name in names:
+            topics.create(session, name)
+        if hidden:
+            topics.create(session, hidden, public=False)
+
+
+def test_section_topics_are_checkboxes_kept_when_unchanged_and_saved_when_ticked(
+    console: Console, signed_in: Callable[[Role], TestClient]
+) -> None:
+    add_topics(console, "Ukraine", "Air defence", hidden="Export licences")
+    editor = signed_in(Role.EDITOR)
+    url = upload(editor)  # the upload guesses section 1's topics
+    page = editor.get(f"{url}/parts").text
+    data = fields(page)
+    assert data["section-1-topics"] == ["Air defence", "Ukraine"]
+    assert "section-2-topics" not in data and data["section-2-topics-shown"] == "1"
+    group = page.split('id="section-2-topics"', 1)[1].split("</fieldset>", 1)[0]
+    assert "<legend>Section 2 topics</legend>" in group
+    for name in ("Air defence", "Export licences", "Ukraine"):  # hidden topics too
+        assert f'value="{name}">' in group, name
+    answer = editor.post(f"{url}/parts", data=data)
+    assert "Nothing changed." in answer.text and source(console).version == 1
+
+    data["section-1-topics"] = ["Air defence"]  # Ukraine unticked
+    data["section-2-topics"] = ["Export licences", "Ukraine"]  # two ticked
+    answer = editor.post(f"{url}/parts", data=data)
+    assert "Saved as version 2." in answer.text
+    after = source(console)
+    assert [s.topics for s in after.briefing.sections] == [
+        ("Air defence",),
+        ("Export licences", "Ukraine"),
+    ]
+    assert "\n\nTopics: Export licences, Ukraine\n\n" in after.source
+    assert after.source == writer.dump(after.briefing)
+    data = fields(editor.get(f"{url}/parts").text)
+    assert data["section-2-topics"] == ["Export licences", "Ukraine"]
+
+    del data["section-1-topics"]  # nothing ticked: the browser posts nothing for the group
+    editor.post(f"{url}/parts", data=data)
+    assert source(console).briefing.sections[0].topics == ()
+    assert "Topics:" not in source(console).source.split("## 2.")[0]
+
+
+def test_a_topic_the_organisation_lacks_stays_ticked_with_the_warning_beside_it(
+    console: Console, signed_in: Callable[[Role], TestClient]
+) -> None:
+    add_topics(console, "Ukraine", "Air defence")
+    editor = signed_in(Role.EDITOR)
+    url = upload(editor)
+    with transaction(console.app.state.sessions) as session:
+        current = store.current(session, 1)
+        text = current.source.replace("Topics: Air defence, Ukraine", "Topics: Ukrane, ukraine")
+        store.save(session, 1, text, "editor@example.org", "typed by hand")
+    page = editor.get(f"{url}/parts").text
+    data = fields(page)
+    # The section's own spelling is kept for a topic it names; the misspelt one follows.
+    assert data["section-1-topics"] == ["ukraine", "Ukrane"]
+    assert "'Ukrane' is not one of the organisation's topics" in beside(page, "section-1-topics")
+    assert beside(page, "section-1-topics").startswith("Warning:")
+    assert 'aria-describedby="hint-section-1-topics problems-section-1-topics"' in page
+    assert 'href="#section-1-topics">Section 1 topics</a>' in page  # the summary leads there
+    answer = editor.post(f"{url}/parts", data=data)
+    assert "Nothing changed." in answer.text  # kept as typed, order and spelling
+    data["section-1-topics"] = ["ukraine"]  # the misspelt one unticked
+    live = editor.post(f"{url}/parts/preview", data=data)
+    assert beside(live.text, "section-1-topics") == ""
+    assert source(console).version == 2  # the live preview saved nothing
+    editor.post(f"{url}/parts", data=data)
+    assert source(console).briefing.sections[0].topics == ("ukraine",)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from newsletter.briefing import markdown, store
+from newsletter.briefing import store, writer
 from newsletter.briefing.paper import read_paper
 from newsletter.database import transaction
 from newsletter.staff.models import Role
@@ -42,7 +42,7 @@ def add_briefing(console: Console) -> int:
         path.write_bytes(docx_with_placeholders())
         briefing, _kind, _notes = read_paper(path)
     with transaction(console.app.state.sessions) as session:
-        return store.create(session, markdown.dump(briefing), "editor@example.org", "test").id
+        return store.create(session, writer.dump(briefing), "editor@example.org", "test").id
 
 
 def sign_in(page: Any, site: str) -> None:
