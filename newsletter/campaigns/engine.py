@@ -6,8 +6,6 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import Engine
-
 from newsletter import database, wiring
 from newsletter.campaigns import composer
 from newsletter.campaigns.bounces import process
@@ -58,16 +56,14 @@ def make_worker(
         bounce_sink=bounce_sink,
         stop=stop,
         on_batch=on_batch,
-        pool=compose_pool(settings, processes, inherited=[engine]),
+        pool=compose_pool(settings, processes),
         standby=standby,
     )
 
 
-def compose_pool(
-    settings: Settings, processes: int | None = None, *, inherited: Sequence[Engine] = ()
-) -> ComposePool | None:
+def compose_pool(settings: Settings, processes: int | None = None) -> ComposePool | None:
     """The helper processes for composing, or None to compose in the sending process."""
     wanted = settings.send_processes if processes is None else processes
     if wanted < 0:
         wanted = os.cpu_count() or 1
-    return ComposePool(settings, wanted, inherited=inherited) if wanted > 0 else None
+    return ComposePool(settings, wanted) if wanted > 0 else None

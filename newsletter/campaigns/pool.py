@@ -7,28 +7,27 @@ keeps the ledger and the SMTP connections, and ``ComposePool`` hands claimed row
 few at a time, to helper processes that each build a campaign's composer once (the
 rendered digest, identity and signer) and return finished messages, in order.
 
-On Linux the helpers are forked when the worker starts, before it opens any SMTP
-connection or thread, so they share the already imported code with it (memory stays
-low, start-up is immediate); each drops the database pool it inherited and opens its
-own. Elsewhere they are started fresh (``spawn``). They ignore Ctrl-C: the sending
-process decides when to stop, and gives back whatever was composed but not sent.
+The helpers are never forked from the sending process itself: it runs threads (SMTP
+connections, the web server in ``newsletter serve``), and a fork copies whatever lock one
+of them held at that instant. Where the platform has it (Linux, macOS) a fork server is
+started fresh once, imports the composing code, and forks the helpers from itself, a
+process with one thread: start-up stays quick and the imported code is shared. Elsewhere
+the helpers are started fresh (``spawn``). Each opens its own database pool. They ignore
+Ctrl-C: the sending process decides when to stop, and gives back whatever was composed
+but not sent.
 """
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
 import signal
-import sys
 import threading
-import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-
-from sqlalchemy import Engine
+from multiprocessing.context import BaseContext
 
 from newsletter.campaigns.ledger import Claimed
 from newsletter.campaigns.worker import Composer, Envelope
@@ -38,6 +37,17 @@ from newsletter.errors import NewsletterError
 Row = tuple[int, int, str, str, int]
 # A finished copy as it crosses the process boundary, or why it could not be made.
 Made = tuple[str, str, bytes, str] | str
+# What the fork server imports once, so that each helper forked from it starts ready.
+PRELOAD = ["newsletter.campaigns.pool", "newsletter.campaigns.composer"]
+
+
+def start_context() -> BaseContext:
+    """How helper processes start: from a single-threaded fork server, else fresh."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
 
 
 class ComposeUnavailable(NewsletterError):
@@ -53,29 +63,19 @@ class ComposePool:
         processes: int,
         *,
         chunk: int = 12,
-        inherited: Sequence[Engine] = (),
     ) -> None:
-        """``inherited``: the sending process's database engines, which a forked helper
-        must leave alone (it opens its own)."""
         self.settings = settings
-        self.inherited = tuple(inherited)
         self.processes = max(1, processes)
         self.chunk = max(1, chunk)
         self._executor: ProcessPoolExecutor | None = None
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
-            fork = sys.platform == "linux"
-            if fork:
-                # What exists now (imported code, settings) is left out of cyclic garbage
-                # collection, here and in the helpers, so their collector does not
-                # touch, and so copy, every page they share with this process.
-                gc.freeze()
             self._executor = ProcessPoolExecutor(
                 self.processes,
-                mp_context=multiprocessing.get_context("fork" if fork else "spawn"),
+                mp_context=start_context(),
                 initializer=_start,
-                initargs=(self.settings, self.inherited if fork else (), os.getpid()),
+                initargs=(self.settings,),
             )
         return self._executor
 
@@ -172,25 +172,26 @@ _settings: Settings | None = None
 _composers: dict[int, Composer] = {}
 
 
-def _start(settings: Settings, inherited: tuple[Engine, ...], parent: int) -> None:
+def _start(settings: Settings) -> None:
     global _settings
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the sending process
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not its inherited stop handler
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not an inherited stop handler
     _settings = settings
-    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
-    for engine in inherited:  # forked: never use, nor close, the parent's connections
-        engine.dispose(close=False)
+    threading.Thread(target=_exit_with_sender, daemon=True).start()
 
 
-def _exit_with(parent: int) -> None:
+def _exit_with_sender() -> None:
     """End this helper when the sending process is gone (killed with SIGKILL, say).
 
     A helper otherwise waits forever for work from a pipe whose other end it also
     holds; the claimed rows are taken over by the next worker once their lease ends.
+    Its parent process may be the fork server, which stays up while any helper does,
+    so the helper waits on the pipe the sending process holds open, not on its parent.
     """
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(0)
+    sender = multiprocessing.parent_process()
+    if sender is not None:
+        sender.join()
+        os._exit(0)
 
 
 def _warm() -> None:
