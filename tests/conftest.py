@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 import newsletter.models  # noqa: F401  (every table on the metadata)
@@ -132,14 +132,13 @@ def _engines_closed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     A disposed engine still works: it opens a new pool if used again.
     """
     made: list[Engine] = []
-    create = database.create_engine
 
     def recorded(*args: Any, **kwargs: Any) -> Engine:
-        engine = create(*args, **kwargs)
+        engine = create_engine(*args, **kwargs)
         made.append(engine)
         return engine
 
-    monkeypatch.setattr(database, "create_engine", recorded)
+    monkeypatch.setattr("newsletter.database.create_engine", recorded)
     yield
     for engine in made:
         engine.dispose()
