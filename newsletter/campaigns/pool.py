@@ -80,7 +80,14 @@ class ComposePool:
         return self._executor
 
     def start(self) -> None:
-        """Start the helpers now (call before opening connections or starting threads)."""
+        """Get the helpers under way now, so that their start overlaps this process's own:
+        a fork server is started without waiting for it to import the composing code (the
+        helpers are forked from it at the first batch); spawned helpers start at once."""
+        if start_context().get_start_method() == "forkserver":
+            from multiprocessing import forkserver
+
+            forkserver.ensure_running()
+            return
         pool = self._pool()
         for _ in range(self.processes):
             pool.submit(_warm)
