@@ -10,8 +10,6 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import Engine
-
 from newsletter import database, wiring
 from newsletter.campaigns.bounces import process
 from newsletter.campaigns.ledger import Claimed, Ledger
@@ -60,20 +58,16 @@ def build_worker(
         bounce_sink=bounce_sink,
         stop=stop,
         on_batch=on_batch,
-        pool=compose_pool(settings, processes, inherited=[engine]),
+        pool=compose_pool(settings, processes),
         standby=standby,
     )
 
 
-def compose_pool(
-    settings: Settings, processes: int | None = None, *, inherited: Sequence[Engine] = ()
-) -> ComposePool | None:
+def compose_pool(settings: Settings, processes: int | None = None) -> ComposePool | None:
     """The helper processes for composing, or None to compose in the sending process."""
     wanted = settings.send_processes if processes is None else processes
     if wanted < 0:
         wanted = os.cpu_count() or 1
-    return (
-        ComposePool(settings, wanted, composers=wiring.campaign_composers, inherited=inherited)
-        if wanted > 0
-        else None
-    )
+    if wanted <= 0:
+        return None
+    return ComposePool(settings, wanted, composers=wiring.campaign_composers)

@@ -10,10 +10,11 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 import newsletter.models  # noqa: F401  (every table on the metadata)
@@ -119,6 +120,28 @@ def settings(tmp_path: Path) -> Settings:
         sender_address="briefings@example.org",
         secret_key=TEST_SECRET,
     )
+
+
+@pytest.fixture(autouse=True)
+def _engines_closed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Close the pools of the engines a test made, when it ends.
+
+    A command keeps its engine until its process exits, where the connections simply go;
+    run in-process a hundred times, the engines would be left to the garbage collector,
+    whose unclosed-connection warnings (errors here) then land in whichever test runs next.
+    A disposed engine still works: it opens a new pool if used again.
+    """
+    made: list[Engine] = []
+
+    def recorded(*args: Any, **kwargs: Any) -> Engine:
+        engine = create_engine(*args, **kwargs)
+        made.append(engine)
+        return engine
+
+    monkeypatch.setattr("newsletter.database.create_engine", recorded)
+    yield
+    for engine in made:
+        engine.dispose()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

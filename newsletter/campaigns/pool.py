@@ -8,28 +8,27 @@ keeps the ledger and the SMTP connections, and ``ComposePool`` hands claimed row
 few at a time, to helper processes that each build a campaign's composer once (the
 rendered digest, identity and signer) and return finished messages, in order.
 
-On Linux the helpers are forked when the worker starts, before it opens any SMTP
-connection or thread, so they share the already imported code with it (memory stays
-low, start-up is immediate); each drops the database pool it inherited and opens its
-own. Elsewhere they are started fresh (``spawn``). They ignore Ctrl-C: the sending
-process decides when to stop, and gives back whatever was composed but not sent.
+The helpers are never forked from the sending process itself: it runs threads (SMTP
+connections, the web server in ``newsletter serve``), and a fork copies whatever lock one
+of them held at that instant. Where the platform has it (Linux, macOS) a fork server is
+started fresh once, imports the composing code, and forks the helpers from itself, a
+process with one thread: start-up stays quick and the imported code is shared. Elsewhere
+the helpers are started fresh (``spawn``). Each opens its own database pool. They ignore
+Ctrl-C: the sending process decides when to stop, and gives back whatever was composed
+but not sent.
 """
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
 import signal
-import sys
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-
-from sqlalchemy import Engine
+from multiprocessing.context import BaseContext
 
 from newsletter.campaigns.envelope import Composer, Envelope
 from newsletter.campaigns.ledger import Claimed
@@ -40,6 +39,17 @@ Row = tuple[int, int, str, str, int, tuple[int, ...]]
 ComposersFactory = Callable[[Settings], Callable[[int], Composer]]
 # A finished copy as it crosses the process boundary, or why it could not be made.
 Made = tuple[str, str, bytes, str] | str
+# What the fork server imports once, so that each helper forked from it starts ready.
+PRELOAD = ["newsletter.campaigns.pool", "newsletter.campaigns.composer", "newsletter.wiring"]
+
+
+def start_context() -> BaseContext:
+    """How helper processes start: from a single-threaded fork server, else fresh."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
 
 
 class ComposeUnavailable(NewsletterError):
@@ -56,42 +66,35 @@ class ComposePool:
         *,
         composers: ComposersFactory,
         chunk: int = 12,
-        inherited: Sequence[Engine] = (),
     ) -> None:
         """``composers`` builds, inside a helper, what makes each campaign's composer
-        (``newsletter.wiring.campaign_composers``: a module-level function, as it may be
-        pickled). ``inherited``: the sending process's database engines, which a forked
-        helper must leave alone (it opens its own)."""
+        (``newsletter.wiring.campaign_composers``: a module-level function, as it is
+        pickled to the helper)."""
         self.settings = settings
         self.composers = composers
-        self.inherited = tuple(inherited)
         self.processes = max(1, processes)
         self.chunk = max(1, chunk)
         self._executor: ProcessPoolExecutor | None = None
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
-            fork = sys.platform == "linux"
-            if fork:
-                # What exists now (imported code, settings) is left out of cyclic garbage
-                # collection, here and in the helpers, so their collector does not
-                # touch, and so copy, every page they share with this process.
-                gc.freeze()
             self._executor = ProcessPoolExecutor(
                 self.processes,
-                mp_context=multiprocessing.get_context("fork" if fork else "spawn"),
+                mp_context=start_context(),
                 initializer=_start,
-                initargs=(
-                    self.settings,
-                    self.composers,
-                    self.inherited if fork else (),
-                    os.getpid(),
-                ),
+                initargs=(self.settings, self.composers),
             )
         return self._executor
 
     def start(self) -> None:
-        """Start the helpers now (call before opening connections or starting threads)."""
+        """Get the helpers under way now, so that their start overlaps this process's own:
+        a fork server is started without waiting for it to import the composing code (the
+        helpers are forked from it at the first batch); spawned helpers start at once."""
+        if start_context().get_start_method() == "forkserver":
+            from multiprocessing import forkserver
+
+            forkserver.ensure_running()
+            return
         pool = self._pool()
         for _ in range(self.processes):
             pool.submit(_warm)
@@ -188,27 +191,26 @@ _composer_for: Callable[[int], Composer] | None = None
 _composers: dict[int, Composer] = {}
 
 
-def _start(
-    settings: Settings, make: ComposersFactory, inherited: tuple[Engine, ...], parent: int
-) -> None:
+def _start(settings: Settings, make: ComposersFactory) -> None:
     global _settings, _make
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the sending process
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not its inherited stop handler
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not an inherited stop handler
     _settings, _make = settings, make
-    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
-    for engine in inherited:  # forked: never use, nor close, the parent's connections
-        engine.dispose(close=False)
+    threading.Thread(target=_exit_with_sender, daemon=True).start()
 
 
-def _exit_with(parent: int) -> None:
+def _exit_with_sender() -> None:
     """End this helper when the sending process is gone (killed with SIGKILL, say).
 
     A helper otherwise waits forever for work from a pipe whose other end it also
     holds; the claimed rows are taken over by the next worker once their lease ends.
+    Its parent process may be the fork server, which stays up while any helper does,
+    so the helper waits on the pipe the sending process holds open, not on its parent.
     """
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(0)
+    sender = multiprocessing.parent_process()
+    if sender is not None:
+        sender.join()
+        os._exit(0)
 
 
 def _warm() -> None:

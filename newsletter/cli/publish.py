@@ -56,8 +56,8 @@ def register(briefing_app: typer.Typer) -> None:
         if not removed:
             raise NotFound(f"{url} is not published")
         console.print(
-            f"Unpublished {url}: it now answers 404 and is off the home page, feed and "
-            "sitemap (browsers and proxies may keep a copy for up to "
+            f"Unpublished {url}: within a second it answers 404 and is off the home page, "
+            "feed and sitemap (browsers and proxies may keep a copy for up to "
             f"{archive.MAX_AGE // 60} minutes).",
             highlight=False,
         )

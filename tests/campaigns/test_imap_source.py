@@ -38,7 +38,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 EXPECTED = {
     "rfc3464_user_unknown.eml": BounceKind.HARD,
     "postfix_user_unknown.eml": BounceKind.HARD,
-    "exim_mailbox_full.eml": BounceKind.SOFT,
+    "exim_mailbox_full.eml": BounceKind.HARD,  # 552 5.2.2: final
     "outlook_blocked.eml": BounceKind.POLICY,
     "arf_abuse.eml": BounceKind.COMPLAINT,
     "out_of_office.eml": BounceKind.AUTO_REPLY,  # read and kept, never counted

@@ -115,16 +115,22 @@ def test_workers_with_helper_processes_share_a_campaign_on_postgresql(
         engine.dispose()
 
 
-def _alive_children(parent: int) -> list[int]:
-    """Processes whose parent is ``parent`` and that have not exited (Linux /proc)."""
-    found = []
+def _alive_descendants(root: int) -> list[int]:
+    """Processes below ``root`` (children, and the helpers a fork server made) that have
+    not exited (Linux /proc)."""
+    children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == parent and fields[0] != "Z":
-            found.append(int(stat.parent.name))
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
     return found
 
 
@@ -152,7 +158,7 @@ def test_helpers_end_when_their_worker_is_killed(
     )
     try:
         _wait_for(lambda: smtp_server.handler.accepted >= 3)
-        helpers = _alive_children(worker.pid)
+        helpers = _alive_descendants(worker.pid)
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait()

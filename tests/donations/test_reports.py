@@ -125,7 +125,8 @@ def test_export_has_gift_aid_and_no_formulas(ledger: sessionmaker[Session], tmp_
     out = tmp_path / "gifts.csv"
     with ledger() as s:
         assert reports.export_file(s, out) == 5
-    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    with out.open(encoding="utf-8") as written:
+        rows = list(csv.DictReader(written))
     aid = next(r for r in rows if r["stripe_reference"] == "cs_1")
     assert (aid["gift_aid"], aid["gift_aid_name"], aid["gift_aid_postcode"]) == (
         "yes",
