@@ -19,7 +19,7 @@ from subscribers.addresses import fast_address, normalise
 from subscribers.csvfile import BAD_STATUS, Row
 from subscribers.errors import InvalidAddress
 from subscribers.formats import Event, lower_status
-from subscribers.lists import slugify
+from subscribers.slugs import slugify
 
 NO_ADDRESS = "no address"
 INVALID = "invalid address"

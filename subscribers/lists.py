@@ -8,9 +8,6 @@ slug, case-insensitively, so staff and CSV files may write "ukraine", "Ukraine" 
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -19,13 +16,7 @@ from subscribers import audience
 from subscribers.errors import Conflict, NotFound
 from subscribers.models import Kind, MailingList
 from subscribers.orm import utcnow
-
-
-def slugify(name: str) -> str:
-    """ASCII, lower case, hyphens: "Nuclear weapons" -> "nuclear-weapons"."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
-    return slug[:100]
+from subscribers.slugs import slugify
 
 
 def _clean_name(name: str) -> str:

@@ -26,6 +26,7 @@ from subscribers.models import BLOCKED, Kind, MailingList, Status
 from subscribers.orm import utcnow
 from subscribers.people import clean_language
 from subscribers.rejects import Rejects
+from subscribers.slugs import slugify
 
 _SUPPRESSION_REASON = {
     Status.UNSUBSCRIBED.value: suppression.UNSUBSCRIBED,
@@ -90,7 +91,7 @@ class Merger:
         found = self._lists.get(name)
         if found is not None:
             return found
-        slug = lists.slugify(name)
+        slug = slugify(name)
         found = self._lists.get(slug)
         if found is None:
             self.writer.drain()  # the session's statements come after the writer's

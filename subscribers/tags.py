@@ -16,9 +16,9 @@ from sqlalchemy import ForeignKey, Integer, String, delete, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from subscribers.errors import Conflict, NotFound
-from subscribers.lists import slugify
 from subscribers.models import Subscriber
 from subscribers.orm import Base, UTCDateTime, utcnow
+from subscribers.slugs import slugify
 
 NAME_MAX = 100
 

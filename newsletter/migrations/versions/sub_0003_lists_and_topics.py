@@ -86,7 +86,7 @@ def _default_name() -> str:
 
 
 def _slugify(name: str) -> str:
-    from subscribers.lists import slugify
+    from subscribers.slugs import slugify
 
     return slugify(name)
 
