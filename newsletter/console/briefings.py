@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from newsletter import wiring
 from newsletter.briefing import links as linkfix
@@ -65,6 +66,21 @@ def beside(found: list[linting.Problem], current: store.Current) -> dict[str, li
             key = "links"
         out[key if key in out else "source"].append(problem)
     return out
+
+
+def save_version(
+    session: Session, staff: Staff, briefing_id: int, source: str, what: str, based_on: int | None
+) -> int | None:
+    """Keep ``source`` as a new version (refused over someone's newer one) and put it in the
+    audit trail; None when nothing changed."""
+    number = store.save(session, briefing_id, source, staff.email, what, based_on=based_on)
+    if number:
+        detail = f"version {number}" + ("" if what == "edited" else f": {what}")
+        audit.record(
+            session, staff.email, "briefing.save", f"briefing {briefing_id}", detail,
+            ip=staff.network,
+        )  # fmt: skip
+    return number
 
 
 @router.get("/admin/briefings")
@@ -188,16 +204,7 @@ def save(
     text = source.replace("\r\n", "\n")
     try:
         with transaction(factory) as session:
-            number = store.save(session, briefing_id, text, staff.email, "edited", based_on=version)
-            if number:
-                audit.record(
-                    session,
-                    staff.email,
-                    "briefing.save",
-                    f"briefing {briefing_id}",
-                    f"version {number}",
-                    ip=staff.network,
-                )
+            number = save_version(session, staff, briefing_id, text, "edited", version)
     except (BriefingError, store.EditedMeanwhile) as problem:
         return _edit_page(
             request, staff, factory, config, briefing_id, status=400, error=str(problem), draft=text
@@ -222,18 +229,7 @@ def retitle(
         with transaction(factory) as session:
             current = store.current(session, briefing_id)
             source = store.retitled(current.source, title, subject)
-            number = store.save(
-                session, briefing_id, source, staff.email, "title and subject", based_on=version
-            )
-            if number:
-                audit.record(
-                    session,
-                    staff.email,
-                    "briefing.save",
-                    f"briefing {briefing_id}",
-                    f"version {number}: title and subject",
-                    ip=staff.network,
-                )
+            number = save_version(session, staff, briefing_id, source, "title and subject", version)
     except (BriefingError, store.EditedMeanwhile) as problem:
         return _edit_page(
             request, staff, factory, config, briefing_id, status=400, error=str(problem)

@@ -17,12 +17,12 @@ from newsletter import wiring
 from newsletter.briefing import lint as linting
 from newsletter.briefing import markdown, parts, store
 from newsletter.briefing.model import Briefing
+from newsletter.console.briefings import save_version
 from newsletter.console.guard import Config, Editor, Sessions, Staff
 from newsletter.console.pages import back, render
 from newsletter.database import transaction
 from newsletter.digest import sample
 from newsletter.errors import BriefingError
-from newsletter.staff import audit
 from subscribers import topics as subscriber_topics
 
 router = APIRouter()
@@ -175,18 +175,7 @@ async def save_parts(
         return _page(request, staff, current, draft, checked, status=400, error=checked.failure)
     try:
         with transaction(factory) as session:
-            number = store.save(
-                session, briefing_id, source, staff.email, "edited by part", based_on=based_on
-            )
-            if number:
-                audit.record(
-                    session,
-                    staff.email,
-                    "briefing.save",
-                    f"briefing {briefing_id}",
-                    f"version {number}: edited by part",
-                    ip=staff.network,
-                )
+            number = save_version(session, staff, briefing_id, source, "edited by part", based_on)
     except (BriefingError, store.EditedMeanwhile) as problem:
         return _page(request, staff, current, draft, checked, status=400, error=str(problem))
     message = f"Saved as version {number}." if number else "Nothing changed."
