@@ -30,7 +30,7 @@ def test_every_kind_of_source_yields_the_same_messages(tmp_path: Path) -> None:
         box.add(raw)
         maildir.add(raw)
         (folder / name).write_bytes(raw)
-    box.flush()
+    box.close()  # written to disk, and its file released
     for where in (tmp_path / "bounces.mbox", tmp_path / "Maildir", folder):
         assert _ids(list(source.read(str(where)))) == expected
     assert len(list(source.read(str(FIXTURES / SAMPLES[0])))) == 1

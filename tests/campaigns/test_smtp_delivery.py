@@ -159,7 +159,7 @@ def test_a_worker_killed_mid_campaign_loses_nobody_and_repeats_at_most_one_batch
         _wait_for(lambda: smtp_server.handler.accepted >= 12)
     finally:
         first.send_signal(signal.SIGKILL)
-        first.wait()
+        first.communicate()  # waits, and closes the output pipe
     assert smtp_server.handler.accepted < count  # it really died mid-campaign
 
     env.pop("NEWSLETTER_SEND_RATE")
@@ -197,6 +197,7 @@ def test_sigterm_finishes_the_message_in_flight_and_gives_back_the_rest(
         output = worker.communicate(timeout=60)[0].decode()
     finally:
         worker.kill()
+        worker.communicate()  # closes the output pipe if the wait above failed
     assert worker.returncode == 0, output
     rows = states(sessions, cid)
     sent = {e for e, r in rows.items() if r.state == RecipientState.SENT}

@@ -44,8 +44,11 @@ def read(source: str) -> Iterator[bytes]:
     head = path.read_bytes()[:5]
     if head == b"From ":
         box_m = mailbox.mbox(path, create=False)
-        for key in box_m.iterkeys():
-            yield box_m.get_bytes(key)
+        try:
+            for key in box_m.iterkeys():
+                yield box_m.get_bytes(key)
+        finally:  # an mbox keeps its file open until closed; a reader may stop half-way
+            box_m.close()
         return
     yield path.read_bytes()
 
