@@ -68,6 +68,12 @@ def beside(found: list[linting.Problem], current: store.Current) -> dict[str, li
     return out
 
 
+def version_in(form: Any) -> int | None:
+    """The version the form was opened on, which a save must not overwrite someone else's over."""
+    version = form.get("version")
+    return int(version) if isinstance(version, str) and version.isdigit() else None
+
+
 def save_version(
     session: Session, staff: Staff, briefing_id: int, source: str, what: str, based_on: int | None
 ) -> int | None:
@@ -244,8 +250,7 @@ async def fill_links(
 ) -> Response:
     """Fill the links table's addresses in, as ``briefing links --fill`` does with a CSV."""
     form = await request.form()
-    version = form.get("version")
-    based_on = int(version) if isinstance(version, str) and version.isdigit() else None
+    based_on = version_in(form)
     with transaction(factory) as session:
         current = store.current(session, briefing_id)
     found = linkfix.find(current.source)

@@ -17,7 +17,7 @@ from newsletter import wiring
 from newsletter.briefing import lint as linting
 from newsletter.briefing import markdown, parts, store
 from newsletter.briefing.model import Briefing
-from newsletter.console.briefings import save_version
+from newsletter.console.briefings import save_version, version_in
 from newsletter.console.guard import Config, Editor, Sessions, Staff
 from newsletter.console.pages import back, render
 from newsletter.database import transaction
@@ -165,8 +165,7 @@ async def save_parts(
 ) -> Response:
     """Keep the fields as a new version, refused (and shown again) if another was saved since."""
     form = await request.form()
-    version = form.get("version")
-    based_on = int(version) if isinstance(version, str) and version.isdigit() else None
+    based_on = version_in(form)
     with transaction(factory) as session:
         current = store.current(session, briefing_id)
         names = _names(session)
