@@ -66,3 +66,17 @@ def serving(app: FastAPI, port: int) -> Iterator[None]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def screenshot(page: object, path: Path) -> None:
+    """The whole page at ``path``, and each frame on it beside it (``…-frame-N.png``).
+
+    Headless Chromium's full-page capture leaves sandboxed frames (the email previews) blank,
+    which would show a reviewer an empty preview; a frame captured on its own is painted.
+    """
+    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    frames = page.locator("iframe")  # type: ignore[attr-defined]
+    for index in range(frames.count()):
+        frame = frames.nth(index)
+        if frame.is_visible():
+            frame.screenshot(path=str(path.with_name(f"{path.stem}-frame-{index + 1}.png")))

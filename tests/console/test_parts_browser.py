@@ -20,7 +20,7 @@ from newsletter.staff.models import Role
 from tests.axe import scrolls_sideways, violations
 from tests.console.conftest import PASSWORD, Console
 from tests.console.papers import docx_with_placeholders
-from tests.local import CHROMIUM, CHROMIUM_ARGS, free_port, playwright_api, serving
+from tests.local import CHROMIUM, CHROMIUM_ARGS, free_port, playwright_api, screenshot, serving
 
 pytestmark = pytest.mark.browser
 WIDTHS = (375, 1280)
@@ -61,7 +61,7 @@ def axe_at_each_width(page: Any, step: str) -> list[str]:
         found += [f"{width}px {v}" for v in violations(page)]
         if scrolls_sideways(page):
             found.append(f"{width}px: the page scrolls sideways")
-        page.screenshot(path=str(SHOTS / f"{step}-{width}.png"), full_page=True)
+        screenshot(page, SHOTS / f"{step}-{width}.png")
     return found
 
 

@@ -18,7 +18,7 @@ from tests.axe import scrolls_sideways, violations
 from tests.console.conftest import PASSWORD, Console
 from tests.console.flow import add_readers, outbox, send_due
 from tests.console.papers import PLACEHOLDERS, REAL, docx_with_placeholders
-from tests.local import CHROMIUM, CHROMIUM_ARGS, free_port, playwright_api, serving
+from tests.local import CHROMIUM, CHROMIUM_ARGS, free_port, playwright_api, screenshot, serving
 
 pytestmark = pytest.mark.browser
 WIDTHS = (375, 1280)
@@ -46,7 +46,7 @@ class Checker:
             found += [f"{width}px {v}" for v in violations(page)]
             if scrolls_sideways(page):
                 found.append(f"{width}px: the page scrolls sideways")
-            page.screenshot(path=str(SHOTS / f"{step}-{width}.png"), full_page=True)
+            screenshot(page, SHOTS / f"{step}-{width}.png")
         self.problems[step] = found
 
 
