@@ -154,6 +154,8 @@ async def edit_person(
                 ip=staff.network,
             )
     message = "Saved." if changed else "Nothing to change."
+    if chosen and all(m.is_topic for m in chosen):
+        message += " On no list, so no briefing reaches them: topics only narrow a list."
     return back(f"/admin/subscribers/{person_id}", message)
 
 

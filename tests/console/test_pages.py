@@ -12,7 +12,7 @@ from sqlalchemy import select
 from newsletter.database import transaction
 from newsletter.staff.models import AuditEvent, Role
 from subscribers import consent, lists, people
-from subscribers.models import Subscriber
+from subscribers.models import Kind, Subscriber
 from tests.cli import run_cli
 from tests.console.conftest import Console, form_token
 
@@ -60,6 +60,28 @@ def test_find_a_subscriber_and_change_their_topics(
         assert [m.name for m in people.subscribed_lists(session, person)] == ["Nuclear"]
         assert consent.history(session, pid)[-1].form == "console:edit"
     assert ("editor@example.org", "subscriber.edit", "sam@example.org") in _audit(console)
+
+
+def test_leaving_someone_on_topics_only_says_no_briefing_reaches_them(
+    console: Console, signed_in: Callable[[Role], TestClient], readers: dict[str, int]
+) -> None:
+    pid = readers["sam@example.org"]
+    editor = signed_in(Role.EDITOR)
+    with transaction(console.app.state.sessions) as session:
+        topic = lists.create(session, "Arms control", kind=Kind.TOPIC).id
+        nuclear = lists.get(session, "Nuclear").id
+    page = editor.get(f"/admin/subscribers/{pid}")
+    only_topic = editor.post(
+        f"/admin/subscribers/{pid}",
+        data={"csrf_token": form_token(page.text), "lists": [str(topic)]},
+    )
+    assert "On no list, so no briefing reaches them" in only_topic.text
+    page = editor.get(f"/admin/subscribers/{pid}")
+    with_list = editor.post(
+        f"/admin/subscribers/{pid}",
+        data={"csrf_token": form_token(page.text), "lists": [str(topic), str(nuclear)]},
+    )
+    assert "Saved." in with_list.text and "On no list" not in with_list.text
 
 
 def test_only_an_owner_erases_and_must_type_the_address(
