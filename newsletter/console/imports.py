@@ -152,8 +152,8 @@ async def import_upload(
                 )
             return summary
 
-        job_id = importjobs.start(path.stat().st_size, work)
-        return render(request, PAGE, staff, step="importing", **_progress(job_id))
+        job_id = importjobs.start(factory, path.stat().st_size, work, staff=staff.email)
+        return render(request, PAGE, staff, step="importing", **_progress(factory, job_id))
     try:
         summary = run()
     except NewsletterError as problem:
@@ -168,42 +168,35 @@ async def import_upload(
         notes=notes,
         upload=upload,
         mapping=mapping,
-        rejected=_rejected(summary),
+        rejected=importjobs.rejected_file(summary),
         error="",
         **kept,
     )
 
 
-def _rejected(summary: importreport.Summary) -> str:
-    found = summary.errors_path is not None and summary.errors_path.is_file()
-    return summary.errors_path.name if found and summary.errors_path else ""
-
-
-def _progress(job_id: str) -> dict[str, Any]:
-    job = importjobs.get(job_id)
+def _progress(factory: Sessions, job_id: str) -> dict[str, Any]:
+    job = importjobs.get(factory, job_id)
     if job is None:
-        raise NotFound("that import is not known here (the console was restarted?)")
-    done = job.done.is_set()
-    summary, notes = importreport.report(job.summary) if job.summary else ([], [])
+        raise NotFound("that import is not known here; start it again from the import page")
     return {
         "job_id": job_id,
         "job": job,
-        "done": done,
-        "percent": round(100 * job.read / job.size),
-        "summary": summary,
-        "notes": notes,
-        "rejected": _rejected(job.summary) if job.summary else "",
+        "done": job.done,
+        "percent": job.percent,
+        "summary": job.summary,
+        "notes": job.notes,
+        "rejected": job.rejected,
         "error": job.error,
     }
 
 
 @router.get("/admin/subscribers/import/progress/{job_id}")
-def import_progress(request: Request, job_id: str, staff: Editor) -> Response:
+def import_progress(request: Request, job_id: str, staff: Editor, factory: Sessions) -> Response:
     """How far the import got; htmx asks again every second until it is over (and a
     browser without script gets the whole page from the link beside the bar)."""
     if request.headers.get("HX-Request") == "true":
-        return render(request, "admin/import-progress.html", staff, **_progress(job_id))
-    return render(request, PAGE, staff, step="importing", **_progress(job_id))
+        return render(request, "admin/import-progress.html", staff, **_progress(factory, job_id))
+    return render(request, PAGE, staff, step="importing", **_progress(factory, job_id))
 
 
 @router.get("/admin/subscribers/import/rejected/{name}")

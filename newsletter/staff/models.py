@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from subscribers.orm import Base, UTCDateTime, utcnow
@@ -99,3 +99,24 @@ class SignInFailure(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     first_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ConsoleImport(Base):
+    """A subscriber import started from the console: how far it got and what it did.
+
+    Kept in the database, not in the memory of the process running it, so the progress
+    page answers from whichever web process or machine the browser reaches."""
+
+    __tablename__ = "console_imports"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    staff: Mapped[str] = mapped_column(String(320), default="")
+    size: Mapped[int] = mapped_column(BigInteger)  # bytes in the uploaded file
+    rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    read_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str] = mapped_column(Text, default="")
+    # {"summary": [[label, count], ...], "notes": [...], "rejected": file name}
+    outcome: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
