@@ -11,19 +11,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from subscribers import consent, suppression
 from subscribers.addresses import normalise
 from subscribers.errors import Conflict
-from subscribers.folding import key as search_key
 from subscribers.models import ConsentEvent, MailingList, Status, Subscriber
 from subscribers.orm import utcnow
 from subscribers.people import (
     claim_status,
     clean_language,
     get,
+    insert_new,
     join,
     set_topics,
     subscribed_lists,
@@ -64,7 +63,11 @@ def request_subscription(
     if entry is not None and entry.reason not in suppression.SELF_LIFTABLE:
         return Request(person, False)
     if person is None:
-        person = _insert_pending(session, addr.email, addr.key, name, language, context.form)
+        person = insert_new(
+            session, addr, name=name, language=language, status=Status.PENDING, source=context.form
+        ) or session.scalar(select(Subscriber).where(Subscriber.email_key == addr.key))
+    if person is None:  # inserted by a parallel request that has erased it since
+        raise Conflict("this address changed at the same moment; please try again")
     if person.status in (Status.ACTIVE, Status.COMPLAINED):
         return Request(person, False)
     if person.status in (Status.PENDING, Status.UNSUBSCRIBED, Status.BOUNCED):  # once confirmed
@@ -77,35 +80,6 @@ def request_subscription(
     names = [m.name for m in [*joined, *chosen]]
     consent.record(session, person.id, consent.SUBSCRIBE, context, names)
     return Request(person, True)
-
-
-def _insert_pending(
-    session: Session, email: str, key: str, name: str, language: str, form: str
-) -> Subscriber:
-    """The person with ``key``, added as pending unless a parallel request just added them.
-
-    Two submissions of the form for one new address at once would otherwise both
-    insert, and the second would fail on the unique address key (a 500 for the reader).
-    """
-    now = utcnow()
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    values = {
-        "email": email,
-        "email_key": key,
-        "name": name.strip()[:200],
-        "search_key": search_key(key, name.strip()[:200]),
-        "language": clean_language(language),
-        "status": Status.PENDING,
-        "source": form[:200],
-        "created_at": now,
-        "updated_at": now,
-    }
-    query = dialect.insert(Subscriber).values(values)
-    session.execute(query.on_conflict_do_nothing(index_elements=[Subscriber.email_key]))
-    person = session.scalar(select(Subscriber).where(Subscriber.email_key == key))
-    if person is None:  # inserted by a parallel request that has erased it since
-        raise Conflict("this address changed at the same moment; please try again")
-    return person
 
 
 def confirm(

@@ -15,14 +15,16 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, select
 from sqlalchemy import update as sql_update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from subscribers import consent, suppression
 from subscribers import lists as mailing_lists
 from subscribers import topics as topics_
-from subscribers.addresses import normalise
+from subscribers.addresses import Address, normalise
 from subscribers.errors import Conflict, NotFound
+from subscribers.folding import key as search_key
 from subscribers.models import (
     BLOCKED,
     MailingList,
@@ -135,6 +137,43 @@ def set_topics(session: Session, person: Subscriber, wanted: Iterable[MailingLis
     return changed
 
 
+def insert_new(
+    session: Session,
+    addr: Address,
+    *,
+    name: str = "",
+    language: str = "en",
+    status: Status = Status.ACTIVE,
+    source: str = "staff",
+) -> Subscriber | None:
+    """Insert one person, or nothing if their address is already there; None then.
+
+    The one way a single person row is made (staff, the subscribe form): two requests for
+    one new address at once would otherwise both insert, and the second would fail on
+    the unique address key, a 500 instead of an answer.
+    """
+    now, clean = utcnow(), name.strip()[:200]
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    query = dialect.insert(
+        Subscriber
+    ).values(
+        email=addr.email,
+        email_key=addr.key,
+        name=clean,
+        search_key=search_key(addr.key, clean),  # a Core insert skips the ORM's hook
+        language=clean_language(language),
+        status=status,
+        source=source[:200],
+        created_at=now,
+        updated_at=now,
+        confirmed_at=now if status == Status.ACTIVE else None,
+    )
+    done = session.execute(query.on_conflict_do_nothing(index_elements=[Subscriber.email_key]))
+    if cast(CursorResult[Any], done).rowcount == 0:
+        return None
+    return session.scalar(select(Subscriber).where(Subscriber.email_key == addr.key))
+
+
 def add(
     session: Session,
     address: str,
@@ -164,20 +203,9 @@ def add(
             f"{addr.email} is suppressed ({entry.reason}); it can only come back by "
             "subscribing and confirming again"
         )
-    now = utcnow()
-    person = Subscriber(
-        email=addr.email,
-        email_key=addr.key,
-        name=name.strip()[:200],
-        language=clean_language(language),
-        status=status,
-        source=source[:200],
-        created_at=now,
-        updated_at=now,
-        confirmed_at=now if status == Status.ACTIVE else None,
-    )
-    session.add(person)
-    session.flush()
+    person = insert_new(session, addr, name=name, language=language, status=status, source=source)
+    if person is None:  # a parallel request added them a moment ago
+        raise Conflict(f"{addr.email} is already a subscriber")
     named = (mailing_lists.find(session, t) or topics_.ensure(session, t) for t in topics)
     chosen = [*lists, *named]
     for mailing_list in chosen:
