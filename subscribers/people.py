@@ -168,10 +168,9 @@ def insert_new(
         updated_at=now,
         confirmed_at=now if status == Status.ACTIVE else None,
     )
-    done = session.execute(query.on_conflict_do_nothing(index_elements=[Subscriber.email_key]))
-    if cast(CursorResult[Any], done).rowcount == 0:
-        return None
-    return session.scalar(select(Subscriber).where(Subscriber.email_key == addr.key))
+    query = query.on_conflict_do_nothing(index_elements=[Subscriber.email_key])
+    made = session.scalar(query.returning(Subscriber.id))
+    return None if made is None else session.get(Subscriber, made)
 
 
 def add(
