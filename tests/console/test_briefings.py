@@ -166,6 +166,8 @@ def test_the_preview_shows_the_email_in_sandboxed_frames_with_headers_and_size(
     assert "Subject: " in page and "List-Unsubscribe" in page
     assert "clipping point of about 102 KB" in page and "<strong>fits</strong>" in page
     assert "Exports rose by a fifth" in page  # the plain text part
+    for target in ("phone", "desktop", "plain", "test-send", "archive"):  # a long page at 375 px
+        assert f'href="#{target}"' in page and f'<h2 id="{target}">' in page
     frame = editor.get(f"{url}/preview/digest.html")
     assert frame.headers["content-security-policy"].startswith("sandbox; default-src 'none'")
     assert "Exports rose by a fifth" in frame.text
