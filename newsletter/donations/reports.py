@@ -164,7 +164,7 @@ def export(session: Session, out: TextIO) -> int:
     claim_of = select(GiftAidClaimed.gift_id, GiftAidClaim.reference).join(
         GiftAidClaim, GiftAidClaim.id == GiftAidClaimed.claim_id
     )
-    claimed: dict[int, str] = dict(session.execute(claim_of).tuples())
+    claimed: dict[int, str] = dict(session.execute(claim_of).all())
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
     count = 0
