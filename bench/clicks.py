@@ -54,7 +54,7 @@ def bare_app() -> object:
     from starlette.responses import RedirectResponse
     from starlette.routing import Route
 
-    async def follow(request: object) -> RedirectResponse:
+    async def follow(_request: object) -> RedirectResponse:
         return RedirectResponse(TARGET, status_code=302, headers={"Cache-Control": "no-store"})
 
     return Starlette(routes=[Route("/r/{token}", follow, methods=["GET", "HEAD"])])
@@ -73,16 +73,15 @@ def seed(db_url: str) -> str:
         list_id = conn.scalar(
             insert(MailingList).values(slug="bench", name="Bench").returning(MailingList.id)
         )
-        campaign_id = conn.scalar(
+        campaign_id = conn.execute(
             insert(Campaign)
             .values(briefing_path="bench.md", source_text="", subject="Bench", list_id=list_id)
             .returning(Campaign.id)
-        )
+        ).scalar_one()
         conn.execute(
             insert(CampaignLink).values(campaign_id=campaign_id, idx=0, url=TARGET, text="Paper")
         )
     engine.dispose()
-    assert campaign_id is not None
     settings = Settings(_env_file=None, secret_key=SECRET)
     return f"/r/{linktable.click_token(settings, campaign_id, 0, None)}"
 

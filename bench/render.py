@@ -86,7 +86,8 @@ def main() -> None:
         start = time.process_time()
         digest = render_digest(briefing, settings)
         render_times.append(time.process_time() - start)
-    assert digest is not None
+    if digest is None:
+        raise RuntimeError("nothing was rendered")
 
     rsa_pem, _ = generate_rsa(2048)
     ed_pem, _ = generate_ed25519()
@@ -214,10 +215,11 @@ def main() -> None:
     t_topics_warm = best(rounds, lambda: timed(count, personalised(rsa_only, warm=True)))
 
     key = serialization.load_pem_private_key(rsa_pem, password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise TypeError("generate_rsa made no RSA key")
     data = b"x" * 600  # about the size of the canonical signed header block
     t_openssl = best(
-        rounds, lambda: timed(count, lambda i: key.sign(data, padding.PKCS1v15(), hashes.SHA256()))
+        rounds, lambda: timed(count, lambda _i: key.sign(data, padding.PKCS1v15(), hashes.SHA256()))
     )
     pkcs1 = key.private_bytes(
         serialization.Encoding.PEM,

@@ -57,7 +57,8 @@ def rsa_sign_ms(pem: bytes, rounds: int = 200) -> float:
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
     key = serialization.load_pem_private_key(pem, password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise TypeError("not an RSA key")
     started = time.process_time()
     for i in range(rounds):
         key.sign(str(i).encode(), padding.PKCS1v15(), hashes.SHA256())
@@ -284,8 +285,9 @@ def check_kept(kept: Path, sent: int) -> None:
 def send_rate(sessions: sessionmaker[Session], campaign_id: int) -> tuple[int, float]:
     """(rows sent, seconds from the start to the finish of the campaign)."""
     with sessions() as session:
-        campaign = session.get(Campaign, campaign_id)
-        assert campaign is not None and campaign.started_at and campaign.finished_at
+        campaign = session.get_one(Campaign, campaign_id)
+        if campaign.started_at is None or campaign.finished_at is None:
+            raise RuntimeError(f"campaign {campaign_id} did not run to its end")
         sent = (
             session.query(CampaignRecipient)
             .filter_by(campaign_id=campaign_id, state="sent")

@@ -50,7 +50,7 @@ PG_ADMIN = os.environ.get("NEWSLETTER_TEST_PG", "postgresql://postgres@127.0.0.1
 EXAMPLE = ROOT / "examples" / "briefings" / "112-foreign-ministers.md"
 
 
-async def _hello(request: Request) -> PlainTextResponse:
+async def _hello(_request: Request) -> PlainTextResponse:
     return PlainTextResponse("hello")
 
 

@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-DEMO_SECRET = "demo-secret-change-me-in-production"
+DEMO_SECRET = "demo-secret-change-me-in-production"  # noqa: S105 -- public: startup warns of it
 
 
 def _templates_dir() -> Path:

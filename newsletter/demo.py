@@ -30,7 +30,7 @@ def attempt(*args: str) -> subprocess.CompletedProcess[str]:
     """Run one ``newsletter`` command, echoing it and its output, whatever its exit code."""
     console.rule(f"[bold]$ newsletter {shlex.join(args)}", align="left")
     exe = Path(sys.executable).parent / "newsletter"
-    proc = subprocess.run(
+    proc = subprocess.run(  # noqa: S603 -- our own CLI, arguments from this file
         [str(exe), *args], cwd=ROOT, text=True, capture_output=True, env=os.environ.copy()
     )
     sys.stdout.write(proc.stdout)

@@ -70,7 +70,7 @@ def _reference_checks(cursor: Any, table: str) -> list[str]:
         on = " AND ".join(f'p."{to or "rowid"}" = c."{child}"' for _, child, to in columns)
         present = " AND ".join(f'c."{child}" IS NOT NULL' for _, child, _ in columns)
         checks.append(
-            f"SELECT c.rowid, '{parent}' FROM \"{table}\" AS c WHERE c.rowid > ? AND {present} "
+            f"SELECT c.rowid, '{parent}' FROM \"{table}\" AS c WHERE c.rowid > ? AND {present} "  # noqa: S608 -- table from _WRITTEN, the rest from its own schema
             f'AND NOT EXISTS (SELECT 1 FROM "{parent}" AS p WHERE {on}) LIMIT 1'
         )
     return checks
@@ -121,7 +121,7 @@ class Writer:
         cursor.execute(f"PRAGMA cache_size = -{_SQLITE_CACHE_KB}")
         if not self.raw.in_transaction and cursor.execute("PRAGMA foreign_keys").fetchone()[0]:
             self._first_new = {
-                table: cursor.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]
+                table: cursor.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]  # noqa: S608 -- table from _WRITTEN
                 for table in _WRITTEN
             }
             self.conn.info[FOREIGN_KEYS_OFF] = True
@@ -234,7 +234,7 @@ class Writer:
         keys = [search_key(row[1], row[2]) for row in rows]
         if _JSON_EACH and same:
             cursor.execute(
-                f"INSERT INTO subscribers ({columns}) SELECT value->>0, value->>1, value->>2, "
+                f"INSERT INTO subscribers ({columns}) SELECT value->>0, value->>1, value->>2, "  # noqa: S608 -- columns: this module's constants
                 "value->>3, ?, ?, ?, NULL, ?, value->>4 FROM json_each(?) ORDER BY key",
                 (
                     status,
@@ -246,14 +246,14 @@ class Writer:
             )
         elif _JSON_EACH:
             cursor.execute(
-                f"INSERT INTO subscribers ({columns}) SELECT value->>0, value->>1, value->>2, "
+                f"INSERT INTO subscribers ({columns}) SELECT value->>0, value->>1, value->>2, "  # noqa: S608 -- columns: this module's constants
                 "value->>3, value->>4, value->>5, ?, NULL, ?, value->>6 FROM json_each(?) "
                 "ORDER BY key",
                 (stamp, stamp, json.dumps([(*r, k) for r, k in zip(rows, keys, strict=True)])),
             )
         else:
             cursor.executemany(
-                f"INSERT INTO subscribers ({columns}) VALUES ({marks})",
+                f"INSERT INTO subscribers ({columns}) VALUES ({marks})",  # noqa: S608 -- columns: this module's constants
                 ((*row, stamp, None, stamp, k) for row, k in zip(rows, keys, strict=True)),
             )
         after = cursor.execute("SELECT max(id) FROM subscribers").fetchone()[0]
@@ -278,9 +278,11 @@ class Writer:
             columns = tuple(sorted(k for k in change if k != "sid"))
             groups.setdefault(columns, []).append(change)
         for columns, rows in groups.items():
+            if not set(columns) <= set(_SUBSCRIBER_COLUMNS):
+                raise ValueError(f"not columns of subscribers: {columns}")
             sets = [f"{name} = ?" for name in columns] + ["updated_at = ?"]
             self._many(
-                f"UPDATE subscribers SET {', '.join(sets)} WHERE id = ?",
+                f"UPDATE subscribers SET {', '.join(sets)} WHERE id = ?",  # noqa: S608 -- columns checked against _SUBSCRIBER_COLUMNS above
                 ((*(r[n] for n in columns), stamp, r["sid"]) for r in rows),
             )
 
@@ -307,13 +309,13 @@ class Writer:
             return
         if _JSON_EACH:
             self.raw.execute(
-                f"INSERT INTO consent_log ({', '.join(_CONSENT_COLUMNS)}) SELECT value->>0, "
+                f"INSERT INTO consent_log ({', '.join(_CONSENT_COLUMNS)}) SELECT value->>0, "  # noqa: S608 -- columns: this module's constants
                 "value->>1, '[]', value->>2, value->>3, '', ?, ? FROM json_each(?)",
                 (form, wording, json.dumps(events)),
             )
             return
         self._many(
-            f"INSERT INTO consent_log ({', '.join(_CONSENT_COLUMNS)}) "
+            f"INSERT INTO consent_log ({', '.join(_CONSENT_COLUMNS)}) "  # noqa: S608 -- columns: this module's constants
             "VALUES (?, ?, '[]', ?, ?, '', ?, ?)",
             [(sid, action, at, ip, form, wording) for sid, action, at, ip in events],
         )
@@ -330,13 +332,13 @@ class Writer:
     def insert_subscriptions(self, pairs: list[tuple[int, int]], stamp: Any) -> None:
         if pairs and _JSON_EACH:
             self.raw.execute(
-                f"INSERT INTO subscriptions ({', '.join(_SUBSCRIPTION_COLUMNS)}) "
+                f"INSERT INTO subscriptions ({', '.join(_SUBSCRIPTION_COLUMNS)}) "  # noqa: S608 -- columns: this module's constants
                 "SELECT value->>0, value->>1, 1, ? FROM json_each(?)",
                 (stamp, json.dumps(pairs)),
             )
         elif pairs:
             self._many(
-                f"INSERT INTO subscriptions ({', '.join(_SUBSCRIPTION_COLUMNS)}) "
+                f"INSERT INTO subscriptions ({', '.join(_SUBSCRIPTION_COLUMNS)}) "  # noqa: S608 -- columns: this module's constants
                 "VALUES (?, ?, ?, ?)",
                 ((s, m, True, stamp) for s, m in pairs),
             )
@@ -347,14 +349,14 @@ class Writer:
         """One ``import`` event per person; ``entries`` are (id, JSON list of list names)."""
         if entries and _JSON_EACH:
             self.raw.execute(
-                f"INSERT INTO consent_log ({', '.join(_CONSENT_COLUMNS)}) "
+                f"INSERT INTO consent_log ({', '.join(_CONSENT_COLUMNS)}) "  # noqa: S608 -- columns: this module's constants
                 "SELECT value->>0, 'import', value->>1, ?, '', '', ?, ? FROM json_each(?)",
                 (stamp, form, wording, json.dumps(entries)),
             )
         elif entries:
             marks = ", ".join("?" * len(_CONSENT_COLUMNS))
             self._many(
-                f"INSERT INTO consent_log ({', '.join(_CONSENT_COLUMNS)}) VALUES ({marks})",
+                f"INSERT INTO consent_log ({', '.join(_CONSENT_COLUMNS)}) VALUES ({marks})",  # noqa: S608 -- columns: this module's constants
                 ((sid, "import", names, stamp, "", "", form, wording) for sid, names in entries),
             )
 

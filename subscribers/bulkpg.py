@@ -75,7 +75,7 @@ class PostgresWriter(Writer):
             if error is not None:
                 raise error
 
-    def finish(self, *, verify: bool = True) -> None:
+    def finish(self, *, verify: bool = True) -> None:  # noqa: ARG002 -- Writer's; no bulk check here
         try:
             self.drain()
         finally:

@@ -110,8 +110,7 @@ def ensure_default(session: Session, name: str) -> MailingList:
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         statement = dialect.insert(MailingList).values(**values)
         session.execute(statement.on_conflict_do_nothing(index_elements=["slug"]))
-        found = find(session, name)
-        assert found is not None
+        found = get(session, name)
     if found.is_topic:
         raise Conflict(
             f"the default list {name!r} is a topic; set NEWSLETTER_DEFAULT_LIST to a list's name"

@@ -60,9 +60,7 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def migrated_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def migrated_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A database URL whose schema was built by the real migrations, once per backend."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'newsletter.db'}"
@@ -70,11 +68,11 @@ def migrated_url(
         url = request.getfixturevalue("pg_url")
     engine = database.open_database(url)
     engine.dispose()
-    yield url
+    return url
 
 
 @pytest.fixture
-def db_url(migrated_url: str) -> Iterator[str]:
+def db_url(migrated_url: str) -> str:
     """A migrated, empty database (every table emptied before the test)."""
     engine = database.make_engine(migrated_url)
     with engine.begin() as conn:
@@ -94,7 +92,7 @@ def db_url(migrated_url: str) -> Iterator[str]:
                     {"t": table.name},
                 )
     engine.dispose()
-    yield migrated_url
+    return migrated_url
 
 
 @pytest.fixture

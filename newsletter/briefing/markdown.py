@@ -116,7 +116,7 @@ def _front_matter(token: Token, source: str) -> dict[str, Any]:
         return 1
 
     try:
-        data = yaml.load(content, Loader=_Loader) if content.strip() else {}
+        data = yaml.load(content, Loader=_Loader) if content.strip() else {}  # noqa: S506 -- a SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 2 if mark else 1

@@ -247,10 +247,9 @@ def read_paper(
     try:
         kind = sniff(data, path.name)
         paper = _paper_text(data, kind)
-        if kind == "markdown" and paper is None:
+        if paper is None:  # a Markdown file in the briefing format
             briefing = markdown.parse(data.decode("utf-8-sig"), source=str(path))
             return briefing, kind, ()
-        assert paper is not None
         briefing = plaintext.convert(paper.text, number=number, when=when, headings=paper.headings)
     except BriefingError as exc:
         if exc.path:

@@ -351,8 +351,7 @@ class _Body:
                 and len(block.lines) == 1
                 and _heading_shape(first)
             )
-            if not marked and self.continues(block, heading=heading):
-                assert self.last is not None
+            if not marked and self.last is not None and self.continues(block, heading=heading):
                 self.last.text = _join([self.last.text, block.text])
                 continue
             if in_key and _BULLET.match(first):

@@ -120,7 +120,8 @@ class CampaignComposer:
         found = self.editions.get(first)
         if found is not None:
             return found
-        assert self.render_order is not None, "only the paper's order without a renderer"
+        if self.render_order is None:
+            raise RuntimeError("only the paper's order without a renderer")
         with self._rendering:
             found = self.editions.get(first)
             if found is None:

@@ -222,7 +222,8 @@ def _composer(campaign_id: int) -> Composer:
     if composer is None:
         global _composer_for
         if _composer_for is None:  # after the fork: this helper's own database pool
-            assert _settings is not None and _make is not None, "the initializer has not run"
+            if _settings is None or _make is None:
+                raise RuntimeError("the initializer has not run")
             _composer_for = _make(_settings)
         composer = _composers[campaign_id] = _composer_for(campaign_id)
     return composer

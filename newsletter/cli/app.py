@@ -101,7 +101,8 @@ def load_command(name: str) -> _click.Command:
     scratch.callback()(_nothing)  # a callback keeps the scratch app a group
     COMMANDS[name].load(scratch)
     group = typer.main.get_command(scratch)
-    assert isinstance(group, TyperGroup)
+    if not isinstance(group, TyperGroup):
+        raise TypeError(f"the scratch app is a {type(group).__name__}, not a group")
     return group.commands[name]
 
 

@@ -235,7 +235,8 @@ def gift_aid_claim(
             plan = gift_aid.plan(session, day)
         reference = ""
     else:
-        assert output is not None
+        if output is None:  # refused above already; this narrows the type
+            raise ConfigError("say where to write the schedule: -o gift-aid.csv")
         target = output
         files: list[Path] = []
         reference, plan = gift_aid.record(

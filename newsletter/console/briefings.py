@@ -328,7 +328,7 @@ def _framed(html: str) -> Response:
 @router.get("/admin/briefings/{briefing_id}/preview/digest.html")
 def digest_frame(
     briefing_id: int,
-    staff: Viewer,
+    _staff: Viewer,
     factory: Sessions,
     config: Config,
     topic: Annotated[list[str] | None, Query()] = None,
@@ -343,7 +343,7 @@ def digest_frame(
 
 
 @router.get("/admin/briefings/{briefing_id}/preview/web.html")
-def web_frame(briefing_id: int, staff: Viewer, factory: Sessions, config: Config) -> Response:
+def web_frame(briefing_id: int, _staff: Viewer, factory: Sessions, config: Config) -> Response:
     """The web archive page as it will be published when a campaign starts (not before)."""
     with transaction(factory) as session:
         current = store.current(session, briefing_id)

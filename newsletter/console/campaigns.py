@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
+from fastapi import Path as UrlPart
 from fastapi.responses import Response
 
 from newsletter import wiring
@@ -106,7 +107,7 @@ def new_campaign(
 @router.get("/admin/briefings/{briefing_id}/audience")
 def audience_count(
     request: Request,
-    briefing_id: int,
+    _briefing_id: Annotated[int, UrlPart(alias="briefing_id")],  # in the URL, not needed here
     staff: Viewer,
     factory: Sessions,
     list: str = "",

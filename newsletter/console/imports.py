@@ -200,7 +200,7 @@ def import_progress(request: Request, job_id: str, staff: Editor, factory: Sessi
 
 
 @router.get("/admin/subscribers/import/rejected/{name}")
-def rejected_rows(name: str, staff: Editor) -> Response:
+def rejected_rows(name: str, _staff: Editor) -> Response:
     path = _folder() / Path(name).name
     if not name.endswith(".errors.csv") or not path.is_file():
         raise NotFound("that file of rejected rows is gone; import again to make a new one")

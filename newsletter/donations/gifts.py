@@ -231,8 +231,7 @@ def insert_recurring(
         "status_at": 0,
         "created_at": utcnow(),
     }
-    new_id = session.connection().execute(_RECURRING_INSERT, values).scalar()
-    assert new_id is not None
+    new_id = session.connection().execute(_RECURRING_INSERT, values).scalar_one()
     return RecurringRow(
         new_id, intent_id, campaign, subscriber, checkout_session_id, event.email, event.name
     )

@@ -34,8 +34,7 @@ def subscription_status(session: Session, event: DonationEvent, status: str) -> 
         if intent is None:  # metadata that names no intent of ours: another integration's
             return Effect("not a subscription from our donate form")
         row = insert_recurring(session, event, intent)
-        recurring = session.get(RecurringGift, row.id)
-        assert recurring is not None
+        recurring = session.get_one(RecurringGift, row.id)
     if event.created < recurring.status_at:
         return Effect("older than the status we have")
     if recurring.status == "canceled" and status != "canceled":

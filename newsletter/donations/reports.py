@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy import inspect, select, text
+from sqlalchemy import Integer, String, column, inspect, select, table
 from sqlalchemy.orm import Session
 
 from newsletter.donations.amounts import format_amount, to_major
@@ -83,7 +83,8 @@ def campaign_labels(session: Session) -> dict[int, str]:
     )
     if name is None:
         return {}
-    rows = session.execute(text(f"SELECT id, {name} FROM campaigns"))
+    query = select(column("id", Integer), column(name, String)).select_from(table("campaigns"))
+    rows = session.execute(query)
     return {int(row[0]): str(row[1]) for row in rows}
 
 
@@ -163,7 +164,7 @@ def export(session: Session, out: TextIO) -> int:
     claim_of = select(GiftAidClaimed.gift_id, GiftAidClaim.reference).join(
         GiftAidClaim, GiftAidClaim.id == GiftAidClaimed.claim_id
     )
-    claimed: dict[int, str] = {gift: ref for gift, ref in session.execute(claim_of)}
+    claimed: dict[int, str] = dict(session.execute(claim_of).all())
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
     count = 0

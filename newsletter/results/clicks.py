@@ -185,7 +185,7 @@ def write_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         return
     stamp = _stamp_processor(conn.dialect)
     params = [(*row[:5], stamp(row[5])) for row in rows]
-    conn.exec_driver_sql(f"INSERT INTO clicks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", params)
+    conn.exec_driver_sql(f"INSERT INTO clicks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", params)  # noqa: S608 -- _COLUMNS is a constant
 
 
 def _stamp_processor(dialect: Dialect) -> Callable[[Any], Any]:

@@ -125,7 +125,7 @@ class MoneyLine:
 def money(session: Session, by: str = "month") -> list[MoneyLine]:
     """Gifts net of refunds and disputes, per month of payment or per briefing."""
     named = session.execute(select(Campaign.id, Campaign.subject))
-    subjects = {cid: subject for cid, subject in named}
+    subjects = dict(named.all())
     groups: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for gift in session.scalars(select(Gift).order_by(Gift.paid_at, Gift.id)):
         if by == "briefing":

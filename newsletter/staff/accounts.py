@@ -119,8 +119,7 @@ def use_link(session: Session, token: str, password: str, now: datetime) -> Staf
     """Set the password through a one-time link; every other session of the account ends."""
     opened = open_link(session, token, now)
     set_password(session, opened.member, password, organisation="")
-    link = session.get(StaffLink, token_hash(token))
-    assert link is not None
+    link = session.get_one(StaffLink, token_hash(token))
     link.used_at = now
     session.flush()
     return opened.member

@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.public_topics = PublicTopics(app.state.sessions)
 
     @app.exception_handler(NewsletterError)
-    async def _problem(request: Request, exc: NewsletterError) -> Response:
+    async def _problem(_request: Request, exc: NewsletterError) -> Response:
         status = 404 if isinstance(exc, NotFound) else 400
         title = "Link not valid" if isinstance(exc, TokenError) else "Something is not right"
         return HTMLResponse(
@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     @app.exception_handler(PoolTimeout)
-    async def _busy(request: Request, exc: PoolTimeout) -> Response:
+    async def _busy(_request: Request, _exc: PoolTimeout) -> Response:
         """Every database connection is taken: say so now rather than hang, and let
         the client (a reader's browser, Stripe's retries) come back in a moment."""
         return HTMLResponse(
@@ -112,11 +112,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     @app.exception_handler(SignInNeeded)
-    async def _sign_in(request: Request, exc: SignInNeeded) -> Response:
+    async def _sign_in(_request: Request, exc: SignInNeeded) -> Response:
         return RedirectResponse(login_redirect(exc.next_path), status_code=303)
 
     @app.exception_handler(Forbidden)
-    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+    async def _forbidden(_request: Request, exc: Forbidden) -> Response:
         return HTMLResponse(
             app.state.templates.get_template("admin/problem.html").render(
                 settings=settings.public(), title="Not allowed", message=str(exc), nav=[]

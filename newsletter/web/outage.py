@@ -21,7 +21,7 @@ RETRY_AFTER = 10  # seconds: about what a database restart or fail-over takes
 def register(app: FastAPI) -> None:
     """Answer database outages with a 503 page; the app's settings and templates are used."""
 
-    async def unavailable(request: Request, exc: Exception) -> Response:
+    async def unavailable(_request: Request, exc: Exception) -> Response:
         if not lost(exc):
             raise exc
         settings = app.state.settings

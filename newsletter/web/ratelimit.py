@@ -92,6 +92,6 @@ class RateLimiter:
             expires = math.ceil((bucket + 2) * self.window)
             params = {"p_key": digest, "p_bucket": bucket, "p_expires": expires, "p_cap": cap}
             counted = conn.execute(_UPSERT[conn.dialect.name], params).first()
-            if counted is not None and random.random() < CLEANUP_SHARE:
+            if counted is not None and random.random() < CLEANUP_SHARE:  # noqa: S311 -- sampling
                 conn.execute(_CLEANUP, {"p_now": math.floor(now)})
         return counted is not None

@@ -167,7 +167,7 @@ class FastClicks:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
 
-    async def _redirect(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _redirect(self, scope: Scope, _receive: Receive, send: Send) -> None:
         click, urls = scope[_CLAIMED]
         client = scope.get("client")
         head = scope["method"] == "HEAD"

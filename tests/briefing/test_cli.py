@@ -94,7 +94,7 @@ def test_import_force_and_topics(tmp_path: Path) -> None:
     assert b.number == 113 and b.topics == ("black-sea",)
 
 
-def test_lint_exit_codes_follow_severity(tmp_path: Path) -> None:
+def test_lint_exit_codes_follow_severity() -> None:
     preview = runner.invoke(app, ["briefing", "lint", str(EXAMPLE)])
     assert preview.exit_code == 0, preview.output
     lines = preview.output.strip().splitlines()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
-from pathlib import Path
 
 from newsletter.briefing import topics
 from newsletter.briefing.lint import lint
@@ -82,7 +81,7 @@ def test_lint_warns_about_a_section_topic_the_organisation_does_not_have() -> No
     assert not [p for p in lint(b, for_sending=True) if p.code == "unknown-topic"]
 
 
-def test_a_copy_for_given_topics_puts_their_sections_first(tmp_path: Path) -> None:
+def test_a_copy_for_given_topics_puts_their_sections_first() -> None:
     b = topics.guess(load(EXAMPLE), ["China", "Sweden"])
     assert topics.first_for(b, ["sweden"]) == (4,)
     assert topics.first_for(b, ["Nowhere"]) == ()

@@ -144,7 +144,7 @@ def postfix(internet: tuple[Internet, int]) -> Iterator[int]:
     except KeyError:
         missing("no postfix user (install Debian's postfix package)")
     # Short path: Postfix's UNIX sockets live under the queue and sun_path is ~100 bytes.
-    root = Path(f"/tmp/nlpf-{os.getpid()}-{free_port()}")
+    root = Path(f"/tmp/nlpf-{os.getpid()}-{free_port()}")  # noqa: S108 -- must be short (above); runs as root only
     (root / "conf").mkdir(parents=True)
     (root / "queue").mkdir()
     (root / "data").mkdir()

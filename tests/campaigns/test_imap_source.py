@@ -195,7 +195,7 @@ def test_a_missing_folder_is_an_error_and_the_session_is_logged_out(imap: ImapSe
     # Processing that fails part-way through leaves no session open either.
     imap.deliver("Stop early", [SAMPLES["arf_abuse.eml"], SAMPLES["out_of_office.eml"]])
     user = imap.user()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError):  # noqa: PT012 -- failing mid-read is the case under test
         for _raw in source.read(imap.url("Stop early", user=user)):
             raise RuntimeError("processing failed")
     assert _ends(imap, user) == ["Logged out"]

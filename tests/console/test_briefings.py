@@ -153,7 +153,7 @@ def test_an_upload_of_the_wrong_kind_is_refused_in_one_line(
     )
     assert broken.status_code == 400
     alert = broken.text.split('role="alert">')[1].split("</p>")[0]
-    assert alert.startswith("brief.docx: ") and "/tmp" not in alert and "paper.docx" not in alert
+    assert alert.startswith("brief.docx: ") and "/tmp" not in alert and "paper.docx" not in alert  # noqa: S108
 
 
 def test_the_preview_shows_the_email_in_sandboxed_frames_with_headers_and_size(

@@ -173,7 +173,7 @@ def test_unreadable_keys_are_config_errors(pem: bytes) -> None:
 
 
 def test_weak_or_wrong_keys_are_refused() -> None:
-    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 -- to be refused
     pem = small.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )

@@ -17,7 +17,7 @@ from subscribers.errors import Conflict
 from tests.subscribers.conftest import CONSENT, SubscribersCli
 
 
-def test_staff_manage_one_person_from_start_to_erasure(cli: SubscribersCli, tmp_path: Path) -> None:
+def test_staff_manage_one_person_from_start_to_erasure(cli: SubscribersCli) -> None:
     added = cli.ok("add", "Ann@Example.org", "--name", "Ann", "-t", "Ukraine", "-t", "Arms control")
     assert (
         "added #1 Ann@example.org (active; lists: All briefings; topics: Arms control, Ukraine)"

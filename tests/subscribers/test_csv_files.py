@@ -83,7 +83,7 @@ def test_quoted_cells_on_several_lines_that_are_not_rows_import(
     summary = import_csv(sessions, source, consent=CONSENT)
     assert summary.added == 3 and not summary.skipped
     with transaction(sessions) as s:
-        names = {e: n for e, n in s.execute(select(Subscriber.email, Subscriber.name))}
+        names = dict(s.execute(select(Subscriber.email, Subscriber.name)).all())
     assert names["a@x.com"] == "Ann (work: ann@work.example, mornings)"
     assert names["b@x.com"] == "Flat 2, 12 High St, London"
 
@@ -108,7 +108,7 @@ def test_a_quote_out_of_place_on_the_last_line_reads_as_anywhere_else(
     summary = import_csv(sessions, source, consent=CONSENT)
     assert summary.added == 3 and not summary.skipped
     with transaction(sessions) as s:
-        names = {e: n for e, n in s.execute(select(Subscriber.email, Subscriber.name))}
+        names = dict(s.execute(select(Subscriber.email, Subscriber.name)).all())
     assert names["c@example.org"] == names["d@example.org"] == "Carol Smith"
 
 
@@ -121,7 +121,7 @@ def test_windows_1252_text_from_excel_keeps_its_curly_quotes_and_euro_sign(
     summary = import_csv(sessions, source, consent=CONSENT)
     assert summary.encoding == "cp1252" and summary.added == 3
     with transaction(sessions) as s:
-        names = {e: n for e, n in s.execute(select(Subscriber.email, Subscriber.name))}
+        names = dict(s.execute(select(Subscriber.email, Subscriber.name)).all())
     assert names == {
         "ob@example.org": "O\u2019Brien \u201c\u20ac\u201d",
         "z@example.org": "Zo\u00eb",

@@ -163,8 +163,7 @@ def test_read_ahead_keeps_order_and_restores_the_switch_interval() -> None:
 def test_read_ahead_raises_the_readers_error_in_the_caller() -> None:
     got: list[int] = []
     with pytest.raises(OSError, match="disk went away"):
-        for batch in read_ahead(_batches(10, fail_at=4)):
-            got.append(batch.rows)
+        got.extend(batch.rows for batch in read_ahead(_batches(10, fail_at=4)))
     assert got == [0, 1, 2, 3] and _readers() == 0
 
 

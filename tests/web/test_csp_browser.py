@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -15,7 +14,7 @@ from tests.local import CHROMIUM, CHROMIUM_ARGS, free_port, playwright_api, serv
 
 
 @pytest.fixture
-def site(settings: Settings, tmp_path: Path) -> Iterator[str]:
+def site(settings: Settings) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     app: FastAPI = create_app(settings.model_copy(update={"public_base_url": base}))

@@ -49,7 +49,8 @@ def _orphan_watch(parent: int) -> None:
 
 
 def _send(receipt: Receipt) -> None:
-    assert _mailer is not None, "the helper process was not started with settings"
+    if _mailer is None:
+        raise RuntimeError("the helper process was not started with settings")
     _mailer.send(receipt)
 
 

@@ -54,7 +54,7 @@ def _rebuild(*, autoincrement: bool) -> None:
     # rebuild interrupted earlier may have left the new table behind.
     op.execute("DROP TABLE IF EXISTS subscribers_rebuilt")
     _subscribers("subscribers_rebuilt", autoincrement=autoincrement)
-    op.execute(f"INSERT INTO subscribers_rebuilt ({_COLUMNS}) SELECT {_COLUMNS} FROM subscribers")
+    op.execute(f"INSERT INTO subscribers_rebuilt ({_COLUMNS}) SELECT {_COLUMNS} FROM subscribers")  # noqa: S608 -- _COLUMNS is this file's constant
     op.execute("DROP TABLE subscribers")
     op.execute("ALTER TABLE subscribers_rebuilt RENAME TO subscribers")
     op.create_index("ix_subscribers_status", "subscribers", ["status"], unique=False)
