@@ -22,7 +22,6 @@ from xml.sax.saxutils import escape, quoteattr
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
 
 from newsletter.campaigns import archive
@@ -66,10 +65,7 @@ async def home(request: Request) -> Response:
     state = request.app.state
     cache: PageCache = state.page_cache
     await cache.revalidate(state.sessions)
-    served = cache.home()
-    if served is None:
-        render = partial(_render_home, state)
-        served = await run_in_threadpool(cache.render_home, state.sessions, render)
+    served = await cache.home_now(state.sessions, partial(_render_home, state))
     return served.answer(request.headers.get("if-none-match"))
 
 
@@ -82,11 +78,9 @@ async def archive_page(slug: str, request: Request) -> Response:
     state = request.app.state
     cache: PageCache = state.page_cache
     await cache.revalidate(state.sessions)
-    served = cache.page(slug)
+    served = await cache.page_now(state.sessions, slug)
     if served is None:
-        served = await run_in_threadpool(cache.load_page, state.sessions, slug)
-        if served is None:
-            raise NotFound("no such briefing")
+        raise NotFound("no such briefing")
     return served.answer(request.headers.get("if-none-match"))
 
 

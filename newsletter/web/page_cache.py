@@ -11,12 +11,15 @@ is rendered again at least that often too, so an edited page template shows as w
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from time import monotonic
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -30,6 +33,8 @@ PAGE_CACHE_CONTROL = f"public, max-age={archive.MAX_AGE}"
 # it but asks each time, and gets a 304 while it has not changed.
 HOME_CACHE_CONTROL = "no-cache"
 HTML = "text/html; charset=utf-8"
+_HOME = "/"  # the home page's key among the loads under way (no slug is "/")
+T = TypeVar("T")
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -88,6 +93,7 @@ class PageCache:
         self._generation = 0
         self._checked: float | None = None
         self._checking = False
+        self._loading: dict[str, asyncio.Future[Any]] = {}
         self._lock = threading.Lock()
 
     def fresh(self) -> bool:
@@ -130,6 +136,37 @@ class PageCache:
         if kept is None or self.clock() - kept[0] >= self.fresh_for:
             return None
         return kept[1]
+
+    async def page_now(self, sessions: sessionmaker[Session], slug: str) -> Served | None:
+        """The page ``slug`` serves, from memory or read once for every request asking
+        at the same moment."""
+        return self.page(slug) or await self._once(slug, partial(self.load_page, sessions, slug))
+
+    async def home_now(
+        self, sessions: sessionmaker[Session], render: Callable[[list[archive.Listed]], str]
+    ) -> Served:
+        """The home page, from memory or rendered once for every request asking at the
+        same moment."""
+        kept = self.home()
+        if kept is not None:
+            return kept
+        rendered: Served = await self._once(_HOME, partial(self.render_home, sessions, render))
+        return rendered
+
+    async def _once(self, key: str, load: Callable[[], T]) -> T:
+        """``load()`` in a thread, shared by the requests that want it meanwhile: when a
+        briefing goes out its page is new to every process, and hundreds of readers'
+        first requests would each take a database connection to read the same row."""
+        pending = self._loading.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(run_in_threadpool(load))
+            self._loading[key] = pending
+        try:
+            found: T = await asyncio.shield(pending)
+            return found
+        finally:
+            if pending.done() and self._loading.get(key) is pending:
+                del self._loading[key]
 
     def load_page(self, sessions: sessionmaker[Session], slug: str) -> Served | None:
         """Ask the database which page ``slug`` serves now (one small indexed read, and

@@ -3,10 +3,13 @@ what the routes answer, and ask the database nothing while the archive is fresh.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from dataclasses import replace
 from itertools import pairwise
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
@@ -196,3 +199,47 @@ def test_the_stamp_moves_with_every_publication_and_withdrawal(
     assert all(before != after for before, after in pairwise(seen))
     assert seen[2] == seen[4]  # the same rows published again: nothing to read again
     assert seen[0] == seen[-1] == (0, 0, 0)
+
+
+def test_readers_arriving_together_share_one_read_of_a_page_new_to_the_process(
+    web_settings: Settings, sessions: sessionmaker[Session], page: archive.Page
+) -> None:
+    """When a briefing goes out every reader's first request finds its page new: the
+    page is read once, not once a reader (each read holding a database connection)."""
+    _publish(sessions, page)
+    app = create_app(web_settings)
+    cache: PageCache = app.state.page_cache
+    readers = 20
+    released = threading.Event()
+    opened: list[int] = []
+    real_sessions: sessionmaker[Session] = app.state.sessions
+
+    def held_sessions() -> Session:
+        opened.append(1)
+        released.wait(10)
+        return real_sessions()
+
+    arrived = 0
+    once = cache._once
+
+    async def counted(key: str, load: Any) -> Any:
+        nonlocal arrived
+        arrived += 1
+        return await once(key, load)
+
+    async def main() -> list[int]:
+        await cache.revalidate(real_sessions)
+        app.state.sessions = held_sessions
+        cache._once = counted  # type: ignore[method-assign]
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            asked = [
+                asyncio.ensure_future(client.get(f"/archive/{page.slug}")) for _ in range(readers)
+            ]
+            while arrived < readers:  # every reader waits for the page
+                await asyncio.sleep(0)
+            released.set()
+            return [answer.status_code for answer in await asyncio.gather(*asked)]
+
+    assert asyncio.run(main()) == [200] * readers
+    assert len(opened) == 1
