@@ -61,7 +61,8 @@ def _render_home(state: State, briefings: list[archive.Listed]) -> str:
 
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request) -> Response:
-    """The published briefings; rendered again at most once a second."""
+    """The published briefings, kept in memory: rendered again when the archive changed,
+    and at least once a second while asked, so an edited page template shows too."""
     state = request.app.state
     cache: PageCache = state.page_cache
     await cache.revalidate(state.sessions)
