@@ -3,10 +3,11 @@
 Starts a bare Starlette app (one plain-text route) and ``newsletter serve`` on the same
 uvicorn settings (one process, no access log), then loads each with ``wrk`` (Debian's;
 ``make bench`` installs it), or with an async httpx client when wrk is missing:
-``/subscribe``, ``/donate``, ``/``, a published archive page and one-click unsubscribe
-POSTs (every request a different reader, so each one is a real unsubscribe; the run
-checks they were all stored). Prints requests per second, p99 latency and the share of
-the bare app's rate. Runs on SQLite and, when reachable, the machine's PostgreSQL.
+``/subscribe``, ``/donate``, ``/``, a published archive page (and the same page asked
+again with its ``ETag``, answered 304) and one-click unsubscribe POSTs (every request a
+different reader, so each one is a real unsubscribe; the run checks they were all
+stored). Prints requests per second, p99 latency and the share of the bare app's rate.
+Runs on SQLite and, when reachable, the machine's PostgreSQL.
 
     .venv/bin/python -m bench.web [--seconds 5] [--connections 32] [--readers 20000]
 """
@@ -121,13 +122,14 @@ def start_app(db_url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str,
     return proc, base, settings
 
 
-def seed(settings: Settings, readers: int) -> tuple[str, list[int]]:
-    """A published archive page and ``readers`` active people; (page path, their ids)."""
+def seed(settings: Settings, readers: int) -> tuple[str, str, list[int]]:
+    """A published archive page and ``readers`` active people; (page path, its ETag, their ids)."""
     briefing = markdown.load(EXAMPLE)
     digest = render_digest(briefing, settings)
+    page = archive.page_for(briefing, digest)
     engine = database.open_database(settings.database_url)
     with database.transaction(database.session_factory(engine)) as session:
-        archive.publish(session, archive.page_for(briefing, digest))
+        archive.publish(session, page)
     with engine.begin() as conn:
         conn.execute(
             insert(Subscriber),
@@ -145,7 +147,7 @@ def seed(settings: Settings, readers: int) -> tuple[str, list[int]]:
         )
         ids = list(conn.scalars(select(Subscriber.id).order_by(Subscriber.id)))
     engine.dispose()
-    return f"/archive/{digest.slug}", ids
+    return f"/archive/{digest.slug}", page.etag, ids
 
 
 def unsubscribed(db_url: str) -> int:
@@ -163,10 +165,18 @@ _TOTAL = re.compile(r"(\d+) requests in")
 _SOCKET = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
 
 
-def run_wrk(name: str, url: str, args: argparse.Namespace, script: Path | None) -> Figure:
+def run_wrk(
+    name: str,
+    url: str,
+    args: argparse.Namespace,
+    script: Path | None,
+    headers: dict[str, str] | None = None,
+) -> Figure:
     command = ["wrk", "-t2", f"-c{args.connections}", f"-d{args.seconds}s", "--latency", url]
     if script is not None:
         command[1:1] = ["-s", str(script)]
+    for header, value in (headers or {}).items():
+        command[1:1] = ["-H", f"{header}: {value}"]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rate, p99, bad = _RATE.search(out), _P99.search(out), _ERRORS.search(out)
     total, sockets = _TOTAL.search(out), _SOCKET.search(out)
@@ -179,7 +189,12 @@ def run_wrk(name: str, url: str, args: argparse.Namespace, script: Path | None) 
 
 
 def run_httpx(
-    name: str, base: str, paths: list[str], post: bool, args: argparse.Namespace
+    name: str,
+    base: str,
+    paths: list[str],
+    post: bool,
+    args: argparse.Namespace,
+    headers: dict[str, str] | None = None,
 ) -> Figure:
     """The fallback load: ``connections`` async clients for ``seconds``."""
     latencies: list[float] = []
@@ -200,7 +215,7 @@ def run_httpx(
                     if post:
                         answer = await client.post(path, data={"List-Unsubscribe": "One-Click"})
                     else:
-                        answer = await client.get(path)
+                        answer = await client.get(path, headers=headers)
                     latencies.append(time.perf_counter() - began)
                     errors += answer.status_code >= 400
 
@@ -248,24 +263,26 @@ def measure(db_label: str, db_url: str, args: argparse.Namespace, use_wrk: bool)
         database.open_database(db_url).dispose()
         app_proc, base, settings = start_app(db_url, workdir)
         try:
-            archive, ids = seed(settings, args.readers)
+            archive, etag, ids = seed(settings, args.readers)
             posts = [
                 "/u/" + tokens.sign(settings.secret, links.UNSUBSCRIBE, {"s": sid, "c": 1})
                 for sid in ids
             ]
-            pages = [
-                ("bare Starlette /", bare_base, "/"),
-                ("/subscribe", base, "/subscribe"),
-                ("/donate", base, "/donate"),
-                ("/", base, "/"),
-                ("archive page", base, archive),
+            cached = {"If-None-Match": etag}
+            pages: list[tuple[str, str, str, dict[str, str] | None]] = [
+                ("bare Starlette /", bare_base, "/", None),
+                ("/subscribe", base, "/subscribe", None),
+                ("/donate", base, "/donate", None),
+                ("/", base, "/", None),
+                ("archive page", base, archive, None),
+                ("archive page 304", base, archive, cached),
             ]
             figures = []
-            for name, where, path in pages:
+            for name, where, path, headers in pages:
                 if use_wrk:
-                    figures.append(run_wrk(name, where + path, args, None))
+                    figures.append(run_wrk(name, where + path, args, None, headers))
                 else:
-                    figures.append(run_httpx(name, where, [path], False, args))
+                    figures.append(run_httpx(name, where, [path], False, args, headers))
             if use_wrk:
                 script = one_click_script(workdir, posts)
                 figures.append(run_wrk("one-click POST", base + "/", args, script))

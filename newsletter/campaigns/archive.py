@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import Connection, Table, delete, select, update
+from sqlalchemy import Connection, Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from newsletter.campaigns.models import ArchivePage
@@ -143,6 +143,20 @@ def current_page(session: Session, slug: str) -> Current | None:
         .limit(1)
     ).first()
     return Current(row.id, row.etag, row.published_at) if row is not None else None
+
+
+def stamp(session: Session) -> tuple[int, int, int]:
+    """A stamp that changes whenever the set of published rows does, for web processes to
+    ask once a second instead of asking about each page: rows are immutable and get
+    published once, so the set of published ids names the whole archive. Publishing
+    adds an id (a new row, or a held one released), unpublishing removes ids; the count,
+    largest id and sum of ids together stay equal only if nothing changed."""
+    row = session.execute(
+        select(func.count(_P.c.id), func.max(_P.c.id), func.sum(_P.c.id)).where(
+            _P.c.published_at.is_not(None)
+        )
+    ).one()
+    return int(row[0]), int(row[1] or 0), int(row[2] or 0)
 
 
 def html_of(session: Session, page_id: int) -> str | None:

@@ -24,6 +24,7 @@ from newsletter.web.headers import SecurityHeaders
 from newsletter.web.limits import BodyLimit
 
 if TYPE_CHECKING:
+    from newsletter.web.fast_archive import FastArchive
     from newsletter.web.redirect import FastClicks
 
 BUSY_RETRY_AFTER = 5  # seconds, in the Retry-After of a 503 when the database pool is full
@@ -80,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.state.outbox = Outbox.from_settings(settings)
     app.state.subscribe_limits = SubscribeLimits.from_settings(settings, app.state.sessions)
-    from newsletter.web.archive import PageCache
+    from newsletter.web.page_cache import PageCache
     from newsletter.web.topic_list import PublicTopics
 
     app.state.page_cache = PageCache()
@@ -151,6 +152,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return inner
 
     app.fast_clicks = FastClicks(app.state, guarded)
+    from newsletter.web.fast_archive import FastArchive
+
+    app.fast_archive = FastArchive(app.state, guarded)
     return app
 
 
@@ -165,11 +169,17 @@ def guards(settings: Settings) -> list[tuple[Any, dict[str, Any]]]:
 
 
 class PublicApp(FastAPI):
-    """The FastAPI app, with tracked-link clicks answered before its own layers."""
+    """The FastAPI app, with tracked-link clicks and archive pages in memory answered
+    before its own layers."""
 
     fast_clicks: FastClicks | None = None
+    fast_archive: FastArchive | None = None  # the home page and published pages
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        pages = self.fast_archive
+        if pages is not None and scope["type"] == "http" and pages.claim(scope):
+            await pages(scope, receive, send)
+            return
         fast = self.fast_clicks
         if (
             fast is not None

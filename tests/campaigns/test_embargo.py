@@ -15,7 +15,7 @@ from newsletter.briefing import markdown
 from newsletter.campaigns.ledger import Ledger
 from newsletter.config import Settings
 from newsletter.web.app import create_app
-from newsletter.web.archive import PageCache
+from newsletter.web.page_cache import PageCache
 from tests.campaigns.conftest import CLEAN_SOURCE, seed_audience
 from tests.cli import run_cli
 

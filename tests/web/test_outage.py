@@ -16,12 +16,14 @@ from pydantic import SecretStr
 
 from newsletter.config import Settings
 from newsletter.web.app import create_app
+from newsletter.web.page_cache import PageCache
 from tests.donations.conftest import WEBHOOK_SECRET, signed
 from tests.pgcluster import Cluster, private_cluster
 
 # A page that reads the database on every view (the subscribe form keeps its topics
-# in memory for a few seconds, so it would not notice an outage at once).
-PAGE = "/"
+# and the home page its listing in memory for a second or more, so they would not
+# notice an outage at once).
+PAGE = "/feed.xml"
 
 EVENT = {
     "id": "evt_outage_1",
@@ -45,8 +47,10 @@ def test_a_restart_costs_no_request_and_an_outage_answers_503(
 ) -> None:
     url = cluster.create_database(f"web_{uuid.uuid4().hex[:8]}")
     app = create_app(settings.model_copy(update={"database_url": url}))
+    app.state.page_cache = PageCache(fresh_for=0)  # the home page asks every time
     with TestClient(app) as client:
         assert client.get(PAGE).status_code == 200  # a pooled connection now
+        assert client.get("/").status_code == 200
 
         cluster.restart()  # the pooled connection is dead; the next request reconnects
         assert client.get(PAGE).status_code == 200
@@ -56,6 +60,7 @@ def test_a_restart_costs_no_request_and_an_outage_answers_503(
         assert down.status_code == 503
         assert int(down.headers["Retry-After"]) > 0
         assert "try again in a few seconds" in down.text
+        assert client.get("/").status_code == 503
 
         cluster.start()
         assert client.get(PAGE).status_code == 200
