@@ -211,14 +211,15 @@ def when(event: DonationEvent) -> datetime:
 def match_subscriber(session: Session, email: str, subscriber_id: int | None = None) -> int | None:
     """``subscriber_id`` if that subscriber still exists, else whoever has ``email``
     (compared the way ``email_key`` is stored); one query either way."""
-    key = email.strip().lower()
+    key = donors.email_key(email)
     if subscriber_id is None:
-        if not key:
+        if key is None:
             return None
-        return session.connection().scalar(_SUBSCRIBER_BY_KEY, {"p_key": key})
-    return session.connection().scalar(
-        _SUBSCRIBER_BY_ID_OR_KEY, {"p_id": subscriber_id, "p_key": key}
-    )
+        found = session.connection().scalar(_SUBSCRIBER_BY_KEY, {"p_key": key})
+    else:
+        params = {"p_id": subscriber_id, "p_key": key}
+        found = session.connection().scalar(_SUBSCRIBER_BY_ID_OR_KEY, params)
+    return int(found) if found is not None else None
 
 
 def attribution(

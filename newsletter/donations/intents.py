@@ -274,7 +274,7 @@ _EXTRAS_COLUMNS = (
 _INTENT_EXTRAS = select(*_EXTRAS_COLUMNS).where(INTENTS.c.id == bindparam("p_intent"))
 
 
-def extras_columns(intent_id: ColumnElement[Any], outer: FromClause) -> list[Returned]:
+def extras_columns(intent_id: ColumnElement[Any], outer: FromClause | None) -> list[Returned]:
     """The extras of the intent ``intent_id`` names, as columns another statement returns
     (the gift's own INSERT reads them, saving the webhook a query per gift); read
     them back with ``extras_from``."""

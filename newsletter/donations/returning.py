@@ -26,7 +26,8 @@ class Returned(ScalarSelect[Any]):
 @compiles(Returned)
 def _qualified(element: Returned, compiler: SQLCompiler, **kw: Any) -> str:
     kw["include_table"] = True
-    return compiler.visit_grouping(element, **kw)
+    text: str = compiler.visit_grouping(element, **kw)  # type: ignore[no-untyped-call]
+    return text
 
 
 def returned(query: Select[Any], outer: FromClause | None) -> Returned:
