@@ -154,7 +154,7 @@ def serve(
         stderr=(workdir / "serve.log").open("wb"),
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded machine takes a while to import and start
     while time.monotonic() < deadline:
         try:
             httpx.post(f"{base}/stripe/webhook", content=b"{}", timeout=1)
