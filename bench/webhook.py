@@ -8,6 +8,9 @@ threads. Prints events per second and checks the ledger: every gift counted once
 none lost, none doubled. Runs on SQLite and on the machine's PostgreSQL.
 
     .venv/bin/python bench/webhook.py [--gifts 600] [--duplicates 0.2] [--threads 8]
+
+``--statements`` instead applies the same deliveries in this process, one after the
+other, and prints the SQL round trips per event (BEGIN and COMMIT included).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 
 import httpx
 import psycopg
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, insert, select
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +42,9 @@ sys.path.insert(0, str(ROOT))
 from newsletter import database  # noqa: E402
 from newsletter.donations.checkout import CheckoutConfig, IntentFacts, session_params  # noqa: E402
 from newsletter.donations.models import DonationIntent, Gift, StripeEventRecord  # noqa: E402
+from newsletter.donations.receipts.content import Receipt  # noqa: E402
 from newsletter.donations.states import Frequency, IntentStatus  # noqa: E402
+from newsletter.donations.webhook import WebhookProcessor  # noqa: E402
 from tests.donations.fake_stripe import FakeStripe, sign  # noqa: E402
 
 SECRET = "whsec_bench_0123456789"
@@ -148,7 +154,7 @@ def serve(
         stderr=(workdir / "serve.log").open("wb"),
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded machine takes a while to import and start
     while time.monotonic() < deadline:
         try:
             httpx.post(f"{base}/stripe/webhook", content=b"{}", timeout=1)
@@ -198,7 +204,56 @@ def post_all(base: str, bodies: list[str], threads: int) -> tuple[float, dict[in
     return time.perf_counter() - start, statuses
 
 
+class _Unsent:
+    """Receipts claimed (as with receipts on) but not mailed: only the SQL is counted."""
+
+    def send(self, receipt: Receipt) -> None:
+        pass
+
+
+def count_statements(label: str, db_url: str, args: argparse.Namespace) -> bool:
+    """Round trips to the database per delivery, by event type (in-process, sequential)."""
+    rng = random.Random(7)
+    with FakeStripe() as fake:
+        events, forms, expected_rows, _ = build_events(fake, args.gifts, rng)
+    deliveries = events + rng.sample(events, int(len(events) * args.duplicates))
+    rng.shuffle(deliveries)
+    engine = database.open_database(db_url)
+    record_forms(db_url, forms)
+    seen = {e["id"] for e in events}
+    counts: dict[str, list[int]] = {}
+    current = [0]
+
+    def one(*_: Any) -> None:
+        current[0] += 1
+
+    for name in ("before_cursor_execute", "begin", "commit", "rollback"):
+        sa_event.listen(engine, name, one)
+    processor = WebhookProcessor(
+        database.session_factory(engine), secrets=[SECRET], livemode=False, receipts=_Unsent()
+    )
+    done: set[str] = set()
+    for delivery in deliveries:
+        current[0] = 0
+        processor.accept(delivery, receipts=False)
+        kind = delivery["type"] + (" (duplicate)" if delivery["id"] in done else "")
+        done.add(delivery["id"])
+        counts.setdefault(kind, []).append(current[0])
+    with database.session_factory(engine)() as session:
+        rows = session.scalar(select(func.count(Gift.id))) or 0
+    engine.dispose()
+    total = sum(sum(c) for c in counts.values())
+    by_kind = ", ".join(f"{k} {sum(c) / len(c):.2f}" for k, c in sorted(counts.items()))
+    print(
+        f"{label:10} {total / len(deliveries):.2f} statements per delivery "
+        f"({total} for {len(deliveries)}) | {by_kind} | gifts {rows}/{expected_rows}"
+    )
+    return rows == expected_rows and done == seen
+
+
 def run(label: str, db_url: str, args: argparse.Namespace) -> bool:
+    if args.statements:
+        return count_statements(label, db_url, args)
     rng = random.Random(7)
     with FakeStripe() as fake, tempfile.TemporaryDirectory() as tmp:
         events, forms, expected_rows, expected_total = build_events(fake, args.gifts, rng)
@@ -263,6 +318,11 @@ def main() -> None:
         help="email a receipt per gift (Maildir outbox), as a real deployment does",
     )
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="count the SQL round trips per event (in-process, one at a time) instead",
+    )
     args = parser.parse_args()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(

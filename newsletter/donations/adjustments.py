@@ -56,9 +56,9 @@ def _restate(session: Session, gift: Gift) -> None:
 
 
 def charge_adjusted(session: Session, event: DonationEvent) -> Effect:
+    """Apply a refund or dispute (the caller holds the payment's locks, ``payment_keys``)."""
     if not event.charge_id:
         return Effect("no charge")
-    lock_payment(session, event.payment_intent_id, event.invoice_id)
     adjustment = session.scalar(
         select(ChargeAdjustment)
         .where(ChargeAdjustment.charge_id == event.charge_id)

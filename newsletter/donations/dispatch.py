@@ -17,11 +17,24 @@ from newsletter.donations.gifts import Effect
 from newsletter.donations.intents import intent_row
 from newsletter.donations.states import IntentStatus
 
-__all__ = ["Effect", "dispatch"]
+__all__ = ["Effect", "dispatch", "likely_outcome"]
+
+
+def likely_outcome(event: DonationEvent) -> str:
+    """The outcome ``dispatch`` usually reports for ``event`` (a gift recorded, a monthly
+    gift started), so the webhook can store it with the event and write it again only
+    when it turns out otherwise; "" when no outcome is usual."""
+    if event.kind is Kind.INVOICE_PAID:
+        return "gift recorded"
+    checkout = event.kind in (Kind.CHECKOUT_COMPLETED, Kind.CHECKOUT_ASYNC_SUCCEEDED)
+    if checkout and event.payment_status == "paid":
+        return "monthly gift started" if event.mode == "subscription" else "gift recorded"
+    return ""
 
 
 def dispatch(session: Session, event: DonationEvent, *, claim_receipts: bool = False) -> Effect:
-    """Apply ``event`` to the database in ``session`` (the caller commits).
+    """Apply ``event`` to the database in ``session`` (the caller commits, and holds the
+    payment's locks, ``gifts.payment_keys``, taken before anything was read).
 
     With ``claim_receipts`` a new gift is stored with its receipt claimed, and the
     caller must send ``Effect.receipts`` after commit (or release them on failure).

@@ -21,7 +21,6 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
-    case,
     func,
     insert,
     or_,
@@ -31,10 +30,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from newsletter.donations import donors
 from newsletter.donations.events import DonationEvent
-from newsletter.donations.intents import IntentRow, intent_row
+from newsletter.donations.intents import IntentRow, extras_columns, extras_from, intent_row
 from newsletter.donations.models import ChargeAdjustment, Gift, RecurringGift
 from newsletter.donations.receipts.content import Receipt, compose
+from newsletter.donations.returning import returned
 from newsletter.donations.standing import status_after
 from newsletter.donations.states import Frequency, GiftStatus, IntentStatus
 from subscribers.models import Subscriber
@@ -89,13 +90,8 @@ def _p(name: str, type_: Any = None) -> Any:
 
 # Statements built once: values arrive as parameters, so each execution skips
 # building and coercing the expression (which cost more than running it on SQLite).
-_SUBSCRIBER_BY_KEY = select(SUBSCRIBERS.c.id).where(SUBSCRIBERS.c.email_key == _p("p_key"))
-_SUBSCRIBER_BY_ID_OR_KEY = (
-    select(SUBSCRIBERS.c.id)
-    .where(or_(SUBSCRIBERS.c.id == _p("p_id"), SUBSCRIBERS.c.email_key == _p("p_key")))
-    .order_by(case((SUBSCRIBERS.c.id == _p("p_id"), 0), else_=1))
-    .limit(1)
-)
+_SUBSCRIBER_BY_KEY = select(donors.by_address(_p("p_key")))
+_SUBSCRIBER_BY_ID_OR_KEY = select(donors.named_or_by_address(_p("p_id"), _p("p_key")))
 _RECURRING_INSERT = insert(RECURRING).returning(RECURRING.c.id)
 _RECURRING_STARTED = (
     update(RECURRING)
@@ -121,7 +117,13 @@ _RECURRING_INSTALMENT = (
         customer_id=func.coalesce(func.nullif(RECURRING.c.customer_id, ""), _p("p_customer")),
         donor_email=func.coalesce(func.nullif(RECURRING.c.donor_email, ""), _p("p_email")),
     )
-    .returning(*_RECURRING_COLUMNS)
+    .returning(
+        *_RECURRING_COLUMNS,
+        # the donor, for an instalment whose monthly gift knows no subscriber
+        func.coalesce(
+            RECURRING.c.subscriber_id, donors.by_address(_p("p_key", String()), RECURRING)
+        ),
+    )
 )
 _EARLY_INSTALMENTS = (
     update(GIFTS)
@@ -133,10 +135,24 @@ _EARLY_INSTALMENTS = (
         subscriber_id=func.coalesce(GIFTS.c.subscriber_id, _p("p_subscriber", Integer())),
     )
 )
+# Refunds or disputes Stripe reported before this payment (rare): claimed only if any.
+_EARLY = ADJUSTMENTS.alias("early")
+_EARLY_ADJUSTMENTS = returned(
+    select(func.count()).where(
+        or_(
+            _EARLY.c.invoice_id == _p("p_source", String()),
+            _EARLY.c.payment_intent_id == _p("p_pi", String()),
+        )
+    ),
+    None,
+)
+# The new gift's id, whether refunds or disputes came before it (rare: folded in only
+# then) and the extras its receipt states, all from the INSERT: one round trip a gift.
+# (Its own values come again as parameters: an INSERT's RETURNING cannot correlate.)
 _GIFT_INSERT = {
     name: dialect.insert(GIFTS)
     .on_conflict_do_nothing(index_elements=["source_id"])
-    .returning(GIFTS.c.id)
+    .returning(GIFTS.c.id, _EARLY_ADJUSTMENTS, *extras_columns(_p("p_intent", Integer()), None))
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 _ADJUSTMENTS_CLAIM = (
@@ -159,19 +175,32 @@ def lock_key(stripe_id: str) -> int:
     return int.from_bytes(blake2b(stripe_id.encode(), digest_size=8).digest(), "big", signed=True)
 
 
+def lock_keys(*stripe_ids: str | None) -> list[int]:
+    """The advisory lock keys of a payment, in the one order every path takes them."""
+    return sorted({lock_key(i) for i in stripe_ids if i})
+
+
+def payment_keys(event: DonationEvent) -> list[int]:
+    """The locks an event recording or adjusting a payment must hold (``lock_payment``):
+    its payment intent and its invoice (the source of a monthly instalment's gift)."""
+    return lock_keys(event.payment_intent_id, event.invoice_id)
+
+
 def lock_payment(session: Session, *stripe_ids: str | None) -> None:
     """Serialise, until commit, every transaction that records this payment or adjusts it.
 
     Under PostgreSQL's READ COMMITTED a refund and its payment applied at the same
     moment each miss the other's uncommitted row (the refund finds no gift, the gift
     finds no refund), leaving the refund unapplied. Both paths take these locks
-    before reading, in one order, so the second waits and then sees the first.
+    before reading, in one order, so the second waits and then sees the first. The
+    webhook takes an event's locks (``payment_keys``) in the statement recording
+    the event, before anything is read; ``dispatch`` relies on that.
     SQLite needs nothing: it has one writer at a time.
     """
     conn = session.connection()
     if conn.dialect.name != "postgresql":
         return
-    for key in sorted({lock_key(i) for i in stripe_ids if i}):
+    for key in lock_keys(*stripe_ids):
         conn.execute(_ADVISORY_LOCK, {"p_key": key})
 
 
@@ -182,14 +211,15 @@ def when(event: DonationEvent) -> datetime:
 def match_subscriber(session: Session, email: str, subscriber_id: int | None = None) -> int | None:
     """``subscriber_id`` if that subscriber still exists, else whoever has ``email``
     (compared the way ``email_key`` is stored); one query either way."""
-    key = email.strip().lower()
+    key = donors.email_key(email)
     if subscriber_id is None:
-        if not key:
+        if key is None:
             return None
-        return session.connection().scalar(_SUBSCRIBER_BY_KEY, {"p_key": key})
-    return session.connection().scalar(
-        _SUBSCRIBER_BY_ID_OR_KEY, {"p_id": subscriber_id, "p_key": key}
-    )
+        found = session.connection().scalar(_SUBSCRIBER_BY_KEY, {"p_key": key})
+    else:
+        params = {"p_id": subscriber_id, "p_key": key}
+        found = session.connection().scalar(_SUBSCRIBER_BY_ID_OR_KEY, params)
+    return int(found) if found is not None else None
 
 
 def attribution(
@@ -238,26 +268,35 @@ def insert_recurring(
 
 
 def add_gift(session: Session, values: dict[str, Any], claim_receipt: bool) -> Effect:
-    """Insert the gift unless its ``source_id`` is recorded; fold early refunds into it."""
+    """Insert the gift unless its ``source_id`` is recorded; fold early refunds into it.
+
+    The caller holds the payment's locks (``payment_keys``), so a refund applied at
+    the same moment is either seen here or sees this gift.
+    """
     claimed = claim_receipt and bool(values["donor_email"])
     # claimed with the gift: nobody else sends it
     claimed_at = datetime.now(UTC) if claimed else None
     values["receipt_claimed_at"] = claimed_at
     values.update(status=GiftStatus.PAID, refunded_minor=0, disputed_minor=0, created_at=utcnow())
-    invoice = values["source_id"] if values["frequency"] == Frequency.MONTHLY else None
-    lock_payment(session, values.get("payment_intent_id"), invoice)
+    params = {
+        **values,
+        "p_intent": values["intent_id"],
+        "p_source": values["source_id"],
+        "p_pi": values["payment_intent_id"],
+    }
     conn = session.connection()
-    gift_id = conn.execute(_GIFT_INSERT[conn.dialect.name], values).scalar()
-    if gift_id is None:
+    inserted = conn.execute(_GIFT_INSERT[conn.dialect.name], params).first()
+    if inserted is None:
         return Effect("gift already recorded")
-    _fold_adjustments(session, gift_id, values)
+    gift_id, early = inserted[0], inserted[1]
+    if early:
+        _fold_adjustments(session, gift_id, values)
     owed = []
     if claimed:
         owed.append(
             compose(
-                session,
+                extras_from(inserted[2:]),
                 gift_id=gift_id,
-                intent_id=values["intent_id"],
                 to_address=values["donor_email"],
                 to_name=values["donor_name"],
                 amount_minor=values["amount_minor"],
@@ -305,10 +344,10 @@ def checkout_paid(session: Session, event: DonationEvent, claim: bool) -> Effect
     """
     if not event.donation_intent:
         return Effect("ignored: not a checkout from our donate form")
-    intent = intent_row(session, event, IntentStatus.COMPLETED)
+    intent = intent_row(session, event, IntentStatus.COMPLETED, donor=True)
     if intent is None:  # a shop's order number in client_reference_id, say
         return Effect("ignored: names no donation form of ours")
-    campaign, subscriber = attribution(session, event, intent)
+    campaign, subscriber = intent.campaign_id, intent.donor_id
     if event.mode == "subscription":
         return _monthly_started(session, event, intent, campaign, subscriber)
     return add_gift(
@@ -316,7 +355,7 @@ def checkout_paid(session: Session, event: DonationEvent, claim: bool) -> Effect
         {
             "source_id": event.object_id,
             "frequency": Frequency.ONCE,
-            "intent_id": intent.id if intent else None,
+            "intent_id": intent.id,
             "campaign_id": campaign,
             "subscriber_id": subscriber,
             "amount_minor": event.amount_minor,
@@ -373,20 +412,19 @@ def invoice_paid(session: Session, event: DonationEvent, claim: bool) -> Effect:
         "p_sub": event.subscription_id,
         "p_customer": event.customer_id,
         "p_email": event.email,
+        "p_key": donors.email_key(event.email),
     }
     found = session.connection().execute(_RECURRING_INSTALMENT, params).first()
-    matched = False  # whether the donor's address was already looked up
     if found is None:
-        intent = intent_row(session, event)
+        intent = intent_row(session, event, donor=True)
         if intent is None:  # a membership, or another integration's own "intent" field
             return Effect("not a subscription from our donate form")
-        recurring = insert_recurring(session, event, intent)
-        matched = True
+        who = (intent.campaign_id, intent.donor_id)
+        recurring = insert_recurring(session, event, intent, who)
+        subscriber = recurring.subscriber_id
     else:
-        recurring = RecurringRow(*found)
-    subscriber = recurring.subscriber_id
-    if subscriber is None and not matched:
-        subscriber = match_subscriber(session, event.email)
+        recurring = RecurringRow(*found[: len(_RECURRING_COLUMNS)])
+        subscriber = found[len(_RECURRING_COLUMNS)]
     return add_gift(
         session,
         {

@@ -7,6 +7,9 @@ rotated), ``parse`` (``events.parse`` to one ``DonationEvent``), ``dispatch``
 effect, with ``ON CONFLICT DO NOTHING``: a duplicate inserts nothing and changes
 nothing, a concurrent twin waits for the first delivery and then does the same,
 and any failure rolls the whole transaction back, so nothing is half-recorded.
+On PostgreSQL that same statement first takes the payment's advisory locks, and the
+event is stored with the outcome it usually has: a gift costs BEGIN, the event, the
+intent (or monthly gift), the gift and COMMIT, five round trips.
 """
 
 from __future__ import annotations
@@ -18,14 +21,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import stripe
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import BigInteger, Table, bindparam, cast, column, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.database import transaction, writer
-from newsletter.donations.dispatch import dispatch
+from newsletter.donations.dispatch import dispatch, likely_outcome
 from newsletter.donations.events import (
     DISPUTE_KINDS,
     DonationEvent,
@@ -33,6 +36,7 @@ from newsletter.donations.events import (
     parse,
 )
 from newsletter.donations.gateway import Gateway
+from newsletter.donations.gifts import Effect, payment_keys
 from newsletter.donations.models import Gift, StripeEventRecord
 from newsletter.donations.receipts.content import Receipt
 from newsletter.donations.receipts.delivery import ReceiptSender, deliver_claimed
@@ -42,11 +46,30 @@ from subscribers.orm import utcnow
 log = logging.getLogger(__name__)
 TOLERANCE = 300  # seconds, Stripe's own default
 EVENTS: Table = StripeEventRecord.__table__  # type: ignore[assignment]
+_EVENT_COLUMNS = ("event_id", "type", "created", "livemode", "outcome", "received_at")
+_KEYS = postgresql.ARRAY(BigInteger)
+# The payment's advisory locks (``gifts.lock_payment``), taken in key order: the row
+# the INSERT needs comes out only once the aggregate has run the whole lock scan.
+_LOCKED = (
+    select(func.count())
+    .select_from(
+        select(func.pg_advisory_xact_lock(column("k")))
+        .select_from(func.unnest(cast(bindparam("p_keys", type_=_KEYS), _KEYS)).alias("k"))
+        .subquery()
+    )
+    .scalar_subquery()
+)
 _EVENT_INSERT = {
-    name: dialect.insert(EVENTS)
+    "postgresql": postgresql.insert(EVENTS)
+    .from_select(
+        _EVENT_COLUMNS,
+        select(*(bindparam(c, type_=EVENTS.c[c].type) for c in _EVENT_COLUMNS)).where(_LOCKED >= 0),
+    )
     .on_conflict_do_nothing(index_elements=["event_id"])
-    .returning(EVENTS.c.id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+    .returning(EVENTS.c.id),
+    "sqlite": sqlite.insert(EVENTS)
+    .on_conflict_do_nothing(index_elements=["event_id"])
+    .returning(EVENTS.c.id),
 }
 _EVENT_OUTCOME = update(EVENTS).where(EVENTS.c.id == bindparam("p_id"))
 _ATTEMPTS = 4
@@ -203,24 +226,9 @@ class WebhookProcessor:
         for attempt in range(_ATTEMPTS):
             try:
                 with self._writer, transaction(self.sessions) as session:
-                    # First statement is the write: SQLite takes its write lock here,
-                    # PostgreSQL makes a concurrent twin wait on the unique index and
-                    # then insert nothing once the first delivery has committed.
-                    conn = session.connection()
-                    values = {
-                        "event_id": event.event_id,
-                        "type": event.type,
-                        "created": event.created,
-                        "livemode": event.livemode,
-                        "outcome": "",
-                        "received_at": utcnow(),
-                    }
-                    record_id = conn.execute(_EVENT_INSERT[conn.dialect.name], values).scalar()
-                    if record_id is None:
+                    effect = apply_new(session, event, claim_receipts=self.receipts is not None)
+                    if effect is None:
                         return Result(event.event_id, event.type, "already processed", True)
-                    effect = dispatch(session, event, claim_receipts=self.receipts is not None)
-                    outcome = {"p_id": record_id, "outcome": effect.outcome[:200]}
-                    session.connection().execute(_EVENT_OUTCOME, outcome)
                 return Result(
                     event.event_id,
                     event.type,
@@ -245,6 +253,35 @@ class WebhookProcessor:
                 select(StripeEventRecord.id).where(StripeEventRecord.event_id == event_id)
             )
         return found is not None
+
+
+def apply_new(session: Session, event: DonationEvent, *, claim_receipts: bool) -> Effect | None:
+    """Record ``event`` and apply it in the caller's transaction; None if it is recorded
+    already (a duplicate: nothing changed).
+
+    The first statement is the write: SQLite takes its write lock here, PostgreSQL
+    takes the payment's locks and makes a concurrent twin wait on the unique index,
+    then insert nothing once the first delivery has committed.
+    """
+    conn = session.connection()
+    expected = likely_outcome(event)
+    values = {
+        "event_id": event.event_id,
+        "type": event.type,
+        "created": event.created,
+        "livemode": event.livemode,
+        "outcome": expected,
+        "received_at": utcnow(),
+    }
+    if conn.dialect.name == "postgresql":
+        values["p_keys"] = payment_keys(event)
+    record_id = conn.execute(_EVENT_INSERT[conn.dialect.name], values).scalar()
+    if record_id is None:
+        return None
+    effect = dispatch(session, event, claim_receipts=claim_receipts)
+    if effect.outcome[:200] != expected:
+        conn.execute(_EVENT_OUTCOME, {"p_id": record_id, "outcome": effect.outcome[:200]})
+    return effect
 
 
 def processor_for(

@@ -77,10 +77,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.sessions = database.session_factory(app.state.engine)
     app.state.templates = templates(settings)
-    from newsletter.web.services import Outbox, SubscribeLimits
+    from newsletter.web.services import Donations, Outbox, SubscribeLimits
 
     app.state.outbox = Outbox.from_settings(settings)
     app.state.subscribe_limits = SubscribeLimits.from_settings(settings, app.state.sessions)
+    app.state.donations = Donations.from_settings(settings, app.state.sessions)
     from newsletter.web.page_cache import PageCache
     from newsletter.web.topic_list import PublicTopics
 

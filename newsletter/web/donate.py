@@ -20,17 +20,16 @@ from starlette.concurrency import run_in_threadpool
 from newsletter import tokens, wiring
 from newsletter.config import Settings
 from newsletter.donations import amounts, intents
-from newsletter.donations.gateway import Gateway, PaymentProviderError
+from newsletter.donations.gateway import PaymentProviderError
 from newsletter.donations.models import RecurringGift
 from newsletter.errors import NewsletterError, TokenError
 from newsletter.web import clientip, csrf
-from newsletter.web.ratelimit import RateLimiter
+from newsletter.web.services import GiftLimits, Stripe
 
 router = APIRouter()
 log = logging.getLogger(__name__)
 MANAGE = "donate-manage"
 MANAGE_MAX_AGE = 3600
-MANAGE_PER_ADDRESS = 3  # manage-link emails to one address per hour, from anywhere
 #: Everything the donor may type or tick, shown again as entered when the form has an error.
 FORM_FIELDS = (
     "amount",
@@ -50,25 +49,6 @@ FORM_FIELDS = (
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
-
-
-def gateway(request: Request) -> Gateway | None:
-    """The app's Stripe gateway, built once from settings (None without keys)."""
-    state = request.app.state
-    if not hasattr(state, "stripe_gateway"):
-        state.stripe_gateway = wiring.stripe_gateway(state.settings)
-    found: Gateway | None = state.stripe_gateway
-    return found
-
-
-def _limiter(request: Request, name: str, limit: int, window: float) -> RateLimiter:
-    key = f"ratelimit_{name}"
-    if not hasattr(request.app.state, key):
-        secret = _settings(request).secret
-        shared = RateLimiter(request.app.state.sessions, name, limit, window, secret=secret)
-        setattr(request.app.state, key, shared)
-    limiter: RateLimiter = getattr(request.app.state, key)
-    return limiter
 
 
 def _client(request: Request) -> str:
@@ -128,7 +108,7 @@ def _fee_note(settings: Settings) -> str:
 
 
 @router.get("/donate", response_class=HTMLResponse)
-async def donate_form(request: Request) -> HTMLResponse:
+async def donate_form(request: Request, found: Stripe) -> HTMLResponse:
     """Prefilled from the link (``c``, ``t``, ``amount``, ``frequency``, ``cancelled``);
     no query and no file is read, so it runs on the event loop, not a worker thread."""
     settings = _settings(request)
@@ -138,7 +118,7 @@ async def donate_form(request: Request) -> HTMLResponse:
     return _page(
         request,
         "donate.html",
-        configured=gateway(request) is not None,
+        configured=found is not None,
         cancelled=bool(query.get("cancelled", "")),
         error="",
         **_form_context(settings, values),
@@ -146,9 +126,8 @@ async def donate_form(request: Request) -> HTMLResponse:
 
 
 @router.post("/donate", response_model=None)
-async def donate_submit(request: Request) -> Response:
+async def donate_submit(request: Request, found: Stripe, limits: GiftLimits) -> Response:
     settings = _settings(request)
-    found = gateway(request)
     if found is None:  # no form was shown, so there is nothing to check or keep
         return _page(
             request,
@@ -163,7 +142,7 @@ async def donate_submit(request: Request) -> Response:
     csrf.check(request, fields.get(csrf.FIELD), settings.secret)
     values = {k: fields.get(k, "") for k in FORM_FIELDS}
     context = _form_context(settings, values)
-    if not await run_in_threadpool(_limiter(request, "donate", 10, 600).allow, _client(request)):
+    if not await run_in_threadpool(limits.per_ip.allow, _client(request)):
         return _page(
             request,
             "donate.html",
@@ -218,8 +197,7 @@ def amount_script() -> Response:
 
 
 @router.get("/donate/thanks", response_class=HTMLResponse)
-async def donate_thanks(request: Request, session_id: str = "") -> HTMLResponse:
-    found = gateway(request)
+async def donate_thanks(request: Request, found: Stripe, session_id: str = "") -> HTMLResponse:
     summary = None
     if found is not None and session_id.startswith("cs_") and len(session_id) < 255:
         try:
@@ -256,7 +234,7 @@ def _send_manage_link(settings: Settings, sessions: sessionmaker[Session], email
 
 
 @router.post("/donate/manage", response_class=HTMLResponse)
-async def manage_request(request: Request) -> HTMLResponse:
+async def manage_request(request: Request, limits: GiftLimits) -> HTMLResponse:
     settings = _settings(request)
     fields = {k: str(v) for k, v in (await request.form()).items()}
     csrf.check(request, fields.get(csrf.FIELD), settings.secret)
@@ -270,11 +248,9 @@ async def manage_request(request: Request) -> HTMLResponse:
             error="Please enter the email address you gave with your gift.",
         )
     address = email.strip().lower()
-    ip_ok = await run_in_threadpool(_limiter(request, "manage", 5, 3600).allow, _client(request))
+    ip_ok = await run_in_threadpool(limits.manage_per_ip.allow, _client(request))
     # per address too: many connections must not flood one donor's inbox
-    if not ip_ok or not await run_in_threadpool(
-        _limiter(request, "manage-address", MANAGE_PER_ADDRESS, 3600).allow, address
-    ):
+    if not ip_ok or not await run_in_threadpool(limits.manage_per_address.allow, address):
         return _page(
             request,
             "donate-manage.html",
@@ -309,26 +285,25 @@ def _not_configured(request: Request) -> HTMLResponse:
 
 
 @router.get("/donate/manage/{token}", response_class=HTMLResponse)
-def manage_open(request: Request, token: str) -> HTMLResponse:
+def manage_open(request: Request, token: str, found: Stripe) -> HTMLResponse:
     """The page the emailed link opens: checks the link, asks Stripe nothing.
 
     Mail scanners follow every link in a message; only the button's POST, which
     they do not send, opens a billing-portal session.
     """
     _manage_customer(request, token)
-    if gateway(request) is None:
+    if found is None:
         return _not_configured(request)
     return _page(request, "donate-manage-open.html", action=f"/donate/manage/{token}")
 
 
 @router.post("/donate/manage/{token}", response_model=None)
-async def manage_portal(request: Request, token: str) -> Response:
+async def manage_portal(request: Request, token: str, found: Stripe) -> Response:
     """The button: a Stripe billing-portal session for the link's customer, then there."""
     settings = _settings(request)
     fields = {k: str(v) for k, v in (await request.form()).items()}
     csrf.check(request, fields.get(csrf.FIELD), settings.secret)
     customer = _manage_customer(request, token)
-    found = gateway(request)
     if found is None:
         return _not_configured(request)
     try:

@@ -5,7 +5,8 @@ stops retrying), 503 while no webhook secret is configured and 500 for any other
 failure, so Stripe retries and nothing is lost. Receipts claimed with a new gift go
 to the app's ``ReceiptCourier``: the answer never waits for the mail, the mail is
 rendered and written in a helper process (``ProcessMailer``), and the courier
-sends what is queued before the app shuts down.
+sends what is queued before the app shuts down. Both, and the processor, come from
+``services.Donations`` as dependencies.
 """
 
 from __future__ import annotations
@@ -18,21 +19,17 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from newsletter import wiring
 from newsletter.config import Settings
 from newsletter.database import lost
-from newsletter.donations.receipts.background import ReceiptCourier
-from newsletter.donations.receipts.helper_process import ProcessMailer
 from newsletter.donations.webhook import (
     Result,
     WebhookProcessor,
     WebhookRejected,
     load,
-    processor_for,
     verify,
 )
 from newsletter.web import webhook_review
-from newsletter.web.donate import gateway
+from newsletter.web.services import Courier, Donations, Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -40,26 +37,11 @@ log = logging.getLogger(__name__)
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
-    courier: ReceiptCourier | None = getattr(app.state, "receipt_courier", None)
-    if courier is not None:
-        await run_in_threadpool(courier.close)
-        await run_in_threadpool(app.state.receipt_mailer.close)
+    donations: Donations = app.state.donations
+    await run_in_threadpool(donations.close)
 
 
 router = APIRouter(lifespan=_lifespan)
-
-
-def processor(request: Request) -> WebhookProcessor | None:
-    """The app's processor, built once; None until a webhook secret is configured."""
-    state = request.app.state
-    if not hasattr(state, "stripe_webhooks"):
-        settings: Settings = state.settings
-        mailer = wiring.donor_mailer(settings)
-        state.receipt_mailer = ProcessMailer(settings, wiring.donor_mailer)
-        state.receipt_courier = ReceiptCourier(state.sessions, state.receipt_mailer)
-        state.stripe_webhooks = processor_for(settings, state.sessions, mailer, gateway(request))
-    found: WebhookProcessor | None = state.stripe_webhooks
-    return found
 
 
 def _receive(request: Request, handler: WebhookProcessor, payload: bytes) -> Result | JSONResponse:
@@ -83,8 +65,7 @@ def _receive(request: Request, handler: WebhookProcessor, payload: bytes) -> Res
 
 
 @router.post("/stripe/webhook")
-async def stripe_webhook(request: Request) -> JSONResponse:
-    handler = processor(request)
+async def stripe_webhook(request: Request, handler: Webhooks, courier: Courier) -> JSONResponse:
     if handler is None:
         return JSONResponse({"error": "webhook secret not configured"}, status_code=503)
     payload = await request.body()
@@ -100,7 +81,6 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     if isinstance(result, JSONResponse):
         return result
     if result.receipts:
-        courier: ReceiptCourier = request.app.state.receipt_courier
         courier.put(result.receipts)
     return JSONResponse(
         {"received": True, "duplicate": result.duplicate, "outcome": result.outcome}

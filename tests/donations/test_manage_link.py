@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from newsletter.config import Settings
 from newsletter.web.app import create_app
-from newsletter.web.donate import MANAGE_PER_ADDRESS
+from newsletter.web.services import MANAGE_PER_ADDRESS
 from tests.donations.conftest import SECRET_KEY, WEBHOOK_SECRET, post_event
 from tests.donations.fake_stripe import FakeStripe
 from tests.local import free_port, serving

@@ -1,4 +1,5 @@
-"""A refund and its payment applied at the same moment, in two real PostgreSQL transactions."""
+"""A refund and its payment applied at the same moment, in two real PostgreSQL transactions
+(each recorded as the webhook records it: the event's statement takes the payment's locks)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
-from newsletter.donations.dispatch import dispatch
 from newsletter.donations.events import parse
 from newsletter.donations.gifts import lock_key
 from newsletter.donations.states import GiftStatus
+from newsletter.donations.webhook import apply_new
 from tests.donations.fake_stripe import FakeStripe
 from tests.donations.helpers import gifts, start
 
@@ -58,12 +59,12 @@ def test_concurrent_refund_and_payment_leave_the_refund_applied(
     def second() -> None:
         try:
             with sessions() as other, other.begin():
-                dispatch(other, second_event)
+                apply_new(other, second_event, claim_receipts=False)
         except BaseException as exc:  # reported by the main thread
             failures.append(exc)
 
     with sessions() as first, first.begin():
-        dispatch(first, first_event)  # not committed yet
+        apply_new(first, first_event, claim_receipts=False)  # not committed yet
         thread = threading.Thread(target=second)
         thread.start()
         _wait_until_blocked(engine, lock_key(pi))

@@ -17,8 +17,10 @@ from sqlalchemy import select
 from newsletter import links, tokens
 from newsletter.config import Settings
 from newsletter.database import transaction
+from newsletter.donations.gateway import CheckoutSession, PaymentProviderError
 from newsletter.donations.models import DonationIntent, RecurringGift
 from newsletter.donations.states import IntentStatus
+from newsletter.web import services
 from newsletter.web.app import create_app
 from newsletter.web.donate import MANAGE
 from subscribers.models import Subscriber
@@ -192,6 +194,31 @@ def test_thanks_page_reads_stripe_but_records_nothing(
     assert gifts(db_sessions(client)) == []
     unknown = client.get("/donate/thanks", params={"session_id": "cs_test_nope"})
     assert unknown.status_code == 200 and "£" not in unknown.text
+
+
+class StripeDown:
+    """A gateway whose every call fails, as when Stripe cannot be reached."""
+
+    def retrieve_checkout_session(self, session_id: str) -> CheckoutSession:
+        raise PaymentProviderError("Stripe could not be reached")
+
+    def create_portal_session(self, customer: str, return_url: str) -> str:
+        raise PaymentProviderError("Stripe could not be reached")
+
+
+def test_stripe_being_down_shows_a_plain_thanks_and_an_error_for_the_portal(
+    client: TestClient,
+) -> None:
+    client.app.dependency_overrides[services.stripe_gateway] = StripeDown  # type: ignore[attr-defined]
+    thanks = client.get("/donate/thanks", params={"session_id": "cs_test_1"})
+    assert thanks.status_code == 200 and "£" not in thanks.text
+    settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
+    link = tokens.sign(settings.secret, MANAGE, {"cus": "cus_1"})
+    token = _form(client, f"/donate/manage/{link}")
+    portal = client.post(
+        f"/donate/manage/{link}", data={"csrf_token": token}, follow_redirects=False
+    )
+    assert portal.status_code == 502 and "could not be reached" in portal.text
 
 
 def test_card_testing_is_rate_limited(client: TestClient) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
-from newsletter.donations.models import DonationIntent, RecurringGift
+from newsletter.donations.models import DonationIntent, RecurringGift, StripeEventRecord
 from newsletter.donations.states import Frequency, GiftStatus, IntentStatus
 from newsletter.donations.webhook import WebhookProcessor, WebhookRejected, verify
 from tests.donations.conftest import (
@@ -111,6 +111,33 @@ def test_paid_checkout_records_one_attributed_gift_and_one_receipt(
         intent = s.scalar(select(DonationIntent))
         assert intent is not None and intent.status == IntentStatus.COMPLETED
     assert event_rows(sessions) == 1
+
+
+def test_each_event_stores_what_applying_it_did(
+    processor: WebhookProcessor,
+    sessions: sessionmaker[Session],
+    stripe_settings: Settings,
+    fake_stripe: FakeStripe,
+) -> None:
+    """The outcome is stored with the event as usually expected, and rewritten when the
+    event turned out otherwise (a second event for one payment, another shop's sale)."""
+    sid = start(sessions, stripe_settings, fake_stripe)
+    session, event = completed(fake_stripe, sid, email="ann@example.org")
+    resent = fake_stripe.event("checkout.session.completed", session)  # a new event id
+    foreign = dict(session, id="cs_shop", metadata={}, client_reference_id=None)
+    results = [
+        deliver(processor, e)
+        for e in (event, resent, fake_stripe.event("checkout.session.completed", foreign))
+    ]
+    with sessions() as s:
+        rows = s.execute(select(StripeEventRecord.event_id, StripeEventRecord.outcome)).all()
+    stored = {row[0]: row[1] for row in rows}
+    assert stored == {r.event_id: r.outcome for r in results}
+    assert [r.outcome.split(":")[0] for r in results] == [
+        "gift recorded",
+        "gift already recorded",
+        "ignored",
+    ]
 
 
 def test_unpaid_checkout_waits_for_async_success(

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from newsletter.donations.amounts import format_amount
-from newsletter.donations.intents import extras
+from newsletter.donations.intents import Extras, extras
 from newsletter.donations.models import Gift
 
 
@@ -46,10 +46,9 @@ class Receipt:
 
 
 def compose(
-    session: Session,
+    added: Extras | None,
     *,
     gift_id: int,
-    intent_id: int | None,
     to_address: str,
     to_name: str,
     amount_minor: int,
@@ -61,8 +60,8 @@ def compose(
     claimed_at: datetime | None,
 ) -> Receipt:
     """The receipt for one gift: the one place that decides what a receipt states (the
-    amount given, the fee covered, once or monthly, the Gift Aid declaration)."""
-    added = extras(session, intent_id)
+    amount given, the fee covered, once or monthly, the Gift Aid declaration).
+    ``added`` is what the donor added on our form (``intents.extras``)."""
     fee = min(added.fee_minor, amount_minor) if added is not None else 0
     declaration = (
         Declaration(added.wording, added.name, added.address, added.postcode)
@@ -87,9 +86,8 @@ def compose(
 
 def receipt_for(session: Session, gift: Gift) -> Receipt:
     return compose(
-        session,
+        extras(session, gift.intent_id),
         gift_id=gift.id,
-        intent_id=gift.intent_id,
         to_address=gift.donor_email,
         to_name=gift.donor_name,
         amount_minor=gift.amount_minor,

@@ -89,11 +89,6 @@ class ProcessMailer:
                     self._pool = None
             raise
 
-    def _pids(self) -> list[int]:
-        """The helper's process id (for tests that check it leaves)."""
-        pool = self._pool
-        return [] if pool is None else [p.pid for p in getattr(pool, "_processes", {}).values()]
-
     def close(self) -> None:
         """Stop the helper once the courier has sent what was queued."""
         with self._lock:
