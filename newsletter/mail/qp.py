@@ -253,6 +253,9 @@ def _piece(value: str) -> tuple[bytes, bool] | None:
         or "\r" in value
     ):
         return None
+    if value.isascii() and value.isprintable() and "  " not in value:
+        # Links, addresses, most names: only "=" needs encoding (``_inner`` agrees, tested).
+        return value.encode("ascii").replace(b"=", b"=3D"), False
     try:
         return _inner(value.encode("utf-8")), "  " in value or "\t" in value
     except UnicodeEncodeError:
@@ -392,13 +395,19 @@ class PartTemplate:
             if line.segments is None:
                 out[line.index] = _whole(line, values)
                 continue
-            filled = list(line.segments)
-            blanks = line.blanks
-            for j, name in line.holes:
-                filled[j], blanky = encoded[name]  # type: ignore[misc]
-                blanks = blanks or blanky
+            if len(line.holes) == 1:  # the usual line: text, one value, text
+                before, _, after = line.segments
+                piece, blanks = encoded[line.holes[0][1]]  # type: ignore[misc]
+                joined = before + piece + after
+            else:
+                filled = list(line.segments)
+                blanks = False
+                for j, name in line.holes:
+                    filled[j], blanky = encoded[name]  # type: ignore[misc]
+                    blanks = blanks or blanky
+                joined = b"".join(filled)
             # A line with runs of blanks goes through _quote_blanks, others b2a_qp.
-            out[line.index] = line.head + _wrap(b"".join(filled), like_b2a=not blanks)
+            out[line.index] = line.head + _wrap(joined, like_b2a=not (blanks or line.blanks))
         return b"".join(out)
 
     def _encode_lines(self, values: Mapping[str, str]) -> bytes:

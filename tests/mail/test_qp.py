@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 
 from newsletter.mail.qp import (
     PartTemplate,
+    _inner,
     _PartEncoder,
+    _piece,
     _quote_blank_pieces,
     _quote_blanks,
     encode_text,
@@ -99,6 +101,15 @@ def test_a_template_with_a_fixed_value_encodes_as_its_filled_in_text(
     assert again.encode(values) == fixed.encode(values)  # its lines from the shared cache
     moved = {**values, "link": other}
     assert fixed.encode(moved) == encode_text(fixed.fill(moved))
+
+
+@given(st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=120))
+@example("https://news.example.org/donate?c=112&amp;t=ab.cd")
+def test_a_plain_ascii_value_is_the_piece_b2a_qp_makes(value: str) -> None:
+    """The shortcut for links and plain names gives what the full encoding gives."""
+    found = _piece(value)
+    if found is not None:
+        assert found == (_inner(value.encode()), "  " in value)
 
 
 def test_the_personal_lines_are_encoded_piece_by_piece() -> None:
