@@ -84,7 +84,7 @@ def test_a_template_encodes_as_its_filled_in_text(
 @given(
     st.lists(LINES, min_size=1, max_size=5),
     st.lists(st.sampled_from(NAMES), min_size=4, max_size=4),
-    st.fixed_dictionaries({name: VALUE for name in NAMES}),
+    st.fixed_dictionaries(dict.fromkeys(NAMES, VALUE)),
     VALUE,
 )
 @example(["x" * 80, "=\n"], ["link", "name"], {"name": "abc", "link": "x"}, "x")
