@@ -36,7 +36,7 @@ from newsletter.campaigns.composer import CampaignComposer, campaign_identity
 from newsletter.campaigns.ledger import Claimed
 from newsletter.config import Settings
 from newsletter.digest import Digest, Personal, render_digest
-from newsletter.digest.render import reordered
+from newsletter.digest.render import forget_renderings, reordered
 from newsletter.links import RecipientLinks, recipient_links
 from newsletter.mail import identities
 from newsletter.mail.dkim import Signer, generate_ed25519, generate_rsa
@@ -182,19 +182,23 @@ def main() -> None:
     def personalised(signer: Signer | None, warm: bool = False) -> Callable[[int], object]:
         """``CampaignComposer.compose`` for a new campaign whose readers follow topics:
         reader i follows combination i % 32, so every order is rendered in the run
-        (``warm``: rendered before it, to show the cost of a copy alone)."""
+        (``warm``: rendered before it, to show the cost of a copy alone). Each round
+        starts with the rendering caches empty and the paper rendered, as a campaign's
+        process does: the orders do not reuse the text a past round wrapped."""
         campaign_id = next(campaign_ids)
+        forget_renderings()
+        paper = render_digest(briefing, settings)
         composer = CampaignComposer(
             settings=settings,
             campaign_id=campaign_id,
             briefing_slug=briefing.slug,
-            subject=digest.subject,
-            digest=digest,
+            subject=paper.subject,
+            digest=paper,
             identity=campaign_identity(settings, campaign_id),
             signer=signer,
             section_topics=keys,
             render_order=lambda first: linktable.Tracked(
-                reordered(digest, briefing, settings, first), None
+                reordered(paper, briefing, settings, first), None
             ),
         )
         editions.append(len(composer.editions))

@@ -13,7 +13,7 @@ distinct order and never once per reader.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,9 +27,9 @@ from newsletter.campaigns.ledger import Claimed
 from newsletter.campaigns.manager import LintRefused, get
 from newsletter.config import Settings
 from newsletter.digest import Digest, Personal, render_digest
-from newsletter.digest.personalise import personal_values
+from newsletter.digest.personalise import html_values, personal_values
 from newsletter.digest.render import reordered
-from newsletter.links import RecipientLinks, recipient_links
+from newsletter.links import RecipientLinks, archive_url, recipient_links
 from newsletter.mail import identities
 from newsletter.mail.dkim import Signer
 from newsletter.mail.message import (
@@ -70,17 +70,27 @@ def refuse_if_lint_errors(
 
 @dataclass(frozen=True)
 class Edition:
-    """The digest rendered for one order of the sections, its parts encoded once."""
+    """The digest rendered for one order of the sections, its parts encoded once.
+
+    ``fixed`` are the (text) slot values every copy of the campaign has, encoded with
+    the static lines; ``known`` the encoded lines the campaign's editions share.
+    """
 
     digest: Digest
     tracked_links: linktable.PerCopy | None
+    fixed: Mapping[str, str] = field(default_factory=dict, repr=False)
+    known: dict[str, bytes] | None = field(default=None, repr=False, compare=False)
     html_part: PartTemplate = field(init=False, repr=False)
     text_part: PartTemplate = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         html, text = self.digest.html_template, self.digest.text_template
-        object.__setattr__(self, "html_part", PartTemplate(html.parts, html.slots))
-        object.__setattr__(self, "text_part", PartTemplate(text.parts, text.slots))
+        html_part = PartTemplate(
+            html.parts, html.slots, fixed=html_values(self.fixed), known=self.known
+        )
+        text_part = PartTemplate(text.parts, text.slots, fixed=self.fixed, known=self.known)
+        object.__setattr__(self, "html_part", html_part)
+        object.__setattr__(self, "text_part", text_part)
 
 
 @dataclass(frozen=True)
@@ -102,12 +112,20 @@ class CampaignComposer:
     render_order: Callable[[Order], linktable.Tracked] | None = None
     # Rendered orders, the paper's own under (); filled as readers need them.
     editions: dict[Order, Edition] = field(init=False, repr=False)
+    # Encoded body lines, shared by the editions: another order repeats most of them.
+    _known: dict[str, bytes] = field(init=False, repr=False, compare=False)
     # Lanes compose in threads: an order is rendered once even when two need it at once.
     _rendering: threading.Lock = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "editions", {(): Edition(self.digest, self.tracked_links)})
+        object.__setattr__(self, "_known", {})
+        object.__setattr__(self, "editions", {(): self._edition(self.digest, self.tracked_links)})
         object.__setattr__(self, "_rendering", threading.Lock())
+
+    def _edition(self, digest: Digest, tracked_links: linktable.PerCopy | None) -> Edition:
+        # The archive link is the campaign's, the same in every copy.
+        fixed = {"browser": archive_url(self.settings, self.briefing_slug)}
+        return Edition(digest, tracked_links, fixed, self._known)
 
     def order(self, row: Claimed) -> Order:
         """The sections this reader gets first (their topics'), or () for the paper's order."""
@@ -126,7 +144,7 @@ class CampaignComposer:
             found = self.editions.get(first)
             if found is None:
                 tracked = self.render_order(first)
-                found = self.editions[first] = Edition(tracked.digest, tracked.per_copy)
+                found = self.editions[first] = self._edition(tracked.digest, tracked.per_copy)
         return found
 
     def _links(self, row: Claimed) -> RecipientLinks:

@@ -162,6 +162,7 @@ def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
     return value
 
 
+@lru_cache(maxsize=4096)  # pure; every order of a personalised email cleans the same items
 def sanitise(fragment: str) -> Markup:
     """nh3 with the digest's allow-list: the last word on what HTML a briefing can carry."""
     cleaned = nh3.clean(

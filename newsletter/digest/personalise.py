@@ -13,6 +13,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from newsletter.links import RecipientLinks
 
@@ -51,7 +52,7 @@ class Slots:
         nonce = secrets.token_hex(6)
         return cls(nonce, *(f"xslot{nonce}{key}x" for key in SLOT_NAMES))
 
-    @property
+    @cached_property  # compiled once per rendering, for the HTML, text and MJML splits
     def pattern(self) -> re.Pattern[str]:
         return re.compile(f"xslot{self.nonce}({'|'.join(SLOT_NAMES)})x")
 

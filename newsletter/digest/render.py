@@ -21,6 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from newsletter.briefing.model import Briefing
 from newsletter.config import Settings
 from newsletter.digest import text
+from newsletter.digest.inline import parse, sanitise
 from newsletter.digest.personalise import (
     REQUIRED_SLOTS,
     Personal,
@@ -28,6 +29,7 @@ from newsletter.digest.personalise import (
     SplitTemplate,
     personal_values,
 )
+from newsletter.digest.view import _lead_runs as lead_runs
 from newsletter.digest.view import email_view, page_view
 from newsletter.errors import NewsletterError
 from newsletter.links import recipient_links
@@ -236,6 +238,14 @@ def render_digest(briefing: Briefing, settings: Settings, first: Sequence[int] =
         html_template=email.html_template,
         text_template=email.text_template,
     )
+
+
+def forget_renderings() -> None:
+    """Empty the caches that let one rendering reuse another's work (wrapped text,
+    sanitised HTML, section leads, parsed Markdown): benchmarks start each round as a
+    new process would, so a campaign's first orders are not rendered from a past one's."""
+    for cached in (text.wrap, sanitise, lead_runs, parse):
+        cached.cache_clear()
 
 
 def reordered(

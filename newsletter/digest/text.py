@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterable
+from functools import lru_cache
 
 from newsletter.digest.inline import Reference
 
 WIDTH = 72
 
 
+@lru_cache(maxsize=4096)  # an email in another order of its sections repeats most of its text
 def wrap(text: str, width: int = WIDTH, indent: str = "", hanging: str | None = None) -> str:
     """Fill each paragraph of ``text`` to ``width``; long words (URLs) stay whole."""
     blocks = [" ".join(line.split()) for line in text.split("\n")]

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from markupsafe import Markup
@@ -151,7 +152,8 @@ def _repeats(sentence: str, decisions: Sequence[frozenset[str]]) -> bool:
     )
 
 
-def _lead_runs(section: Section, decisions: Sequence[frozenset[str]]) -> tuple[inline.Run, ...]:
+@lru_cache(maxsize=256)  # the same in every order of the sections
+def _lead_runs(section: Section, decisions: tuple[frozenset[str], ...]) -> tuple[inline.Run, ...]:
     """A section's opening of at least ``LEAD_MIN`` characters where the text allows:
     running on into the next paragraphs, after any opening sentence that only repeats
     a key decision, cut between sentences (or at a word, with an ellipsis)."""
@@ -209,7 +211,7 @@ def _item(runs: Sequence[inline.Run], refs: References) -> Item:
 
 
 def _section_digest(
-    section: Section, refs: References, decisions: Sequence[frozenset[str]]
+    section: Section, refs: References, decisions: tuple[frozenset[str], ...]
 ) -> SectionDigest:
     refs.take_block()
     runs = _lead_runs(section, decisions)
@@ -262,7 +264,7 @@ def email_view(briefing: Briefing, first: Sequence[int] = ()) -> EmailView:
         rest[0] = tuple(r for r in remainder if r.text or r.br)
         if pitch_runs and pitch_runs[-1].text == "…" and rest[0]:
             rest[0] = (inline.Run("…"), *rest[0])
-    decisions = [_words(inline.plain(inline.parse(p.text))) for p in briefing.key_decisions]
+    decisions = tuple(_words(inline.plain(inline.parse(p.text))) for p in briefing.key_decisions)
     # Sources are numbered in reading order, so a reordered copy's [1] still comes first.
     in_order = [briefing.sections[i] for i in topics.order(len(briefing.sections), first)]
     sections = tuple(_section_digest(s, refs, decisions) for s in in_order)

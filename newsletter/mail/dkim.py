@@ -54,6 +54,7 @@ SIGNED_HEADERS: tuple[str, ...] = (
 )
 # Listed once more than present, so nobody can add a second copy after signing.
 _OVERSIGNED = frozenset(("from", "to", "subject", "list-unsubscribe", "list-unsubscribe-post"))
+_PKCS1, _SHA256 = padding.PKCS1v15(), hashes.SHA256()
 _MIN_RSA_BITS = 2048  # RFC 8301: 1024 is the floor, 2048 what receivers expect now
 _WSP = re.compile(rb"[ \t]+")
 _WSP_RUN = re.compile(rb"[ \t]{2,}|\t")
@@ -70,6 +71,24 @@ def relaxed_header(line: bytes) -> bytes:
     if b"\n" in value or b"\t" in value or b"  " in value:
         value = _WSP.sub(b" ", value.replace(b"\r\n", b"").replace(b"\n", b""))
     return name.strip(b" \t").lower() + b":" + value.strip(b" ") + b"\r\n"
+
+
+@lru_cache(maxsize=64)  # a campaign's copies all have the same fields in the same order
+def _picks(names: tuple[bytes, ...]) -> tuple[str, tuple[int, ...]]:
+    """The h= list for fields with these (lower-case) names, and which field each
+    entry signs: instances are picked bottom-up, as verifiers do (RFC 6376 5.4.2),
+    and an over-signed name past its last instance signs nothing."""
+    remaining: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        remaining.setdefault(name.decode("ascii", "replace"), []).append(i)
+    order = [h for h in SIGNED_HEADERS if h in remaining]
+    h_list = [*order, *(h for h in order if h in _OVERSIGNED)]
+    picked = []
+    for h in h_list:
+        stack = remaining[h]
+        if stack:
+            picked.append(stack.pop())
+    return ":".join(h_list), tuple(picked)
 
 
 def relaxed_line(line: bytes) -> bytes:
@@ -250,35 +269,25 @@ class Signer:
         ``header_lines`` are the message's fields in order, each ``Name: value\\r\\n``
         (folded lines keep their CRLF+WSP continuations).
         """
-        # Instances are picked bottom-up, as verifiers do (RFC 6376 section 5.4.2).
-        remaining: dict[str, list[bytes]] = {}
-        for line in header_lines:
-            name = line[: line.find(b":")].strip().lower().decode("ascii", "replace")
-            remaining.setdefault(name, []).append(line)
-        order = [h for h in SIGNED_HEADERS if h in remaining]
-        h_list = [*order, *(h for h in order if h in _OVERSIGNED)]
-        signed = bytearray()
-        for h in h_list:
-            stack = remaining[h]
-            if stack:
-                signed += relaxed_header(stack.pop())
+        names = tuple(line[: line.find(b":")].strip().lower() for line in header_lines)
+        h_list, picked = _picks(names)
+        signed = b"".join([relaxed_header(header_lines[i]) for i in picked])
         stamp = int(time.time() if now is None else now)
         tags = (
-            f"c=relaxed/relaxed; d={self.domain};\r\n t={stamp}; h={':'.join(h_list)};\r\n"
+            f"c=relaxed/relaxed; d={self.domain};\r\n t={stamp}; h={h_list};\r\n"
             f" bh={_b64(bh)};\r\n b="
         )
-        signed_bytes = bytes(signed)
         fields = self._field(
             f"v=1; a=rsa-sha256; s={self.selector}; {tags}",
-            signed_bytes,
-            lambda data: self._rsa.sign(data, padding.PKCS1v15(), hashes.SHA256()),
+            signed,
+            lambda data: self._rsa.sign(data, _PKCS1, _SHA256),
         )
         if self._ed is not None:
             ed_sel, ed_key = self._ed
             fields = (
                 self._field(
                     f"v=1; a=ed25519-sha256; s={ed_sel}; {tags}",
-                    signed_bytes,
+                    signed,
                     lambda data: ed_key.sign(hashlib.sha256(data).digest()),
                 )
                 + fields
@@ -288,6 +297,8 @@ class Signer:
     @staticmethod
     def _field(tags: str, signed: bytes, make: Callable[[bytes], bytes]) -> bytes:
         unsigned = f"DKIM-Signature: {tags}".encode("ascii")
-        data = signed + relaxed_header(unsigned)[:-2]  # the field itself, no final CRLF
+        # The field itself, relaxed, no final CRLF: its folds unfolded. The tags hold no
+        # other blanks to collapse (selector, domain, names and base64 have none).
+        data = signed + b"dkim-signature:" + tags.replace("\r\n", "").encode("ascii")
         value = _b64(make(data))
         return unsigned + _fold_b64(value, 70).encode("ascii") + b"\r\n"

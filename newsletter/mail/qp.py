@@ -14,6 +14,7 @@ import binascii
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from newsletter.errors import NewsletterError
 
@@ -169,11 +170,25 @@ def encode_text(text: str) -> bytes:
     return b"".join(map(_quote, _lines(text)))
 
 
-# A line that holds personal values: where it goes in the part, its literal pieces
-# with (index, slot name) holes; and, when the line can be encoded piece by piece,
-# the same pieces encoded (empty at the holes) and whether it has runs of blanks.
-_Line = tuple[int, tuple[str, ...], tuple[tuple[int, str], ...], tuple[bytes, ...] | None, bool]
 _BLANKS = (" ", "\t")
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    """A line that holds personal values, and what of it is encoded in advance.
+
+    ``pieces`` are its literal texts, empty at the ``holes`` ((index, slot name)).
+    When it can be encoded piece by piece, ``segments`` are the pieces encoded (empty
+    at the holes) and ``head`` the soft-broken physical lines at its start that no
+    value can move: a copy then wraps only the rest (see ``_prewrap``).
+    """
+
+    index: int  # where it goes among the part's chunks
+    pieces: tuple[str, ...]
+    holes: tuple[tuple[int, str], ...]
+    segments: tuple[bytes, ...] | None
+    blanks: bool  # runs of blanks: _quote_blanks encodes it, else b2a_qp
+    head: bytes = b""
 
 
 def _dot_before_blanks(text: str) -> bool:
@@ -203,25 +218,71 @@ def _piecewise(row: list[str | tuple[str]]) -> tuple[bytes, ...] | None:
     return tuple(out)
 
 
-def _piecewise_values(values: Mapping[str, str]) -> dict[str, bytes] | None:
-    """Each value's encoding as a piece of a line, or None if one cannot be a piece."""
-    out = {}
-    for name, value in values.items():
-        if (
-            not value
-            or value.startswith(_BLANKS)
-            or value.endswith((*_BLANKS, "."))
-            or "\0" in value
-            or _dot_before_blanks(value)
-            or "\n" in value
-            or "\r" in value
-        ):
-            return None
-        try:
-            out[name] = _inner(value.encode("utf-8"))
-        except UnicodeEncodeError:
-            return None
-    return out
+def _prewrap(first: bytes) -> tuple[bytes, bytes]:
+    """The physical lines ``_wrap`` cuts from the start of a line beginning ``first``,
+    whatever follows, and the rest of ``first`` after them.
+
+    A cut looks only at the 75 characters before it, and ``_wrap`` cuts again while
+    more than 76 remain: so every cut made while 77 or more of ``first`` remain is
+    the same for any continuation, and wrapping the rest alone gives the rest.
+    """
+    lines = []
+    start = 0
+    while len(first) - start > 76:
+        cut = start + 75
+        if first[cut - 1] == 0x3D:
+            cut -= 1
+        elif first[cut - 2] == 0x3D:
+            cut -= 2
+        lines.append(first[start:cut] + b"=\r\n")
+        start = cut
+    return b"".join(lines), first[start:]
+
+
+@lru_cache(maxsize=256)  # a copy's values recur in its other part (and lines)
+def _piece(value: str) -> tuple[bytes, bool] | None:
+    """A value's encoding as a piece of a line and whether it holds a run of blanks;
+    None if it cannot be a piece (see ``_piecewise``)."""
+    if (
+        not value
+        or value.startswith(_BLANKS)
+        or value.endswith((*_BLANKS, "."))
+        or "\0" in value
+        or _dot_before_blanks(value)
+        or "\n" in value
+        or "\r" in value
+    ):
+        return None
+    if value.isascii() and value.isprintable() and "  " not in value:
+        # Links, addresses, most names: only "=" needs encoding (``_inner`` agrees, tested).
+        return value.encode("ascii").replace(b"=", b"=3D"), False
+    try:
+        return _inner(value.encode("utf-8")), "  " in value or "\t" in value
+    except UnicodeEncodeError:
+        return None
+
+
+def _whole(line: _Line, values: Mapping[str, str]) -> bytes:
+    """A line with its values in, encoded as one (where pieces would not be exact)."""
+    pieces = list(line.pieces)
+    for j, name in line.holes:
+        pieces[j] = values[name]
+    return _quote("".join(pieces))
+
+
+def _quote_all(lines: list[str], known: dict[str, bytes] | None) -> bytes:
+    """``_quote`` of each line, those already in ``known`` looked up (and new ones added)."""
+    if known is None:
+        return b"".join(map(_quote, lines))
+    out = []
+    for line in lines:
+        quoted = known.get(line)
+        if quoted is None:
+            quoted = _quote(line)
+            if len(known) < CACHE_LINES:
+                known[line] = quoted
+        out.append(quoted)
+    return b"".join(out)
 
 
 class PartTemplate:
@@ -232,48 +293,81 @@ class PartTemplate:
     encoding of a few lines and one join. Values with a line break in them would
     change the line structure, so such a copy (and a template with CR in it, or one
     that cannot be encoded at all) takes the straightforward path instead.
+
+    ``fixed`` are values every copy has (a campaign's archive link): their lines are
+    encoded once like the static ones; a copy whose values differ takes the
+    straightforward path, so the bytes never depend on it. ``known`` is a cache of
+    encoded lines shared by templates that repeat most of their lines (the same
+    email in another order of its sections): only the lines new to it are encoded.
     """
 
-    __slots__ = ("_chunks", "_fast", "_lines", "_parts", "_slots")
+    __slots__ = ("_chunks", "_fast", "_fixed", "_lines", "_names", "_parts", "_slots")
 
-    def __init__(self, parts: Sequence[str], slots: Sequence[tuple[int, str]]) -> None:
+    def __init__(
+        self,
+        parts: Sequence[str],
+        slots: Sequence[tuple[int, str]],
+        *,
+        fixed: Mapping[str, str] | None = None,
+        known: dict[str, bytes] | None = None,
+    ) -> None:
         self._parts = tuple(parts)
         self._slots = tuple(slots)
+        self._fixed = dict(fixed or {})
         self._chunks: list[bytes] = []
         self._lines: list[_Line] = []
-        names = dict(self._slots)
+        names = {i: name for i, name in self._slots if name not in self._fixed}
+        self._names = tuple(sorted(set(names.values())))
         literals = (p for i, p in enumerate(self._parts) if i not in names)
-        self._fast = not any("\r" in p for p in literals)
+        self._fast = not any("\r" in p for p in (*literals, *self._fixed.values()))
         if self._fast:
             try:
-                self._compile(names)
+                self._compile(names, known)
             except (MessageError, UnicodeEncodeError):  # not encodable: every copy fails alike
                 self._fast = False
 
-    def _compile(self, names: dict[int, str]) -> None:
-        rows: list[list[str | tuple[str]]] = [[]]  # a slot is a 1-tuple holding its name
-        for i, part in enumerate(self._parts):
-            if i in names:
-                rows[-1].append((names[i],))
-                continue
-            first, *rest = part.split("\n")
-            rows[-1].append(first)
-            rows.extend([line] for line in rest)
-        static: list[str] = []
-        for row in rows:
+    def _compile(self, names: dict[int, str], known: dict[str, bytes] | None) -> None:
+        fixed = {i: self._fixed[name] for i, name in self._slots if i not in names}
+        static: list[str] = []  # lines without a hole, since the last line with one
+        row: list[str | tuple[str]] = []  # the current line's pieces; a slot is a 1-tuple
+
+        def end_row() -> None:
             if all(isinstance(piece, str) for piece in row):
                 static.append("".join(piece for piece in row if isinstance(piece, str)))
-                continue
+                return
             if static:
-                self._chunks.append(b"".join(map(_quote, static)))
-                static = []
+                self._chunks.append(_quote_all(static, known))
+                static.clear()
             pieces = tuple(p if isinstance(p, str) else "" for p in row)
             holes = tuple((j, p[0]) for j, p in enumerate(row) if not isinstance(p, str))
             blanks = any("  " in p or "\t" in p for p in pieces)
-            self._lines.append((len(self._chunks), pieces, holes, _piecewise(row), blanks))
+            segments = _piecewise(row)
+            head = b""
+            if segments is not None:
+                head, rest = _prewrap(segments[0])
+                segments = (rest, *segments[1:])
+            self._lines.append(_Line(len(self._chunks), pieces, holes, segments, blanks, head))
             self._chunks.append(b"")
+
+        for i, part in enumerate(self._parts):
+            if i in names:
+                row.append((names[i],))
+                continue
+            text = fixed.get(i, part)
+            first, *more = text.split("\n")
+            if row and isinstance(row[-1], str):  # a fixed value joins the text around it
+                row[-1] += first
+            else:
+                row.append(first)
+            if not more:
+                continue
+            end_row()
+            *middle, last = more
+            static.extend(middle)
+            row = [last]
+        end_row()
         if static:
-            self._chunks.append(b"".join(map(_quote, static)))
+            self._chunks.append(_quote_all(static, known))
 
     def fill(self, values: Mapping[str, str]) -> str:
         """The filled-in text, as the straightforward path sees it."""
@@ -284,26 +378,43 @@ class PartTemplate:
 
     def encode(self, values: Mapping[str, str]) -> bytes:
         """The quoted-printable part for these values, CRLF-terminated."""
-        if not self._fast or any("\n" in v or "\r" in v for v in values.values()):
+        pieces = [_piece(values[name]) for name in self._names] if self._fast else [None]
+        if None in pieces:
+            if (
+                not self._fast
+                or any("\n" in v or "\r" in v for v in values.values())
+                or any(values.get(name) != value for name, value in self._fixed.items())
+            ):
+                return encode_text(self.fill(values))
+            return self._encode_lines(values)
+        if any(values.get(name) != value for name, value in self._fixed.items()):
             return encode_text(self.fill(values))
+        encoded = dict(zip(self._names, pieces, strict=True))
         out = self._chunks.copy()
-        encoded = _piecewise_values(values)
-        blanky = {name for name, v in values.items() if "  " in v or "\t" in v}
-        for index, pieces, holes, segments, blanks in self._lines:
-            if segments is not None and encoded is not None:
-                filled = list(segments)
-                for j, name in holes:
-                    filled[j] = encoded[name]
-                joined = b"".join(filled)
-                if blanky and not blanks:
-                    blanks = any(name in blanky for _, name in holes)
-                # A line with runs of blanks goes through _quote_blanks, others b2a_qp.
-                out[index] = _wrap(joined, like_b2a=not blanks)
+        for line in self._lines:
+            if line.segments is None:
+                out[line.index] = _whole(line, values)
                 continue
-            line = list(pieces)
-            for j, name in holes:
-                line[j] = values[name]
-            out[index] = _quote("".join(line))
+            if len(line.holes) == 1:  # the usual line: text, one value, text
+                before, _, after = line.segments
+                piece, blanks = encoded[line.holes[0][1]]  # type: ignore[misc]
+                joined = before + piece + after
+            else:
+                filled = list(line.segments)
+                blanks = False
+                for j, name in line.holes:
+                    filled[j], blanky = encoded[name]  # type: ignore[misc]
+                    blanks = blanks or blanky
+                joined = b"".join(filled)
+            # A line with runs of blanks goes through _quote_blanks, others b2a_qp.
+            out[line.index] = line.head + _wrap(joined, like_b2a=not (blanks or line.blanks))
+        return b"".join(out)
+
+    def _encode_lines(self, values: Mapping[str, str]) -> bytes:
+        """A copy with a value that cannot be a piece: its lines encoded whole."""
+        out = self._chunks.copy()
+        for line in self._lines:
+            out[line.index] = _whole(line, values)
         return b"".join(out)
 
 

@@ -22,11 +22,20 @@ from newsletter.campaigns.composer import CampaignComposer, campaign_identity
 from newsletter.campaigns.ledger import Claimed
 from newsletter.config import Settings
 from newsletter.digest import render_digest
+from newsletter.digest.render import reordered
 from newsletter.mail.dkim import Signer, generate_rsa
 from newsletter.mail.message import build_message
+from newsletter.results import linktable
 from tests.conftest import EXAMPLE_BRIEFING
+from tests.mail.dkimcheck import verify_all
 
 KEY, RECORD = generate_rsa()
+TOPICS = 3  # topic k is section k's; the last topic also every later section's
+
+
+def dns(name: bytes, timeout: int = 5, **_: object) -> bytes:
+    assert name.decode().rstrip(".") == "nl2026._domainkey.example.org"
+    return RECORD.encode()
 
 
 @pytest.fixture(scope="module")
@@ -100,12 +109,47 @@ def test_a_composed_copy_is_the_plain_copy(
 def test_a_composed_copy_verifies(composer: CampaignComposer) -> None:
     row = Claimed(1, 7, "zoe@example.com", "Zoë  Smith", 0)
     message = composer.compose(row).message
-
-    def dns(name: bytes, timeout: int = 5, **_: object) -> bytes:
-        assert name.decode().rstrip(".") == "nl2026._domainkey.example.org"
-        return RECORD.encode()
-
     assert dkim.verify(message, dnsfunc=dns)
+
+
+@pytest.fixture(scope="module")
+def by_topic() -> CampaignComposer:
+    """A composer whose readers follow topics: each order of the sections its edition."""
+    cfg = Settings(_env_file=None, public_base_url="https://news.example.org")
+    briefing = markdown.load(EXAMPLE_BRIEFING)
+    digest = render_digest(briefing, cfg)
+    sections = len(briefing.sections)
+    return CampaignComposer(
+        settings=cfg,
+        campaign_id=113,
+        briefing_slug=briefing.slug,
+        subject=digest.subject,
+        digest=digest,
+        identity=campaign_identity(cfg, 113),
+        signer=Signer("nl2026", "example.org", KEY),
+        section_topics=tuple(frozenset({min(i, TOPICS - 1) + 1}) for i in range(sections)),
+        render_order=lambda first: linktable.Tracked(reordered(digest, briefing, cfg, first), None),
+    )
+
+
+@pytest.mark.parametrize("mask", range(2**TOPICS))
+def test_copies_in_every_order_verify_and_are_the_plain_copies(
+    by_topic: CampaignComposer, mask: int
+) -> None:
+    """Every combination of topics, two readers each (the second composed from the
+    edition and encoded lines the first left): dkimpy and the second verifier accept
+    the signature, and the bytes are those the plain way builds for that order."""
+    topics = tuple(k + 1 for k in range(TOPICS) if mask >> k & 1)
+    clock = SimpleNamespace(time=lambda: 1_795_847_628.0)
+    for subscriber, name in ((mask * 10 + 1, "Zoë  Smith"), (mask * 10 + 2, "Jo O'Hara.")):
+        row = Claimed(1, subscriber, f"reader{subscriber}@example.com", name, 0, topics)
+        with mock.patch.object(tokens, "time", clock):
+            message = by_topic.compose(row).message
+            slow = plain(by_topic, row)
+        assert dkim.verify(message, dnsfunc=dns)
+        assert verify_all(message, {"nl2026._domainkey.example.org": RECORD}) == ["rsa-sha256"]
+        assert unsigned(message) == unsigned(slow)
+    assert by_topic.order(row) in by_topic.editions
 
 
 def test_a_copy_offers_only_the_one_click_https_unsubscribe(composer: CampaignComposer) -> None:
