@@ -7,10 +7,11 @@ themselves as evidence that consent existed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from subscribers.models import ConsentEvent
@@ -46,18 +47,32 @@ def record(
     lists: Iterable[str] = (),
 ) -> ConsentEvent:
     """Append one event; ``lists`` names the lists or topics it concerned."""
-    event = ConsentEvent(
-        subscriber_id=subscriber_id,
-        action=action,
-        lists=sorted(lists),
-        at=utcnow(),
-        ip=context.ip[:64],
-        user_agent=context.user_agent[:400],
-        form=context.form[:100],
-        wording=context.wording,
-    )
+    event = ConsentEvent(**entry(subscriber_id, action, context, lists))
     session.add(event)
     return event
+
+
+def entry(
+    subscriber_id: int | None, action: str, context: Context, lists: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The row of one event, as ``record`` and ``record_all`` write it."""
+    return {
+        "subscriber_id": subscriber_id,
+        "action": action,
+        "lists": sorted(lists),
+        "at": utcnow(),
+        "ip": context.ip[:64],
+        "user_agent": context.user_agent[:400],
+        "form": context.form[:100],
+        "wording": context.wording,
+    }
+
+
+def record_all(session: Session, entries: Sequence[dict[str, Any]]) -> None:
+    """Append many events (each made by ``entry``) in one statement: a batch of
+    one-click unsubscribes writes its consent rows at once."""
+    if entries:
+        session.execute(insert(ConsentEvent), list(entries))
 
 
 def history(session: Session, subscriber_id: int) -> list[ConsentEvent]:

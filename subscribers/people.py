@@ -10,7 +10,8 @@ happens here can be lost or forgotten.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, select
@@ -325,22 +326,73 @@ def claim_status(session: Session, person: Subscriber, status: Status, **values:
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class Leaving:
+    """One request to stop all mail to a person, and where it came from."""
+
+    subscriber_id: int
+    context: consent.Context
+    evidence: str = ""
+
+
 def unsubscribe(
     session: Session, person: Subscriber, context: consent.Context, *, evidence: str = ""
 ) -> bool:
     """Stop all mail to this person at once; True if they were not unsubscribed already."""
-    if person.status == Status.UNSUBSCRIBED:
-        suppression.suppress(session, person.email_key, suppression.UNSUBSCRIBED, evidence)
-        return False
-    was_blocked = person.status in BLOCKED
-    if not was_blocked and not claim_status(
-        session, person, Status.UNSUBSCRIBED, updated_at=utcnow()
-    ):  # a parallel request changed the status first: decide again on the fresh row
-        return unsubscribe(session, person, context, evidence=evidence)
-    suppression.suppress(session, person.email_key, suppression.UNSUBSCRIBED, evidence)
-    consent.record(session, person.id, consent.UNSUBSCRIBE, context)
-    session.flush()
-    return not was_blocked
+    changed = unsubscribe_all(session, [Leaving(person.id, context, evidence)])[0]
+    session.refresh(person, ["status", "updated_at"])
+    return bool(changed)
+
+
+def unsubscribe_all(session: Session, leaving: Sequence[Leaving]) -> list[bool | None]:
+    """Stop all mail to each person named, in the caller's transaction. For each request:
+    True if it unsubscribed the person, False if they were blocked already, None if
+    nobody has that id (erased or removed: nothing is sent to them anyway).
+
+    The rows are locked in id order (PostgreSQL), then one conditional UPDATE takes
+    everyone still receiving mail. Of several requests for one person, here or in a
+    parallel transaction, exactly one changes the row and records the consent event;
+    PostgreSQL makes a parallel UPDATE wait for the commit and re-check, SQLite has one
+    writer at a time. Every way of leaving suppresses the address; a bounced or
+    complained address records the unsubscribe too, without changing its status.
+    """
+    ids = sorted({one.subscriber_id for one in leaving})
+    if not ids:
+        return []
+    found = session.execute(
+        select(Subscriber.id, Subscriber.email_key, Subscriber.status)
+        .where(Subscriber.id.in_(ids))
+        .order_by(Subscriber.id)
+        .with_for_update()
+    ).all()
+    claim = (
+        sql_update(Subscriber)
+        .where(Subscriber.id.in_(ids), Subscriber.status.not_in(list(BLOCKED)))
+        .values(status=Status.UNSUBSCRIBED, updated_at=utcnow())
+        .returning(Subscriber.id)
+        .execution_options(synchronize_session=False)
+    )
+    changed = set(session.scalars(claim))
+    status = {row.id: row.status for row in found}
+    evidence: dict[int, str] = {}
+    for one in leaving:
+        evidence.setdefault(one.subscriber_id, one.evidence)
+    keys = [(row.email_key, evidence[row.id]) for row in found]
+    suppression.suppress_all(session, keys, suppression.UNSUBSCRIBED)
+    results: list[bool | None] = []
+    events: list[dict[str, Any]] = []
+    for one in leaving:
+        sid = one.subscriber_id
+        if sid not in status:
+            results.append(None)
+            continue
+        first = sid in changed
+        changed.discard(sid)  # the first request for a person changed it; the rest did not
+        results.append(first)
+        if first or status[sid] in (Status.BOUNCED, Status.COMPLAINED):
+            events.append(consent.entry(sid, consent.UNSUBSCRIBE, one.context))
+    consent.record_all(session, events)
+    return results
 
 
 def mark(session: Session, person: Subscriber, status: Status, evidence: str = "") -> None:
