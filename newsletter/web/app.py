@@ -25,6 +25,7 @@ from newsletter.web.limits import BodyLimit
 
 if TYPE_CHECKING:
     from newsletter.web.fast_archive import FastArchive
+    from newsletter.web.fast_unsubscribe import FastUnsubscribe
     from newsletter.web.redirect import FastClicks
 
 BUSY_RETRY_AFTER = 5  # seconds, in the Retry-After of a 503 when the database pool is full
@@ -156,6 +157,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from newsletter.web.fast_archive import FastArchive
 
     app.fast_archive = FastArchive(app.state, guarded)
+    from newsletter.web.fast_unsubscribe import FastUnsubscribe
+
+    app.fast_unsubscribe = FastUnsubscribe(app.state, guarded, super(PublicApp, app).__call__)
     return app
 
 
@@ -170,11 +174,12 @@ def guards(settings: Settings) -> list[tuple[Any, dict[str, Any]]]:
 
 
 class PublicApp(FastAPI):
-    """The FastAPI app, with tracked-link clicks and archive pages in memory answered
-    before its own layers."""
+    """The FastAPI app, with tracked-link clicks, archive pages in memory and one-click
+    unsubscribes answered before its own layers."""
 
     fast_clicks: FastClicks | None = None
     fast_archive: FastArchive | None = None  # the home page and published pages
+    fast_unsubscribe: FastUnsubscribe | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         pages = self.fast_archive
@@ -189,5 +194,14 @@ class PublicApp(FastAPI):
             and fast.claim(scope)
         ):
             await fast(scope, receive, send)
+            return
+        leave = self.fast_unsubscribe
+        if (
+            leave is not None
+            and scope["type"] == "http"
+            and scope["path"].startswith("/u/")
+            and leave.claim(scope)
+        ):
+            await leave(scope, receive, send)
             return
         await super().__call__(scope, receive, send)

@@ -22,7 +22,7 @@ from starlette.datastructures import FormData
 from newsletter import links, readers, signup, tokens
 from newsletter.config import Settings
 from newsletter.database import transaction, writer
-from newsletter.errors import InvalidAddress, NewsletterError, NotFound, TokenError
+from newsletter.errors import InvalidAddress, NewsletterError, TokenError
 from newsletter.web import clientip, csrf
 from newsletter.web.services import Limits, Mail, Outbox, SubscribeLimits
 from newsletter.web.topic_list import PublicTopics, Topic
@@ -346,21 +346,28 @@ async def one_click(request: Request, token: str) -> HTMLResponse:
     return await run_in_threadpool(_one_click, request, form, subscriber_id, payload)
 
 
-def _one_click(
-    request: Request, form: FormData, subscriber_id: int, payload: dict[str, Any]
-) -> HTMLResponse:
-    one_click = _text(form, "List-Unsubscribe") == "One-Click"
-    ip, agent = _client(request)
+def leaving(
+    subscriber_id: int, payload: dict[str, Any], form_value: str, ip: str, agent: str
+) -> people.Leaving:
+    """The unsubscribe a POST to ``/u/{token}`` asks for, as this route and the one-click
+    fast path (``fast_unsubscribe``) both record it: ``form_value`` is the form's
+    ``List-Unsubscribe`` field, ``One-Click`` from a mail client (RFC 8058)."""
     campaign = payload.get("c")
     context = consent.Context(
-        form="one-click" if one_click else "web:unsubscribe",
+        form="one-click" if form_value.strip() == "One-Click" else "web:unsubscribe",
         wording=f"List-Unsubscribe (campaign {campaign})" if campaign else "Unsubscribe page",
         ip=ip,
         user_agent=agent,
     )
-    try:  # one writer at a time on SQLite: see ``database.writer``
-        with writer(request.app.state.engine), transaction(_sessions(request)) as session:
-            people.unsubscribe(session, people.get(session, subscriber_id), context)
-    except NotFound:
-        pass  # erased or removed: nothing is sent to them anyway
+    return people.Leaving(subscriber_id, context)
+
+
+def _one_click(
+    request: Request, form: FormData, subscriber_id: int, payload: dict[str, Any]
+) -> HTMLResponse:
+    ip, agent = _client(request)
+    asked = leaving(subscriber_id, payload, _text(form, "List-Unsubscribe"), ip, agent)
+    # one writer at a time on SQLite: see ``database.writer``
+    with writer(request.app.state.engine), transaction(_sessions(request)) as session:
+        people.unsubscribe_all(session, [asked])  # erased or removed: nothing is sent anyway
     return _page(request, "unsubscribed.html")

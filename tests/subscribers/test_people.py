@@ -47,6 +47,39 @@ def test_unsubscribing_suppresses_and_logs_consent(sessions: sessionmaker[Sessio
             people.add(s, "BOB@example.org", STAFF)
 
 
+def test_a_batch_of_unsubscribes_changes_each_person_once(
+    sessions: sessionmaker[Session],
+) -> None:
+    """What a group of one-click requests written together does: the first request for a
+    person unsubscribes them, repeats change nothing, a bounced address logs the
+    withdrawal without changing status, and an unknown id is told apart."""
+    with transaction(sessions) as s:
+        active = people.add(s, "active@example.org", STAFF).id
+        pending = people.add(s, "pending@example.org", STAFF, status=Status.PENDING).id
+        bounced = people.add(s, "bounced@example.org", STAFF, status=Status.BOUNCED).id
+        gone = people.add(s, "gone@example.org", STAFF).id
+        people.remove(s, people.get(s, gone))
+    first, again = (consent.Context(form="one-click", ip=ip) for ip in ("192.0.2.1", "192.0.2.2"))
+    batch = [
+        people.Leaving(active, first),
+        people.Leaving(pending, first),
+        people.Leaving(active, again),
+        people.Leaving(bounced, first),
+        people.Leaving(gone, first),
+    ]
+    with transaction(sessions) as s:
+        assert people.unsubscribe_all(s, batch) == [True, True, False, False, None]
+    with transaction(sessions) as s:
+        assert people.unsubscribe_all(s, batch[:2]) == [False, False]
+    with transaction(sessions) as s:
+        for sid, status in ((active, Status.UNSUBSCRIBED), (bounced, Status.BOUNCED)):
+            person = people.get(s, sid)
+            assert person.status == status and suppression.is_suppressed(s, person.email_key)
+            events = [e for e in consent.history(s, sid) if e.action == consent.UNSUBSCRIBE]
+            assert [e.ip for e in events] == ["192.0.2.1"]
+        assert people.get(s, pending).status == Status.UNSUBSCRIBED
+
+
 def test_erasure_removes_personal_data_but_keeps_the_suppression(
     sessions: sessionmaker[Session],
 ) -> None:
