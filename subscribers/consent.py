@@ -69,10 +69,10 @@ def entry(
 
 
 def record_all(session: Session, entries: Sequence[dict[str, Any]]) -> None:
-    """Append many events (each made by ``entry``) in one statement: a batch of
-    one-click unsubscribes writes its consent rows at once."""
+    """Append many events (each made by ``entry``) in one multi-row INSERT: a batch
+    of one-click unsubscribes writes its consent rows at once."""
     if entries:
-        session.execute(insert(ConsentEvent), list(entries))
+        session.execute(insert(ConsentEvent).values(list(entries)))
 
 
 def history(session: Session, subscriber_id: int) -> list[ConsentEvent]:

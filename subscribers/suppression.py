@@ -62,7 +62,7 @@ def suppress_all(session: Session, entries: Iterable[tuple[str, str]], reason: s
     ]
     if values:
         conn = session.connection()
-        conn.execute(_INSERT[conn.dialect.name], values)
+        conn.execute(_INSERT[conn.dialect.name].values(values))
 
 
 def lift(session: Session, key: str) -> bool:

@@ -37,28 +37,36 @@ from subscribers import people
 
 PREFIX = "/u/"
 GROUP_MOST = 500  # requests written in one transaction at most
+SERVER_PARALLEL = 4  # groups written at once on PostgreSQL
 PAGE = "unsubscribed.html"
 _FORM = b"application/x-www-form-urlencoded"
 _CLAIMED = "newsletter.unsubscribe"  # the scope key carrying a request checked by ``claim``
 
 
 class UnsubscribeWriter:
-    """Group commit: one group is written at a time, by a worker thread; the requests
-    that arrive meanwhile queue for the next. Lives on the event loop's thread."""
+    """Group commit: ``parallel`` groups are written at a time, each by a worker thread;
+    the requests that arrive meanwhile queue for the next. Lives on the event loop's
+    thread. SQLite has one writer anyway; a server database takes a few groups at once,
+    which keeps them small and its waits (a commit, a busy machine) overlapping."""
 
-    def __init__(self, engine: Engine, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, engine: Engine, sessions: sessionmaker[Session], parallel: int = 1) -> None:
         self.engine = engine
         self.sessions = sessions
+        self.parallel = parallel
         self._waiting: list[tuple[people.Leaving, asyncio.Future[bool | None]]] = []
-        self._writing: asyncio.Task[None] | None = None
+        self._writing: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def for_engine(cls, engine: Engine, sessions: sessionmaker[Session]) -> UnsubscribeWriter:
+        return cls(engine, sessions, 1 if engine.dialect.name == "sqlite" else SERVER_PARALLEL)
 
     async def unsubscribe(self, asked: people.Leaving) -> bool | None:
         """``people.unsubscribe_all``'s answer for this request, once committed; raises
         what writing its group raised."""
         future: asyncio.Future[bool | None] = asyncio.get_running_loop().create_future()
         self._waiting.append((asked, future))
-        if self._writing is None:
-            self._writing = asyncio.create_task(self._drain())
+        if len(self._writing) < self.parallel:
+            self._writing.add(asyncio.create_task(self._drain()))
         return await future
 
     def queued(self) -> int:
@@ -67,21 +75,26 @@ class UnsubscribeWriter:
 
     async def _drain(self) -> None:
         try:
-            while self._waiting:
-                group = self._waiting[:GROUP_MOST]
-                del self._waiting[:GROUP_MOST]
-                try:
-                    found = await asyncio.to_thread(self.write, [asked for asked, _ in group])
-                except Exception as exc:  # each request is tried again alone: see the module
-                    for _, future in group:
-                        if not future.done():
-                            future.set_exception(exc)
-                else:
-                    for (_, future), result in zip(group, found, strict=True):
-                        if not future.done():
-                            future.set_result(result)
-        finally:
-            self._writing = None
+            await self._write_waiting()
+        finally:  # no await between the last look at the queue and this
+            task = asyncio.current_task()
+            if task is not None:
+                self._writing.discard(task)
+
+    async def _write_waiting(self) -> None:
+        while self._waiting:
+            group = self._waiting[:GROUP_MOST]
+            del self._waiting[:GROUP_MOST]
+            try:
+                found = await asyncio.to_thread(self.write, [asked for asked, _ in group])
+            except Exception as exc:  # each request is tried again alone: see the module
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for (_, future), result in zip(group, found, strict=True):
+                    if not future.done():
+                        future.set_result(result)
 
     def write(self, group: Sequence[people.Leaving]) -> list[bool | None]:
         with writer(self.engine), transaction(self.sessions) as session:
@@ -118,7 +131,7 @@ class FastUnsubscribe:
     ) -> None:
         self.state = state
         self.route = route
-        self.writer = UnsubscribeWriter(state.engine, state.sessions)
+        self.writer = UnsubscribeWriter.for_engine(state.engine, state.sessions)
         self.app = guards(self._unsubscribe)
 
     def claim(self, scope: Scope) -> bool:
