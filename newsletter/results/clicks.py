@@ -41,7 +41,7 @@ def is_burst(distinct_links: int, links_in_copy: int) -> bool:
     return distinct_links >= BURST_LINKS
 
 
-@dataclass
+@dataclass(slots=True)
 class Pending:
     campaign_id: int
     link_idx: int
