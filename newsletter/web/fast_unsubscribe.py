@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from time import monotonic
 from urllib.parse import parse_qsl
 
 from sqlalchemy.engine import Engine
@@ -31,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from newsletter import links, tokens
 from newsletter.database import transaction, writer
 from newsletter.errors import TokenError
+from newsletter.web.app import EditedLoader
 from newsletter.web.limits import FORM_LIMIT
 from newsletter.web.public import leaving
 from subscribers import people
@@ -133,6 +135,18 @@ class FastUnsubscribe:
         self.route = route
         self.writer = UnsubscribeWriter.for_engine(state.engine, state.sessions)
         self.app = guards(self._unsubscribe)
+        self._page: tuple[float, bytes] | None = None
+
+    def page(self) -> bytes:
+        """The route's page, rendered again once ``EditedLoader.CHECK_EVERY`` has passed
+        (when an edit of the template would be noticed anyway), not on every request."""
+        now = monotonic()
+        if self._page is None or now - self._page[0] >= EditedLoader.CHECK_EVERY:
+            html = self.state.templates.get_template(PAGE).render(
+                settings=self.state.settings.public()
+            )
+            self._page = (now, html.encode())
+        return self._page[1]
 
     def claim(self, scope: Scope) -> bool:
         """True when this request is one it answers (then ``__call__`` it)."""
@@ -177,8 +191,7 @@ class FastUnsubscribe:
         except Exception:
             claim.retry = body  # nothing sent yet: the route tries it alone
             return
-        page = self.state.templates.get_template(PAGE).render(settings=self.state.settings.public())
-        content = page.encode()
+        content = self.page()
         headers = [
             (b"content-type", b"text/html; charset=utf-8"),
             (b"content-length", str(len(content)).encode()),
