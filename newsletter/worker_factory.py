@@ -10,7 +10,9 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 
-from newsletter import database, wiring
+from sqlalchemy import Engine
+
+from newsletter import database, helper_wiring, wiring
 from newsletter.campaigns.bounces import process
 from newsletter.campaigns.ledger import Claimed, Ledger
 from newsletter.campaigns.pool import ComposePool
@@ -31,11 +33,15 @@ def build_worker(
     owner: str | None = None,
     processes: int | None = None,
     standby: bool = False,
+    engine: Engine | None = None,
+    pool: ComposePool | None = None,
 ) -> Worker:
     """``processes``: helper processes composing and signing (None: the setting,
     -1: one per CPU core, 0: none, everything in this process). ``standby``: the loop
-    inside ``newsletter serve`` (it leaves campaigns to live dedicated workers)."""
-    engine = wiring.engine(settings)
+    inside ``newsletter serve`` (it leaves campaigns to live dedicated workers).
+    ``engine`` and ``pool``: ones the caller already opened or started (``campaign
+    send`` starts its helpers before it fills the ledger)."""
+    engine = engine or wiring.engine(settings)
     sessions = database.session_factory(engine)
 
     def transport() -> Transport:
@@ -58,7 +64,7 @@ def build_worker(
         bounce_sink=bounce_sink,
         stop=stop,
         on_batch=on_batch,
-        pool=compose_pool(settings, processes),
+        pool=pool or compose_pool(settings, processes),
         standby=standby,
     )
 
@@ -70,4 +76,4 @@ def compose_pool(settings: Settings, processes: int | None = None) -> ComposePoo
         wanted = os.cpu_count() or 1
     if wanted <= 0:
         return None
-    return ComposePool(settings, wanted, composers=wiring.campaign_composers)
+    return ComposePool(settings, wanted, composers=helper_wiring.campaign_composers)
