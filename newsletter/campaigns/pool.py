@@ -34,14 +34,17 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import BaseContext
+from typing import TYPE_CHECKING
 
-from newsletter.campaigns.envelope import Composer, Envelope
-from newsletter.campaigns.ledger import Claimed
-from newsletter.config import Settings
 from newsletter.errors import NewsletterError
 
+if TYPE_CHECKING:  # imported where used: ``prestart`` runs before anything heavy is loaded
+    from newsletter.campaigns.envelope import Composer, Envelope
+    from newsletter.campaigns.ledger import Claimed
+    from newsletter.config import Settings
+
 Row = tuple[int, int, str, str, int, tuple[int, ...]]
-ComposersFactory = Callable[[Settings], Callable[[int], Composer]]
+ComposersFactory = Callable[["Settings"], Callable[[int], "Composer"]]
 # A finished copy as it crosses the process boundary, or why it could not be made.
 Made = tuple[str, str, bytes, str] | str
 # What the fork server imports once, so that each helper forked from it starts ready: the
@@ -52,6 +55,16 @@ PRELOAD = [
     "newsletter.campaigns.composer",
     "newsletter.helper_wiring",
 ]
+
+
+def prestart() -> None:
+    """Start the fork server now, while this process has imported little: its imports of
+    the composing code then run beside this process's own, on another core. ``start``
+    finds it running."""
+    if start_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 def start_context() -> BaseContext:
@@ -214,6 +227,8 @@ class Composing:
 
 
 def _unpack(made: list[Made]) -> Iterator[Envelope | NewsletterError]:
+    from newsletter.campaigns.envelope import Envelope
+
     for item in made:
         yield NewsletterError(item) if isinstance(item, str) else Envelope(*item)
 
@@ -271,6 +286,8 @@ def _composer(campaign_id: int) -> Composer:
 
 
 def _compose(campaign_id: int, rows: list[Row]) -> list[Made]:
+    from newsletter.campaigns.ledger import Claimed
+
     try:
         composer = _composer(campaign_id)
     except NewsletterError:
