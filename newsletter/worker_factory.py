@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import Engine
 
 from newsletter import database, helper_wiring, wiring
-from newsletter.campaigns.bounces import process
 from newsletter.campaigns.ledger import Claimed, Ledger
 from newsletter.campaigns.pool import ComposePool
 from newsletter.campaigns.progress import BatchReport
@@ -48,6 +47,8 @@ def build_worker(
         return wiring.transport(settings)
 
     def bounce_sink(campaign_id: int, failures: Sequence[tuple[Claimed, Delivery]]) -> None:
+        from newsletter.campaigns.bounces import process  # bounce parsing: only when one comes
+
         with database.transaction(sessions) as session:
             process.apply(session, settings, process.events_from_smtp(campaign_id, failures))
 
