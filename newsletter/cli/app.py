@@ -210,7 +210,7 @@ def run() -> None:
     """
     try:
         main()
-        code: object = 0
+        code: str | int | None = 0
     except SystemExit as exc:
         code = exc.code if exc.code is not None else 0
     others = [t for t in threading.enumerate() if t is not threading.main_thread()]
