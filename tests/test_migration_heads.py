@@ -39,7 +39,7 @@ def test_heads_follow_branches_and_merges(tmp_path: Path) -> None:
     _script(tmp_path, "b1", 'revision: str = "b1"\ndown_revision: str | None = None')
     _script(tmp_path, "m", 'revision = "m"\ndown_revision = ("a2", "b1")')
     _script(tmp_path, "c1", 'revision = "c1"\ndown_revision = None\ndepends_on = "a1"')
-    assert script_heads(tmp_path) == {"m", "c1"}
+    assert script_heads(tmp_path) == frozenset({"m", "c1"})
 
 
 def test_a_script_not_understood_defers_to_alembic(tmp_path: Path) -> None:
