@@ -373,6 +373,7 @@ def main() -> None:
         commands: list[float] = []  # `campaign send` as run, process start to exit
         ceilings: list[float] = []
         memory: list[tuple[int, Run]] = []
+        command_memory: list[Run] = []
         newsletter = str(Path(sys.executable).parent / "newsletter")
         for count in [args.small] + [args.count] * max(1, args.rounds):
             for mode in ("worker", "command") if count == args.count else ("worker",):
@@ -395,11 +396,13 @@ def main() -> None:
                 check_kept(kept, sent)
                 if mode == "command":
                     commands.append(sent / run.wall)
+                    command_memory.append(run)
                     print(
                         f"  {count:>7,} recipients, `newsletter campaign send` as run: "
                         f"{sent / run.wall:,.0f} msg/s ({run.wall:.1f} s from process start to "
-                        f"exit, {sent:,} messages kept by the sink); load average now "
-                        f"{os.getloadavg()[0]:.2f}"
+                        f"exit, {sent:,} messages kept by the sink); peak memory of the command "
+                        f"and its helpers {run.rss_mb} MB RSS, {run.pss_mb} MB PSS; load "
+                        f"average now {os.getloadavg()[0]:.2f}"
                     )
                     continue
                 if count == args.count:
@@ -451,7 +454,9 @@ def main() -> None:
         (small, first), (large, last) = memory[0], memory[-1]
         print(
             f"worker peak memory (all processes, PSS): {first.pss_mb} MB for {small:,}, "
-            f"{last.pss_mb} MB for {large:,}"
+            f"{last.pss_mb} MB for {large:,}; `campaign send` (all processes): "
+            f"{max(r.rss_mb for r in command_memory)} MB RSS, "
+            f"{max(r.pss_mb for r in command_memory)} MB PSS at most"
         )
         engine.dispose()
     finally:

@@ -10,8 +10,9 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 
-from newsletter import database, wiring
-from newsletter.campaigns.bounces import process
+from sqlalchemy import Engine
+
+from newsletter import database, helper_wiring, wiring
 from newsletter.campaigns.ledger import Claimed, Ledger
 from newsletter.campaigns.pool import ComposePool
 from newsletter.campaigns.progress import BatchReport
@@ -31,17 +32,23 @@ def build_worker(
     owner: str | None = None,
     processes: int | None = None,
     standby: bool = False,
+    engine: Engine | None = None,
+    pool: ComposePool | None = None,
 ) -> Worker:
     """``processes``: helper processes composing and signing (None: the setting,
     -1: one per CPU core, 0: none, everything in this process). ``standby``: the loop
-    inside ``newsletter serve`` (it leaves campaigns to live dedicated workers)."""
-    engine = wiring.engine(settings)
+    inside ``newsletter serve`` (it leaves campaigns to live dedicated workers).
+    ``engine`` and ``pool``: ones the caller already opened or started (``campaign
+    send`` starts its helpers before it fills the ledger)."""
+    engine = engine or wiring.engine(settings)
     sessions = database.session_factory(engine)
 
     def transport() -> Transport:
         return wiring.transport(settings)
 
     def bounce_sink(campaign_id: int, failures: Sequence[tuple[Claimed, Delivery]]) -> None:
+        from newsletter.campaigns.bounces import process  # bounce parsing: only when one comes
+
         with database.transaction(sessions) as session:
             process.apply(session, settings, process.events_from_smtp(campaign_id, failures))
 
@@ -58,7 +65,7 @@ def build_worker(
         bounce_sink=bounce_sink,
         stop=stop,
         on_batch=on_batch,
-        pool=compose_pool(settings, processes),
+        pool=pool or compose_pool(settings, processes),
         standby=standby,
     )
 
@@ -70,4 +77,4 @@ def compose_pool(settings: Settings, processes: int | None = None) -> ComposePoo
         wanted = os.cpu_count() or 1
     if wanted <= 0:
         return None
-    return ComposePool(settings, wanted, composers=wiring.campaign_composers)
+    return ComposePool(settings, wanted, composers=helper_wiring.campaign_composers)

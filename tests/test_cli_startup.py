@@ -6,6 +6,7 @@ import inspect
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +68,40 @@ def test_listing_shows_each_commands_own_help(name: str) -> None:
     assert command.name == name
     own = inspect.cleandoc(command.short_help or command.help or "").split("\n\n")[0]
     assert COMMANDS[name].summary == own.replace("\n", " ").strip()
+
+
+RUN = """
+import atexit, sys
+from newsletter.cli.app import run
+atexit.register(lambda: print("exit handler ran", file=sys.stderr))
+sys.argv = ["newsletter", *sys.argv[1:]]
+run()
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "out", "err"),
+    [
+        (["--help"], 0, "Create, send and follow campaigns.", ""),
+        (["campaign", "status", "4242"], 1, "", "there is no campaign 4242"),
+    ],
+)
+def test_the_installed_command_keeps_its_exit_code_output_and_exit_handlers(
+    tmp_path: Path, args: list[str], code: int, out: str, err: str
+) -> None:
+    """``run`` leaves without the interpreter's teardown: nothing of the end may be lost."""
+    done = subprocess.run(
+        [sys.executable, "-c", RUN, *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={
+            "COLUMNS": "200",
+            "PATH": "/usr/bin:/bin",
+            "TERM": "dumb",
+            "NEWSLETTER_DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}",
+        },
+    )
+    assert done.returncode == code, done.stderr
+    assert out in done.stdout and err in done.stderr
+    assert done.stderr.rstrip().endswith("exit handler ran")

@@ -16,10 +16,15 @@ process with one thread: start-up stays quick and the imported code is shared. E
 the helpers are started fresh (``spawn``). Each opens its own database pool. They ignore
 Ctrl-C: the sending process decides when to stop, and gives back whatever was composed
 but not sent.
+
+Starting costs a second interpreter its imports and each helper its campaign's composer
+(the rendered digest, the DKIM key): ``start`` sets all of that going in the background,
+so it runs while the sending process fills the ledger instead of after.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -29,18 +34,37 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import BaseContext
+from typing import TYPE_CHECKING
 
-from newsletter.campaigns.envelope import Composer, Envelope
-from newsletter.campaigns.ledger import Claimed
-from newsletter.config import Settings
 from newsletter.errors import NewsletterError
 
+if TYPE_CHECKING:  # imported where used: ``prestart`` runs before anything heavy is loaded
+    from newsletter.campaigns.envelope import Composer, Envelope
+    from newsletter.campaigns.ledger import Claimed
+    from newsletter.config import Settings
+
 Row = tuple[int, int, str, str, int, tuple[int, ...]]
-ComposersFactory = Callable[[Settings], Callable[[int], Composer]]
+ComposersFactory = Callable[["Settings"], Callable[[int], "Composer"]]
 # A finished copy as it crosses the process boundary, or why it could not be made.
 Made = tuple[str, str, bytes, str] | str
-# What the fork server imports once, so that each helper forked from it starts ready.
-PRELOAD = ["newsletter.campaigns.pool", "newsletter.campaigns.composer", "newsletter.wiring"]
+# What the fork server imports once, so that each helper forked from it starts ready: the
+# composing code and the helpers' own wiring, nothing of the sending side (the worker,
+# Alembic, the command line), which would only make every helper bigger.
+PRELOAD = [
+    "newsletter.campaigns.pool",
+    "newsletter.campaigns.composer",
+    "newsletter.helper_wiring",
+]
+
+
+def prestart() -> None:
+    """Start the fork server now, while this process has imported little: its imports of
+    the composing code then run beside this process's own, on another core. ``start``
+    finds it running."""
+    if start_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 def start_context() -> BaseContext:
@@ -75,41 +99,65 @@ class ComposePool:
         self.processes = max(1, processes)
         self.chunk = max(1, chunk)
         self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._starting: threading.Thread | None = None
 
     def _pool(self) -> ProcessPoolExecutor:
-        if self._executor is None:
-            self._executor = ProcessPoolExecutor(
-                self.processes,
-                mp_context=start_context(),
-                initializer=_start,
-                initargs=(self.settings, self.composers),
-            )
-        return self._executor
+        with self._lock:
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(
+                    self.processes,
+                    mp_context=start_context(),
+                    initializer=_start,
+                    initargs=(self.settings, self.composers),
+                )
+            return self._executor
 
-    def start(self) -> None:
-        """Get the helpers under way now, so that their start overlaps this process's own:
-        a fork server is started without waiting for it to import the composing code (the
-        helpers are forked from it at the first batch); spawned helpers start at once."""
+    def start(self, campaign_ids: Sequence[int] = ()) -> None:
+        """Get the helpers under way now and return at once, so that their start overlaps
+        this process's own work: the fork server is started, then a thread forks the
+        helpers as soon as it has imported the composing code (forking one waits for
+        that) and has each build the composers of ``campaign_ids``. Once only."""
+        if self._starting is not None:
+            return
         if start_context().get_start_method() == "forkserver":
             from multiprocessing import forkserver
 
-            forkserver.ensure_running()
-            return
-        pool = self._pool()
-        for _ in range(self.processes):
-            pool.submit(_warm)
+            forkserver.ensure_running()  # before any thread of ours: see the module's doc
+        self._starting = threading.Thread(
+            target=self._warm, args=(tuple(campaign_ids),), name="compose-start", daemon=True
+        )
+        self._starting.start()
+
+    def _warm(self, campaign_ids: tuple[int, ...]) -> None:
+        # A pool is only ever submitted to whole, so one task per helper starts them all.
+        with contextlib.suppress(BrokenProcessPool, RuntimeError):  # closed meanwhile
+            pool = self._pool()
+            for _ in range(self.processes):
+                pool.submit(_prepare, campaign_ids)
+
+    def _joined(self) -> None:
+        """Wait for ``start``'s thread: a pool is shut down only once it has been made."""
+        starting = self._starting
+        if starting is not None and starting is not threading.current_thread():
+            starting.join()
 
     def compose(self, campaign_id: int, rows: Sequence[Claimed]) -> Composing:
         """Start composing ``rows`` now; the copies come back in the order of ``rows``."""
         return Composing(self, campaign_id, rows)
 
     def _discard(self) -> None:
-        executor, self._executor = self._executor, None
+        self._joined()
+        with self._lock:
+            executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
-        executor, self._executor = self._executor, None
+        self._joined()
+        self._starting = None
+        with self._lock:
+            executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
 
@@ -179,6 +227,8 @@ class Composing:
 
 
 def _unpack(made: list[Made]) -> Iterator[Envelope | NewsletterError]:
+    from newsletter.campaigns.envelope import Envelope
+
     for item in made:
         yield NewsletterError(item) if isinstance(item, str) else Envelope(*item)
 
@@ -213,8 +263,14 @@ def _exit_with_sender() -> None:
         os._exit(0)
 
 
-def _warm() -> None:
-    """Nothing: submitting it makes the pool start its processes."""
+def _prepare(campaign_ids: tuple[int, ...]) -> None:
+    """Build these campaigns' composers before their first copies are asked for.
+
+    A campaign that cannot be built now is left alone: its first copy reports why.
+    """
+    for campaign_id in campaign_ids:
+        with contextlib.suppress(Exception):
+            _composer(campaign_id)
 
 
 def _composer(campaign_id: int) -> Composer:
@@ -230,6 +286,8 @@ def _composer(campaign_id: int) -> Composer:
 
 
 def _compose(campaign_id: int, rows: list[Row]) -> list[Made]:
+    from newsletter.campaigns.ledger import Claimed
+
     try:
         composer = _composer(campaign_id)
     except NewsletterError:

@@ -124,8 +124,8 @@ class Worker:
         then finishes its rows. Deferred rows whose retry time is later are left for
         a long-running worker.
         """
-        if self.pool is not None:
-            self.pool.start()  # before any connection or thread of ours exists
+        if self.pool is not None:  # before any connection or thread of ours exists
+            self.pool.start(campaign_ids or ())
         pulse = heartbeat.Pulse(
             self.ledger, self.owner, self.lease_seconds, scope=campaign_ids, standby=self.standby
         )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from typer.core import TyperCommand
 
@@ -16,12 +17,14 @@ from newsletter import database, links, startup, wiring
 from newsletter.briefing import lint, markdown
 from newsletter.campaigns import archive, composer, heartbeat, manager, sendtime
 from newsletter.campaigns.ledger import Claimed, Ledger, campaign_audience
+from newsletter.campaigns.pool import ComposePool
 from newsletter.campaigns.states import CampaignStatus, RecipientState
 from newsletter.cli.common import console, settings
 from newsletter.cli.worker import run_with_progress
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
 from newsletter.mail.transports.base import DeliveryStatus
+from newsletter.worker_factory import compose_pool
 from subscribers import audience, tags
 from subscribers import topics as subscriber_topics
 from subscribers.models import MailingList
@@ -218,8 +221,36 @@ def send(
     """
     cfg = settings()
     startup.refuse_unsafe(cfg)  # its mails carry signed links
-    sessions = wiring.sessions(cfg)
     when = sendtime.resolve(at, now_flag=now, zone=cfg.zone, now=utcnow())
+    engine = wiring.engine(cfg)
+    helpers = None if background or when is not None else compose_pool(cfg)
+    if helpers is not None:  # they start while the checks below run and the ledger fills
+        helpers.start([campaign_id])
+    try:
+        _send(
+            cfg, engine, campaign_id, when=when, again=again, force=force,
+            background=background, tag=tag, batch=batch, helpers=helpers,
+        )  # fmt: skip
+    finally:
+        if helpers is not None:
+            helpers.close()
+
+
+def _send(
+    cfg: Settings,
+    engine: Engine,
+    campaign_id: int,
+    *,
+    when: datetime | None,
+    again: bool,
+    force: bool,
+    background: bool,
+    tag: str | None,
+    batch: int,
+    helpers: ComposePool | None,
+) -> None:
+    """``send`` once its helpers are under way (closed by ``send`` however this ends)."""
+    sessions = database.session_factory(engine)
     made = composer.for_campaign(cfg, sessions, campaign_id, wiring.signer(cfg))
     with sessions() as session:
         path = manager.get(session, campaign_id).briefing_path
@@ -243,9 +274,9 @@ def send(
         )
         console.print(f"Its web page {web} goes public when the send starts.", highlight=False)
         return
-    Ledger(wiring.engine(cfg)).start(campaign_id)
+    Ledger(engine).start(campaign_id)
     console.print(f"Published {web}", highlight=False)
-    _foreground(campaign_id, batch)
+    _foreground(campaign_id, batch, engine=engine, helpers=helpers)
 
 
 @app.command()
@@ -375,10 +406,17 @@ def _print_report(report: manager.CampaignProgress, cfg: Settings) -> None:
         console.print(f"Rate: {report.rate:,.1f} messages/s over the last minute{eta}")
 
 
-def _foreground(campaign_id: int, batch: int) -> None:
+def _foreground(
+    campaign_id: int,
+    batch: int,
+    *,
+    engine: Engine | None = None,
+    helpers: ComposePool | None = None,
+) -> None:
     cfg = settings()
-    run_with_progress(cfg, campaign_id, batch=batch)
-    with wiring.sessions(cfg)() as session:
+    engine = engine or wiring.engine(cfg)
+    run_with_progress(cfg, campaign_id, batch=batch, engine=engine, helpers=helpers)
+    with database.session_factory(engine)() as session:
         report = manager.report(session, campaign_id)
     _print_report(report, cfg)
     deferred = report.counts[RecipientState.DEFERRED]

@@ -24,9 +24,11 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+from sqlalchemy import Engine
 
 from newsletter import startup, wiring
 from newsletter.campaigns.ledger import Ledger
+from newsletter.campaigns.pool import ComposePool
 from newsletter.campaigns.progress import BatchReport
 from newsletter.campaigns.states import RecipientState
 from newsletter.cli.common import console, err_console, settings
@@ -77,9 +79,19 @@ def stop_on_signals() -> Iterator[threading.Event]:
         signal.signal(signal.SIGINT, old_int)
 
 
-def run_with_progress(cfg: Settings, campaign_id: int, *, batch: int = 200) -> None:
-    """Send one campaign in this process until nothing is due, showing a progress bar."""
-    ledger = Ledger(wiring.engine(cfg))
+def run_with_progress(
+    cfg: Settings,
+    campaign_id: int,
+    *,
+    batch: int = 200,
+    engine: Engine | None = None,
+    helpers: ComposePool | None = None,
+) -> None:
+    """Send one campaign in this process until nothing is due, showing a progress bar.
+
+    ``engine`` and ``helpers``: already opened or started by the caller."""
+    engine = engine or wiring.engine(cfg)
+    ledger = Ledger(engine)
     counts = ledger.counts(campaign_id)
     total = sum(counts.values())
     settled = counts[RecipientState.SENT] + counts[RecipientState.FAILED]
@@ -121,7 +133,9 @@ def run_with_progress(cfg: Settings, campaign_id: int, *, batch: int = 200) -> N
                 rate=sent_here / max(1e-6, time.monotonic() - started),
             )
 
-        worker = build_worker(cfg, batch=batch, stop=stop, on_batch=on_batch)
+        worker = build_worker(
+            cfg, batch=batch, stop=stop, on_batch=on_batch, engine=engine, pool=helpers
+        )
         worker.run(once=True, campaign_ids=[campaign_id])
 
 

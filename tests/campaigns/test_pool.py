@@ -12,8 +12,11 @@ import dkim
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from newsletter import helper_wiring
 from newsletter.campaigns import manager
+from newsletter.campaigns.ledger import Ledger
 from newsletter.campaigns.models import CampaignRecipient
+from newsletter.campaigns.pool import ComposePool
 from newsletter.campaigns.states import CampaignStatus, RecipientState
 from newsletter.config import Settings
 from newsletter.mail.dkim import generate_rsa
@@ -78,6 +81,23 @@ def test_helper_processes_deliver_each_recipient_once_with_valid_dkim(
     stats = build_worker(cfg, batch=70, processes=2).run(once=True)
     assert stats.sent == count
     _check_delivered_once(smtp_server, sessions, cid, count, dnsfunc)
+
+
+def test_helpers_started_ahead_compose_their_campaign_despite_one_that_cannot_be_built(
+    engine: Engine, sessions: sessionmaker[Session], campaign_settings: Settings
+) -> None:
+    """``campaign send`` starts the helpers before the ledger is filled, naming the
+    campaign; one they cannot build then (no such campaign here) must not break them."""
+    cid = sending_campaign(engine, sessions, 30)
+    rows = Ledger(engine).claim(cid, "test", batch=30, lease_seconds=60)
+    pool = ComposePool(campaign_settings, 2, composers=helper_wiring.campaign_composers, chunk=4)
+    try:
+        pool.start([999_999, cid])
+        pool.start([cid])  # once only: a worker's own start finds them under way
+        copies = list(pool.compose(cid, rows))
+    finally:
+        pool.close()
+    assert [getattr(c, "recipient", c) for c in copies] == [row.email for row in rows]
 
 
 def test_workers_with_helper_processes_share_a_campaign_on_postgresql(
