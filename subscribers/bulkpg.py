@@ -68,11 +68,11 @@ class PostgresWriter(Writer):
         work on a million-row import some 40% bigger: each new person adds about forty
         trigrams to posting trees shared by everyone. Built once over the whole table
         after the load, in the same transaction, it costs about two thirds of that, and
-        search works as soon as the import commits. The price: from the drop to the commit nobody else can read
-        the table (``DROP INDEX`` locks it), acceptable for the big first import of
-        a list, not for an everyday one into a list already in use; so only when
-        the file brings more people than the table holds, and only if nobody is
-        using the table right now (else the indexes are kept up as usual).
+        search works as soon as the import commits. The price: from the drop to the
+        commit nobody else can read the table (``DROP INDEX`` locks it), acceptable for
+        the big first import of a list, not for an everyday one into a list in use; so
+        only when the file brings more people than the table holds, and only if nobody
+        is using the table right now (else the indexes are kept up as usual).
         """
         if rows < self.rebuild_from:
             return
