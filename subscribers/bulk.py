@@ -128,6 +128,11 @@ class Writer:
             cursor.execute("PRAGMA foreign_keys = OFF")
         cursor.close()
 
+    def expect(self, rows: int) -> None:
+        """Told, before the first write, how many rows the file holds (estimated from
+        its first batch); a writer may prepare the table for that many (``PostgresWriter``).
+        """
+
     def drain(self) -> None:
         """Wait for writes still under way (none here: see ``PostgresWriter``)."""
 

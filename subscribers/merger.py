@@ -76,6 +76,7 @@ class Merger:
         self._starts: list[int] = []  # ... and runs of ids it added, first and last
         self._ends: list[int] = []
         self._combos: dict[tuple[str, ...], tuple[tuple[int, ...], str]] = {}
+        self._expected = False  # whether the writer was told the file's size (``batch``)
         try:
             self.base: list[MailingList] = [self._list(list_name, Kind.LIST)] if list_name else []
             if self.base and self.base[0].is_topic:
@@ -132,6 +133,12 @@ class Merger:
             self.rejects.add(row.line, detail or reason, row.cells)
 
     def batch(self, prepared: Prepared) -> None:
+        if not self._expected:
+            self._expected = True
+            # The first batch is read before anything is written: the file's size over
+            # the bytes it took says about how many rows follow.
+            rows = prepared.rows * self.source.size // max(prepared.bytes_read, 1)
+            self.writer.expect(max(rows, prepared.rows))
         for row, reason, detail in prepared.rejected:
             self._skip([row], reason, detail)
         if prepared.records:

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.cli.tuning import bulk_import
-from subscribers import bulk, bulkpg
+from subscribers import bulk, bulkpg, search
 from subscribers.batches import Prepared, read_ahead
 from subscribers.importer import ImportConflict, import_csv
 from subscribers.models import ConsentEvent, Subscriber, Subscription
@@ -209,3 +209,61 @@ def test_an_error_in_a_background_copy_reaches_the_caller(
     with pytest.raises(psycopg.DataError, match="soon"):
         import_csv(sessions, _source(tmp_path), consent=CONSENT, list_name="All", batch_size=2)
     assert _counts(sessions) == (0, 0, 0) and _copy_threads() == 0
+
+
+def _search_index(sessions: sessionmaker[Session]) -> tuple[int, str]:
+    """The trigram index's identity (a rebuilt index is a new relation) and definition."""
+    with sessions() as s:
+        oid, definition = s.execute(
+            text(
+                "SELECT indexrelid::oid::int, pg_get_indexdef(indexrelid) FROM pg_index "
+                "WHERE indexrelid = 'ix_subscribers_search_trgm'::regclass"
+            )
+        ).one()
+        return oid, definition
+
+
+def _people(tmp_path: Path, count: int) -> Path:
+    path = tmp_path / "many.csv"
+    lines = [f"reader{i}@example.org,Chloé Reader{i}" for i in range(count)]
+    path.write_text("email,name\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.backend("postgresql")  # its GIN index
+def test_a_file_bigger_than_the_table_gets_the_search_index_built_after_the_load(
+    sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import_csv(sessions, _source(tmp_path), consent=CONSENT)  # three people
+    before = _search_index(sessions)
+    import_csv(sessions, _people(tmp_path, 2), consent=CONSENT)  # fewer: kept up row by row
+    assert _search_index(sessions) == before
+
+    monkeypatch.setattr(bulkpg.PostgresWriter, "rebuild_from", 4)
+    summary = import_csv(sessions, _people(tmp_path, 40), consent=CONSENT)
+    after = _search_index(sessions)
+    assert summary.added == 38 and after[0] != before[0] and after[1] == before[1]
+    with sessions() as s:
+        found = [p.email for p in search.search(s, text="CHLOE reader17")]
+    assert found == ["reader17@example.org"]
+
+
+@pytest.mark.backend("postgresql")  # its GIN index
+def test_the_search_index_stays_when_the_table_is_in_use_or_the_import_fails(
+    db_url: str, sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _search_index(sessions)
+    monkeypatch.setattr(bulkpg.PostgresWriter, "rebuild_from", 2)
+    monkeypatch.setattr(bulkpg.PostgresWriter, "lock_wait", "50ms")
+    reader = psycopg.connect(db_url.replace("+psycopg", ""))
+    try:
+        reader.execute("SELECT count(*) FROM subscribers")  # a transaction left open
+        assert import_csv(sessions, _people(tmp_path, 30), consent=CONSENT).added == 30
+    finally:
+        reader.close()
+    assert _search_index(sessions) == before
+
+    monkeypatch.setattr(bulkpg, "_copy_time", lambda stamp: "soon")
+    with pytest.raises(psycopg.DataError):
+        import_csv(sessions, _people(tmp_path, 90), consent=CONSENT)
+    assert _search_index(sessions) == before and _counts(sessions)[0] == 30

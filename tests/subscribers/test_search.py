@@ -56,6 +56,8 @@ def test_fold_lowers_and_takes_accents_and_odd_punctuation_off() -> None:
     assert fold("Søren Łukasz Straße") == "soren lukasz strasse"
     assert fold("O’Brien–Smith") == "o'brien-smith"
     assert fold("ﬁona") == "fiona"  # a ligature, as some keyboards type it
+    assert fold("Zoë\u00a8Brontë") == "zoe bronte"  # a spacing diaeresis folds to a space
+    assert fold("Zoë \u0301Ann") == "zoe ann"  # an accent on no letter goes
     assert key("chloe@example.org", "Chloé Martin") == " chloe@example.org chloe martin"
 
 
