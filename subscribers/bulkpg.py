@@ -27,8 +27,11 @@ class PostgresWriter(Writer):
     prints both)."""
     overlaps = True
     rebuild_from = 100_000
-    """Rows a file must bring, and more than the table holds, for its GIN indexes to be
+    """Rows a file must bring into a new installation for its GIN indexes to be
     built after the load instead of kept up row by row (see ``expect``)."""
+    in_use_from = 1_000
+    """People in the table from which it counts as a list in use: readers are then
+    unsubscribing and signing up, and must never wait for an import's commit."""
     lock_wait = "2s"
     """How long ``expect`` waits for others to leave the table before it keeps the
     indexes as they are."""
@@ -62,7 +65,7 @@ class PostgresWriter(Writer):
                 self.triggers_skipped = True
 
     def expect(self, rows: int) -> None:
-        """For a file bigger than the table, drop its GIN indexes until ``finish``.
+        """For a big first import, drop the table's GIN indexes until ``finish``.
 
         Keeping the trigram index (``search``) up to date row by row made the server's
         work on a million-row import some 40% bigger: each new person adds about forty
@@ -70,16 +73,18 @@ class PostgresWriter(Writer):
         after the load, in the same transaction, it costs about two thirds of that, and
         search works as soon as the import commits. The price: from the drop to the
         commit nobody else can read the table (``DROP INDEX`` locks it), acceptable for
-        the big first import of a list, not for an everyday one into a list in use; so
-        only when the file brings more people than the table holds, and only if nobody
-        is using the table right now (else the indexes are kept up as usual).
+        the big first import into a new installation, never for one into a list in use
+        (a reader's unsubscribe would wait for the import); so only while the table
+        holds fewer than ``in_use_from`` people, and only if nobody is using it right
+        now (else the indexes are kept up as usual).
         """
         if rows < self.rebuild_from:
             return
         self.drain()
         with self.raw.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM (SELECT FROM subscribers LIMIT %s) AS s", [rows])
-            if cursor.fetchone()[0] >= rows:
+            query = "SELECT count(*) FROM (SELECT FROM subscribers LIMIT %s) AS s"
+            cursor.execute(query, [self.in_use_from])
+            if cursor.fetchone()[0] >= self.in_use_from:
                 return
             cursor.execute(
                 "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "

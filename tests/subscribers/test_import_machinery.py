@@ -231,18 +231,23 @@ def _people(tmp_path: Path, count: int) -> Path:
 
 
 @pytest.mark.backend("postgresql")  # its GIN index
-def test_a_file_bigger_than_the_table_gets_the_search_index_built_after_the_load(
+def test_a_big_first_import_gets_the_search_index_built_after_the_load(
     sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import_csv(sessions, _source(tmp_path), consent=CONSENT)  # three people
     before = _search_index(sessions)
-    import_csv(sessions, _people(tmp_path, 2), consent=CONSENT)  # fewer: kept up row by row
+    import_csv(sessions, _people(tmp_path, 2), consent=CONSENT)  # small: kept up row by row
     assert _search_index(sessions) == before
 
     monkeypatch.setattr(bulkpg.PostgresWriter, "rebuild_from", 4)
+    monkeypatch.setattr(bulkpg.PostgresWriter, "in_use_from", 5)  # a list in use: readers
+    import_csv(sessions, _people(tmp_path, 10), consent=CONSENT)  # never wait for an import
+    assert _search_index(sessions) == before
+
+    monkeypatch.setattr(bulkpg.PostgresWriter, "in_use_from", 1_000)  # a new installation
     summary = import_csv(sessions, _people(tmp_path, 40), consent=CONSENT)
     after = _search_index(sessions)
-    assert summary.added == 38 and after[0] != before[0] and after[1] == before[1]
+    assert summary.added == 30 and after[0] != before[0] and after[1] == before[1]
     with sessions() as s:
         found = [p.email for p in search.search(s, text="CHLOE reader17")]
     assert found == ["reader17@example.org"]
