@@ -26,6 +26,7 @@ from newsletter.web.limits import BodyLimit
 if TYPE_CHECKING:
     from newsletter.web.fast_archive import FastArchive
     from newsletter.web.redirect import FastClicks
+    from newsletter.web.stripe_webhook import FastWebhook
 
 BUSY_RETRY_AFTER = 5  # seconds, in the Retry-After of a 503 when the database pool is full
 
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from newsletter.web.fast_archive import FastArchive
 
     app.fast_archive = FastArchive(app.state, guarded)
+    app.fast_webhook = stripe_webhook.FastWebhook(app, guarded)
     return app
 
 
@@ -175,8 +177,13 @@ class PublicApp(FastAPI):
 
     fast_clicks: FastClicks | None = None
     fast_archive: FastArchive | None = None  # the home page and published pages
+    fast_webhook: FastWebhook | None = None  # Stripe's deliveries
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        hooks = self.fast_webhook
+        if hooks is not None and scope["type"] == "http" and hooks.claim(scope):
+            await hooks(scope, receive, send)
+            return
         pages = self.fast_archive
         if pages is not None and scope["type"] == "http" and pages.claim(scope):
             await pages(scope, receive, send)
