@@ -17,13 +17,13 @@ otherwise crosses.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
-from starlette._exception_handler import _lookup_exception_handler
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -141,8 +141,10 @@ class FastWebhook:
         except Exception as exc:
             # What the route raises goes to the app's handler for it, as through FastAPI
             # (none found: raised on, and the server answers 500).
-            handler = _lookup_exception_handler(self.fastapi.exception_handlers, exc)
-            if handler is None:
+            handlers = self.fastapi.exception_handlers
+            kind = next((k for k in type(exc).__mro__ if k in handlers), None)
+            if kind is None:
                 raise
-            response = await handler(request, exc)  # type: ignore[misc]
+            handled = handlers[kind](request, exc)
+            response = await handled if inspect.isawaitable(handled) else handled
         await response(scope, receive, send)
