@@ -172,8 +172,8 @@ def guards(settings: Settings) -> list[tuple[Any, dict[str, Any]]]:
 
 
 class PublicApp(FastAPI):
-    """The FastAPI app, with tracked-link clicks and archive pages in memory answered
-    before its own layers."""
+    """The FastAPI app, with tracked-link clicks, archive pages in memory and Stripe's
+    deliveries answered before its own layers."""
 
     fast_clicks: FastClicks | None = None
     fast_archive: FastArchive | None = None  # the home page and published pages
