@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from newsletter.web.fast_archive import FastArchive
     from newsletter.web.fast_unsubscribe import FastUnsubscribe
     from newsletter.web.redirect import FastClicks
+    from newsletter.web.stripe_webhook import FastWebhook
 
 BUSY_RETRY_AFTER = 5  # seconds, in the Retry-After of a 503 when the database pool is full
 
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from newsletter.web.fast_unsubscribe import FastUnsubscribe
 
     app.fast_unsubscribe = FastUnsubscribe(app.state, guarded, super(PublicApp, app).__call__)
+    app.fast_webhook = stripe_webhook.FastWebhook(app, guarded)
     return app
 
 
@@ -174,14 +176,19 @@ def guards(settings: Settings) -> list[tuple[Any, dict[str, Any]]]:
 
 
 class PublicApp(FastAPI):
-    """The FastAPI app, with tracked-link clicks, archive pages in memory and one-click
-    unsubscribes answered before its own layers."""
+    """The FastAPI app, with tracked-link clicks, archive pages in memory, one-click
+    unsubscribes and Stripe's deliveries answered before its own layers."""
 
     fast_clicks: FastClicks | None = None
     fast_archive: FastArchive | None = None  # the home page and published pages
     fast_unsubscribe: FastUnsubscribe | None = None
+    fast_webhook: FastWebhook | None = None  # Stripe's deliveries
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        hooks = self.fast_webhook
+        if hooks is not None and scope["type"] == "http" and hooks.claim(scope):
+            await hooks(scope, receive, send)
+            return
         pages = self.fast_archive
         if pages is not None and scope["type"] == "http" and pages.claim(scope):
             await pages(scope, receive, send)

@@ -7,20 +7,30 @@ to the app's ``ReceiptCourier``: the answer never waits for the mail, the mail i
 rendered and written in a helper process (``ProcessMailer``), and the courier
 sends what is queued before the app shuts down. Both, and the processor, come from
 ``services.Donations`` as dependencies.
+
+``FastWebhook`` answers the same deliveries in front of FastAPI (``PublicApp``):
+the same ``answer`` behind the same guard middlewares, with errors the route would
+leave to the app's exception handlers (413, a database outage's 503) given to those
+same handlers, but none of the routing, dependency and exception layers a delivery
+otherwise crosses.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from newsletter.config import Settings
 from newsletter.database import lost
+from newsletter.donations.receipts.background import ReceiptCourier
 from newsletter.donations.webhook import (
     Result,
     WebhookProcessor,
@@ -28,7 +38,8 @@ from newsletter.donations.webhook import (
     load,
     verify,
 )
-from newsletter.web import webhook_review
+from newsletter.web import services, webhook_review
+from newsletter.web.limits import WEBHOOK_PATH
 from newsletter.web.services import Courier, Donations, Webhooks
 
 log = logging.getLogger(__name__)
@@ -64,8 +75,17 @@ def _receive(request: Request, handler: WebhookProcessor, payload: bytes) -> Res
     return handler.accept(data, receipts=False)
 
 
-@router.post("/stripe/webhook")
+@router.post(WEBHOOK_PATH)
 async def stripe_webhook(request: Request, handler: Webhooks, courier: Courier) -> JSONResponse:
+    return await answer(request, handler, courier)
+
+
+async def answer(
+    request: Request, handler: WebhookProcessor | None, courier: ReceiptCourier
+) -> JSONResponse:
+    """The answer to one delivery, for the route and ``FastWebhook`` alike: 2xx only
+    once it is stored. A lost database (and a body over the limit) is raised, for the
+    app's exception handlers."""
     if handler is None:
         return JSONResponse({"error": "webhook secret not configured"}, status_code=503)
     payload = await request.body()
@@ -85,3 +105,46 @@ async def stripe_webhook(request: Request, handler: Webhooks, courier: Courier) 
     return JSONResponse(
         {"received": True, "duplicate": result.duplicate, "outcome": result.outcome}
     )
+
+
+# A test's override of any of these is honoured: such requests take the route.
+_DEPENDENCIES = (services.donations, services.stripe_webhooks, services.receipt_courier)
+
+
+class FastWebhook:
+    """Answers ``POST /stripe/webhook`` before FastAPI, through ``guards`` (the same
+    client-address, security-header and body-limit middlewares as every request)."""
+
+    def __init__(self, app: FastAPI, guards: Callable[[ASGIApp], ASGIApp]) -> None:
+        self.fastapi = app
+        self.app = guards(self._answer)
+
+    def claim(self, scope: Scope) -> bool:
+        """True for a delivery it answers (then ``__call__`` it)."""
+        overrides = self.fastapi.dependency_overrides
+        return (
+            scope["method"] == "POST"
+            and scope["path"] == WEBHOOK_PATH
+            and not any(d in overrides for d in _DEPENDENCIES)
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self.fastapi  # as Starlette sets it: ``request.app`` is read
+        await self.app(scope, receive, send)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        donations: Donations = self.fastapi.state.donations
+        response: Response
+        try:
+            response = await answer(request, donations.webhooks, donations.courier)
+        except Exception as exc:
+            # What the route raises goes to the app's handler for it, as through FastAPI
+            # (none found: raised on, and the server answers 500).
+            handlers = self.fastapi.exception_handlers
+            kind = next((k for k in type(exc).__mro__ if k in handlers), None)
+            if kind is None:
+                raise
+            handled = handlers[kind](request, exc)
+            response = await handled if inspect.isawaitable(handled) else handled
+        await response(scope, receive, send)
