@@ -7,8 +7,10 @@ The public web app serves these paths:
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
+from functools import lru_cache
+from urllib.parse import quote
 
 from newsletter import tokens
 from newsletter.config import Settings
@@ -29,7 +31,23 @@ class RecipientLinks:
 
 
 def archive_url(settings: Settings, slug: str) -> str:
-    return f"{settings.public_base_url}/archive/{quote(slug)}"
+    return _archive(settings.public_base_url, slug)
+
+
+@lru_cache(maxsize=64)
+def _archive(base: str, slug: str) -> str:
+    """Quoted once per campaign: every copy of it carries the same archive link."""
+    return f"{base}/archive/{quote(slug)}"
+
+
+# The payloads are written here as ``tokens.sign`` writes them (compact JSON, keys
+# sorted), so the tokens are byte for byte the ones readers already hold:
+# '{"c":<campaign or null>,"iat":<issued>,"s":<subscriber>}' and '{"iat":..,"s":..}'.
+
+
+def _reader(subscriber_id: int) -> str:
+    """The payload's tail naming the reader, issued now."""
+    return f'"iat":{int(time.time())},"s":{int(subscriber_id)}}}'
 
 
 def recipient_links(
@@ -38,24 +56,26 @@ def recipient_links(
     """Every personal URL for one recipient of one campaign (cheap: three HMACs)."""
     secret = settings.secret
     base = settings.public_base_url
-    who = {"s": subscriber_id}
-    unsub = tokens.sign(secret, UNSUBSCRIBE, {**who, "c": campaign_id})
-    donate_query = {"t": tokens.sign(secret, DONATE, {**who, "c": campaign_id})}
-    if campaign_id is not None:
-        donate_query = {"c": str(campaign_id), **donate_query}
+    reader = _reader(subscriber_id)
+    if campaign_id is None:
+        payload, donate_query = f'{{"c":null,{reader}', ""
+    else:
+        payload, donate_query = f'{{"c":{int(campaign_id)},{reader}', f"c={int(campaign_id)}&"
+    # A token is base64url and ".": nothing in it to quote in a query string.
+    donate = tokens.sign_encoded(secret, DONATE, payload)
     return RecipientLinks(
-        unsubscribe=f"{base}/u/{unsub}",
-        preferences=preferences_url(settings, subscriber_id),
-        donate=f"{base}/donate?{urlencode(donate_query)}",
-        browser=archive_url(settings, briefing_slug),
+        unsubscribe=f"{base}/u/{tokens.sign_encoded(secret, UNSUBSCRIBE, payload)}",
+        preferences=f"{base}/preferences/{tokens.sign_encoded(secret, PREFERENCES, '{' + reader)}",
+        donate=f"{base}/donate?{donate_query}t={donate}",
+        browser=_archive(base, briefing_slug),
     )
 
 
 def preferences_url(settings: Settings, subscriber_id: int) -> str:
-    token = tokens.sign(settings.secret, PREFERENCES, {"s": subscriber_id})
+    token = tokens.sign_encoded(settings.secret, PREFERENCES, "{" + _reader(subscriber_id))
     return f"{settings.public_base_url}/preferences/{token}"
 
 
 def confirm_url(settings: Settings, subscriber_id: int) -> str:
-    token = tokens.sign(settings.secret, CONFIRM, {"s": subscriber_id})
+    token = tokens.sign_encoded(settings.secret, CONFIRM, "{" + _reader(subscriber_id))
     return f"{settings.public_base_url}/confirm/{token}"

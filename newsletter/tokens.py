@@ -7,9 +7,7 @@ Pure functions: the clock is a parameter so tests can move it.
 
 from __future__ import annotations
 
-import base64
 import binascii
-import hashlib
 import hmac
 import json
 import time
@@ -17,14 +15,17 @@ from functools import lru_cache
 from typing import Any
 
 from newsletter.errors import TokenError
+from newsletter.macs import Mac
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
 _DECODER = json.JSONDecoder()
 _SIG_BYTES = 16  # 128-bit truncated HMAC-SHA256: unforgeable and short enough for URLs
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    """Unpadded base64url, byte for byte what ``base64.urlsafe_b64encode`` writes, in C."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")
 
 
 _FROM_URLSAFE = str.maketrans("-_", "+/")
@@ -38,15 +39,13 @@ def _unb64(text: str) -> bytes:
 
 
 @lru_cache(maxsize=64)
-def _keyed(secret: bytes, purpose: str) -> hmac.HMAC:
+def _keyed(secret: bytes, purpose: str) -> Mac:
     """The HMAC state after key and purpose: copied per token, so a campaign keys it once."""
-    return hmac.new(secret, f"{purpose}.".encode(), hashlib.sha256)
+    return Mac(secret, f"{purpose}.".encode())
 
 
 def _mac(secret: bytes, purpose: str, body: str) -> bytes:
-    mac = _keyed(secret, purpose).copy()
-    mac.update(body.encode())
-    return mac.digest()[:_SIG_BYTES]
+    return _keyed(secret, purpose).digest(body.encode())[:_SIG_BYTES]
 
 
 def sign(secret: bytes, purpose: str, payload: dict[str, Any], *, now: float | None = None) -> str:
@@ -89,6 +88,8 @@ def verify(
 
 def sign_encoded(secret: bytes, purpose: str, payload_json: str) -> str:
     """Sign a payload already written as compact JSON (with its ``iat``): for hot paths
-    that sign many tokens of one shape, such as every tracked link of every copy."""
+    that sign many tokens of one shape, such as every tracked link of every copy.
+
+    The JSON must be what ``sign`` writes (keys sorted, no spaces) for the same token."""
     body = _b64(payload_json.encode())
     return f"{body}.{_b64(_mac(secret, purpose, body))}"
