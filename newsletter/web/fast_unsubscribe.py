@@ -150,6 +150,8 @@ class FastUnsubscribe:
 
     def claim(self, scope: Scope) -> bool:
         """True when this request is one it answers (then ``__call__`` it)."""
+        if not scope["path"].startswith(PREFIX):
+            return False
         token = scope["path"][len(PREFIX) :]
         if scope["method"] != "POST" or not token or "/" in token:
             return False

@@ -152,6 +152,8 @@ class FastClicks:
 
     def claim(self, scope: Scope) -> bool:
         """True when this request is a click it can answer (then ``__call__`` it)."""
+        if not scope["path"].startswith(PREFIX):
+            return False
         method = scope["method"]
         token = scope["path"][len(PREFIX) :]
         tables: LinkTables | None = getattr(self.state, "link_tables", None)
