@@ -9,6 +9,7 @@ from xml.etree import ElementTree
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter import database
@@ -159,7 +160,7 @@ def test_restyled_page_templates_cannot_reach_secrets(settings: Settings, tmp_pa
         "|{{ settings.__class__ }}|{{ settings.stripe_secret_key }}"
     )
     restyled = settings.model_copy(
-        update={"templates_dir": templates, "stripe_secret_key": "sk_test_hidden"}
+        update={"templates_dir": templates, "stripe_secret_key": SecretStr("sk_test_hidden")}
     )
     page = TestClient(create_app(restyled)).get("/")
     assert page.status_code == 200
