@@ -25,6 +25,8 @@ from subscribers.errors import Conflict
 from subscribers.folding import key as search_key
 from subscribers.models import Subscriber
 from subscribers.orm import FOREIGN_KEYS_OFF
+from subscribers.searchindex import HeldIndex
+from subscribers.seenkeys import SeenKeys
 
 _CHUNK = 5000
 # A batch's new rows go to SQLite as one JSON array read by ``json_each`` in a
@@ -58,9 +60,16 @@ class BrokenReference(Conflict):
     someone else while the import ran. Nothing is committed; running it again works."""
 
 
-def _reference_checks(cursor: Any, table: str) -> list[str]:
+def _reference_checks(cursor: Any, table: str, first_new: dict[str, int]) -> list[str]:
     """Queries finding a row of ``table`` after a rowid whose foreign key has no parent;
-    read from the schema, so a key added later is checked too."""
+    read from the schema, so a key added later is checked too.
+
+    A key naming by id a parent this import wrote itself (``first_new``: the table's
+    last rowid before it) is looked up only when the parent is older than the import:
+    the new parents are one unbroken run of ids that nothing removes inside the
+    import's transaction, so a reference to one of them is checked against the run's
+    end instead of row by row (a million lookups on a first import).
+    """
     keys: dict[int, list[tuple[str, str, str]]] = {}
     for row in cursor.execute(f"PRAGMA foreign_key_list({table})").fetchall():
         keys.setdefault(row[0], []).append((row[2], row[3], row[4]))
@@ -69,9 +78,14 @@ def _reference_checks(cursor: Any, table: str) -> list[str]:
         parent = columns[0][0]
         on = " AND ".join(f'p."{to or "rowid"}" = c."{child}"' for _, child, to in columns)
         present = " AND ".join(f'c."{child}" IS NOT NULL' for _, child, _ in columns)
+        missing = f'NOT EXISTS (SELECT 1 FROM "{parent}" AS p WHERE {on})'  # noqa: S608 -- names from the schema
+        if len(columns) == 1 and columns[0][2] in (None, "id") and parent in first_new:
+            child, old = columns[0][1], int(first_new[parent])
+            newest = f'(SELECT coalesce(max(rowid), 0) FROM "{parent}")'  # noqa: S608 -- names from the schema
+            missing = f'(c."{child}" <= {old} AND {missing} OR c."{child}" > {newest})'
         checks.append(
             f"SELECT c.rowid, '{parent}' FROM \"{table}\" AS c WHERE c.rowid > ? AND {present} "  # noqa: S608 -- table from _WRITTEN, the rest from its own schema
-            f'AND NOT EXISTS (SELECT 1 FROM "{parent}" AS p WHERE {on}) LIMIT 1'
+            f"AND {missing} LIMIT 1"
         )
     return checks
 
@@ -84,6 +98,9 @@ class Writer:
     overlaps = False
     """Whether the file is best read ahead in a thread while this database works (see
     ``read_ahead``): not for SQLite, which hands Python's lock back for every row."""
+    hold_index_from = 10_000
+    """Rows a file must bring for the search table to be brought up to date once at
+    the end instead of row by row (see ``searchindex``)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -101,6 +118,10 @@ class Writer:
         self._query_suppressions = False
         self._cache_size = 0
         self._first_new: dict[str, int] = {}  # foreign keys off: table -> its last old rowid
+        self._index: HeldIndex | None = None
+        self.seen: SeenKeys | None = None
+        """The addresses a first import has written, where the writer keeps them (see
+        ``PostgresWriter.expect``); ``existing`` is then asked only about those."""
 
     def _sql(self, statement: str) -> str:
         return statement
@@ -130,8 +151,11 @@ class Writer:
 
     def expect(self, rows: int) -> None:
         """Told, before the first write, how many rows the file holds (estimated from
-        its first batch); a writer may prepare the table for that many (``PostgresWriter``).
+        its first batch); a writer may prepare the table for that many: here the search
+        table is held for a big file (``searchindex``), see also ``PostgresWriter``.
         """
+        if rows >= self.hold_index_from:
+            self._index = HeldIndex.hold(self.raw, rows)
 
     def drain(self) -> None:
         """Wait for writes still under way (none here: see ``PostgresWriter``)."""
@@ -141,6 +165,9 @@ class Writer:
         cursor = self.raw.cursor()
         cursor.execute(f"PRAGMA cache_size = {int(self._cache_size)}")
         cursor.close()
+        index, self._index = self._index, None
+        if verify and index is not None:  # else the transaction is rolled back
+            index.catch_up()  # after the cache is back: a bigger one only makes it hold more
         if verify and self._first_new:
             self.check_references()
 
@@ -149,7 +176,7 @@ class Writer:
         parent (what SQLite's own checks would have refused row by row)."""
         cursor = self.raw.cursor()
         for table, after in self._first_new.items():
-            for sql in _reference_checks(cursor, table):
+            for sql in _reference_checks(cursor, table, self._first_new):
                 found = cursor.execute(sql, (after,)).fetchone()
                 if found is not None:
                     cursor.close()
@@ -285,6 +312,8 @@ class Writer:
         for columns, rows in groups.items():
             if not set(columns) <= set(_SUBSCRIBER_COLUMNS):
                 raise ValueError(f"not columns of subscribers: {columns}")
+            if self._index is not None and "search_key" in columns:
+                self._index.before_rename([r["sid"] for r in rows])
             sets = [f"{name} = ?" for name in columns] + ["updated_at = ?"]
             self._many(
                 f"UPDATE subscribers SET {', '.join(sets)} WHERE id = ?",  # noqa: S608 -- columns checked against _SUBSCRIBER_COLUMNS above

@@ -173,6 +173,7 @@ def import_csv(
                         importer.batch(batch)
                         if progress is not None:
                             progress(summary.rows, batch.bytes_read)
+                    importer.last()
                     importer.writer.drain()
                 except BaseException as exc:
                     with contextlib.suppress(Exception):  # the transaction may be aborted

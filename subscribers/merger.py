@@ -77,6 +77,7 @@ class Merger:
         self._ends: list[int] = []
         self._combos: dict[tuple[str, ...], tuple[tuple[int, ...], str]] = {}
         self._expected = False  # whether the writer was told the file's size (``batch``)
+        self._later: list[dict[str, Record]] = []  # see ``batch``
         try:
             self.base: list[MailingList] = [self._list(list_name, Kind.LIST)] if list_name else []
             if self.base and self.base[0].is_topic:
@@ -141,8 +142,24 @@ class Merger:
             self.writer.expect(max(rows, prepared.rows))
         for row, reason, detail in prepared.rejected:
             self._skip([row], reason, detail)
-        if prepared.records:
-            self._merge(prepared.records)
+        records = prepared.records
+        seen = self.writer.seen
+        if seen is not None and records:
+            # A first import's writer remembers the addresses written (PostgreSQL): a
+            # record it may have written waits for the end (``last``), so a batch never
+            # waits for the server to finish the one before it just to look one up.
+            later = {key: record for key, record in records.items() if key in seen}
+            if later:
+                self._later.append(later)
+                records = {key: record for key, record in records.items() if key not in later}
+        if records:
+            self._merge(records)
+
+    def last(self) -> None:
+        """Merge what ``batch`` held back, in the file's order: later rows still win."""
+        later, self._later = self._later, []
+        for records in later:
+            self._merge(records)
 
     def _combo(self, topics: tuple[str, ...]) -> tuple[tuple[int, ...], str]:
         """List ids and the consent log's JSON for one combination of topics (cached)."""

@@ -5,7 +5,9 @@ accents taken off, dashes and apostrophes made plain), which ``key`` makes and e
 write of an address or name stores. The query is folded the same way, so "chloe"
 and "CHLOÉ" both find "Chloé". The key is indexed by trigrams, so a substring is
 found without reading every row: a ``pg_trgm`` GIN index on PostgreSQL, an FTS5
-``trigram`` table (``subscriber_search``, kept in step by triggers) on SQLite.
+``trigram`` table (``subscriber_search``, kept in step by triggers) on SQLite. That
+table keeps no positions (cheaper to write): it is asked with ``LIKE``, which its
+trigrams answer with a few rows to spare, and the exact substring is confirmed on those.
 Trigrams need three characters: a shorter query matches the start of a word
 (see ``matches``).
 """
@@ -20,9 +22,9 @@ from subscribers.models import MailingList, Status, Subscriber, Subscription
 
 #: Shortest query the trigram indexes can answer; shorter ones match the start.
 TRIGRAM = 3
-#: The FTS5 table over ``subscribers.search_key`` on SQLite (see the sub_0005 migration).
+#: The FTS5 table over ``subscribers.search_key`` on SQLite (migrations sub_0005, sub_0006).
 FTS_TABLE = "subscriber_search"
-_FTS = table(FTS_TABLE, column("rowid"), column(FTS_TABLE))
+_FTS = table(FTS_TABLE, column("rowid"), column("search_key"))
 _LAST = "\U0010ffff"  # sorts after every character: the end of a prefix range
 
 
@@ -62,12 +64,19 @@ def _contains(folded: str, postgres: bool) -> ColumnElement[bool]:
         # looks for that part, and the whole query is checked on the few rows it finds.
         picked = Subscriber.search_key.like(f"%{_like_escape(local)}@%", escape="\\")
         return and_(picked, func.strpos(Subscriber.search_key, folded) > 0)
-    return Subscriber.id.in_(select(_FTS.c.rowid).where(_fts_match(folded)))
+    found = Subscriber.id.in_(select(_FTS.c.rowid).where(_fts_like(folded)))
+    return and_(found, _holds(folded))
 
 
-def _fts_match(folded: str) -> ColumnElement[bool]:
-    phrase = '"' + folded.replace('"', '""') + '"'  # trigram phrase: the exact substring
-    return _FTS.c[FTS_TABLE].op("MATCH")(phrase)
+def _fts_like(folded: str) -> ColumnElement[bool]:
+    """Rows of the trigram table that may hold ``folded``: unescaped (FTS5 answers no
+    ``ESCAPE`` from its index), so a ``%`` or ``_`` in it matches more, never less."""
+    return _FTS.c.search_key.like(f"%{folded}%")
+
+
+def _holds(folded: str) -> ColumnElement[bool]:
+    """The person's key holds ``folded`` exactly (checked on the rows the index found)."""
+    return func.instr(Subscriber.search_key, folded) > 0
 
 
 def query(
@@ -88,7 +97,7 @@ def query(
     if len(folded) >= TRIGRAM - 1 and session.get_bind().dialect.name == "sqlite":
         phrase = folded if len(folded) >= TRIGRAM else f" {folded}"
         statement = select(Subscriber).join(_FTS, _FTS.c.rowid == Subscriber.id)
-        statement = statement.where(_fts_match(phrase)).order_by(_FTS.c.rowid)
+        statement = statement.where(_fts_like(phrase), _holds(phrase)).order_by(_FTS.c.rowid)
     else:
         statement = select(Subscriber).order_by(Subscriber.id)
         condition = matches(session, text)

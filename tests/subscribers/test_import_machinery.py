@@ -15,10 +15,12 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.cli.tuning import bulk_import
-from subscribers import bulk, bulkpg, search
+from newsletter.database import transaction
+from subscribers import bulk, bulkpg, consent, people, search
 from subscribers.batches import Prepared, read_ahead
 from subscribers.importer import ImportConflict, import_csv
 from subscribers.models import ConsentEvent, Subscriber, Subscription
+from subscribers.seenkeys import SeenKeys
 from tests.subscribers.conftest import CONSENT
 
 ROWS = "email,topics\nann@example.org,Ukraine\nbob@example.org,\ncid@example.org,Ukraine;NATO\n"
@@ -272,3 +274,72 @@ def test_the_search_index_stays_when_the_table_is_in_use_or_the_import_fails(
     with pytest.raises(psycopg.DataError):
         import_csv(sessions, _people(tmp_path, 90), consent=CONSENT)
     assert _search_index(sessions) == before and _counts(sessions)[0] == 30
+
+
+@pytest.mark.backend("sqlite")  # its foreign-key pragma
+def test_a_reference_to_a_person_removed_during_the_import_is_caught(
+    sessions: sessionmaker[Session],
+) -> None:
+    """People older than the import are looked up one by one; only the ones the import
+    wrote itself are checked by the end of their run of ids."""
+    with transaction(sessions) as s:
+        for n in range(3):
+            people.add(s, f"old{n}@example.org", consent.Context(form="cli:test"))
+    with sessions() as session:
+        writer = bulk.writer_for(session)
+        writer.start()
+        raw = writer.raw
+        raw.execute("DELETE FROM subscribers WHERE email_key = 'old1@example.org'")
+        raw.execute(
+            "INSERT INTO consent_log (subscriber_id, action, lists, at, ip, user_agent, form, "
+            "wording) VALUES (2, 'import', '[]', '2026-01-01', '', '', 'f', 'w')"
+        )
+        with pytest.raises(bulk.BrokenReference, match=r"consent_log row \d+ .* subscribers"):
+            writer.finish()
+        session.rollback()
+
+
+def _everyone(sessions: sessionmaker[Session]) -> list[tuple[str, str, str, list[int]]]:
+    with sessions() as s:
+        return [
+            (p.email, p.name, p.status, sorted(sub.list_id for sub in p.subscriptions))
+            for p in s.scalars(select(Subscriber).order_by(Subscriber.email_key))
+        ]
+
+
+@pytest.mark.parametrize("first", [False, True], ids=["looked up", "remembered"])
+def test_a_first_import_that_remembers_its_addresses_merges_as_one_that_looks_them_up(
+    sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first: bool
+) -> None:
+    """On PostgreSQL a big first import remembers the addresses it wrote and merges a
+    repeated one at the end; the outcome is the same as looking each one up. (SQLite
+    looks them up: the parameter changes nothing there, and shows it.)"""
+    if first:
+        monkeypatch.setattr(bulkpg.PostgresWriter, "rebuild_from", 2)
+    with transaction(sessions) as s:
+        people.add(s, "present@example.org", consent.Context(form="cli:test"), name="Pre Sent")
+    lines = [f"reader{i}@example.org,Reader {i},{'Ukraine' if i % 3 else ''}" for i in range(12)]
+    lines[7] = "READER2@example.org,Renamed Two,Arms control"  # a batch after its first row
+    lines[9] = "present@example.org,Present Renamed,"  # on the list before the import
+    lines.append("reader2@example.org,Renamed Again,")  # later rows win
+    path = tmp_path / "repeats.csv"
+    path.write_text("email,name,topics\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    summary = import_csv(sessions, path, consent=CONSENT, list_name="All", batch_size=3)
+    assert (summary.added, summary.updated, summary.duplicates) == (10, 1, 2)
+    everyone = _everyone(sessions)
+    names = {email: name for email, name, _, _ in everyone}
+    assert names["reader2@example.org"] == "Renamed Again"
+    assert names["present@example.org"] == "Present Renamed"
+    reader2 = next(row for row in everyone if row[0] == "reader2@example.org")
+    assert len(reader2[3]) == 3  # All, Ukraine from its first row, Arms control from the next
+    # consent: the sign-up, ten imports, and one for each of the three changing rows
+    assert len(everyone) == 11 and _counts(sessions)[2] == 14
+
+
+def test_the_seen_keys_filter_never_forgets_and_rarely_imagines() -> None:
+    seen = SeenKeys(10_000)
+    written = [f"reader{i}@example.org" for i in range(10_000)]
+    seen.update(written)
+    assert all(key in seen for key in written)
+    imagined = sum(f"stranger{i}@example.net" in seen for i in range(10_000))
+    assert imagined < 300  # about 50 expected (0.5%)

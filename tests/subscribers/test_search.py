@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter import database
 from newsletter.database import transaction
-from subscribers import consent, lists, optin, people, search
+from subscribers import bulk, consent, lists, optin, people, search, searchindex
 from subscribers.folding import fold, key
 from subscribers.importer import import_csv
 from subscribers.models import Status, Subscriber
@@ -142,23 +142,63 @@ def test_an_erased_person_is_never_found(sessions: sessionmaker[Session]) -> Non
     _fts_intact(sessions)
 
 
+@pytest.mark.parametrize("held", [False, True], ids=["row by row", "held to the end"])
 def test_people_an_import_adds_or_renames_are_found(
-    sessions: sessionmaker[Session], tmp_path: Path
+    sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: bool
 ) -> None:
+    """Held: SQLite's search table is brought up to date once at the end of the import
+    (as for a big file), with batches of one row so that renames of people old and new
+    come after later rows were written."""
+    if held:
+        monkeypatch.setattr(bulk.Writer, "hold_index_from", 1)
     with transaction(sessions) as s:
         people.add(s, "old@example.org", STAFF, name="Olaf Oldname")
+        people.add(s, "older@example.org", STAFF, name="Otto Unchanged")
     source = tmp_path / "readers.csv"
     source.write_text(
         "email,name\nchloe.i@example.org,Chloé Imported\nsoren.k@example.org,Søren Kierkegaard\n"
-        "old@example.org,Olaf Renamed\n",
+        "old@example.org,Olaf Renamed\nchloe.i@example.org,Chloé Twicenamed\n"
+        "old@example.org,Olaf Againrenamed\n",
         encoding="utf-8",
     )
-    summary = import_csv(sessions, source, consent=CONSENT)
+    summary = import_csv(sessions, source, consent=CONSENT, batch_size=1 if held else None)
     assert (summary.added, summary.updated) == (2, 1)
-    assert _found(sessions, "chloe imp") == ["chloe.i@example.org"]
+    assert _found(sessions, "twicenamed") == ["chloe.i@example.org"]
+    assert _found(sessions, "chloe imp") == []
     assert _found(sessions, "soren kierk") == ["soren.k@example.org"]
-    assert _found(sessions, "renamed") == ["old@example.org"]
-    assert _found(sessions, "oldname") == []
+    assert _found(sessions, "againrenamed") == ["old@example.org"]
+    assert _found(sessions, "oldname") == _found(sessions, "olaf renamed") == []
+    assert _found(sessions, "unchanged") == ["older@example.org"]
+    _fts_intact(sessions)
+    with transaction(sessions) as s:  # the triggers are back: a sign-up is found at once
+        people.add(s, "later@example.org", STAFF, name="Lena Later")
+    assert _found(sessions, "lena lat") == ["later@example.org"]
+    _fts_intact(sessions)
+
+
+@pytest.mark.backend("sqlite")  # its search table
+def test_a_failed_big_import_leaves_the_search_table_as_it_was(
+    sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk.Writer, "hold_index_from", 1)
+    with transaction(sessions) as s:
+        people.add(s, "old@example.org", STAFF, name="Olaf Oldname")
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(bulk.Writer, "insert_consent", broken)
+    source = tmp_path / "readers.csv"
+    source.write_text("email,name\nold@example.org,Olaf Renamed\nnew@example.org,Nia New\n")
+    with pytest.raises(RuntimeError, match="disk is full"):
+        import_csv(sessions, source, consent=CONSENT, batch_size=1)
+    with transaction(sessions) as s:
+        triggers = s.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+        assert set(triggers) >= set(searchindex.TRIGGERS)
+        indexes = s.scalars(text("SELECT name FROM sqlite_master WHERE type = 'index'"))
+        assert searchindex.PREFIX_INDEX in set(indexes)
+    assert _found(sessions, "oldname") == ["old@example.org"]
+    assert _found(sessions, "nia new") == []
     _fts_intact(sessions)
 
 
