@@ -377,12 +377,25 @@ def import_file(
         TimeElapsedColumn(),
     )
     started = time.perf_counter()
-    with Progress(*columns, console=console, transient=False) as progress:
+    # Drawn as each batch is done (a few times a second), not by rich's own refresh
+    # thread: on a terminal that thread's wake-ups took the interpreter lock from the
+    # import a thousand times a second under the import's short switch interval.
+    with Progress(*columns, console=console, transient=False, auto_refresh=False) as progress:
         task = progress.add_task("importing", total=max(size, 1), rows=0, rate=0.0)
 
         def report(rows: int, read: int) -> None:
             rate = rows / max(time.perf_counter() - started, 1e-6)
-            progress.update(task, completed=read, rows=rows, rate=rate)
+            # After the last batch the import still indexes and commits: say so, as the
+            # bar stands at 100% meanwhile.
+            last = read >= size
+            progress.update(
+                task,
+                completed=read,
+                rows=rows,
+                rate=rate,
+                description="saving" if last else "importing",
+                refresh=True,
+            )
 
         with tuning.bulk_import():
             summary = importer.import_csv(
