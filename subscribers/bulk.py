@@ -120,8 +120,8 @@ class Writer:
         self._first_new: dict[str, int] = {}  # foreign keys off: table -> its last old rowid
         self._index: HeldIndex | None = None
         self.seen: SeenKeys | None = None
-        """The addresses a first import has written, where the writer keeps them (see
-        ``PostgresWriter.expect``); ``existing`` is then asked only about those."""
+        """Set by a writer that has the importer remember the addresses written instead
+        of looking each one up (``PostgresWriter.expect``); see ``Merger.batch``."""
 
     def _sql(self, statement: str) -> str:
         return statement

@@ -18,7 +18,6 @@ from subscribers.bulk import (
     _CONSENT_COLUMNS,
     _SUBSCRIBER_COLUMNS,
     _SUBSCRIPTION_COLUMNS,
-    Existing,
     Writer,
 )
 from subscribers.folding import key as search_key
@@ -77,8 +76,8 @@ class PostgresWriter(Writer):
         secondary indexes until ``finish``.
 
         A first import is one into a table of fewer than ``in_use_from`` people: their
-        addresses and every one the import writes go into a ``SeenKeys`` filter, and
-        only addresses it may have seen are looked up (``existing``). Someone signing
+        addresses go into ``seen``, as does every one the import writes, and only
+        addresses it may have seen are looked up (``Merger.batch``). Someone signing
         up meanwhile on the web makes the import fail with "run it again" (the unique
         address refuses the second row) instead of being merged.
 
@@ -222,20 +221,9 @@ class PostgresWriter(Writer):
             for row in rows():
                 copy.write_row(row)
 
-    def existing(self, keys: Sequence[str]) -> dict[str, Existing]:
-        """As ``Writer.existing``; in a first import only for addresses it may have seen."""
-        seen = self.seen
-        if seen is not None:
-            keys = [key for key in keys if key in seen]
-            if not keys:
-                return {}
-        return super().existing(keys)
-
     def insert_subscribers(self, rows: list[tuple[str, ...]], stamp: Any) -> list[int]:
         if not rows:
             return []
-        if self.seen is not None:
-            self.seen.update(row[1] for row in rows)
         self.drain()
         with self.raw.cursor() as cursor:
             cursor.execute(

@@ -144,16 +144,20 @@ class Merger:
             self._skip([row], reason, detail)
         records = prepared.records
         seen = self.writer.seen
-        if seen is not None and records:
-            # A first import's writer remembers the addresses written (PostgreSQL): a
-            # record it may have written waits for the end (``last``), so a batch never
-            # waits for the server to finish the one before it just to look one up.
-            later = {key: record for key, record in records.items() if key in seen}
-            if later:
-                self._later.append(later)
-                records = {key: record for key, record in records.items() if key not in later}
-        if records:
-            self._merge(records)
+        if seen is None:
+            if records:
+                self._merge(records)
+            return
+        # A first import (PostgreSQL): the addresses it has written are remembered, so a
+        # batch's new addresses need no look-up, and one it may have written waits for
+        # the end (``last``): a batch never waits for the server to finish the one
+        # before it just to look an address up.
+        later = {key: record for key, record in records.items() if key in seen}
+        if later:
+            self._later.append(later)
+        new = {key: record for key, record in records.items() if key not in later}
+        if new:
+            self._merge(new, absent=True)
 
     def last(self) -> None:
         """Merge what ``batch`` held back, in the file's order: later rows still win."""
@@ -185,8 +189,9 @@ class Merger:
             return self.wording
         return f"{self.wording}; imported as {status}{self.tool_note}"
 
-    def _merge(self, records: dict[str, Record]) -> None:
-        existing = self.writer.existing(list(records))
+    def _merge(self, records: dict[str, Record], *, absent: bool = False) -> None:
+        """``absent``: none of these addresses can be in the database yet (see ``batch``)."""
+        existing = {} if absent else self.writer.existing(list(records))
         suppressed = self.writer.suppressed_keys(list(records))
         stamp = self.writer.stamp(utcnow())
         new: list[tuple[Record, str]] = []
@@ -223,6 +228,8 @@ class Merger:
             ],
             stamp,
         )
+        if self.writer.seen is not None:
+            self.writer.seen.update(r.key for r, _ in new)
         pairs: list[tuple[int, int]] = []
         consent: list[tuple[int, str]] = []
         add_pair, add_consent, combo = pairs.append, consent.append, self._combo

@@ -78,14 +78,12 @@ class HeldIndex:
             return
         self.renamed.update(older)
         cursor = self.raw.cursor()
-        for start in range(0, len(older), _CHUNK):
-            chunk = older[start : start + _CHUNK]
-            cursor.execute(
-                f"INSERT INTO {TABLE} ({TABLE}, rowid, search_key) SELECT 'delete', id, "  # noqa: S608 -- constants and marks only
-                f"search_key FROM subscribers WHERE id IN ({','.join('?' * len(chunk))}) "
-                "ORDER BY id",
-                chunk,
-            )
+        _for_ids(
+            cursor,
+            f"INSERT INTO {TABLE} ({TABLE}, rowid, search_key) SELECT 'delete', id, "  # noqa: S608 -- constants only
+            "search_key FROM subscribers WHERE id IN ({marks}) ORDER BY id",
+            older,
+        )
         cursor.close()
 
     def catch_up(self) -> None:
@@ -97,14 +95,12 @@ class HeldIndex:
         ).fetchone()
         configure = f"INSERT INTO {TABLE} ({TABLE}, rank) VALUES ('hashsize', ?)"  # noqa: S608 -- constant
         cursor.execute(configure, (_CATCH_UP_HASH,))
-        renamed = sorted(self.renamed)
-        for start in range(0, len(renamed), _CHUNK):
-            chunk = renamed[start : start + _CHUNK]
-            cursor.execute(
-                f"INSERT INTO {TABLE} (rowid, search_key) SELECT id, search_key FROM "  # noqa: S608 -- constants and marks only
-                f"subscribers WHERE id IN ({','.join('?' * len(chunk))}) ORDER BY id",
-                chunk,
-            )
+        _for_ids(
+            cursor,
+            f"INSERT INTO {TABLE} (rowid, search_key) SELECT id, search_key FROM "  # noqa: S608 -- constants only
+            "subscribers WHERE id IN ({marks}) ORDER BY id",
+            sorted(self.renamed),
+        )
         cursor.execute(
             f"INSERT INTO {TABLE} (rowid, search_key) SELECT id, search_key FROM subscribers "  # noqa: S608 -- constants only
             "WHERE id > ? ORDER BY id",
@@ -115,3 +111,10 @@ class HeldIndex:
             cursor.execute(sql)
         cursor.close()
         self.renamed = set()
+
+
+def _for_ids(cursor: Any, statement: str, ids: Sequence[int]) -> None:
+    """Run ``statement`` for ``ids`` (in that order), ``{marks}`` standing for a chunk's."""
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        cursor.execute(statement.format(marks=",".join("?" * len(chunk))), chunk)
