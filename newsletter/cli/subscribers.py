@@ -411,7 +411,10 @@ def import_file(
                 status=status,
                 consent=consent_basis,
             )
-        progress.update(task, completed=max(size, 1))
+        # The bar stays on screen: it ends saying what was done, not "saving".
+        progress.update(
+            task, completed=max(size, 1), description="checked" if dry_run else "imported"
+        )
     if not dry_run:
         with transaction(sessions) as session:
             audit.record(

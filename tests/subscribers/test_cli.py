@@ -84,6 +84,7 @@ def test_import_dry_run_then_import_then_export(cli: SubscribersCli, tmp_path: P
         "import", str(source), "--list", "All briefings", "--dry-run", "--consent", CONSENT
     )
     assert "dry run: nothing was changed" in dry and "rows/s" in dry
+    assert "checked" in dry and "saving" not in dry  # the bar ends saying what was done
     assert "0 shown" in cli.ok("list")
     done = cli.ok(
         "import",
@@ -96,6 +97,7 @@ def test_import_dry_run_then_import_then_export(cli: SubscribersCli, tmp_path: P
         CONSENT,
     )
     assert "import complete" in done and "semicolon-separated" in done
+    assert "imported" in done and "saving" not in done
     assert "skipped: invalid address" in done and str(tmp_path / "bad.csv") in done
     assert "2 shown" in cli.ok("list", "--topic", "All briefings")
 
