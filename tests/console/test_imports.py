@@ -102,6 +102,7 @@ def test_columns_are_mapped_checked_then_imported_while_the_page_follows(
         },
     )
     assert started.status_code == 200 and "<progress" in started.text
+    # running or (on a fast machine) already over, the page links to the import's own report
     job_id = re.search(r"/admin/subscribers/import/progress/([\w-]+)", started.text).group(1)  # type: ignore[union-attr]
     _finished(console, job_id)
     fragment = editor.get(
