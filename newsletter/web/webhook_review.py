@@ -10,6 +10,7 @@ so staff can see what came in (a leaked webhook secret would show up here first)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -63,15 +64,18 @@ def problem_in(data: Any) -> str | None:
 
 
 def keep(directory: Path, payload: bytes, signature: str, reason: str) -> Path:
-    """Write the refused delivery to ``directory`` (one JSON file each); its path."""
+    """Write the refused delivery to ``directory``, one JSON file per distinct body
+    (named by its digest), and return its path. A body that comes again (Stripe
+    retries) keeps its first file, which says when it first came."""
     directory.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(payload).hexdigest()[:16]
-    path = directory / f"{int(time.time())}-{digest}.json"
+    path = directory / f"{digest}.json"
     record = {
         "received_at": int(time.time()),
         "reason": reason,
         "stripe_signature": signature,
         "body": payload.decode("utf-8", errors="replace"),
     }
-    path.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    with contextlib.suppress(FileExistsError), path.open("x", encoding="utf-8") as out:
+        out.write(json.dumps(record, indent=1))
     return path
