@@ -160,6 +160,9 @@ class Writer:
     def drain(self) -> None:
         """Wait for writes still under way (none here: see ``PostgresWriter``)."""
 
+    def ready_to_look_up(self) -> None:
+        """Make look-ups by address possible again after ``expect`` (always, here)."""
+
     def finish(self, *, verify: bool = True) -> None:
         """Undo ``start`` where a transaction allows it; check the new rows' references."""
         cursor = self.raw.cursor()

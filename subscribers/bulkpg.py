@@ -42,12 +42,20 @@ class PostgresWriter(Writer):
     lock_wait = "2s"
     """How long ``expect`` waits for others to leave the table before it keeps the
     indexes as they are."""
+    reserve = 100_000
+    """Ids a first import takes from the sequence at once (see ``insert_subscribers``)."""
+    queued = 6
+    """COPY statements that may wait their turn behind the one being sent: enough for
+    two batches, so the client never waits for the server to catch up on the one
+    before, and the memory they hold stays bounded."""
 
     def __init__(self, session: Session) -> None:
         super().__init__(session)
         self._sender: ThreadPoolExecutor | None = None
         self._sent: list[Future[None]] = []
-        self._rebuild: list[str] = []  # definitions of indexes dropped until ``finish``
+        self._rebuild: list[str] = []  # statements building what ``expect`` dropped ...
+        self._unique: list[str] = []  # ... the unique ones first, before any look-up
+        self._ids: list[int] = []  # taken from the sequence, not used yet
 
     def _sql(self, statement: str) -> str:
         return statement.replace("?", "%s")
@@ -72,27 +80,26 @@ class PostgresWriter(Writer):
                 self.triggers_skipped = True
 
     def expect(self, rows: int) -> None:
-        """For a big first import, remember the addresses written and drop the table's
-        secondary indexes until ``finish``.
+        """For a big first import, remember the addresses written and hold the indexes
+        of the tables it fills (``_HELD``) until the rows are in.
 
         A first import is one into a table of fewer than ``in_use_from`` people: their
         addresses go into ``seen``, as does every one the import writes, and only
-        addresses it may have seen are looked up (``Merger.batch``). Someone signing
-        up meanwhile on the web makes the import fail with "run it again" (the unique
-        address refuses the second row) instead of being merged.
+        addresses it may have seen are looked up (``Merger.batch``), at the end.
 
-        Keeping the trigram index (``search``) up to date row by row made the server's
-        work on a million-row import some 40% bigger: each new person adds about forty
-        trigrams to posting trees shared by everyone. Built once over the whole table
-        after the load, in the same transaction, it costs about two thirds of that, and
-        search works as soon as the import commits; so do the ordinary indexes on the
-        status and the search key, which a sort builds faster than a million inserts at
-        random places. The unique index on the address stays: it guards the merge. The
-        price: from the drop to the commit nobody else can read the table (``DROP
-        INDEX`` locks it), acceptable for the big first import into a new installation,
-        never for one into a list in use (a reader's unsubscribe would wait for the
-        import); so only for a first import, and only if nobody is using the table
-        right now (else the indexes are kept up as usual).
+        Keeping the indexes up to date row by row costs the server more than building
+        them once after the load, by sorting (``bench/import.py`` prints the server's
+        CPU seconds): a million addresses land at random places of the unique index,
+        and each new person adds about forty trigrams to posting trees shared by
+        everyone (``search``). The unique indexes come back first, before any look-up
+        (``ready_to_look_up``) and check that no address went in twice; the rest at
+        ``finish``, in the same transaction: search works as soon as the import commits.
+        The price: from the drop to the commit nobody else can read these tables
+        (``DROP INDEX`` locks them), acceptable for the big first import into a new
+        installation, never for one into a list in use (a reader's unsubscribe would
+        wait for the import); so only for a first import, and only if nobody is using
+        the tables right now (else the indexes are kept up as usual). Nobody can sign
+        up meanwhile, either: the lock makes them wait for the commit.
         """
         if rows < self.rebuild_from:
             return
@@ -104,12 +111,8 @@ class PostgresWriter(Writer):
                 return
             self.seen = seen = SeenKeys(rows + len(present))
             seen.update(present)
-            cursor.execute(
-                "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
-                "FROM pg_index AS i WHERE i.indrelid = 'subscribers'::regclass "
-                "AND NOT i.indisunique AND NOT i.indisprimary"
-            )
-            found = cursor.fetchall()
+            cursor.execute(_HELD_QUERY, [list(_HELD), list(_HELD)])
+            found: list[tuple[bool, str, str]] = cursor.fetchall()
             if not found:
                 return
             cursor.execute("SELECT current_setting('lock_timeout')")
@@ -117,21 +120,32 @@ class PostgresWriter(Writer):
             cursor.execute("SAVEPOINT newsletter_rebuild")
             try:
                 cursor.execute("SELECT set_config('lock_timeout', %s, true)", [self.lock_wait])
-                for name, _ in found:
-                    cursor.execute(f"DROP INDEX {name}")
+                for _, drop, _ in found:
+                    cursor.execute(drop)
             except psycopg.Error:  # in use (lock_timeout), or not ours to drop
                 cursor.execute("ROLLBACK TO SAVEPOINT newsletter_rebuild")  # indexes kept
                 return
             cursor.execute("RELEASE SAVEPOINT newsletter_rebuild")
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [saved])
-        self._rebuild = [definition for _, definition in found]
+        self._unique = [build for unique, _, build in found if unique]
+        self._rebuild = [build for unique, _, build in found if not unique]
+
+    def ready_to_look_up(self) -> None:
+        """Build the unique indexes ``expect`` held: look-ups by address and by person
+        use them, and building them proves no address was written twice."""
+        self.drain()
+        unique, self._unique = self._unique, []
+        with self.raw.cursor() as cursor:
+            for build in unique:
+                cursor.execute(build)
 
     def _build_dropped(self) -> None:
-        """Build the indexes ``expect`` dropped, and give the planner the new table's
+        """Build the indexes ``expect`` held, and give the planner the new tables'
         statistics so the first search after the import uses them."""
+        self.ready_to_look_up()
         with self.raw.cursor() as cursor:
-            for definition in self._rebuild:
-                cursor.execute(definition)
+            for build in self._rebuild:
+                cursor.execute(build)
             cursor.execute("ANALYZE subscribers")
         self._rebuild = []
 
@@ -141,6 +155,10 @@ class PostgresWriter(Writer):
         server sees them in the order made, on the one connection and transaction."""
         if self._sender is None:
             self._sender = ThreadPoolExecutor(1, thread_name_prefix="import-copy")
+        while len(self._sent) > self.queued:
+            error = self._sent.pop(0).exception()
+            if error is not None:
+                raise error
         self._sent.append(self._sender.submit(self._send, statement, data))
 
     def _send(self, statement: str, data: str) -> None:
@@ -164,7 +182,7 @@ class PostgresWriter(Writer):
             if self._sender is not None:
                 self._sender.shutdown()
                 self._sender = None
-        if self._rebuild and verify:
+        if (self._rebuild or self._unique) and verify:
             self._build_dropped()
         if self.triggers_skipped:
             with self.raw.cursor() as cursor:
@@ -224,14 +242,7 @@ class PostgresWriter(Writer):
     def insert_subscribers(self, rows: list[tuple[str, ...]], stamp: Any) -> list[int]:
         if not rows:
             return []
-        self.drain()
-        with self.raw.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence('subscribers', 'id')) "
-                "FROM generate_series(1, %s)",
-                [len(rows)],
-            )
-            ids = [row[0] for row in cursor.fetchall()]
+        ids = self._take_ids(len(rows))
         when = _copy_time(stamp)
         keys = [search_key(row[1], row[2]) for row in rows]
         self._copy(
@@ -254,6 +265,29 @@ class PostgresWriter(Writer):
             nulls=1,
         )
         return ids
+
+    def _take_ids(self, count: int) -> list[int]:
+        """``count`` new ids from the table's sequence.
+
+        A first import (``seen``: nearly every row is a new person) takes them
+        ``reserve`` at a time, so most batches go out without waiting for the server
+        to finish the COPY before them; ids left over at the end are a gap in the
+        numbering, as a rolled-back insert leaves.
+        """
+        if len(self._ids) < count:
+            wanted = count - len(self._ids)
+            if self.seen is not None:
+                wanted = max(wanted, self.reserve)
+            self.drain()
+            with self.raw.cursor() as cursor:
+                cursor.execute(
+                    "SELECT nextval(pg_get_serial_sequence('subscribers', 'id')) "
+                    "FROM generate_series(1, %s)",
+                    [wanted],
+                )
+                self._ids.extend(row[0] for row in cursor.fetchall())
+        taken, self._ids = self._ids[:count], self._ids[count:]
+        return taken
 
     def insert_subscriptions(self, pairs: list[tuple[int, int]], stamp: Any) -> None:
         if pairs:
@@ -304,6 +338,27 @@ class PostgresWriter(Writer):
                     "ON CONFLICT (subscriber_id, tag_id) DO NOTHING",
                     [stamp, [p[0] for p in pairs], [p[1] for p in pairs]],
                 )
+
+
+_HELD = ("subscribers", "subscriptions", "consent_log")
+"""The tables a first import fills, whose indexes it builds after the load."""
+
+_HELD_QUERY = """
+SELECT true,
+       format('ALTER TABLE %%s DROP CONSTRAINT %%I', c.conrelid::regclass, c.conname),
+       format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s', c.conrelid::regclass, c.conname,
+              pg_get_constraintdef(c.oid))
+FROM pg_constraint AS c
+WHERE c.contype = 'u' AND c.conrelid = ANY(%s::regclass[])
+UNION ALL
+SELECT false, format('DROP INDEX %%s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid)
+FROM pg_index AS i
+WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary
+  AND NOT EXISTS (SELECT FROM pg_constraint AS c WHERE c.conindid = i.indexrelid)
+"""
+"""Each unique constraint and other secondary index of ``_HELD`` (primary keys stay:
+the other tables' foreign keys need them): whether it is unique, how to drop it, how
+to build it again."""
 
 
 def _copy_time(stamp: datetime) -> str:

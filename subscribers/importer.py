@@ -174,7 +174,7 @@ def import_csv(
                         if progress is not None:
                             progress(summary.rows, batch.bytes_read)
                     importer.last()
-                    importer.writer.drain()
+                    importer.writer.finish()  # builds what it held: an address twice fails here
                 except BaseException as exc:
                     with contextlib.suppress(Exception):  # the transaction may be aborted
                         importer.writer.finish(verify=False)
@@ -186,7 +186,6 @@ def import_csv(
                     raise
                 finally:
                     batches.close()  # stops a reader thread before the file is closed
-                importer.writer.finish()
                 if source.truncated_line:
                     summary.rows += 1
                     summary.skipped[CUT_OFF] += 1

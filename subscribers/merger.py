@@ -162,6 +162,8 @@ class Merger:
     def last(self) -> None:
         """Merge what ``batch`` held back, in the file's order: later rows still win."""
         later, self._later = self._later, []
+        if later:
+            self.writer.ready_to_look_up()
         for records in later:
             self._merge(records)
 

@@ -225,6 +225,18 @@ def _search_index(sessions: sessionmaker[Session]) -> tuple[int, str]:
         return oid, definition
 
 
+def _indexes(sessions: sessionmaker[Session]) -> list[tuple[str, str]]:
+    """Every index (constraints' too) of the tables a first import fills, by definition."""
+    with sessions() as s:
+        found = s.execute(
+            text(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN "
+                "('subscribers', 'subscriptions', 'consent_log')"
+            )
+        )
+        return sorted((name, definition) for name, definition in found)
+
+
 def _people(tmp_path: Path, count: int) -> Path:
     path = tmp_path / "many.csv"
     lines = [f"reader{i}@example.org,Chloé Reader{i}" for i in range(count)]
@@ -247,9 +259,12 @@ def test_a_big_first_import_gets_the_search_index_built_after_the_load(
     assert _search_index(sessions) == before
 
     monkeypatch.setattr(bulkpg.PostgresWriter, "in_use_from", 1_000)  # a new installation
+    indexes = _indexes(sessions)
+    assert len(indexes) == 10  # three primary keys, two unique constraints, five others
     summary = import_csv(sessions, _people(tmp_path, 40), consent=CONSENT)
     after = _search_index(sessions)
     assert summary.added == 30 and after[0] != before[0] and after[1] == before[1]
+    assert _indexes(sessions) == indexes  # every one built again as it was
     with sessions() as s:
         found = [p.email for p in search.search(s, text="CHLOE reader17")]
     assert found == ["reader17@example.org"]
@@ -270,10 +285,28 @@ def test_the_search_index_stays_when_the_table_is_in_use_or_the_import_fails(
         reader.close()
     assert _search_index(sessions) == before
 
+    indexes = _indexes(sessions)
     monkeypatch.setattr(bulkpg, "_copy_time", lambda stamp: "soon")
     with pytest.raises(psycopg.DataError):
         import_csv(sessions, _people(tmp_path, 90), consent=CONSENT)
     assert _search_index(sessions) == before and _counts(sessions)[0] == 30
+    assert _indexes(sessions) == indexes
+
+
+@pytest.mark.backend("postgresql")  # its held unique indexes
+def test_the_unique_address_built_again_refuses_an_address_written_twice(
+    sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first import writes without the unique index on the address; building it again
+    at the end is the proof that the remembered addresses forgot none."""
+    monkeypatch.setattr(bulkpg.PostgresWriter, "rebuild_from", 2)
+    monkeypatch.setattr(SeenKeys, "__contains__", lambda self, key: False)  # forgets all
+    indexes = _indexes(sessions)
+    path = tmp_path / "twice.csv"
+    path.write_text("email\nann@example.org\nbob@example.org\nANN@example.org\n", "utf-8")
+    with pytest.raises(ImportConflict, match="nothing was imported"):
+        import_csv(sessions, path, consent=CONSENT, batch_size=2)
+    assert _counts(sessions) == (0, 0, 0) and _indexes(sessions) == indexes
 
 
 @pytest.mark.backend("sqlite")  # its foreign-key pragma
