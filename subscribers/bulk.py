@@ -160,6 +160,11 @@ class Writer:
     def drain(self) -> None:
         """Wait for writes still under way (none here: see ``PostgresWriter``)."""
 
+    def hold(self, table: str, row_id: int) -> None:
+        """Keep the list or tag ``row_id`` of ``table`` from being removed until the
+        import ends (nothing to do here: SQLite lets one writer in at a time, and
+        ``finish`` checks the references)."""
+
     def ready_to_look_up(self) -> None:
         """Make look-ups by address possible again after ``expect`` (always, here)."""
 
@@ -205,11 +210,14 @@ class Writer:
         cursor.executemany(self._sql(statement), rows)
         cursor.close()
 
+    @property
+    def _holding(self) -> str:
+        """What a look-up adds to keep the rows it finds (see ``PostgresWriter``)."""
+        return ""
+
     def existing(self, keys: Sequence[str]) -> dict[str, Existing]:
-        rows = self._select_in(
-            "SELECT email_key, id, status, name, language FROM subscribers WHERE email_key {in_}",
-            keys,
-        )
+        look_up = "SELECT email_key, id, status, name, language FROM subscribers WHERE email_key"
+        rows = self._select_in(f"{look_up} {{in_}}{self._holding}", keys)
         return {key: (sid, status, name, language) for key, sid, status, name, language in rows}
 
     def suppressed_keys(self, keys: Sequence[str]) -> set[str]:

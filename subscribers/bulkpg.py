@@ -60,14 +60,31 @@ class PostgresWriter(Writer):
     def _sql(self, statement: str) -> str:
         return statement.replace("?", "%s")
 
+    @property
+    def _holding(self) -> str:
+        """With the foreign-key triggers off (``start``), nothing else keeps a person
+        the import refers to from being removed (an erasure request, say) between the
+        look-up and the rows that point at them: the look-up takes the lock the
+        trigger would have, so a removal waits for the import's commit."""
+        return " FOR KEY SHARE" if self.triggers_skipped else ""
+
+    def hold(self, table: str, row_id: int) -> None:
+        """See ``Writer.hold`` and ``_holding``."""
+        if self.triggers_skipped and table in _HOLDABLE:
+            self.drain()
+            with self.raw.cursor() as cursor:
+                cursor.execute(f"SELECT id FROM {table} WHERE id = %s FOR KEY SHARE", [row_id])  # noqa: S608 -- table from _HOLDABLE
+
     def start(self) -> None:
         """Skip per-row foreign-key triggers for this transaction when allowed.
 
         The importer writes only rows whose parents it has just written or read in
         the same transaction, and PostgreSQL's row-by-row RI checks (each a
         ``SELECT ... FOR KEY SHARE`` on the parent) cost more than the COPY itself
-        -- the same reason pg_restore offers ``--disable-triggers``. It needs a
-        superuser (or a grant on the setting); otherwise the checks simply stay on.
+        -- the same reason pg_restore offers ``--disable-triggers``. The parents it
+        reads it locks as those checks would, once, when it reads them (``_holding``,
+        ``hold``). It needs a superuser (or a grant on the setting); otherwise the
+        checks simply stay on.
         """
         with self.raw.cursor() as cursor:
             cursor.execute("SAVEPOINT newsletter_bulk")
@@ -339,6 +356,8 @@ class PostgresWriter(Writer):
                     [stamp, [p[0] for p in pairs], [p[1] for p in pairs]],
                 )
 
+
+_HOLDABLE = frozenset({"lists", "tags"})
 
 _HELD = ("subscribers", "subscriptions", "consent_log")
 """The tables a first import fills, whose indexes it builds after the load."""

@@ -101,6 +101,7 @@ class Merger:
             if found is None:
                 found = lists.create(self.session, name, kind=kind, public=kind == Kind.LIST)
                 self.summary.lists_created.append(found.name)
+            self.writer.hold("lists", found.id)
             self._lists[slug] = found
         self._lists[name] = found
         return found
@@ -181,6 +182,7 @@ class Merger:
         if found is None:
             self.writer.drain()  # the session's statements come after the writer's
             tag, created = tags.ensure(self.session, name)
+            self.writer.hold("tags", tag.id)
             if created:
                 self.summary.tags_created.append(tag.name)
             found = self._tags[name] = tag.id

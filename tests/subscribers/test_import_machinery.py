@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.cli.tuning import bulk_import
 from newsletter.database import transaction
-from subscribers import bulk, bulkpg, consent, people, search
+from subscribers import bulk, bulkpg, consent, lists, people, search
 from subscribers.batches import Prepared, read_ahead
 from subscribers.importer import ImportConflict, import_csv
 from subscribers.models import ConsentEvent, Subscriber, Subscription
@@ -307,6 +307,37 @@ def test_the_unique_address_built_again_refuses_an_address_written_twice(
     with pytest.raises(ImportConflict, match="nothing was imported"):
         import_csv(sessions, path, consent=CONSENT, batch_size=2)
     assert _counts(sessions) == (0, 0, 0) and _indexes(sessions) == indexes
+
+
+@pytest.mark.backend("postgresql")  # its foreign-key triggers, skipped by the import
+def test_people_and_lists_an_import_refers_to_cannot_be_removed_until_it_ends(
+    db_url: str, sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the triggers' locks, a person removed between the import's look-up and
+    its writes would be left with subscriptions and consent rows pointing at nobody."""
+    with transaction(sessions) as s:
+        person = people.add(s, "kept@example.org", consent.Context(form="cli:test"))
+        targets = [("subscribers", person.id), ("lists", lists.create(s, "All").id)]
+    path = tmp_path / "kept.csv"
+    path.write_text("email,name\nkept@example.org,Kept Renamed\n", encoding="utf-8")
+    refused: list[str] = []
+    looked_up = bulkpg.PostgresWriter.existing
+
+    def and_removed_meanwhile(writer: bulkpg.PostgresWriter, keys: Any) -> Any:
+        found = looked_up(writer, keys)
+        assert writer.triggers_skipped
+        with psycopg.connect(db_url.replace("+psycopg", ""), autocommit=True) as other:
+            other.execute("SET lock_timeout = '100ms'")
+            for table, row_id in targets:
+                with pytest.raises(psycopg.errors.LockNotAvailable):
+                    other.execute(f"DELETE FROM {table} WHERE id = %s", [row_id])  # noqa: S608 -- the test's own names
+                refused.append(table)
+        return found
+
+    monkeypatch.setattr(bulkpg.PostgresWriter, "existing", and_removed_meanwhile)
+    assert import_csv(sessions, path, consent=CONSENT, list_name="All").updated == 1
+    assert refused == ["subscribers", "lists"]
+    assert _everyone(sessions) == [("kept@example.org", "Kept Renamed", "active", [targets[1][1]])]
 
 
 @pytest.mark.backend("sqlite")  # its foreign-key pragma
