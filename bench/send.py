@@ -313,7 +313,8 @@ def main() -> None:
         "--processes",
         type=int,
         default=-1,
-        help="helper processes composing and signing per worker (-1: one per core, 0: none)",
+        help="helper processes composing and signing per worker "
+        "(-1: one per core but one, at least one; 0: none)",
     )
     parser.add_argument("--rounds", type=int, default=2, help="times to send the large list")
     parser.add_argument(
@@ -364,7 +365,7 @@ def main() -> None:
         print(
             f"database: {backend}; {args.workers} worker(s), batch {BATCH}, "
             f"{args.connections} SMTP connection(s) and {args.processes} helper process(es) "
-            f"each (-1: one per core); DKIM RSA-2048; {os.cpu_count()} CPUs, load average "
+            f"each (-1: one per core but one); DKIM RSA-2048; {os.cpu_count()} CPUs, load average "
             f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start"
         )
         print(f"  one RSA-2048 signature takes {rsa_sign_ms(key_pem):.2f} ms of CPU right now")

@@ -71,10 +71,15 @@ def build_worker(
 
 
 def compose_pool(settings: Settings, processes: int | None = None) -> ComposePool | None:
-    """The helper processes for composing, or None to compose in the sending process."""
+    """The helper processes for composing, or None to compose in the sending process.
+
+    By default (-1) one per core but one, and at least one: the sending process keeps a
+    core for its own share of each copy (the ledger and the SMTP connections, about a
+    third of a copy's CPU). On two cores a second helper sent no faster and cost 35 MB
+    (``bench/send.py --processes``)."""
     wanted = settings.send_processes if processes is None else processes
     if wanted < 0:
-        wanted = os.cpu_count() or 1
+        wanted = max(1, (os.cpu_count() or 1) - 1)
     if wanted <= 0:
         return None
     return ComposePool(settings, wanted, composers=helper_wiring.campaign_composers)

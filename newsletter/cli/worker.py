@@ -174,8 +174,8 @@ def register(app: typer.Typer) -> None:
             None,
             "--processes",
             min=-1,
-            help="Helper processes that compose and DKIM-sign (-1: one per CPU core, "
-            "0: none). Default: NEWSLETTER_SEND_PROCESSES (-1).",
+            help="Helper processes that compose and DKIM-sign (-1: one per CPU core but one, "
+            "at least one; 0: none). Default: NEWSLETTER_SEND_PROCESSES (-1).",
         ),
     ) -> None:
         """Send every due campaign; run several on PostgreSQL to share the work."""

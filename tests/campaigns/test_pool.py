@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import dkim
+import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,7 +22,7 @@ from newsletter.campaigns.pool import ComposePool
 from newsletter.campaigns.states import CampaignStatus, RecipientState
 from newsletter.config import Settings
 from newsletter.mail.dkim import generate_rsa
-from newsletter.worker_factory import build_worker
+from newsletter.worker_factory import build_worker, compose_pool
 from tests.campaigns.conftest import (
     SmtpServer,
     sending_campaign,
@@ -184,3 +186,14 @@ def test_helpers_end_when_their_worker_is_killed(
         worker.wait()
     assert helpers
     _wait_for(lambda: not any(_alive(pid) for pid in helpers), timeout=30)
+
+
+@pytest.mark.parametrize(("cores", "helpers"), [(1, 1), (2, 1), (8, 7)])
+def test_by_default_the_sending_process_keeps_a_core_for_itself(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, cores: int, helpers: int
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    pool = compose_pool(settings.model_copy(update={"send_processes": -1}))
+    assert pool is not None and pool.processes == helpers
+    assert compose_pool(settings, 3).processes == 3  # type: ignore[union-attr]
+    assert compose_pool(settings, 0) is None  # composed in the sending process
