@@ -365,8 +365,15 @@ class Writer:
             [(sid, action, at, ip, form, wording) for sid, action, at, ip in events],
         )
 
-    def insert_tags(self, pairs: list[tuple[int, int]], stamp: Any) -> None:
-        """Tag people, given as (person id, tag id); a tag a person has is kept as it is."""
+    def insert_tags(
+        self,
+        pairs: list[tuple[int, int]],
+        stamp: Any,
+        *,
+        new: bool = False,  # noqa: ARG002 -- PostgresWriter's
+    ) -> None:
+        """Tag people, given as (person id, tag id); a tag a person has is kept as it is.
+        ``new``: people added by this batch, who have no tags yet (see ``PostgresWriter``)."""
         if pairs:
             self._many(
                 "INSERT INTO subscriber_tags (subscriber_id, tag_id, created_at) "

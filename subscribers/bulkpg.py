@@ -345,8 +345,21 @@ class PostgresWriter(Writer):
                 lambda: ((s, a, "[]", f"{t}+00", ip, "", form, wording) for s, a, t, ip in events),
             )
 
-    def insert_tags(self, pairs: list[tuple[int, int]], stamp: Any) -> None:
-        if pairs:
+    def insert_tags(self, pairs: list[tuple[int, int]], stamp: Any, *, new: bool = False) -> None:
+        """New people's tags go in by COPY, behind the batch's other COPYs: nothing to
+        merge with, so no statement waits for the server (two names of one tag, "Donor"
+        and "donor", make one pair)."""
+        if pairs and new:
+            unique = list(dict.fromkeys(pairs))
+            tail = f"\t{_copy_time(stamp)}\n"
+            self._copy(
+                "subscriber_tags",
+                ("subscriber_id", "tag_id", "created_at"),
+                len(unique),
+                lambda: "".join([f"{s}\t{t}{tail}" for s, t in unique]),
+                lambda: ((s, t, stamp) for s, t in unique),
+            )
+        elif pairs:
             self.drain()
             with self.raw.cursor() as cursor:
                 cursor.execute(

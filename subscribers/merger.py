@@ -243,7 +243,8 @@ class Merger:
         others: list[tuple[int, str, str]] = []  # people not active: id, names, status
         leaving: list[tuple[str, str, str]] = []  # suppressions: key, reason, evidence
         events: list[tuple[int, str, str, str]] = []
-        tagging: list[tuple[int, int]] = []
+        tagging: list[tuple[int, int]] = []  # new people's: they have none yet
+        retagging: list[tuple[int, int]] = []
         add_event, add_tag, tag_ids = events.append, tagging.append, self._tags
         for (record, target), sid in zip(new, ids, strict=True):
             list_ids, names = combo(tuple(record.topics))
@@ -266,7 +267,7 @@ class Merger:
         else:
             self.summary.added_as.update(t for _, t in new)
         if known:
-            self._update(known, pairs, consent, others, leaving, events, tagging, stamp)
+            self._update(known, pairs, consent, others, leaving, events, retagging, stamp)
         self.writer.insert_subscriptions(pairs, stamp)
         self.writer.insert_consent(consent, stamp, label, self.wording)
         for status in sorted({status for _, _, status in others}):
@@ -279,9 +280,10 @@ class Merger:
         if events:
             self.summary.history += len(events)
             self.writer.insert_events(events, self.history_form, self.history_wording)
-        if tagging:
-            self.summary.tagged += len({sid for sid, _ in tagging})
-            self.writer.insert_tags(tagging, stamp)
+        if tagging or retagging:
+            self.summary.tagged += len({sid for sid, _ in tagging} | {s for s, _ in retagging})
+            self.writer.insert_tags(tagging, stamp, new=True)
+            self.writer.insert_tags(retagging, stamp)
 
     def _other(
         self,

@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.cli.tuning import bulk_import
 from newsletter.database import transaction
-from subscribers import bulk, bulkpg, consent, lists, people, search
+from subscribers import bulk, bulkpg, consent, lists, people, search, tags
 from subscribers.batches import Prepared, read_ahead
 from subscribers.importer import ImportConflict, import_csv
 from subscribers.models import ConsentEvent, Subscriber, Subscription
 from subscribers.seenkeys import SeenKeys
+from tests.subscribers import exports
 from tests.subscribers.conftest import CONSENT
 
 ROWS = "email,topics\nann@example.org,Ukraine\nbob@example.org,\ncid@example.org,Ukraine;NATO\n"
@@ -407,3 +408,18 @@ def test_the_seen_keys_filter_never_forgets_and_rarely_imagines() -> None:
     assert all(key in seen for key in written)
     imagined = sum(f"stranger{i}@example.net" in seen for i in range(10_000))
     assert imagined < 300  # about 50 expected (0.5%)
+
+
+def test_two_spellings_of_a_tag_tag_a_new_person_once(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """New people's tags go in without a merge (COPY on PostgreSQL): "Donor" and "donor"
+    are one tag, and must make one row."""
+    path = tmp_path / "subscribed_members_export_4f1e2d.csv"
+    data = exports.MAILCHIMP_SUBSCRIBED.replace('"""Donor"",""Board"""', '"""Donor"",""donor"""')
+    path.write_text(data, encoding="utf-8")
+    summary = import_csv(sessions, path, consent=CONSENT)
+    assert summary.added == 3 and summary.tagged == 2
+    with transaction(sessions) as s:
+        ann = people.lookup(s, "ann.archer@example.org")
+        assert ann is not None and tags.of(s, [ann.id]) == {ann.id: ["Donor"]}
