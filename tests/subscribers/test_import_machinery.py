@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.cli.tuning import bulk_import
 from newsletter.database import transaction
-from subscribers import bulk, bulkpg, consent, lists, people, search, tags
+from subscribers import bulk, bulkpg, consent, lists, people, search, searchindex, tags
 from subscribers.batches import Prepared, read_ahead
 from subscribers.importer import ImportConflict, import_csv
 from subscribers.models import ConsentEvent, Subscriber, Subscription
@@ -423,3 +423,27 @@ def test_two_spellings_of_a_tag_tag_a_new_person_once(
     with transaction(sessions) as s:
         ann = people.lookup(s, "ann.archer@example.org")
         assert ann is not None and tags.of(s, [ann.id]) == {ann.id: ["Donor"]}
+
+
+def test_a_dry_run_of_a_big_first_import_builds_no_index_it_would_throw_away(
+    sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The console checks every file with a dry run before importing it: held indexes
+    are rolled back with it, not built first."""
+    monkeypatch.setattr(bulkpg.PostgresWriter, "rebuild_from", 2)
+    monkeypatch.setattr(bulk.Writer, "hold_index_from", 2)
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("built for a dry run")
+
+    monkeypatch.setattr(bulkpg.PostgresWriter, "_build_dropped", refuse)
+    monkeypatch.setattr(searchindex.HeldIndex, "catch_up", refuse)
+    server = sessions.kw["bind"].dialect.name == "postgresql"
+    indexes = _indexes(sessions) if server else []
+    checked = import_csv(sessions, _people(tmp_path, 40), consent=CONSENT, dry_run=True)
+    assert checked.added == 40 and _counts(sessions) == (0, 0, 0)
+    assert (_indexes(sessions) if server else []) == indexes
+    monkeypatch.undo()
+    assert import_csv(sessions, _people(tmp_path, 40), consent=CONSENT).added == 40
+    with sessions() as s:  # the search index was left whole by the dry run
+        assert [p.email for p in search.search(s, text="reader17")] == ["reader17@example.org"]
